@@ -1,0 +1,329 @@
+// Command muster is the chat-ops bot and incident communication hub for
+// security operations teams. See the README for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/muster-ops/muster/bot"
+	"github.com/muster-ops/muster/bot/console"
+	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/configs/roster"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `muster: chat-ops and incident communication for security operations
+
+Usage:
+  muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N]
+  muster serve [--config FILE] [--redis URL]
+  muster roster --site SITE [--at RFC3339] [--role ROLE] [--config FILE]
+  muster check-config [FILE]
+  muster help
+
+With no --config, muster uses its embedded example configuration.
+With no Redis URL (--redis, redis.url or MUSTER_REDIS_URL), state lives
+in an embedded in-memory server and is lost on exit.
+`
+
+// run is main without the process: tests call it with their own streams.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "console":
+		return runConsole(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "roster":
+		return runRoster(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		return runCheckConfig(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "muster: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// loadConfig reads FILE, or the embedded example when path is empty.
+func loadConfig(path string) (*configs.Config, error) {
+	if path == "" {
+		return configs.Example()
+	}
+	return configs.Load(path)
+}
+
+func printConfigError(w io.Writer, err error) {
+	var probs configs.Errors
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintln(w, p.String())
+		}
+		fmt.Fprintf(w, "%d problem(s) found\n", len(probs))
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func runCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "usage: muster check-config [FILE]")
+		return 2
+	}
+	cfg, err := loadConfig(fs.Arg(0))
+	if err != nil {
+		printConfigError(stdout, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: %q, %d sites, %d people, %d rosters, %d policies, %d plans\n",
+		cfg.Source, cfg.Organization, len(cfg.Sites), len(cfg.People), len(cfg.Rosters), len(cfg.Policies), len(cfg.Plans))
+	return 0
+}
+
+// app is what console and serve share: config, store, commands.
+type app struct {
+	cfg   *configs.Config
+	st    *store.Store
+	svc   *commands.Service
+	disp  *notify.Dispatcher
+	clock clock.Clock
+	log   *zap.Logger
+}
+
+func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log *zap.Logger) (*app, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	secrets := cfg.SecretsFromEnv(nil)
+	if redisURL == "" {
+		redisURL = secrets.RedisURL
+	}
+	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	disp := notify.NewDispatcher(log)
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clk.Now, Logger: log})
+	return &app{cfg: cfg, st: st, svc: svc, disp: disp, clock: clk, log: log}, nil
+}
+
+func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
+	as := fs.String("as", "", "person id typing the commands (default: the first coordinator)")
+	redisURL := fs.String("redis", "", "Redis URL (default: redis.url, MUSTER_REDIS_URL, else embedded)")
+	scale := fs.Float64("time-scale", 1, "run the console's clock this many times faster (rehearsals)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *scale <= 0 || *scale > 10000 {
+		fmt.Fprintln(stderr, "muster console: --time-scale must be between 0 and 10000")
+		return 2
+	}
+	log, err := logging.New(false, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "muster console: --log-level:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	var clk clock.Clock = clock.Real{}
+	if *scale != 1 {
+		clk = clock.NewScaled(time.Now(), *scale)
+	}
+	a, err := openApp(ctx, *cfgPath, *redisURL, clk, log)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	defer a.st.Close()
+	con, err := console.New(console.Options{Service: a.svc, As: *as, Out: stdout, Wait: func(ctx context.Context, d time.Duration) error {
+		c, stop := clk.After(d)
+		defer stop()
+		select {
+		case <-c:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
+	if err != nil {
+		fmt.Fprintln(stderr, "muster console:", err)
+		return 2
+	}
+	a.disp.AddChat(con)
+	a.disp.SetSMS(con)
+	a.disp.SetVoice(con)
+
+	f, isFile := stdin.(*os.File)
+	if isFile && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stdout, "muster console: %s, typing as %s. /muster help lists commands, :quit leaves.\n", a.cfg.Organization, con.As())
+		if a.st.Embedded() {
+			fmt.Fprintln(stdout, "State lives in memory only (no Redis configured).")
+		}
+		fmt.Fprintln(stdout, "Try: /incident raise intrusion sev2 @harbour Fence cut near gate B")
+		rw := struct {
+			io.Reader
+			io.Writer
+		}{f, stdout}
+		if err := con.Interactive(ctx, rw, int(f.Fd())); err != nil {
+			fmt.Fprintln(stderr, "muster console:", err)
+			return 1
+		}
+		return 0
+	}
+	if err := con.Run(ctx, stdin); err != nil {
+		fmt.Fprintln(stderr, "muster console:", err)
+		return 1
+	}
+	return 0
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
+	redisURL := fs.String("redis", "", "Redis URL (default: redis.url, MUSTER_REDIS_URL, else embedded)")
+	listen := fs.String("listen", "", "listen address (default: server.listen)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := logging.New(true, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "muster serve: --log-level:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	a, err := openApp(ctx, *cfgPath, *redisURL, clock.Real{}, log)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	defer a.st.Close()
+	addr := a.cfg.Server.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	srv := bot.NewServer(log, a.st)
+	secrets := a.cfg.SecretsFromEnv(nil)
+	var on, off []string
+	for _, p := range []struct {
+		name string
+		ok   bool
+	}{
+		{"slack", secrets.SlackBotToken != "" && (secrets.SlackSigningSecret != "" || secrets.SlackAppToken != "")},
+		{"discord", secrets.DiscordBotToken != "" || secrets.DiscordPublicKey != ""},
+		{"twilio", secrets.TwilioAccountSID != "" && secrets.TwilioAuthToken != ""},
+	} {
+		if p.ok {
+			on = append(on, p.name)
+		} else {
+			off = append(off, p.name)
+		}
+	}
+	err = srv.ListenAndServe(ctx, addr, func(a net.Addr) {
+		log.Info("muster serving", zap.String("addr", a.String()),
+			zap.String("platforms", strings.Join(on, ",")), zap.String("off_no_secrets", strings.Join(off, ",")))
+		fmt.Fprintf(stdout, "muster serving on http://%s (platforms: %s)\n", a, orNone(on))
+	})
+	if err != nil {
+		log.Error("server stopped", zap.Error(err))
+		return 1
+	}
+	log.Info("muster stopped cleanly")
+	return 0
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none configured; console and health only"
+	}
+	return strings.Join(s, ", ")
+}
+
+func runRoster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("roster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
+	siteID := fs.String("site", "", "site id (required)")
+	at := fs.String("at", "", "instant, RFC 3339 (default: now)")
+	role := fs.String("role", "", "only this role")
+	when := fs.String("when", "now", "now, next or week")
+	redisURL := fs.String("redis", "", "Redis URL to read covers from (default: none, rotation only)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	site, ok := cfg.Site(*siteID)
+	if !ok {
+		ids := make([]string, len(cfg.Sites))
+		for i, s := range cfg.Sites {
+			ids[i] = s.ID
+		}
+		fmt.Fprintf(stderr, "muster roster: --site must be one of %s\n", strings.Join(ids, ", "))
+		return 2
+	}
+	instant := time.Now()
+	if *at != "" {
+		if instant, err = time.Parse(time.RFC3339, *at); err != nil {
+			fmt.Fprintf(stderr, "muster roster: --at %q is not RFC 3339 (e.g. 2026-11-28T07:00:00Z)\n", *at)
+			return 2
+		}
+	}
+	if *when != "now" && *when != "next" && *when != "week" {
+		fmt.Fprintln(stderr, "muster roster: --when must be now, next or week")
+		return 2
+	}
+	var overrides []roster.Override
+	if *redisURL != "" {
+		st, err := store.Open(ctx, store.Options{URL: *redisURL, Namespace: cfg.Namespace})
+		if err != nil {
+			fmt.Fprintln(stderr, "muster roster:", err)
+			return 1
+		}
+		defer st.Close()
+		if overrides, err = st.Overrides(ctx); err != nil {
+			fmt.Fprintln(stderr, "muster roster:", err)
+			return 1
+		}
+	}
+	fmt.Fprintln(stdout, commands.RosterText(cfg, []configs.Site{*site}, *role, *when, instant, overrides))
+	return 0
+}

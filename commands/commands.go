@@ -1,0 +1,301 @@
+// Package commands is muster's one command language, for every chat
+// platform and SMS: a Request comes in, a Reply goes out. It resolves the
+// sender to a person of the config, checks permissions and runs the
+// handler. Adapters (bot/slack, bot/discord, bot/console, bot/sms) only
+// translate to and from these types.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
+)
+
+// Platforms a request can come from.
+const (
+	PlatformConsole = "console"
+	PlatformSlack   = "slack"
+	PlatformDiscord = "discord"
+	PlatformSMS     = "sms"
+)
+
+// Request is one command from one person.
+type Request struct {
+	Platform string
+	// UserID is the platform's id for the sender: a Slack or Discord user
+	// id, a phone number for SMS, a person id in the console.
+	UserID string
+	// Text is the command line, "/incident raise ...".
+	Text string
+	// Channel is the platform channel it was typed in, if any; a site's
+	// channel makes that site the default.
+	Channel string
+}
+
+// Reply is muster's answer to a Request.
+type Reply struct {
+	// Text is the answer as plain text; every surface can show it.
+	Text string
+	// Public replies are announcements the whole channel sees; the rest
+	// are shown only to the sender (ephemeral).
+	Public bool
+	// Error marks a refusal or a usage message.
+	Error bool
+	// Ref names the record the reply is about (INC-4, T-17, A-3) so a
+	// chat surface can render its card with buttons.
+	Ref string
+}
+
+// Sender is where fan-out goes (site posts, direct messages, SMS).
+type Sender interface {
+	Notify(ctx context.Context, m notify.Message) (retry bool, err error)
+}
+
+// Service runs commands for one organization.
+type Service struct {
+	cfg  *configs.Config
+	st   *store.Store
+	out  Sender
+	now  func() time.Time
+	log  *zap.Logger
+	cmds map[string]handler
+}
+
+// Options configure a Service.
+type Options struct {
+	Config *configs.Config
+	Store  *store.Store
+	// Out receives fan-out; nil drops it.
+	Out Sender
+	// Now is the clock; the store's when nil.
+	Now    func() time.Time
+	Logger *zap.Logger
+}
+
+// handler runs one command for a known person.
+type handler func(ctx context.Context, c *call) Reply
+
+// call is one command being handled.
+type call struct {
+	req    Request
+	who    *configs.Person
+	args   []string
+	name   string
+	public bool
+}
+
+// New builds a Service.
+func New(o Options) *Service {
+	s := &Service{cfg: o.Config, st: o.Store, out: o.Out, now: o.Now, log: o.Logger}
+	if s.now == nil {
+		s.now = o.Store.Now
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.out == nil {
+		s.out = notify.NotifierFunc(func(context.Context, notify.Message) (bool, error) { return false, nil })
+	}
+	s.cmds = map[string]handler{
+		"incident": s.incident,
+		"roster":   s.roster,
+		"muster":   s.muster,
+		"help":     s.help,
+		"plan":     notYet("/plan"),
+		"ack":      notYet("/ack"),
+		"done":     notYet("/done"),
+		"drill":    notYet("/drill"),
+	}
+	return s
+}
+
+// Config is the organization's configuration.
+func (s *Service) Config() *configs.Config { return s.cfg }
+
+// ErrUnknownUser: the sender maps to no person of the config.
+var ErrUnknownUser = errors.New("not on this organization's roster")
+
+// Identify maps a platform user to a person of the config.
+func (s *Service) Identify(platform, userID string) (*configs.Person, error) {
+	var (
+		p  *configs.Person
+		ok bool
+	)
+	switch platform {
+	case PlatformSlack:
+		p, ok = s.cfg.PersonBySlack(userID)
+	case PlatformDiscord:
+		p, ok = s.cfg.PersonByDiscord(userID)
+	case PlatformSMS:
+		p, ok = s.cfg.PersonByPhone(userID)
+	default:
+		p, ok = s.cfg.Person(userID)
+	}
+	if !ok {
+		return nil, ErrUnknownUser
+	}
+	return p, nil
+}
+
+// Handle runs one command and returns the answer. It never panics: a
+// handler that does is answered with an apology and logged.
+func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("command panicked", zap.String("platform", req.Platform), zap.Any("panic", r), zap.Stack("stack"))
+			reply = fail("Sorry, muster hit an internal error on that command; it has been logged. Try again, or call the control room.")
+		}
+	}()
+	if utf8.RuneCountInString(req.Text) > MaxInput {
+		return fail(fmt.Sprintf("That is %d characters; muster takes at most %d. Shorten the text and send it again.", utf8.RuneCountInString(req.Text), MaxInput))
+	}
+	who, err := s.Identify(req.Platform, req.UserID)
+	if err != nil {
+		return fail("You are not on this organization's roster, so muster cannot act for you. Ask a coordinator to add your " + platformIDName(req.Platform) + " to the config.")
+	}
+	cmd := Parse(req.Text)
+	if cmd.Name == "" {
+		return fail("Type a command, for example /incident raise intrusion @site what you see. /muster help lists them all.")
+	}
+	h, ok := s.cmds[cmd.Name]
+	if !ok {
+		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill or /muster help.", cmd.Name))
+	}
+	return h(ctx, &call{req: req, who: who, args: cmd.Args, name: cmd.Name})
+}
+
+func platformIDName(p string) string {
+	switch p {
+	case PlatformSlack:
+		return "Slack user id"
+	case PlatformDiscord:
+		return "Discord user id"
+	case PlatformSMS:
+		return "phone number"
+	}
+	return "person id"
+}
+
+func notYet(cmd string) handler {
+	return func(context.Context, *call) Reply {
+		return fail(cmd + " is not available yet in this version of muster.")
+	}
+}
+
+// fail is an error answer: one line that says what to type instead.
+func fail(text string) Reply { return Reply{Text: text, Error: true} }
+
+// failErr turns a store error into an answer.
+func failErr(err error, what string) Reply {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return fail("Records are unavailable right now, so " + what + " was not saved. Try again in a minute; if it is urgent, phone the control room.")
+	case errors.Is(err, store.ErrNotFound):
+		return fail(what + ": no such record.")
+	}
+	return fail(what + " failed: " + err.Error())
+}
+
+// siteArg pulls an "@site" argument out of args. It returns the site
+// (nil if none was given), the remaining args, and an answer when the
+// site is unknown.
+func (s *Service) siteArg(args []string) (*configs.Site, []string, *Reply) {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "@") || len(a) < 2 {
+			continue
+		}
+		id := strings.ToLower(a[1:])
+		site, ok := s.cfg.Site(id)
+		if !ok {
+			r := fail(fmt.Sprintf("Unknown site @%s. Sites: %s.", id, s.siteList()))
+			return nil, args, &r
+		}
+		rest := append(append([]string{}, args[:i]...), args[i+1:]...)
+		return site, rest, nil
+	}
+	return nil, args, nil
+}
+
+func (s *Service) siteList() string {
+	ids := make([]string, len(s.cfg.Sites))
+	for i, st := range s.cfg.Sites {
+		ids[i] = "@" + st.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// defaultSite is the site a command means when it names none: the site
+// whose channel it was typed in, the only site, or the site the person is
+// rostered at.
+func (s *Service) defaultSite(c *call) (*configs.Site, bool) {
+	if c.req.Channel != "" {
+		for i := range s.cfg.Sites {
+			ch := s.cfg.Sites[i].Channels
+			if c.req.Channel == ch.Slack || c.req.Channel == ch.Discord {
+				return &s.cfg.Sites[i], true
+			}
+		}
+	}
+	if len(s.cfg.Sites) == 1 {
+		return &s.cfg.Sites[0], true
+	}
+	var found *configs.Site
+	for _, r := range s.cfg.Rosters {
+		for _, p := range r.Rotation.People {
+			if p != c.who.ID {
+				continue
+			}
+			site, _ := s.cfg.Site(r.Site)
+			if found != nil && found.ID != site.ID {
+				return nil, false // rostered at several sites: ambiguous
+			}
+			found = site
+		}
+	}
+	return found, found != nil
+}
+
+// personName is a person's display name, or the id if unknown.
+func (s *Service) personName(id string) string {
+	if p, ok := s.cfg.Person(id); ok {
+		return p.Name
+	}
+	return id
+}
+
+func (s *Service) siteName(id string) string {
+	if st, ok := s.cfg.Site(id); ok {
+		return st.Name
+	}
+	return id
+}
+
+// send hands a fan-out message to the notifiers; failures are logged,
+// not shown to the sender (their command succeeded).
+func (s *Service) send(ctx context.Context, m notify.Message) {
+	if _, err := s.out.Notify(ctx, m); err != nil && !errors.Is(err, notify.ErrNoProvider) {
+		s.log.Warn("fan-out failed", zap.String("kind", m.Kind), zap.String("ref", m.Ref), zap.String("channel", m.Channel), zap.Error(err))
+	}
+}
+
+// localTime formats an instant in the organization's zone.
+func (s *Service) localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	lt := t.In(s.cfg.Location())
+	now := s.now().In(s.cfg.Location())
+	if lt.YearDay() == now.YearDay() && lt.Year() == now.Year() {
+		return lt.Format("15:04")
+	}
+	return lt.Format("Mon 2 Jan 15:04")
+}

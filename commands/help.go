@@ -1,0 +1,41 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// HelpText lists the command language.
+const HelpText = `muster commands:
+/incident raise <category> [sev1..sev4] [@site] <text>   report an incident
+/incident list [open|all] [@site]     /incident show INC-n
+/incident update INC-n <text>         /incident resolve INC-n <summary>
+/plan list   /plan show <plan>   /plan trigger <plan> [@site] [note]
+/plan status [A-n]   /plan standdown A-n   /plan dryrun <plan> [@site]
+/roster [@site] [now|next|week] [role]    /roster cover <roster> <person> <from> <to>
+/ack [T-n] [note]   /done T-n
+/drill start <plan> [@site]   /drill stop D-n   /drill report D-n
+/muster help | whoami
+By SMS: ACK [n] · DONE n · STATUS · HELP`
+
+func (s *Service) help(_ context.Context, _ *call) Reply { return Reply{Text: HelpText} }
+
+func (s *Service) muster(ctx context.Context, c *call) Reply {
+	if len(c.args) == 0 {
+		return s.help(ctx, c)
+	}
+	switch strings.ToLower(c.args[0]) {
+	case "help":
+		return s.help(ctx, c)
+	case "whoami":
+		p := c.who
+		var b strings.Builder
+		fmt.Fprintf(&b, "You are %s (%s), %s at %s.", p.Name, p.ID, strings.Join(p.Roles, ", "), s.cfg.Organization)
+		for _, q := range p.Qualifications {
+			fmt.Fprintf(&b, "\n%s valid until %s", q.Name, q.Expires)
+		}
+		return Reply{Text: b.String()}
+	}
+	return fail("Usage: /muster help or /muster whoami")
+}

@@ -1,0 +1,205 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
+)
+
+const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · resolve INC-n <summary>"
+
+func (s *Service) incident(ctx context.Context, c *call) Reply {
+	if len(c.args) == 0 {
+		return fail(incidentUsage)
+	}
+	sub, args := strings.ToLower(c.args[0]), c.args[1:]
+	switch sub {
+	case "raise", "new", "report":
+		return s.incidentRaise(ctx, c, args)
+	case "list", "ls":
+		return s.incidentList(ctx, c, args)
+	case "show":
+		return s.incidentShow(ctx, args)
+	case "update", "note":
+		return s.incidentChange(ctx, c, args, store.ActionUpdate)
+	case "resolve", "close":
+		return s.incidentChange(ctx, c, args, store.ActionResolve)
+	case "ack", "acknowledge":
+		return s.incidentChange(ctx, c, args, store.ActionAcknowledge)
+	}
+	return fail(fmt.Sprintf("Unknown /incident %s. %s", sub, incidentUsage))
+}
+
+func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Reply {
+	site, args, bad := s.siteArg(args)
+	if bad != nil {
+		return *bad
+	}
+	if len(args) == 0 {
+		return fail("Usage: /incident raise <category> [sev1..sev4] [@site] <text>. Categories: " + strings.Join(s.cfg.Categories, ", ") + ".")
+	}
+	cat := strings.ToLower(args[0])
+	if !s.cfg.HasCategory(cat) {
+		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[0], strings.Join(s.cfg.Categories, ", ")))
+	}
+	args = args[1:]
+	sev := store.DefaultSeverity
+	if len(args) > 0 && slices.Contains(store.Severities, strings.ToLower(args[0])) {
+		sev = strings.ToLower(args[0])
+		args = args[1:]
+	}
+	// The site may also come after the severity.
+	if site == nil {
+		if site, args, bad = s.siteArg(args); bad != nil {
+			return *bad
+		}
+	}
+	if site == nil {
+		var ok bool
+		if site, ok = s.defaultSite(c); !ok {
+			return fail("Which site? Add one of " + s.siteList() + ", e.g. /incident raise " + cat + " " + sev + " @" + s.cfg.Sites[0].ID + " what you see.")
+		}
+	}
+	text := strings.TrimSpace(strings.Join(args, " "))
+	if text == "" {
+		return fail("Say what happened: /incident raise " + cat + " " + sev + " @" + site.ID + " <what you see, where>.")
+	}
+	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text})
+	if err != nil {
+		return failErr(err, "the incident")
+	}
+	summary := fmt.Sprintf("%s raised: %s %s at %s by %s: %s", inc.ID(), inc.Severity, inc.Category, site.Name, c.who.Name, inc.Text)
+	s.send(ctx, notify.Message{Channel: notify.Chat, Site: site.ID, Kind: "incident", Ref: inc.ID(), Text: summary})
+	return Reply{Text: summary, Public: true, Ref: inc.ID()}
+}
+
+func (s *Service) incidentList(ctx context.Context, c *call, args []string) Reply {
+	site, args, bad := s.siteArg(args)
+	if bad != nil {
+		return *bad
+	}
+	openOnly := true
+	for _, a := range args {
+		switch strings.ToLower(a) {
+		case "open":
+			openOnly = true
+		case "all":
+			openOnly = false
+		default:
+			return fail("Usage: /incident list [open|all] [@site]")
+		}
+	}
+	f := store.IncidentFilter{OpenOnly: openOnly, Limit: 20}
+	if site != nil {
+		f.Site = site.ID
+	}
+	list, err := s.st.ListIncidents(ctx, f)
+	if err != nil {
+		return failErr(err, "the incident list")
+	}
+	scope := "Open incidents"
+	if !openOnly {
+		scope = "Incidents"
+	}
+	if site != nil {
+		scope += " at " + site.Name
+	}
+	if len(list) == 0 {
+		return Reply{Text: scope + ": none."}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%d, newest first):", scope, len(list))
+	for _, inc := range list {
+		fmt.Fprintf(&b, "\n%s  %s  %-8s %-12s @%s  %s  %s", inc.ID(), s.localTime(inc.Created), inc.Severity, inc.Status, inc.Site, inc.Category, clip(inc.Text, 60))
+	}
+	return Reply{Text: b.String()}
+}
+
+func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
+	if len(args) != 1 {
+		return fail("Usage: /incident show INC-n")
+	}
+	num, err := store.ParseID("INC", args[0])
+	if err != nil {
+		return fail(err.Error() + ". Usage: /incident show INC-n")
+	}
+	inc, err := s.st.Incident(ctx, num)
+	if err != nil {
+		return failErr(err, store.FormatID("INC", num))
+	}
+	tl, err := s.st.IncidentTimeline(ctx, num)
+	if err != nil {
+		return failErr(err, inc.ID())
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s at %s, %s\n", inc.ID(), inc.Severity, inc.Category, s.siteName(inc.Site), inc.Status)
+	fmt.Fprintf(&b, "Raised %s by %s: %s", s.localTime(inc.Created), s.personName(inc.Reporter), inc.Text)
+	if inc.Status == store.StatusResolved {
+		fmt.Fprintf(&b, "\nResolved %s by %s: %s", s.localTime(inc.ResolvedAt), s.personName(inc.ResolvedBy), inc.Summary)
+	}
+	if len(tl) > 1 {
+		b.WriteString("\nTimeline:")
+		for _, e := range tl {
+			fmt.Fprintf(&b, "\n  %s %s %s: %s", s.localTime(e.At), s.personName(e.Actor), e.Kind, clip(e.Text, 120))
+		}
+	}
+	return Reply{Text: b.String(), Ref: inc.ID()}
+}
+
+func (s *Service) incidentChange(ctx context.Context, c *call, args []string, action string) Reply {
+	usage := map[string]string{
+		store.ActionUpdate:      "Usage: /incident update INC-n <what changed>",
+		store.ActionResolve:     "Usage: /incident resolve INC-n <summary of the outcome>",
+		store.ActionAcknowledge: "Usage: /incident ack INC-n",
+	}[action]
+	if len(args) == 0 {
+		return fail(usage)
+	}
+	num, err := store.ParseID("INC", args[0])
+	if err != nil {
+		return fail(err.Error() + ". " + usage)
+	}
+	text := strings.TrimSpace(strings.Join(args[1:], " "))
+	if text == "" && action != store.ActionAcknowledge {
+		return fail(usage)
+	}
+	if action != store.ActionUpdate && !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
+		return fail(fmt.Sprintf("Only a supervisor, control or a coordinator may %s an incident; you are %s. Add what you know with /incident update %s <text>.", action, strings.Join(c.who.Roles, ", "), store.FormatID("INC", num)))
+	}
+	inc, err := s.st.ChangeIncident(ctx, num, c.who.ID, action, text)
+	var se *store.StateError
+	switch {
+	case errors.As(err, &se):
+		return fail(fmt.Sprintf("%s is already %s.", store.FormatID("INC", num), se.Status))
+	case errors.Is(err, store.ErrNotFound):
+		return fail(fmt.Sprintf("There is no %s. /incident list shows the open ones.", store.FormatID("INC", num)))
+	case err != nil:
+		return failErr(err, store.FormatID("INC", num))
+	}
+	var line string
+	switch action {
+	case store.ActionUpdate:
+		line = fmt.Sprintf("%s updated by %s: %s", inc.ID(), c.who.Name, text)
+	case store.ActionAcknowledge:
+		line = fmt.Sprintf("%s acknowledged by %s at %s", inc.ID(), c.who.Name, s.localTime(inc.AckedAt))
+	case store.ActionResolve:
+		line = fmt.Sprintf("%s resolved by %s at %s: %s", inc.ID(), c.who.Name, s.localTime(inc.ResolvedAt), text)
+	}
+	s.send(ctx, notify.Message{Channel: notify.Chat, Site: inc.Site, Kind: "update", Ref: inc.ID(), Text: line})
+	return Reply{Text: line, Public: true, Ref: inc.ID()}
+}
+
+// clip shortens text for one-line lists.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,75 @@
+package commands
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxInput is the longest command muster accepts, in characters.
+const MaxInput = 2000
+
+// Command is one parsed line: "/incident raise fire @harbour Smoke" is
+// Name "incident", Args ["raise", "fire", "@harbour", "Smoke"].
+type Command struct {
+	Name string
+	Args []string
+}
+
+// Parse splits a command line into its name and arguments. The leading
+// slash is optional ("ack T-3" works as well as "/ack T-3"), names are
+// case-insensitive, and text in straight or curly quotes stays one
+// argument. It never fails: an empty line gives an empty Name.
+func Parse(line string) Command {
+	toks := Tokenize(line)
+	if len(toks) == 0 {
+		return Command{}
+	}
+	name := strings.ToLower(strings.TrimPrefix(toks[0], "/"))
+	return Command{Name: name, Args: toks[1:]}
+}
+
+// closing maps each opening quote to the quote that closes it.
+var closing = map[rune]rune{'"': '"', '\'': '\'', '“': '”', '‘': '’', '„': '“', '«': '»'}
+
+// Tokenize splits on whitespace, keeping quoted text together. A quote
+// only opens a group at the start of a word, so apostrophes in "don't"
+// are text; an unclosed quote runs to the end of the line.
+func Tokenize(line string) []string {
+	var (
+		toks  []string
+		cur   strings.Builder
+		inTok bool
+		quote rune // closing quote while inside a group, else 0
+	)
+	flush := func() {
+		if inTok {
+			toks = append(toks, cur.String())
+		}
+		cur.Reset()
+		inTok = false
+	}
+	for _, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+				continue
+			}
+			cur.WriteRune(r)
+		case unicode.IsSpace(r):
+			flush()
+		case !inTok && closing[r] != 0:
+			quote = closing[r]
+			inTok = true
+		default:
+			if r == utf8.RuneError || r == 0 || (unicode.IsControl(r) && r != '\t') {
+				r = '\uFFFD'
+			}
+			cur.WriteRune(r)
+			inTok = true
+		}
+	}
+	flush()
+	return toks
+}

@@ -1,0 +1,242 @@
+// Package configs holds muster's configuration: the schema, strict YAML
+// loading with line numbers, Validate() that reports every semantic error
+// with its field path, and the embedded example that is the default.
+package configs
+
+import (
+	"time"
+)
+
+// The four roles muster's permissions are built on. A config may add more
+// roles (fire-warden, medic), but these always exist.
+const (
+	RoleGuard       = "guard"
+	RoleSupervisor  = "supervisor"
+	RoleControl     = "control"
+	RoleCoordinator = "coordinator"
+)
+
+// BuiltinRoles are the roles every organization has.
+var BuiltinRoles = []string{RoleGuard, RoleSupervisor, RoleControl, RoleCoordinator}
+
+// DefaultCategories are the incident categories used when a config sets none.
+var DefaultCategories = []string{
+	"intrusion", "fire", "medical", "theft", "suspicious-activity",
+	"access-control", "injury", "use-of-force", "hazard", "other",
+}
+
+// Config is one organization's muster configuration.
+type Config struct {
+	// Organization is the display name, e.g. "Northgate Security".
+	Organization string `yaml:"organization"`
+	// Namespace separates this organization's keys in Redis
+	// (muster:{namespace}:...). Defaults to a slug of Organization.
+	Namespace string `yaml:"namespace"`
+	// Timezone is the IANA zone rosters and reports use, e.g. Europe/London.
+	Timezone string `yaml:"timezone"`
+	// Roles adds organization-specific roles to the built-in four.
+	Roles []string `yaml:"roles"`
+	// Categories replaces DefaultCategories when set.
+	Categories []string `yaml:"categories"`
+	Sites      []Site   `yaml:"sites"`
+	People     []Person `yaml:"people"`
+	Rosters    []Roster `yaml:"rosters"`
+	Policies   []Policy `yaml:"policies"`
+	Plans      []Plan   `yaml:"plans"`
+	Server     Server   `yaml:"server"`
+	Redis      Redis    `yaml:"redis"`
+	Slack      Slack    `yaml:"slack"`
+	Discord    Discord  `yaml:"discord"`
+	Twilio     Twilio   `yaml:"twilio"`
+	Records    Records  `yaml:"records"`
+	Engine     Engine   `yaml:"engine"`
+
+	// Source is the file the config was read from ("<embedded example>"
+	// for the default). Not part of the YAML.
+	Source string `yaml:"-"`
+	// location is Timezone, loaded by Validate.
+	location *time.Location
+}
+
+// Site is a guarded place: a building, a campus, a port.
+type Site struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Channels Channels `yaml:"channels"`
+}
+
+// Channels names where a site's broadcasts go on each platform.
+type Channels struct {
+	// Slack is a channel id (C0123ABC).
+	Slack string `yaml:"slack"`
+	// Discord is a channel snowflake.
+	Discord string `yaml:"discord"`
+}
+
+// Person is anyone muster may page: guards, supervisors, control room
+// operators, coordinators.
+type Person struct {
+	ID    string `yaml:"id"`
+	Name  string `yaml:"name"`
+	Phone string `yaml:"phone"` // E.164, e.g. +447700900001
+	// Slack is the Slack user id (U0123ABC).
+	Slack string `yaml:"slack"`
+	// Discord is the Discord user snowflake.
+	Discord        string          `yaml:"discord"`
+	Roles          []string        `yaml:"roles"`
+	Qualifications []Qualification `yaml:"qualifications"`
+}
+
+// Qualification is a licence or training a roster may require.
+type Qualification struct {
+	Name    string `yaml:"name"`
+	Expires Date   `yaml:"expires"`
+}
+
+// Roster says who holds one role at one site, shift by shift.
+type Roster struct {
+	ID       string   `yaml:"id"`
+	Site     string   `yaml:"site"`
+	Role     string   `yaml:"role"`
+	Rotation Rotation `yaml:"rotation"`
+	// Requires lists qualifications a person needs, valid for the whole
+	// shift, to be put on duty; others are skipped for the next in line.
+	Requires []string `yaml:"requires"`
+}
+
+// Rotation is a fixed cycle of shifts. Shifts start at Handover local time
+// and every Shift after it, so a 12h rotation with handover 07:00 hands
+// over at 07:00 and 19:00 local time, whatever the DST offset.
+type Rotation struct {
+	Shift    Duration `yaml:"shift"`
+	Handover Clock    `yaml:"handover"`
+	// Start is the local date whose first shift People[0] works.
+	Start  Date     `yaml:"start"`
+	People []string `yaml:"people"`
+}
+
+// Policy is an escalation policy: what happens, step by step, while a task
+// stays unacknowledged.
+type Policy struct {
+	ID    string `yaml:"id"`
+	Steps []Step `yaml:"steps"`
+	// Repeat runs the steps this many more times before the task is
+	// marked unanswered.
+	Repeat int `yaml:"repeat"`
+}
+
+// Step is one escalation step: optionally re-assign, then notify the
+// assignee on the listed channels, then wait.
+type Step struct {
+	// EscalateTo re-assigns the task before notifying.
+	EscalateTo *Target `yaml:"escalate_to"`
+	// Notify lists channels: chat, sms, voice.
+	Notify []string `yaml:"notify"`
+	// Wait is how long to wait for an acknowledgement before the next step.
+	Wait Duration `yaml:"wait"`
+}
+
+// Target is whom a step escalates to: the on-duty holder of a role at the
+// task's site, or a named person.
+type Target struct {
+	Role   string `yaml:"role"`
+	Person string `yaml:"person"`
+}
+
+// Notification channels of a step.
+const (
+	ChannelChat  = "chat"
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+)
+
+// Plan is a documented emergency plan: who may trigger it, what it
+// broadcasts, and the tasks it creates.
+type Plan struct {
+	ID      string `yaml:"id"`
+	Name    string `yaml:"name"`
+	Version int    `yaml:"version"`
+	// TriggeredBy lists roles allowed to trigger it; coordinators always may.
+	TriggeredBy []string `yaml:"triggered_by"`
+	Broadcast   string   `yaml:"broadcast"`
+	// Target is the time within which every task should be acknowledged;
+	// drills are judged against it.
+	Target Duration   `yaml:"target"`
+	Tasks  []PlanTask `yaml:"tasks"`
+}
+
+// PlanTask becomes one task per activation.
+type PlanTask struct {
+	Title  string `yaml:"title"`
+	Role   string `yaml:"role"`
+	Policy string `yaml:"policy"`
+	// LiveOnly tasks (call the fire brigade) are simulated in drills.
+	LiveOnly bool `yaml:"live_only"`
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	// Listen is host:port; default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// PublicURL is the address the platforms call; Twilio signs it.
+	PublicURL string `yaml:"public_url"`
+	// Journal is the local file degraded mode writes to while Redis is down.
+	Journal string `yaml:"journal"`
+}
+
+// Redis says where state lives. No URL: an embedded in-memory server.
+type Redis struct {
+	// URL may be set here, but usually comes from URLEnv.
+	URL string `yaml:"url"`
+	// URLEnv names the environment variable holding the URL
+	// (default MUSTER_REDIS_URL).
+	URLEnv string `yaml:"url_env"`
+}
+
+// Slack configures the Slack app. Secrets come from the environment.
+type Slack struct {
+	APIURL           string `yaml:"api_url"`
+	BotTokenEnv      string `yaml:"bot_token_env"`
+	SigningSecretEnv string `yaml:"signing_secret_env"`
+	AppTokenEnv      string `yaml:"app_token_env"`
+}
+
+// Discord configures the Discord application. Secrets come from the
+// environment.
+type Discord struct {
+	APIURL       string `yaml:"api_url"`
+	BotTokenEnv  string `yaml:"bot_token_env"`
+	AppIDEnv     string `yaml:"app_id_env"`
+	PublicKeyEnv string `yaml:"public_key_env"`
+	// GuildID registers commands in one guild (instant) instead of globally.
+	GuildID string `yaml:"guild_id"`
+}
+
+// Twilio configures SMS and voice.
+type Twilio struct {
+	APIURL string `yaml:"api_url"`
+	// AccountSID may be written here (it is not a secret) or come from
+	// AccountSIDEnv.
+	AccountSID    string `yaml:"account_sid"`
+	AccountSIDEnv string `yaml:"account_sid_env"`
+	AuthTokenEnv  string `yaml:"auth_token_env"`
+	// From is the sending number (E.164), or use MessagingServiceSID.
+	From                string `yaml:"from"`
+	MessagingServiceSID string `yaml:"messaging_service_sid"`
+	// Rate is messages per second the sender may send (default 1, a long
+	// code; short codes and Messaging Services allow 100+).
+	Rate float64 `yaml:"rate"`
+}
+
+// Records configures how long records are kept.
+type Records struct {
+	// Retention defaults to 7 years (61362h).
+	Retention Duration `yaml:"retention"`
+}
+
+// Engine tunes the escalation engine.
+type Engine struct {
+	// Lease is how long a claimed timer stays claimed before another
+	// process may take it over (default 30s).
+	Lease Duration `yaml:"lease"`
+}

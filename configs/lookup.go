@@ -1,0 +1,188 @@
+package configs
+
+import (
+	"os"
+	"slices"
+	"time"
+)
+
+// Location is the organization's time zone (UTC if Validate has not run).
+func (c *Config) Location() *time.Location {
+	if c.location == nil {
+		if loc, err := time.LoadLocation(c.Timezone); err == nil {
+			c.location = loc
+		} else {
+			c.location = time.UTC
+		}
+	}
+	return c.location
+}
+
+// Person finds a person by id.
+func (c *Config) Person(id string) (*Person, bool) {
+	for i := range c.People {
+		if c.People[i].ID == id {
+			return &c.People[i], true
+		}
+	}
+	return nil, false
+}
+
+// PersonBySlack finds the person with a Slack user id.
+func (c *Config) PersonBySlack(userID string) (*Person, bool) {
+	return c.findPerson(func(p *Person) bool { return userID != "" && p.Slack == userID })
+}
+
+// PersonByDiscord finds the person with a Discord user id.
+func (c *Config) PersonByDiscord(userID string) (*Person, bool) {
+	return c.findPerson(func(p *Person) bool { return userID != "" && p.Discord == userID })
+}
+
+// PersonByPhone finds the person with an E.164 phone number.
+func (c *Config) PersonByPhone(phone string) (*Person, bool) {
+	return c.findPerson(func(p *Person) bool { return phone != "" && p.Phone == phone })
+}
+
+func (c *Config) findPerson(match func(*Person) bool) (*Person, bool) {
+	for i := range c.People {
+		if match(&c.People[i]) {
+			return &c.People[i], true
+		}
+	}
+	return nil, false
+}
+
+// Site finds a site by id.
+func (c *Config) Site(id string) (*Site, bool) {
+	for i := range c.Sites {
+		if c.Sites[i].ID == id {
+			return &c.Sites[i], true
+		}
+	}
+	return nil, false
+}
+
+// Plan finds a plan by id.
+func (c *Config) Plan(id string) (*Plan, bool) {
+	for i := range c.Plans {
+		if c.Plans[i].ID == id {
+			return &c.Plans[i], true
+		}
+	}
+	return nil, false
+}
+
+// Policy finds an escalation policy by id.
+func (c *Config) Policy(id string) (*Policy, bool) {
+	for i := range c.Policies {
+		if c.Policies[i].ID == id {
+			return &c.Policies[i], true
+		}
+	}
+	return nil, false
+}
+
+// Roster finds a roster by id.
+func (c *Config) Roster(id string) (*Roster, bool) {
+	for i := range c.Rosters {
+		if c.Rosters[i].ID == id {
+			return &c.Rosters[i], true
+		}
+	}
+	return nil, false
+}
+
+// RosterFor finds the roster of a role at a site.
+func (c *Config) RosterFor(site, role string) (*Roster, bool) {
+	for i := range c.Rosters {
+		if c.Rosters[i].Site == site && c.Rosters[i].Role == role {
+			return &c.Rosters[i], true
+		}
+	}
+	return nil, false
+}
+
+// HasCategory reports whether cat is one of the incident categories.
+func (c *Config) HasCategory(cat string) bool { return slices.Contains(c.Categories, cat) }
+
+// HasRole reports whether the person holds the role.
+func (p *Person) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// HasAnyRole reports whether the person holds one of the roles.
+func (p *Person) HasAnyRole(roles ...string) bool {
+	for _, r := range roles {
+		if p.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Qualified reports whether the person holds qualification name valid
+// through the end of the instant until (the expiry date is the last day
+// it is valid, in loc).
+func (p *Person) Qualified(name string, until time.Time, loc *time.Location) (ok bool, expired *Qualification) {
+	for i := range p.Qualifications {
+		q := &p.Qualifications[i]
+		if q.Name != name {
+			continue
+		}
+		end := q.Expires.In(loc).AddDate(0, 0, 1) // valid through the whole expiry day
+		if until.After(end) {
+			return false, q
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// Coordinators lists every person with the coordinator role.
+func (c *Config) Coordinators() []*Person {
+	var out []*Person
+	for i := range c.People {
+		if c.People[i].HasRole(RoleCoordinator) {
+			out = append(out, &c.People[i])
+		}
+	}
+	return out
+}
+
+// Secrets are the credentials muster reads from the environment. A
+// platform whose secrets are empty is off.
+type Secrets struct {
+	RedisURL           string
+	SlackBotToken      string
+	SlackSigningSecret string
+	SlackAppToken      string
+	DiscordBotToken    string
+	DiscordAppID       string
+	DiscordPublicKey   string
+	TwilioAccountSID   string
+	TwilioAuthToken    string
+}
+
+// SecretsFromEnv reads the variables the config names, through getenv
+// (os.Getenv when nil).
+func (c *Config) SecretsFromEnv(getenv func(string) string) Secrets {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	s := Secrets{
+		RedisURL:           c.Redis.URL,
+		SlackBotToken:      getenv(c.Slack.BotTokenEnv),
+		SlackSigningSecret: getenv(c.Slack.SigningSecretEnv),
+		SlackAppToken:      getenv(c.Slack.AppTokenEnv),
+		DiscordBotToken:    getenv(c.Discord.BotTokenEnv),
+		DiscordAppID:       getenv(c.Discord.AppIDEnv),
+		DiscordPublicKey:   getenv(c.Discord.PublicKeyEnv),
+		TwilioAccountSID:   c.Twilio.AccountSID,
+		TwilioAuthToken:    getenv(c.Twilio.AuthTokenEnv),
+	}
+	if v := getenv(c.Redis.URLEnv); v != "" {
+		s.RedisURL = v
+	}
+	if v := getenv(c.Twilio.AccountSIDEnv); v != "" && s.TwilioAccountSID == "" {
+		s.TwilioAccountSID = v
+	}
+	return s
+}

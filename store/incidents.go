@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Incident statuses.
+const (
+	StatusOpen         = "open"
+	StatusAcknowledged = "acknowledged"
+	StatusResolved     = "resolved"
+)
+
+// Severities, sev1 the worst.
+var Severities = []string{"sev1", "sev2", "sev3", "sev4"}
+
+// DefaultSeverity is used when a raise names none.
+const DefaultSeverity = "sev3"
+
+// Incident is one reported occurrence at a site.
+type Incident struct {
+	Num        int64
+	Site       string
+	Category   string
+	Severity   string
+	Reporter   string // person id
+	Text       string
+	Status     string
+	Created    time.Time
+	Updated    time.Time
+	AckedBy    string
+	AckedAt    time.Time
+	ResolvedBy string
+	ResolvedAt time.Time
+	Summary    string
+	Activation string // A-n the incident triggered, if any
+	Hold       bool   // legal hold: never pruned
+}
+
+// ID is the human id, INC-42.
+func (i *Incident) ID() string { return FormatID("INC", i.Num) }
+
+// TimelineEntry is one line of a record's history.
+type TimelineEntry struct {
+	At    time.Time
+	Actor string // person id, or "muster"
+	Kind  string // raised, update, acknowledge, resolve, ...
+	Text  string
+}
+
+// NewIncident is what a raise needs.
+type NewIncident struct {
+	Site, Category, Severity, Reporter, Text string
+}
+
+var (
+	raiseScript  = loadScript("incident_raise")
+	changeScript = loadScript("incident_change")
+)
+
+// RaiseIncident records a new incident, its first timeline entry and its
+// audit event in one script, and returns it.
+func (s *Store) RaiseIncident(ctx context.Context, in NewIncident) (*Incident, error) {
+	now := s.now()
+	data := auditData(map[string]any{
+		"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
+	})
+	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data)
+	if err != nil {
+		return nil, fmt.Errorf("raise incident: %w", err)
+	}
+	n, _ := v.(int64)
+	return &Incident{
+		Num: n, Site: in.Site, Category: in.Category, Severity: in.Severity,
+		Reporter: in.Reporter, Text: in.Text, Status: StatusOpen,
+		Created: time.UnixMilli(ms(now)), Updated: time.UnixMilli(ms(now)),
+	}, nil
+}
+
+// Incident actions for ChangeIncident.
+const (
+	ActionUpdate      = "update"
+	ActionAcknowledge = "acknowledge"
+	ActionResolve     = "resolve"
+	ActionHold        = "hold"
+	ActionRelease     = "release"
+)
+
+// ChangeIncident applies one transition (update, acknowledge, resolve,
+// hold, release) atomically: the state check, the change, the timeline
+// entry and the audit event. ErrNotFound or a *StateError say why not.
+func (s *Store) ChangeIncident(ctx context.Context, num int64, actor, action, text string) (*Incident, error) {
+	data := auditData(map[string]any{"text": text})
+	if _, err := s.run(ctx, changeScript, ms(s.now()), num, actor, action, text, data); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", action, FormatID("INC", num), err)
+	}
+	return s.Incident(ctx, num)
+}
+
+// Incident reads one incident.
+func (s *Store) Incident(ctx context.Context, num int64) (*Incident, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("incident", strconv.FormatInt(num, 10))).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return incidentFromHash(m), nil
+}
+
+// IncidentFilter narrows ListIncidents.
+type IncidentFilter struct {
+	OpenOnly bool
+	Site     string // empty: every site
+	Limit    int    // newest first; 0 means 20
+}
+
+// ListIncidents returns incidents newest first, in one pipelined round
+// trip for the ids and one for the records.
+func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]*Incident, error) {
+	if f.Limit <= 0 {
+		f.Limit = 20
+	}
+	set := s.Key("incidents")
+	if f.OpenOnly {
+		set = s.Key("incidents:open")
+	}
+	// Read a little more than asked when filtering by site; records of
+	// other sites are skipped.
+	window := int64(f.Limit)
+	if f.Site != "" {
+		window = int64(f.Limit) * 10
+	}
+	nums, err := s.rdb.ZRevRange(ctx, set, 0, window-1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(nums) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(nums))
+	for i, n := range nums {
+		cmds[i] = pipe.HGetAll(ctx, s.Key("incident", n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]*Incident, 0, f.Limit)
+	for _, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 || (f.Site != "" && m["site"] != f.Site) {
+			continue
+		}
+		out = append(out, incidentFromHash(m))
+		if len(out) == f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// IncidentTimeline returns an incident's timeline, oldest first.
+func (s *Store) IncidentTimeline(ctx context.Context, num int64) ([]TimelineEntry, error) {
+	return s.timeline(ctx, s.Key("incident", strconv.FormatInt(num, 10), "timeline"))
+}
+
+func (s *Store) timeline(ctx context.Context, key string) ([]TimelineEntry, error) {
+	msgs, err := s.rdb.XRange(ctx, key, "-", "+").Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]TimelineEntry, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, TimelineEntry{
+			At:    fromMS(toInt(m.Values["at"])),
+			Actor: toString(m.Values["actor"]),
+			Kind:  toString(m.Values["kind"]),
+			Text:  toString(m.Values["text"]),
+		})
+	}
+	return out, nil
+}
+
+func incidentFromHash(m map[string]string) *Incident {
+	n, _ := strconv.ParseInt(m["num"], 10, 64)
+	return &Incident{
+		Num: n, Site: m["site"], Category: m["category"], Severity: m["severity"],
+		Reporter: m["reporter"], Text: m["text"], Status: m["status"],
+		Created: fromMS(toInt(m["created"])), Updated: fromMS(toInt(m["updated"])),
+		AckedBy: m["acked_by"], AckedAt: fromMS(toInt(m["acked_at"])),
+		ResolvedBy: m["resolved_by"], ResolvedAt: fromMS(toInt(m["resolved_at"])),
+		Summary: m["summary"], Activation: m["activation"], Hold: m["hold"] == "1",
+	}
+}
+
+// FormatID writes a human id: FormatID("INC", 42) is "INC-42".
+func FormatID(kind string, n int64) string { return kind + "-" + strconv.FormatInt(n, 10) }
+
+// ParseID reads a human id of the given kind, case-insensitively, with or
+// without its prefix: "INC-42", "inc-42" and "42" all give 42.
+func ParseID(kind, s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if len(t) > len(kind)+1 && strings.EqualFold(t[:len(kind)+1], kind+"-") {
+		t = t[len(kind)+1:]
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a %s id (like %s-12)", s, kind, kind)
+	}
+	return n, nil
+}
+
+// auditData encodes an audit event's details. encoding/json sorts map
+// keys, so the same details always encode to the same bytes.
+func auditData(m map[string]any) string {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+func toString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+func toInt(v any) int64 {
+	switch t := v.(type) {
+	case int64:
+		return t
+	case string:
+		n, _ := strconv.ParseInt(t, 10, 64)
+		return n
+	}
+	return 0
+}
+

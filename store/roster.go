@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/muster-ops/muster/configs/roster"
+)
+
+var overrideScript = loadScript("override_add")
+
+type overrideJSON struct {
+	ID      string `json:"id"`
+	Roster  string `json:"roster"`
+	Person  string `json:"person"`
+	From    int64  `json:"from"`
+	To      int64  `json:"to"`
+	By      string `json:"by"`
+	Created int64  `json:"created"`
+}
+
+// AddOverride records a roster cover and returns it with its id (C-n).
+func (s *Store) AddOverride(ctx context.Context, o roster.Override) (roster.Override, error) {
+	now := s.now()
+	o.Created = time.UnixMilli(ms(now))
+	b, _ := json.Marshal(overrideJSON{Roster: o.Roster, Person: o.Person, From: ms(o.From), To: ms(o.To), By: o.By, Created: ms(o.Created)})
+	data := auditData(map[string]any{"roster": o.Roster, "person": o.Person, "from": o.From.UTC().Format(time.RFC3339), "to": o.To.UTC().Format(time.RFC3339)})
+	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data)
+	if err != nil {
+		return o, fmt.Errorf("add cover: %w", err)
+	}
+	o.ID, _ = v.(string)
+	return o, nil
+}
+
+// Overrides returns every roster cover, oldest first.
+func (s *Store) Overrides(ctx context.Context) ([]roster.Override, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("overrides")).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]roster.Override, 0, len(m))
+	for _, v := range m {
+		var j overrideJSON
+		if json.Unmarshal([]byte(v), &j) != nil {
+			continue
+		}
+		out = append(out, roster.Override{ID: j.ID, Roster: j.Roster, Person: j.Person,
+			From: time.UnixMilli(j.From), To: time.UnixMilli(j.To), By: j.By, Created: time.UnixMilli(j.Created)})
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Created.Before(out[k].Created) || out[i].Created.Equal(out[k].Created) && out[i].ID < out[k].ID })
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+// loadScript joins the shared prelude with one script's body. Every
+// script takes the namespace prefix as KEYS[1].
+func loadScript(name string) *redis.Script {
+	prelude, err := luaFiles.ReadFile("lua/prelude.lua")
+	if err != nil {
+		panic(err) // embedded at build time: cannot happen
+	}
+	body, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(fmt.Sprintf("store: no embedded script %q", name))
+	}
+	return redis.NewScript(string(prelude) + "\n" + string(body))
+}
+
+// run executes a script with the namespace prefix as its only key and
+// maps the scripts' error replies to the package's sentinels.
+func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
+	v, err := sc.Run(ctx, s.rdb, []string{s.prefix}, args...).Result()
+	return v, s.scriptErr(err)
+}
+
+// scriptErr maps "notfound" and "state:<status>" replies of our scripts
+// to sentinels; anything else means Redis itself failed.
+func (s *Store) scriptErr(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		// Redis may prefix a script's error reply with "ERR ".
+		msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+		switch {
+		case msg == "notfound":
+			return ErrNotFound
+		case strings.HasPrefix(msg, "state:"):
+			return &StateError{Status: strings.TrimPrefix(msg, "state:")}
+		}
+	}
+	return unavailable(err)
+}
+
+// StateError says what state blocked a transition. It matches
+// ErrWrongState with errors.Is.
+type StateError struct{ Status string }
+
+func (e *StateError) Error() string { return "wrong state: " + e.Status }
+
+// Is makes errors.Is(err, ErrWrongState) true.
+func (e *StateError) Is(target error) bool { return target == ErrWrongState }

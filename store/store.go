@@ -1,0 +1,234 @@
+// Package store keeps muster's state in Redis: records and every state
+// transition (each one MULTI/EXEC or one Lua script, so a process that
+// dies halfway leaves nothing half-written), timers, and the audit stream.
+// With no Redis URL it starts an embedded in-process server.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound: no record with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrWrongState: the record is not in a state that allows the change
+	// (resolving a resolved incident, acking a done task).
+	ErrWrongState = errors.New("wrong state")
+	// ErrUnavailable wraps every error talking to Redis, so commands can
+	// answer "records are unavailable" instead of a stack of driver text.
+	ErrUnavailable = errors.New("records are unavailable")
+)
+
+// Store is one organization's view of Redis. It is safe for concurrent use.
+type Store struct {
+	rdb redis.UniversalClient
+	// prefix is "muster:{namespace}:"; the hash tag keeps every key of a
+	// namespace in one Redis Cluster slot, so multi-key scripts work there.
+	prefix   string
+	ns       string
+	now      func() time.Time
+	embedded *miniredis.Miniredis
+	log      *zap.Logger
+}
+
+// Options configure Open.
+type Options struct {
+	// URL: redis://, rediss://, Sentinel (?master_name=...) or Cluster
+	// (?addr=...&addr=... or cluster=true). Empty: embedded server.
+	URL string
+	// Namespace separates organizations; required.
+	Namespace string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger; zap.NewNop when nil.
+	Logger *zap.Logger
+}
+
+// Open connects (or starts the embedded server) and checks Redis answers.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Namespace == "" {
+		return nil, errors.New("store: namespace is required")
+	}
+	s := &Store{
+		ns:     opts.Namespace,
+		prefix: "muster:{" + opts.Namespace + "}:",
+		now:    opts.Now,
+		log:    opts.Logger,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if opts.URL == "" {
+		m := miniredis.NewMiniRedis()
+		// Expire keys (idempotency marks, leases) on the wall clock, as a
+		// real Redis does.
+		m.ClockTTL(true)
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		s.embedded = m
+		s.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		s.log.Warn("no redis configured: state lives in memory only and is lost when muster stops",
+			zap.String("embedded_addr", m.Addr()))
+	} else {
+		rdb, err := NewClient(opts.URL)
+		if err != nil {
+			return nil, err
+		}
+		s.rdb = rdb
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewClient builds a go-redis UniversalClient from one URL:
+//
+//	redis://[user:pass@]host:6379[/db]                 one server
+//	rediss://...                                       the same over TLS
+//	redis://host:26379?master_name=mymaster[&addr=..]  Sentinel
+//	redis://host:7000?addr=host:7001&addr=host:7002    Cluster (seed nodes)
+//	redis://host:7000?cluster=true                     Cluster from one seed
+func NewClient(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return nil, fmt.Errorf("redis url %q: want redis://host:port or rediss://host:port", redactURL(rawURL))
+	}
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis sentinel url %q: %w", redactURL(rawURL), err)
+		}
+		return redis.NewFailoverClient(o), nil
+	case q.Has("addr") || q.Get("cluster") == "true":
+		q.Del("cluster")
+		u.RawQuery = q.Encode()
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster url %q: %w", redactURL(rawURL), err)
+		}
+		return redis.NewClusterClient(o), nil
+	default:
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis url %q: %w", redactURL(rawURL), err)
+		}
+		return redis.NewClient(o), nil
+	}
+}
+
+// redactURL hides a password so URLs can appear in errors and logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable>"
+	}
+	return u.Redacted()
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Close closes the connection and stops the embedded server, if any.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	return err
+}
+
+// Embedded reports whether state lives in the in-process server.
+func (s *Store) Embedded() bool { return s.embedded != nil }
+
+// Addr is the embedded server's address (empty when not embedded).
+func (s *Store) Addr() string {
+	if s.embedded == nil {
+		return ""
+	}
+	return s.embedded.Addr()
+}
+
+// Namespace is the organization's key namespace.
+func (s *Store) Namespace() string { return s.ns }
+
+// Client exposes the Redis client for the packages that build on the
+// store's keys (the escalation engine, the outbox).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Key returns the full Redis key for a namespace-relative name.
+func (s *Store) Key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// DeleteAll removes every key of the namespace. Tests use it to clean up.
+func (s *Store) DeleteAll(ctx context.Context) error {
+	// SCAN per master so it works on a Cluster too.
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 500)
+			if err := c.Unlink(ctx, keys[:n]...).Err(); err != nil {
+				return err
+			}
+			keys = keys[n:]
+		}
+		return nil
+	}
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		return scan(ctx, c)
+	default:
+		return fmt.Errorf("delete all: unsupported client %T", s.rdb)
+	}
+}
+
+// unavailable marks an error as Redis being out of reach (or misbehaving)
+// rather than a domain answer.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
