@@ -250,4 +250,3 @@ func toInt(v any) int64 {
 	}
 	return 0
 }
-

@@ -51,6 +51,8 @@ func (s *Store) Overrides(ctx context.Context) ([]roster.Override, error) {
 		out = append(out, roster.Override{ID: j.ID, Roster: j.Roster, Person: j.Person,
 			From: time.UnixMilli(j.From), To: time.UnixMilli(j.To), By: j.By, Created: time.UnixMilli(j.Created)})
 	}
-	sort.Slice(out, func(i, k int) bool { return out[i].Created.Before(out[k].Created) || out[i].Created.Equal(out[k].Created) && out[i].ID < out[k].ID })
+	sort.Slice(out, func(i, k int) bool {
+		return out[i].Created.Before(out[k].Created) || out[i].Created.Equal(out[k].Created) && out[i].ID < out[k].ID
+	})
 	return out, nil
 }

@@ -1,0 +1,44 @@
+# muster: `make help` lists the targets.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 15s
+BENCHTIME ?= 1x
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Start the console on the embedded default (example config, in-memory Redis)
+	$(GO) run ./cmd/muster console
+
+.PHONY: build
+build: ## Build bin/muster
+	$(GO) build -o bin/muster ./cmd/muster
+
+.PHONY: test
+test: ## Run every test with the race detector (uses MUSTER_TEST_REDIS_URL when set)
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: lint
+lint: ## go vet, gofmt, and staticcheck or golangci-lint when installed
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v golangci-lint >/dev/null; then golangci-lint run; \
+	elif command -v staticcheck >/dev/null; then staticcheck $(PKGS); \
+	else echo "(staticcheck and golangci-lint not installed; vet and gofmt only)"; fi
+
+.PHONY: bench
+bench: ## Run every benchmark against MUSTER_TEST_REDIS_URL (or the embedded server)
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
