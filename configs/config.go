@@ -230,7 +230,7 @@ type Twilio struct {
 
 // Records configures how long records are kept.
 type Records struct {
-	// Retention defaults to 7 years (61362h).
+	// Retention defaults to 7 years of 365 days (2555d, 61320h).
 	Retention Duration `yaml:"retention"`
 }
 

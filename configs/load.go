@@ -27,8 +27,9 @@ func Example() (*Config, error) { return Parse(exampleYAML, ExampleSource) }
 // ExampleYAML returns the embedded example's text.
 func ExampleYAML() []byte { return bytes.Clone(exampleYAML) }
 
-// Load reads, decodes and validates the file at path. Any error is a
-// *Errors listing every problem found.
+// Load reads, decodes and validates the file at path. A config with
+// problems fails with Errors, listing every problem found; a file that
+// cannot be read fails with the read error, wrapped.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
