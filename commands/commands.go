@@ -62,13 +62,18 @@ type Sender interface {
 
 // Service runs commands for one organization.
 type Service struct {
-	cfg  *configs.Config
-	st   *store.Store
-	out  Sender
-	now  func() time.Time
-	log  *zap.Logger
-	cmds map[string]handler
+	cfg *configs.Config
+	st  *store.Store
+	out Sender
+	now func() time.Time
+	log *zap.Logger
+	// engine, when set, is woken after writes that add deadlines.
+	engine Poker
+	cmds   map[string]handler
 }
+
+// Poker wakes an escalation engine (notify.Engine).
+type Poker interface{ Poke() }
 
 // Options configure a Service.
 type Options struct {
@@ -79,6 +84,8 @@ type Options struct {
 	// Now is the clock; the store's when nil.
 	Now    func() time.Time
 	Logger *zap.Logger
+	// Engine is this process's escalation engine, if it runs one.
+	Engine Poker
 }
 
 // handler runs one command for a known person.
@@ -95,7 +102,7 @@ type call struct {
 
 // New builds a Service.
 func New(o Options) *Service {
-	s := &Service{cfg: o.Config, st: o.Store, out: o.Out, now: o.Now, log: o.Logger}
+	s := &Service{cfg: o.Config, st: o.Store, out: o.Out, now: o.Now, log: o.Logger, engine: o.Engine}
 	if s.now == nil {
 		s.now = o.Store.Now
 	}
@@ -110,10 +117,10 @@ func New(o Options) *Service {
 		"roster":   s.roster,
 		"muster":   s.muster,
 		"help":     s.help,
-		"plan":     notYet("/plan"),
-		"ack":      notYet("/ack"),
-		"done":     notYet("/done"),
-		"drill":    notYet("/drill"),
+		"plan":     s.plan,
+		"ack":      s.ack,
+		"done":     s.done,
+		"drill":    s.drill,
 	}
 	return s
 }
@@ -183,12 +190,6 @@ func platformIDName(p string) string {
 		return "phone number"
 	}
 	return "person id"
-}
-
-func notYet(cmd string) handler {
-	return func(context.Context, *call) Reply {
-		return fail(cmd + " is not available yet in this version of muster.")
-	}
 }
 
 // fail is an error answer: one line that says what to type instead.

@@ -116,8 +116,19 @@ type app struct {
 	st    *store.Store
 	svc   *commands.Service
 	disp  *notify.Dispatcher
+	eng   *notify.Engine
 	clock clock.Clock
 	log   *zap.Logger
+}
+
+// start runs the escalation engine and the outbox delivery until ctx
+// ends; wait blocks until both have stopped.
+func (a *app) start(ctx context.Context) (wait func()) {
+	done := make(chan struct{}, 2)
+	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
+	del := notify.NewDeliverer(a.st, a.disp, a.log, notify.NewToken(), a.cfg.Engine.Lease.D())
+	go func() { _ = del.Run(ctx); done <- struct{}{} }()
+	return func() { <-done; <-done }
 }
 
 func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log *zap.Logger) (*app, error) {
@@ -134,8 +145,9 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 		return nil, err
 	}
 	disp := notify.NewDispatcher(log)
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clk.Now, Logger: log})
-	return &app{cfg: cfg, st: st, svc: svc, disp: disp, clock: clk, log: log}, nil
+	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clk.Now, Logger: log, Engine: eng})
+	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log}, nil
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -186,6 +198,9 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	a.disp.AddChat(con)
 	a.disp.SetSMS(con)
 	a.disp.SetVoice(con)
+	runCtx, cancel := context.WithCancel(ctx)
+	wait := a.start(runCtx)
+	defer func() { cancel(); wait() }()
 
 	f, isFile := stdin.(*os.File)
 	if isFile && term.IsTerminal(int(f.Fd())) {
@@ -194,6 +209,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			fmt.Fprintln(stdout, "State lives in memory only (no Redis configured).")
 		}
 		fmt.Fprintln(stdout, "Try: /incident raise intrusion sev2 @harbour Fence cut near gate B")
+		fmt.Fprintln(stdout, "  or: /plan trigger fire-evacuation @harbour, then :wait 2m to watch escalation, then /ack")
 		rw := struct {
 			io.Reader
 			io.Writer
@@ -238,6 +254,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		addr = *listen
 	}
 	srv := bot.NewServer(log, a.st)
+	runCtx, cancel := context.WithCancel(ctx)
+	wait := a.start(runCtx)
+	defer func() { cancel(); wait() }()
 	secrets := a.cfg.SecretsFromEnv(nil)
 	var on, off []string
 	for _, p := range []struct {

@@ -30,4 +30,5 @@ else
 end
 timeline(k .. ':timeline', now, actor, action, text)
 audit(now, 'incident.' .. action, actor, id, ARGV[6])
+changed(id)
 return status

@@ -10,4 +10,5 @@ redis.call('ZADD', P .. 'incidents', n, n)
 redis.call('ZADD', P .. 'incidents:open', n, n)
 timeline(k .. ':timeline', now, ARGV[5], 'raised', ARGV[6])
 audit(now, 'incident.raised', ARGV[5], id, ARGV[7])
+changed(id)
 return n

@@ -1,0 +1,273 @@
+package commands_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// saturday0800 is Sat 28 Nov 2026 08:00 in London (GMT, so also UTC):
+// one hour into the 07:00-19:00 day shift of the example's rosters.
+var saturday0800 = time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+
+// recorder is a Sender that keeps every fan-out message.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+func (r *recorder) Notify(_ context.Context, m notify.Message) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return false, nil
+}
+
+func (r *recorder) sent() []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Message(nil), r.msgs...)
+}
+
+// fixture is a Service on the example config over a fresh test store,
+// with a clock that only moves when the test sets it.
+type fixture struct {
+	svc *commands.Service
+	st  *store.Store
+	out *recorder
+	cfg *configs.Config
+
+	// mu guards now.
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFixture(t *testing.T, now time.Time) *fixture {
+	t.Helper()
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	f := &fixture{cfg: cfg, out: &recorder{}, now: now}
+	f.st = storetest.Open(t, f.clock)
+	f.svc = commands.New(commands.Options{Config: cfg, Store: f.st, Out: f.out, Now: f.clock})
+	return f
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// set moves the clock (the service's and the store's) to t.
+func (f *fixture) set(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = t
+}
+
+// as runs text in the console as the person with that id.
+func (f *fixture) as(t *testing.T, person, text string) commands.Reply {
+	t.Helper()
+	return f.svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformConsole, UserID: person, Text: text})
+}
+
+// mustOK runs text as person and fails the test unless it succeeded.
+func (f *fixture) mustOK(t *testing.T, person, text string) commands.Reply {
+	t.Helper()
+	r := f.as(t, person, text)
+	if r.Error {
+		t.Fatalf("%s: %q: got error reply %q", person, text, r.Text)
+	}
+	return r
+}
+
+// checkUsage asserts the reply is a refusal of exactly one line that
+// contains every hint (what to type instead).
+func checkUsage(t *testing.T, r commands.Reply, hints ...string) {
+	t.Helper()
+	if !r.Error {
+		t.Errorf("reply %q: Error = false, want true", r.Text)
+	}
+	if r.Public {
+		t.Errorf("reply %q: a refusal must not be public", r.Text)
+	}
+	if r.Text == "" || strings.ContainsAny(r.Text, "\r\n") {
+		t.Errorf("reply %q: want exactly one non-empty line", r.Text)
+	}
+	for _, h := range hints {
+		if !strings.Contains(r.Text, h) {
+			t.Errorf("reply %q: want it to contain %q", r.Text, h)
+		}
+	}
+}
+
+// TestMalformedCommands: every malformed command is answered with one
+// line that says what to type, and nothing is recorded or sent.
+func TestMalformedCommands(t *testing.T) {
+	for _, tc := range []struct {
+		name, as, text string
+		hints          []string
+	}{
+		{"unknown command", "amara", "/frobnicate now", []string{"Unknown command /frobnicate", "/incident", "/muster help"}},
+		{"unknown command without slash", "amara", "hello there", []string{"Unknown command /hello", "/muster help"}},
+		{"incident alone", "amara", "/incident", []string{"Usage: /incident raise <category>", "list", "show INC-n", "resolve INC-n"}},
+		{"incident unknown subcommand", "amara", "/incident explode INC-1", []string{"Unknown /incident explode", "Usage: /incident raise"}},
+		{"raise alone", "amara", "/incident raise", []string{"Usage: /incident raise <category> [sev1..sev4] [@site] <text>", "intrusion", "fire"}},
+		{"raise with only a site", "amara", "/incident raise @harbour", []string{"Usage: /incident raise <category>"}},
+		{"unknown category", "amara", "/incident raise alien sev2 @harbour Lights in the sky", []string{`Unknown category "alien"`, "intrusion", "suspicious-activity"}},
+		{"unknown site", "amara", "/incident raise intrusion sev2 @nowhere Fence cut", []string{"Unknown site @nowhere", "@harbour", "@depot"}},
+		{"unknown site before category", "amara", "/incident raise @nowhere intrusion Fence cut", []string{"Unknown site @nowhere"}},
+		{"missing text", "amara", "/incident raise intrusion sev2 @harbour", []string{"Say what happened", "/incident raise intrusion sev2 @harbour <"}},
+		{"missing text, no severity", "amara", "/incident raise fire @depot", []string{"Say what happened", "/incident raise fire sev3 @depot <"}},
+		{"show bad id", "amara", "/incident show INC-x", []string{"INC-x", "Usage: /incident show INC-n"}},
+		{"show no id", "amara", "/incident show", []string{"Usage: /incident show INC-n"}},
+		{"show no such incident", "amara", "/incident show INC-42", []string{"INC-42", "no such record"}},
+		{"show no such incident says what to type", "amara", "/incident show INC-42", []string{"INC-42", "/incident list"}},
+		{"resolve no such incident", "farid", "/incident resolve INC-99 x", []string{"There is no INC-99", "/incident list"}},
+		{"resolve without summary", "farid", "/incident resolve INC-1", []string{"Usage: /incident resolve INC-n <summary"}},
+		{"update no such incident", "amara", "/incident update INC-7 more smoke", []string{"There is no INC-7"}},
+		{"list bad filter", "amara", "/incident list yesterday", []string{"Usage: /incident list [open|all] [@site]"}},
+		{"text over the limit", "amara", "/incident raise intrusion @harbour " + strings.Repeat("x", commands.MaxInput), []string{"at most 2000", "Shorten"}},
+		{"empty input", "amara", "", []string{"Type a command", "/incident raise", "/muster help"}},
+		{"blank input", "amara", " \t ", []string{"Type a command", "/muster help"}},
+		{"roster unknown site", "amara", "/roster @nowhere", []string{"Unknown site @nowhere", "@harbour"}},
+		{"roster bad word", "amara", "/roster @harbour tomorrow", []string{`"tomorrow"`, "Usage: /roster"}},
+		{"cover unknown roster", "farid", "/roster cover moon-guard dev now 4h", []string{`Unknown roster "moon-guard"`, "harbour-guard"}},
+		{"cover unknown person", "farid", "/roster cover harbour-guard zoe now 4h", []string{`Unknown person "zoe"`}},
+		{"cover bad time", "farid", "/roster cover harbour-guard dev now soon", []string{`"soon" is not a time`, "Usage: /roster cover"}},
+		{"cover missing args", "farid", "/roster cover harbour-guard dev", []string{"Usage: /roster cover <roster> <person> <from> <to>"}},
+		{"muster unknown", "amara", "/muster dance", []string{"Usage: /muster help or /muster whoami"}},
+		{"plan not yet", "farid", "/plan list", []string{"/plan"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if why, ok := knownBugs[tc.name]; ok {
+				t.Skip("known bug: " + why)
+			}
+			f := newFixture(t, saturday0800)
+			r := f.as(t, tc.as, tc.text)
+			checkUsage(t, r, tc.hints...)
+			if sent := f.out.sent(); len(sent) != 0 {
+				t.Errorf("a refused command sent %d message(s): %+v", len(sent), sent)
+			}
+			list, err := f.st.ListIncidents(context.Background(), store.IncidentFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 0 {
+				t.Errorf("a refused command recorded %d incident(s)", len(list))
+			}
+		})
+	}
+}
+
+// knownBugs are cases that fail today, by test name, with why. Each is
+// described in the report that came with these tests; delete the entry
+// when the code is fixed.
+var knownBugs = map[string]string{
+	"show no such incident says what to type": `/incident show INC-42 answers "INC-42: no such record." ` +
+		`(failErr in commands.go) without saying what to type; /incident resolve says "/incident list shows the open ones"`,
+}
+
+// TestUnknownUser: someone the config does not know gets one line saying
+// so, whatever the command, and nothing is recorded.
+func TestUnknownUser(t *testing.T) {
+	for _, req := range []commands.Request{
+		{Platform: commands.PlatformSlack, UserID: "U0NOBODY", Text: "/incident raise intrusion @harbour Fence cut"},
+		{Platform: commands.PlatformDiscord, UserID: "1", Text: "/roster"},
+		{Platform: commands.PlatformSMS, UserID: "+447700900999", Text: "STATUS"},
+		{Platform: commands.PlatformConsole, UserID: "mallory", Text: "/muster whoami"},
+		// A Slack user id is not a person id, nor the other way round.
+		{Platform: commands.PlatformConsole, UserID: "U0AMARA", Text: "/muster whoami"},
+		{Platform: commands.PlatformSlack, UserID: "amara", Text: "/muster whoami"},
+		{Platform: commands.PlatformSlack, UserID: "", Text: "/muster whoami"},
+	} {
+		t.Run(req.Platform+"/"+req.UserID, func(t *testing.T) {
+			f := newFixture(t, saturday0800)
+			r := f.svc.Handle(context.Background(), req)
+			checkUsage(t, r)
+			if !strings.Contains(strings.ToLower(r.Text), "you are not on this organization's roster") {
+				t.Errorf("reply %q: want it to say you are not on this organization's roster", r.Text)
+			}
+			if len(f.out.sent()) != 0 {
+				t.Errorf("an unknown user's command sent messages: %+v", f.out.sent())
+			}
+			list, _ := f.st.ListIncidents(context.Background(), store.IncidentFilter{})
+			if len(list) != 0 {
+				t.Errorf("an unknown user's command recorded %d incident(s)", len(list))
+			}
+		})
+	}
+}
+
+// TestIdentifyPerPlatform: each platform's id maps to the same person.
+func TestIdentifyPerPlatform(t *testing.T) {
+	f := newFixture(t, saturday0800)
+	for _, req := range []commands.Request{
+		{Platform: commands.PlatformConsole, UserID: "farid"},
+		{Platform: commands.PlatformSlack, UserID: "U0FARID"},
+		{Platform: commands.PlatformDiscord, UserID: "1100000000000000106"},
+		{Platform: commands.PlatformSMS, UserID: "+447700900106"},
+	} {
+		req.Text = "/muster whoami"
+		r := f.svc.Handle(context.Background(), req)
+		if r.Error || !strings.HasPrefix(r.Text, "You are Farid Haddad (farid), supervisor, guard at Northgate Security.") {
+			t.Errorf("%s %s: whoami = %q (error %v), want Farid Haddad", req.Platform, req.UserID, r.Text, r.Error)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	f := newFixture(t, saturday0800)
+	for _, text := range []string{"/muster help", "/muster", "/help", "/MUSTER HELP"} {
+		r := f.mustOK(t, "amara", text)
+		if r.Text != commands.HelpText {
+			t.Errorf("%q = %q, want the help text", text, r.Text)
+		}
+	}
+}
+
+// panicky is a Sender with a bug.
+type panicky struct{}
+
+func (panicky) Notify(context.Context, notify.Message) (bool, error) { panic("adapter bug") }
+
+// TestHandlerPanicIsAnAnswer: a panic below a handler (here a broken chat
+// adapter during the raise's fan-out) is answered with one line, and the
+// service keeps answering.
+func TestHandlerPanicIsAnAnswer(t *testing.T) {
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return saturday0800 }
+	st := storetest.Open(t, clock)
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: panicky{}, Now: clock})
+
+	var r commands.Reply
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("Handle panicked: %v", p)
+			}
+		}()
+		r = svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformConsole, UserID: "amara",
+			Text: "/incident raise intrusion @harbour Fence cut"})
+	}()
+	checkUsage(t, r, "internal error")
+
+	// The next command is served normally.
+	r = svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformConsole, UserID: "amara", Text: "/muster whoami"})
+	if r.Error || !strings.Contains(r.Text, "Amara Okafor") {
+		t.Errorf("after a panic, whoami = %q (error %v)", r.Text, r.Error)
+	}
+}

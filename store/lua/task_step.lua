@@ -1,0 +1,54 @@
+-- Run one escalation step of a task, only if the task is still open, the
+-- caller still holds the claim and the step is the one it expects: this
+-- is where escalation and acknowledgement race, and exactly one wins.
+-- ARGV: now, task num, claim token, expected step, new assignee ('' keeps),
+--       next due ms ('' when this was the last step: the task becomes
+--       unanswered), messages JSON, timeline text, audit data JSON
+local now, tn, token, s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local tk = P .. 'task:' .. tn
+local t = redis.call('HMGET', tk, 'status', 'claim', 'step', 'assignee')
+if not t[1] then
+  redis.call('ZREM', P .. 'timers', tn)
+  return 'gone'
+end
+if t[1] ~= 'open' then
+  redis.call('ZREM', P .. 'timers', tn)
+  return 'closed'
+end
+if t[2] ~= token then return 'stale' end
+if t[3] ~= s then return 'stale' end
+
+local old = t[4]
+local who = old
+if ARGV[5] ~= '' and ARGV[5] ~= old then
+  who = ARGV[5]
+  redis.call('HSET', tk, 'assignee', who)
+  if old and old ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. old, tn) end
+  redis.call('ZADD', P .. 'tasks:open:' .. who, tn, tn)
+  timeline(tk .. ':timeline', now, 'muster', 'reassigned', (old or '') .. ' -> ' .. who)
+  audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = s}))
+end
+
+for _, m in ipairs(cjson.decode(ARGV[7])) do
+  enqueue(m, now)
+end
+redis.call('HDEL', tk, 'claim')
+local kind = 'task.escalated'
+if ARGV[6] == '' then
+  redis.call('HSET', tk, 'status', 'unanswered', 'step', tonumber(s) + 1, 'unanswered_at', now)
+  redis.call('ZREM', P .. 'timers', tn)
+  redis.call('ZREM', P .. 'tasks:open:' .. who, tn)
+  kind = 'task.unanswered'
+  timeline(tk .. ':timeline', now, 'muster', 'unanswered', ARGV[8])
+else
+  redis.call('HSET', tk, 'step', tonumber(s) + 1, 'due', ARGV[6])
+  redis.call('ZADD', P .. 'timers', ARGV[6], tn)
+  timeline(tk .. ':timeline', now, 'muster', 'step', ARGV[8])
+end
+local an = redis.call('HGET', tk, 'activation')
+if an then
+  timeline(P .. 'activation:' .. an .. ':timeline', now, 'muster', kind, 'T-' .. tn .. ' ' .. ARGV[8])
+end
+audit(now, kind, 'muster', 'T-' .. tn, ARGV[9])
+changed('T-' .. tn)
+return 'ok'

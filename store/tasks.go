@@ -1,0 +1,475 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Task statuses.
+const (
+	TaskOpen         = "open"
+	TaskAcknowledged = "acknowledged"
+	TaskDone         = "done"
+	TaskUnanswered   = "unanswered"
+	TaskCancelled    = "cancelled"
+	// TaskSimulated: a live_only task in a drill, recorded but never sent.
+	TaskSimulated = "simulated"
+)
+
+// Activation is one triggering of a plan (a drill is an activation too).
+type Activation struct {
+	Num         int64
+	Plan        string
+	PlanName    string
+	PlanVersion int
+	Site        string
+	TriggeredBy string
+	Note        string
+	Status      string // active, stood_down
+	Created     time.Time
+	ClosedAt    time.Time
+	ClosedBy    string
+	Drill       int64 // D-n when this is a drill, else 0
+	Incident    int64 // INC-n it was triggered for, else 0
+	Tasks       []int64
+	Target      time.Duration
+}
+
+// ID is the human id, A-7.
+func (a *Activation) ID() string { return FormatID("A", a.Num) }
+
+// Task is one plan task of one activation, assigned to one person.
+type Task struct {
+	Num        int64
+	Activation int64
+	Plan       string
+	Title      string
+	Role       string
+	Policy     string
+	Site       string
+	Assignee   string
+	Status     string
+	// Step is the next escalation step to run (0 before the first).
+	Step     int
+	Due      time.Time // when Step runs
+	Created  time.Time
+	AckedBy  string
+	AckedAt  time.Time
+	AckNote  string
+	DoneBy   string
+	DoneAt   time.Time
+	Drill    int64
+	LiveOnly bool
+}
+
+// ID is the human id, T-17.
+func (t *Task) ID() string { return FormatID("T", t.Num) }
+
+// Closed reports whether nothing more happens to the task.
+func (t *Task) Closed() bool {
+	return t.Status != TaskOpen && t.Status != TaskUnanswered
+}
+
+// Drill is an exercise run of a plan.
+type Drill struct {
+	Num        int64
+	Plan       string
+	Site       string
+	Activation int64
+	StartedBy  string
+	Started    time.Time
+	Stopped    time.Time
+	StoppedBy  string
+	Status     string // running, stopped
+	Target     time.Duration
+}
+
+// ID is the human id, D-3.
+func (d *Drill) ID() string { return FormatID("D", d.Num) }
+
+// OutMessage is an outgoing message written to the outbox inside a
+// transition; delivery happens afterwards.
+type OutMessage struct {
+	Key     string `json:"key,omitempty"`
+	Channel string `json:"channel"`
+	To      string `json:"to,omitempty"`
+	Site    string `json:"site,omitempty"`
+	Kind    string `json:"kind"`
+	Ref     string `json:"ref,omitempty"`
+	Text    string `json:"text"`
+	// Task, when set, suppresses the send if the task is no longer open
+	// by the time it is delivered.
+	Task  string `json:"task,omitempty"`
+	Drill string `json:"drill,omitempty"`
+}
+
+// NewActivation is what a trigger writes.
+type NewActivation struct {
+	Plan, PlanName, Site, By, Note string
+	PlanVersion                    int
+	Drill                          bool
+	Incident                       int64 // 0 for none
+	Target                         time.Duration
+	Tasks                          []NewTask
+	// Messages go out with the activation (the broadcast).
+	Messages []OutMessage
+}
+
+// NewTask is one task of a trigger.
+type NewTask struct {
+	Title, Role, Policy, Assignee string
+	// Note explains the assignment for the timeline ("on duty",
+	// "no guard on duty: assigned to the coordinator").
+	Note      string
+	LiveOnly  bool
+	Simulated bool
+}
+
+var (
+	triggerScript = loadScript("plan_trigger")
+	claimScript   = loadScript("timers_claim")
+	stepScript    = loadScript("task_step")
+	ackScript     = loadScript("task_ack")
+	closeScript   = loadScript("activation_close")
+	takeScript    = loadScript("outbox_take")
+)
+
+// TriggerPlan writes an activation, its tasks, their first deadlines and
+// the broadcast in one script. It returns the activation as written.
+func (s *Store) TriggerPlan(ctx context.Context, in NewActivation) (*Activation, []*Task, error) {
+	now := ms(s.now())
+	type taskJSON struct {
+		Title     string `json:"title"`
+		Role      string `json:"role"`
+		Policy    string `json:"policy"`
+		Assignee  string `json:"assignee"`
+		Note      string `json:"note"`
+		LiveOnly  string `json:"live_only"`
+		Simulated string `json:"simulated"`
+	}
+	tasks := make([]taskJSON, len(in.Tasks))
+	for i, t := range in.Tasks {
+		tasks[i] = taskJSON{Title: t.Title, Role: t.Role, Policy: t.Policy, Assignee: t.Assignee, Note: t.Note,
+			LiveOnly: flag(t.LiveOnly), Simulated: flag(t.Simulated)}
+	}
+	incident := ""
+	if in.Incident > 0 {
+		incident = strconv.FormatInt(in.Incident, 10)
+	}
+	act := map[string]string{
+		"plan": in.Plan, "name": in.PlanName, "version": strconv.Itoa(in.PlanVersion), "site": in.Site,
+		"by": in.By, "note": in.Note, "drill": flag(in.Drill), "incident": incident,
+		"target": strconv.FormatInt(in.Target.Milliseconds(), 10),
+	}
+	msgs := in.Messages
+	if msgs == nil {
+		msgs = []OutMessage{}
+	}
+	data := auditData(map[string]any{"plan": in.Plan, "version": in.PlanVersion, "site": in.Site, "note": in.Note, "drill": in.Drill, "tasks": len(in.Tasks)})
+	v, err := s.run(ctx, triggerScript, now, mustJSON(act), mustJSON(tasks), mustJSON(msgs), data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trigger %s: %w", in.Plan, err)
+	}
+	res, _ := v.([]any)
+	if len(res) < 2 {
+		return nil, nil, unavailable(fmt.Errorf("trigger %s: unexpected reply %v", in.Plan, v))
+	}
+	a := &Activation{
+		Num: toInt(res[0]), Drill: toInt(res[1]), Plan: in.Plan, PlanName: in.PlanName, PlanVersion: in.PlanVersion,
+		Site: in.Site, TriggeredBy: in.By, Note: in.Note, Status: "active", Created: time.UnixMilli(now),
+		Incident: in.Incident, Target: in.Target,
+	}
+	out := make([]*Task, 0, len(in.Tasks))
+	for i, r := range res[2:] {
+		t := in.Tasks[i]
+		n := toInt(r)
+		a.Tasks = append(a.Tasks, n)
+		status := TaskOpen
+		if t.Simulated {
+			status = TaskSimulated
+		}
+		out = append(out, &Task{Num: n, Activation: a.Num, Plan: in.Plan, Title: t.Title, Role: t.Role, Policy: t.Policy,
+			Site: in.Site, Assignee: t.Assignee, Status: status, Due: time.UnixMilli(now), Created: time.UnixMilli(now),
+			Drill: a.Drill, LiveOnly: t.LiveOnly})
+	}
+	return a, out, nil
+}
+
+// Claim is a due timer this process now holds.
+type Claim struct {
+	Task int64
+	Due  time.Time // the deadline as scheduled
+}
+
+// ClaimDue claims up to limit timers due at or before now, earliest
+// first, holding each until now+lease.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int, token string) ([]Claim, error) {
+	v, err := s.run(ctx, claimScript, ms(now), ms(now.Add(lease)), limit, token)
+	if err != nil {
+		return nil, err
+	}
+	res, _ := v.([]any)
+	out := make([]Claim, 0, len(res)/2)
+	for i := 0; i+1 < len(res); i += 2 {
+		score, _ := strconv.ParseFloat(toString(res[i+1]), 64)
+		out = append(out, Claim{Task: toInt(res[i]), Due: time.UnixMilli(int64(score))})
+	}
+	return out, nil
+}
+
+// NextDue is the earliest pending deadline; ok is false when none.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	z, err := s.rdb.ZRangeWithScores(ctx, s.Key("timers"), 0, 0).Result()
+	if err != nil {
+		return time.Time{}, false, unavailable(err)
+	}
+	if len(z) == 0 {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(int64(z[0].Score)), true, nil
+}
+
+// PendingTimers counts pending deadlines.
+func (s *Store) PendingTimers(ctx context.Context) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, s.Key("timers")).Result()
+	return n, unavailable(err)
+}
+
+// Step results.
+const (
+	StepOK     = "ok"
+	StepClosed = "closed" // acknowledged, done or cancelled meanwhile
+	StepStale  = "stale"  // another process took the claim over
+	StepGone   = "gone"
+)
+
+// StepRun is one escalation step to record.
+type StepRun struct {
+	Task  int64
+	Token string
+	Step  int
+	// NewAssignee re-assigns the task ("" keeps the assignee).
+	NewAssignee string
+	// NextDue is when the next step runs; zero marks the task unanswered.
+	NextDue  time.Time
+	Messages []OutMessage
+	Note     string // timeline text
+	Audit    map[string]any
+}
+
+// RunStep records an escalation step atomically, if the task is still
+// open, still claimed by token, and at step Step.
+func (s *Store) RunStep(ctx context.Context, r StepRun) (string, error) {
+	next := ""
+	if !r.NextDue.IsZero() {
+		next = strconv.FormatInt(ms(r.NextDue), 10)
+	}
+	msgs := r.Messages
+	if msgs == nil {
+		msgs = []OutMessage{}
+	}
+	v, err := s.run(ctx, stepScript, ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, next, mustJSON(msgs), r.Note, auditData(r.Audit))
+	if err != nil {
+		return "", fmt.Errorf("step T-%d: %w", r.Task, err)
+	}
+	return toString(v), nil
+}
+
+// Task actions for AckTask.
+const (
+	TaskActionAck  = "ack"
+	TaskActionDone = "done"
+)
+
+// AckTask acknowledges (action "ack") or finishes ("done") a task and
+// removes its deadline, only if the task still allows it. It returns the
+// status the task had before.
+func (s *Store) AckTask(ctx context.Context, num int64, actor, action, note string) (string, error) {
+	data := auditData(map[string]any{"note": note})
+	v, err := s.run(ctx, ackScript, ms(s.now()), num, actor, action, note, data)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", action, FormatID("T", num), err)
+	}
+	return toString(v), nil
+}
+
+// CloseActivation stands an activation down (kind "plan.stood_down") or
+// stops a drill ("drill.stopped"), cancelling its open tasks. It returns
+// how many tasks were cancelled.
+func (s *Store) CloseActivation(ctx context.Context, num int64, actor, note, kind string) (int64, error) {
+	data := auditData(map[string]any{"note": note})
+	v, err := s.run(ctx, closeScript, ms(s.now()), num, actor, note, kind, data)
+	if err != nil {
+		return 0, fmt.Errorf("close %s: %w", FormatID("A", num), err)
+	}
+	return toInt(v), nil
+}
+
+// Task reads one task.
+func (s *Store) Task(ctx context.Context, num int64) (*Task, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("task", strconv.FormatInt(num, 10))).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return taskFromHash(m), nil
+}
+
+// Tasks reads several tasks in one round trip, skipping missing ones.
+func (s *Store) Tasks(ctx context.Context, nums []int64) ([]*Task, error) {
+	if len(nums) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(nums))
+	for i, n := range nums {
+		cmds[i] = pipe.HGetAll(ctx, s.Key("task", strconv.FormatInt(n, 10)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]*Task, 0, len(nums))
+	for _, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out = append(out, taskFromHash(m))
+		}
+	}
+	return out, nil
+}
+
+// OpenTasksFor lists the open task numbers assigned to a person, newest
+// first.
+func (s *Store) OpenTasksFor(ctx context.Context, person string) ([]int64, error) {
+	v, err := s.rdb.ZRevRange(ctx, s.Key("tasks:open", person), 0, 49).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]int64, 0, len(v))
+	for _, x := range v {
+		out = append(out, toInt(x))
+	}
+	return out, nil
+}
+
+// Activation reads one activation.
+func (s *Store) Activation(ctx context.Context, num int64) (*Activation, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("activation", strconv.FormatInt(num, 10))).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return activationFromHash(m), nil
+}
+
+// ActiveActivations lists the activations not yet stood down, newest first.
+func (s *Store) ActiveActivations(ctx context.Context) ([]*Activation, error) {
+	nums, err := s.rdb.SMembers(ctx, s.Key("activations:active")).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var out []*Activation
+	for _, n := range nums {
+		a, err := s.Activation(ctx, toInt(n))
+		if err == nil {
+			out = append(out, a)
+		}
+	}
+	sortDesc(out, func(a *Activation) int64 { return a.Num })
+	return out, nil
+}
+
+// LatestActivation is the newest activation, or ErrNotFound.
+func (s *Store) LatestActivation(ctx context.Context) (*Activation, error) {
+	v, err := s.rdb.ZRevRange(ctx, s.Key("activations"), 0, 0).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(v) == 0 {
+		return nil, ErrNotFound
+	}
+	return s.Activation(ctx, toInt(v[0]))
+}
+
+// Drill reads one drill.
+func (s *Store) Drill(ctx context.Context, num int64) (*Drill, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("drill", strconv.FormatInt(num, 10))).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return &Drill{
+		Num: toInt(m["num"]), Plan: m["plan"], Site: m["site"], Activation: toInt(m["activation"]),
+		StartedBy: m["started_by"], Started: fromMS(toInt(m["started"])), Stopped: fromMS(toInt(m["stopped"])),
+		StoppedBy: m["stopped_by"], Status: m["status"], Target: time.Duration(toInt(m["target"])) * time.Millisecond,
+	}, nil
+}
+
+// TaskTimeline returns a task's timeline, oldest first.
+func (s *Store) TaskTimeline(ctx context.Context, num int64) ([]TimelineEntry, error) {
+	return s.timeline(ctx, s.Key("task", strconv.FormatInt(num, 10), "timeline"))
+}
+
+// ActivationTimeline returns an activation's timeline, oldest first.
+func (s *Store) ActivationTimeline(ctx context.Context, num int64) ([]TimelineEntry, error) {
+	return s.timeline(ctx, s.Key("activation", strconv.FormatInt(num, 10), "timeline"))
+}
+
+func taskFromHash(m map[string]string) *Task {
+	return &Task{
+		Num: toInt(m["num"]), Activation: toInt(m["activation"]), Plan: m["plan"], Title: m["title"], Role: m["role"],
+		Policy: m["policy"], Site: m["site"], Assignee: m["assignee"], Status: m["status"], Step: int(toInt(m["step"])),
+		Due: fromMS(toInt(m["due"])), Created: fromMS(toInt(m["created"])), AckedBy: m["acked_by"],
+		AckedAt: fromMS(toInt(m["acked_at"])), AckNote: m["ack_note"], DoneBy: m["done_by"], DoneAt: fromMS(toInt(m["done_at"])),
+		Drill: toInt(m["drill"]), LiveOnly: m["live_only"] == "1",
+	}
+}
+
+func activationFromHash(m map[string]string) *Activation {
+	a := &Activation{
+		Num: toInt(m["num"]), Plan: m["plan"], PlanName: m["plan_name"], PlanVersion: int(toInt(m["plan_version"])),
+		Site: m["site"], TriggeredBy: m["triggered_by"], Note: m["note"], Status: m["status"],
+		Created: fromMS(toInt(m["created"])), ClosedAt: fromMS(toInt(m["closed_at"])), ClosedBy: m["closed_by"],
+		Drill: toInt(m["drill"]), Incident: toInt(m["incident"]), Target: time.Duration(toInt(m["target"])) * time.Millisecond,
+	}
+	for _, t := range strings.Split(m["tasks"], ",") {
+		if n := toInt(t); n > 0 {
+			a.Tasks = append(a.Tasks, n)
+		}
+	}
+	return a
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err)) // only our own types: cannot happen
+	}
+	return string(b)
+}
+
+func sortDesc[T any](xs []T, key func(T) int64) {
+	for i := 1; i < len(xs); i++ {
+		for j := i; j > 0 && key(xs[j]) > key(xs[j-1]); j-- {
+			xs[j], xs[j-1] = xs[j-1], xs[j]
+		}
+	}
+}
