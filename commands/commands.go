@@ -121,6 +121,7 @@ func New(o Options) *Service {
 		"ack":      s.ack,
 		"done":     s.done,
 		"drill":    s.drill,
+		"status":   s.status,
 	}
 	return s
 }

@@ -16,10 +16,15 @@ const HelpText = `muster commands:
 /roster [@site] [now|next|week] [role]    /roster cover <roster> <person> <from> <to>
 /ack [T-n] [note]   /done T-n
 /drill start <plan> [@site]   /drill stop D-n   /drill report D-n
-/muster help | whoami
+/muster help | whoami | status
 By SMS: ACK [n] · DONE n · STATUS · HELP`
 
-func (s *Service) help(_ context.Context, _ *call) Reply { return Reply{Text: HelpText} }
+func (s *Service) help(_ context.Context, c *call) Reply {
+	if c.req.Platform == PlatformSMS {
+		return Reply{Text: SMSHelpText}
+	}
+	return Reply{Text: HelpText}
+}
 
 func (s *Service) muster(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -28,6 +33,8 @@ func (s *Service) muster(ctx context.Context, c *call) Reply {
 	switch strings.ToLower(c.args[0]) {
 	case "help":
 		return s.help(ctx, c)
+	case "status":
+		return s.status(ctx, c)
 	case "whoami":
 		p := c.who
 		var b strings.Builder
