@@ -1,0 +1,26 @@
+// Package fakeslack is a fake of the Slack Web API for tests. A *Server is an http.Handler:
+// serve it with httptest.NewServer.
+//
+// It answers, under /api/, the methods muster uses, with Slack's argument names, errors and
+// JSON shapes: chat.postMessage, chat.update, chat.postEphemeral, conversations.open,
+// auth.test and apps.connections.open (which, as Socket Mode is not faked, always answers
+// ok:false). Like Slack it answers errors with HTTP 200 and {"ok":false,"error":"..."}, except a
+// rate limit, which is a 429 with a Retry-After header in seconds.
+//
+// Arguments may come form-encoded (what slack-go v0.35 sends for every method above) or as
+// JSON. The bot token may come as "Authorization: Bearer <token>" or, in a form body, as the
+// token argument: slack-go v0.35 sends it in the form and sets no header. A request without a
+// token gets "not_authed", a wrong one "invalid_auth".
+//
+// It also serves slash-command and interaction response URLs under /response/{id}: ResponseURL
+// makes one, and Responses records what was posted to them.
+//
+// # Pointing a client at the fake
+//
+//	fake := fakeslack.New("xoxb-test")
+//	srv := httptest.NewServer(fake)
+//	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/"))
+//
+// Everything the fake receives is recorded (Posts, Responses, Requests); tests wait for
+// conditions with WaitFor and friends, which block on change notifications rather than polling.
+package fakeslack

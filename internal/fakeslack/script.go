@@ -1,0 +1,75 @@
+package fakeslack
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// rateLimit is a scripted run of 429 answers.
+type rateLimit struct {
+	n          int
+	retryAfter time.Duration
+}
+
+// methodFailure is a scripted ok:false answer.
+type methodFailure struct {
+	method string // "" for any
+	err    string
+}
+
+// RateLimitNext makes the next n Web API calls (after authentication) fail with HTTP 429, a
+// Retry-After header of retryAfter in whole seconds (rounded up) and
+// {"ok":false,"error":"ratelimited"}, as Slack rate limits. slack-go reports it as
+// *slack.RateLimitedError.
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimits = append(s.rateLimits, rateLimit{n: n, retryAfter: retryAfter})
+}
+
+// FailNext makes the next call to method ("" for any method) answer
+// {"ok":false,"error":slackError} with HTTP 200, e.g. FailNext("chat.postMessage",
+// "channel_not_found") or FailNext("chat.update", "message_not_found").
+func (s *Server) FailNext(method, slackError string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, methodFailure{method: method, err: slackError})
+}
+
+// takeRateLimit consumes one scripted 429, reporting its Retry-After.
+func (s *Server) takeRateLimit() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rateLimits) == 0 {
+		return 0, false
+	}
+	rl := &s.rateLimits[0]
+	after := rl.retryAfter
+	if rl.n--; rl.n == 0 {
+		s.rateLimits = s.rateLimits[1:]
+	}
+	return after, true
+}
+
+// takeFailure consumes the first scripted failure for method.
+func (s *Server) takeFailure(method string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.failures {
+		if f.method == "" || f.method == method {
+			s.failures = append(s.failures[:i], s.failures[i+1:]...)
+			return f.err, true
+		}
+	}
+	return "", false
+}
+
+func writeRateLimited(w http.ResponseWriter, after time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
+}
