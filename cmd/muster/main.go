@@ -124,11 +124,13 @@ type app struct {
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
 	del := notify.NewDeliverer(a.st, a.disp, a.log, notify.NewToken(), a.cfg.Engine.Lease.D())
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
-	return func() { <-done; <-done }
+	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
+	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
+	return func() { <-done; <-done; <-done }
 }
 
 func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log *zap.Logger) (*app, error) {

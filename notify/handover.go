@@ -1,0 +1,156 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
+	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/store"
+)
+
+// Handover posts a notice to a site's channel at every shift change: who
+// hands over to whom, and what is still open. Every process runs one; the
+// notice's idempotency key makes it go out once.
+type Handover struct {
+	cfg   *configs.Config
+	st    *store.Store
+	clock clock.Clock
+	log   *zap.Logger
+}
+
+// NewHandover builds a hand-over notifier.
+func NewHandover(cfg *configs.Config, st *store.Store, clk clock.Clock, log *zap.Logger) *Handover {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Handover{cfg: cfg, st: st, clock: clk, log: log}
+}
+
+// Run posts hand-over notices until ctx ends.
+func (h *Handover) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		now := h.clock.Now()
+		next := h.NextHandover(now)
+		c, stop := h.clock.After(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			stop()
+			return nil
+		case <-c:
+		}
+		stop()
+		if err := h.Post(ctx, next); err != nil && ctx.Err() == nil {
+			h.log.Warn("hand-over notice not queued", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// NextHandover is the first shift change of any roster after now.
+func (h *Handover) NextHandover(now time.Time) time.Time {
+	next := now.Add(24 * time.Hour)
+	for i := range h.cfg.Rosters {
+		sh := roster.At(h.cfg, &h.cfg.Rosters[i], now, nil)
+		if sh.End.After(now) && sh.End.Before(next) {
+			next = sh.End
+		}
+	}
+	return next
+}
+
+// Post queues the notices for every roster whose shift changes at the
+// instant at, one per site.
+func (h *Handover) Post(ctx context.Context, at time.Time) error {
+	overrides, err := h.st.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	bySite := map[string][]string{}
+	var keys []string
+	for i := range h.cfg.Rosters {
+		r := &h.cfg.Rosters[i]
+		before := roster.At(h.cfg, r, at.Add(-time.Millisecond), overrides)
+		after := roster.At(h.cfg, r, at, overrides)
+		if before.Index == after.Index || !after.Start.Equal(at) {
+			continue
+		}
+		from, to := shiftName(before), shiftName(after)
+		if from == to {
+			continue
+		}
+		bySite[r.Site] = append(bySite[r.Site], fmt.Sprintf("%s %s → %s", r.Role, from, to))
+		keys = append(keys, fmt.Sprintf("%s:%d", r.ID, after.Index))
+	}
+	if len(bySite) == 0 {
+		return nil
+	}
+	sort.Strings(keys)
+	var msgs []store.OutMessage
+	for site, lines := range bySite {
+		name := site
+		if s, ok := h.cfg.Site(site); ok {
+			name = s.Name
+		}
+		text := fmt.Sprintf("Shift hand-over at %s, %s: %s.", name, at.In(h.cfg.Location()).Format("15:04"), strings.Join(lines, "; "))
+		text += h.openItems(ctx, site)
+		msgs = append(msgs, store.OutMessage{
+			Key:     fmt.Sprintf("handover:%s:%d", site, at.UnixMilli()),
+			Channel: Chat, Site: site, Kind: "handover", Text: text,
+		})
+	}
+	_, err = h.st.Enqueue(ctx, msgs...)
+	return err
+}
+
+func shiftName(s roster.Shift) string {
+	if s.Person != nil {
+		return s.Person.Name
+	}
+	return "nobody"
+}
+
+// openItems lists a site's open incidents and open tasks for the notice.
+func (h *Handover) openItems(ctx context.Context, site string) string {
+	var b strings.Builder
+	incs, err := h.st.ListIncidents(ctx, store.IncidentFilter{OpenOnly: true, Site: site, Limit: 10})
+	if err == nil {
+		ids := make([]string, 0, len(incs))
+		for _, i := range incs {
+			ids = append(ids, i.ID()+" "+i.Category)
+		}
+		if len(ids) == 0 {
+			b.WriteString(" Open incidents: none.")
+		} else {
+			b.WriteString(" Open incidents: " + strings.Join(ids, ", ") + ".")
+		}
+	}
+	acts, err := h.st.ActiveActivations(ctx)
+	if err == nil {
+		var open []string
+		for _, a := range acts {
+			if a.Site != site {
+				continue
+			}
+			tasks, err := h.st.Tasks(ctx, a.Tasks)
+			if err != nil {
+				continue
+			}
+			for _, t := range tasks {
+				if t.Status == store.TaskOpen || t.Status == store.TaskUnanswered {
+					open = append(open, t.ID()+" ("+t.Status+")")
+				}
+			}
+		}
+		if len(open) > 0 {
+			b.WriteString(" Open tasks: " + strings.Join(open, ", ") + ".")
+		}
+	}
+	return b.String()
+}
