@@ -37,8 +37,6 @@ func TestRosterAtFixedClock(t *testing.T) {
 			"Harbour Point HQ, on duty now (Wed 15 Jul 07:30 BST):\n  guard: Ben Walsh until 19:00 (Wed 15 Jul); next Chloe Martin"},
 		{"next shift", saturday0800, "amara", "/roster @harbour next guard",
 			"Harbour Point HQ, next shift (Sat 28 Nov 08:00 GMT):\n  guard: Ben Walsh until 07:00 (Sun 29 Nov); next Chloe Martin (from 19:00 Sat 28 Nov)"},
-		{"no such roster at the site", saturday0800, "amara", "/roster @depot first-aider",
-			"Riverside Depot, on duty now (Sat 28 Nov 08:00 GMT):\n  no first-aider roster at this site"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.at)
