@@ -23,8 +23,8 @@ const (
 	exampleSignature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
 )
 
-// clock returns a now func that always answers t.
-func clock(t time.Time) func() time.Time { return func() time.Time { return t } }
+// fixedNow returns a now func that always answers t.
+func fixedNow(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // newRequest builds a POST to /slack/commands with the given headers; an empty
 // value leaves the header out.
@@ -48,7 +48,7 @@ func TestSignSlackExample(t *testing.T) {
 
 func TestVerifyRequestSlackExample(t *testing.T) {
 	r := newRequest([]byte(exampleBody), strconv.Itoa(exampleTimestamp), exampleSignature)
-	body, err := VerifyRequest(r, exampleSecret, clock(time.Unix(exampleTimestamp, 0)))
+	body, err := VerifyRequest(r, exampleSecret, fixedNow(time.Unix(exampleTimestamp, 0)))
 	if err != nil {
 		t.Fatalf("VerifyRequest(Slack example) = %v, want nil", err)
 	}
@@ -119,7 +119,7 @@ func TestVerifyRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRequest(tt.body, tt.ts, tt.sig)
-			got, err := VerifyRequest(r, tt.secret, clock(tt.now))
+			got, err := VerifyRequest(r, tt.secret, fixedNow(tt.now))
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("VerifyRequest error = %v, want %v", err, tt.wantErr)
@@ -151,7 +151,7 @@ func TestVerifyRequestOversizedChunked(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), MaxBodyBytes+10)
 	r := newRequest(big, strconv.FormatInt(now.Unix(), 10), Sign(secret, now.Unix(), big))
 	r.ContentLength = -1
-	if _, err := VerifyRequest(r, secret, clock(now)); !errors.Is(err, ErrBodyTooLarge) {
+	if _, err := VerifyRequest(r, secret, fixedNow(now)); !errors.Is(err, ErrBodyTooLarge) {
 		t.Fatalf("VerifyRequest error = %v, want ErrBodyTooLarge", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestVerifyRequestReadError(t *testing.T) {
 	boom := errors.New("connection reset")
 	r.Body = io.NopCloser(io.MultiReader(strings.NewReader("partial"), errReader{boom}))
 	r.ContentLength = -1
-	_, err := VerifyRequest(r, secret, clock(now))
+	_, err := VerifyRequest(r, secret, fixedNow(now))
 	if !errors.Is(err, boom) {
 		t.Fatalf("VerifyRequest error = %v, want it to wrap %v", err, boom)
 	}
@@ -215,7 +215,7 @@ func FuzzVerifyRequest(f *testing.F) {
 		r.Header["X-Slack-Request-Timestamp"] = []string{ts}
 		r.Header["X-Slack-Signature"] = []string{sig}
 
-		got, err := VerifyRequest(r, secret, clock(now))
+		got, err := VerifyRequest(r, secret, fixedNow(now))
 		if err == nil {
 			if !bytes.Equal(got, body) {
 				t.Fatalf("verified body differs from the sent body")

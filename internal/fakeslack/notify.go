@@ -80,3 +80,7 @@ func (s *Server) WaitForResponse(ctx context.Context, match func(Response) bool)
 	})
 	return found, err
 }
+
+// Changed returns a channel that is closed at the next change to the fake's records, so a test
+// can wait for "something happened" together with other events (a fake clock's waiters).
+func (s *Server) Changed() <-chan struct{} { return s.changes.wait() }

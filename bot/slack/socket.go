@@ -1,0 +1,81 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"go.uber.org/zap"
+)
+
+// runSocket serves Socket Mode until ctx ends: Slack pushes slash
+// commands and button clicks over a WebSocket that muster opens with the
+// app-level token, so no public URL is needed. Each one is acknowledged
+// with the same answer the HTTP routes would write, inside the 3 seconds.
+// slack-go reconnects by itself; runSocket returns when ctx ends.
+func (a *Adapter) runSocket(ctx context.Context) error {
+	api := slack.New(a.botTok, a.clientOptions()...)
+	sm := socketmode.New(api, socketmode.OptionLog(zap.NewStdLog(a.log.Named("socketmode"))))
+	errc := make(chan error, 1)
+	go func() { errc <- sm.RunContext(ctx) }()
+	for {
+		select {
+		case <-ctx.Done():
+			<-errc
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("slack socket mode: %w", err)
+		case evt := <-sm.Events:
+			a.socketEvent(ctx, sm, evt)
+		}
+	}
+}
+
+// acker acknowledges a Socket Mode request; *socketmode.Client is one.
+type acker interface {
+	Ack(req socketmode.Request, payload ...any) error
+}
+
+var _ acker = (*socketmode.Client)(nil)
+
+// socketEvent handles one Socket Mode event.
+func (a *Adapter) socketEvent(ctx context.Context, sm acker, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		a.log.Info("slack socket mode connecting")
+	case socketmode.EventTypeConnected:
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeInvalidAuth:
+		a.log.Error("slack socket mode: the app-level token was refused")
+	case socketmode.EventTypeConnectionError:
+		a.log.Warn("slack socket mode connection error; reconnecting", zap.Any("detail", evt.Data))
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || evt.Request == nil {
+			return
+		}
+		resp := a.Slash(SlashCommand{Command: cmd.Command, Text: cmd.Text, UserID: cmd.UserID, ChannelID: cmd.ChannelID, ResponseURL: cmd.ResponseURL})
+		if err := sm.Ack(*evt.Request, resp); err != nil {
+			a.log.Warn("slack socket mode ack failed", zap.Error(err))
+		}
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok || evt.Request == nil {
+			return
+		}
+		if err := sm.Ack(*evt.Request); err != nil {
+			a.log.Warn("slack socket mode ack failed", zap.Error(err))
+		}
+		a.Interaction(cb)
+	case socketmode.EventTypeEventsAPI:
+		// muster subscribes to no events; acknowledge so Slack does not retry.
+		if evt.Request != nil {
+			_ = sm.Ack(*evt.Request)
+		}
+	}
+	_ = ctx
+}
