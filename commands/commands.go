@@ -55,16 +55,10 @@ type Reply struct {
 	Ref string
 }
 
-// Sender is where fan-out goes (site posts, direct messages, SMS).
-type Sender interface {
-	Notify(ctx context.Context, m notify.Message) (retry bool, err error)
-}
-
 // Service runs commands for one organization.
 type Service struct {
 	cfg *configs.Config
 	st  *store.Store
-	out Sender
 	now func() time.Time
 	log *zap.Logger
 	// engine, when set, is woken after writes that add deadlines.
@@ -79,8 +73,6 @@ type Poker interface{ Poke() }
 type Options struct {
 	Config *configs.Config
 	Store  *store.Store
-	// Out receives fan-out; nil drops it.
-	Out Sender
 	// Now is the clock; the store's when nil.
 	Now    func() time.Time
 	Logger *zap.Logger
@@ -93,24 +85,27 @@ type handler func(ctx context.Context, c *call) Reply
 
 // call is one command being handled.
 type call struct {
-	req    Request
-	who    *configs.Person
-	args   []string
-	name   string
-	public bool
+	req  Request
+	who  *configs.Person
+	cmd  Command
+	args []string
+	name string
+}
+
+// rest is the free text from args[i] on, as typed, where args is a tail
+// of c.args (a handler's view after its subcommand).
+func (c *call) rest(args []string, i int) string {
+	return c.cmd.Rest(len(c.cmd.Args) - len(args) + i)
 }
 
 // New builds a Service.
 func New(o Options) *Service {
-	s := &Service{cfg: o.Config, st: o.Store, out: o.Out, now: o.Now, log: o.Logger, engine: o.Engine}
+	s := &Service{cfg: o.Config, st: o.Store, now: o.Now, log: o.Logger, engine: o.Engine}
 	if s.now == nil {
 		s.now = o.Store.Now
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
-	}
-	if s.out == nil {
-		s.out = notify.NotifierFunc(func(context.Context, notify.Message) (bool, error) { return false, nil })
 	}
 	s.cmds = map[string]handler{
 		"incident": s.incident,
@@ -178,7 +173,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 	if !ok {
 		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill or /muster help.", cmd.Name))
 	}
-	return h(ctx, &call{req: req, who: who, args: cmd.Args, name: cmd.Name})
+	return h(ctx, &call{req: req, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name})
 }
 
 func platformIDName(p string) string {
@@ -194,7 +189,9 @@ func platformIDName(p string) string {
 }
 
 // fail is an error answer: one line that says what to type instead.
-func fail(text string) Reply { return Reply{Text: text, Error: true} }
+func fail(text string) Reply {
+	return Reply{Text: strings.Join(strings.Fields(text), " "), Error: true}
+}
 
 // failErr turns a store error into an answer.
 func failErr(err error, what string) Reply {
@@ -202,7 +199,7 @@ func failErr(err error, what string) Reply {
 	case errors.Is(err, store.ErrUnavailable):
 		return fail("Records are unavailable right now, so " + what + " was not saved. Try again in a minute; if it is urgent, phone the control room.")
 	case errors.Is(err, store.ErrNotFound):
-		return fail(what + ": no such record.")
+		return fail("There is no " + what + ". /incident list and /plan status show what there is.")
 	}
 	return fail(what + " failed: " + err.Error())
 }
@@ -281,11 +278,14 @@ func (s *Service) siteName(id string) string {
 	return id
 }
 
-// send hands a fan-out message to the notifiers; failures are logged,
-// not shown to the sender (their command succeeded).
+// send queues a fan-out message on the durable outbox: it goes out after
+// the reply, from whichever process delivers it. A failure is logged, not
+// shown to the sender: their command itself succeeded.
 func (s *Service) send(ctx context.Context, m notify.Message) {
-	if _, err := s.out.Notify(ctx, m); err != nil && !errors.Is(err, notify.ErrNoProvider) {
-		s.log.Warn("fan-out failed", zap.String("kind", m.Kind), zap.String("ref", m.Ref), zap.String("channel", m.Channel), zap.Error(err))
+	_, err := s.st.Enqueue(ctx, store.OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site,
+		Kind: m.Kind, Ref: m.Ref, Text: m.Text, Drill: flagStr(m.Drill)})
+	if err != nil {
+		s.log.Warn("fan-out not queued", zap.String("kind", m.Kind), zap.String("ref", m.Ref), zap.String("channel", m.Channel), zap.Error(err))
 	}
 }
 

@@ -37,28 +37,41 @@ func (s *Service) incident(ctx context.Context, c *call) Reply {
 }
 
 func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Reply {
-	site, args, bad := s.siteArg(args)
-	if bad != nil {
+	// The leading words are, in this order and each optional but the
+	// category: @site, category, severity, @site. Everything after them is
+	// the text, as typed: an @word inside it is text, not a site.
+	var site *configs.Site
+	i := 0
+	takeSite := func() *Reply {
+		if site != nil || i >= len(args) || !strings.HasPrefix(args[i], "@") {
+			return nil
+		}
+		st, _, bad := s.siteArg(args[i : i+1])
+		if bad != nil {
+			return bad
+		}
+		site = st
+		i++
+		return nil
+	}
+	if bad := takeSite(); bad != nil {
 		return *bad
 	}
-	if len(args) == 0 {
+	if i >= len(args) {
 		return fail("Usage: /incident raise <category> [sev1..sev4] [@site] <text>. Categories: " + strings.Join(s.cfg.Categories, ", ") + ".")
 	}
-	cat := strings.ToLower(args[0])
+	cat := strings.ToLower(args[i])
 	if !s.cfg.HasCategory(cat) {
-		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[0], strings.Join(s.cfg.Categories, ", ")))
+		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[i], strings.Join(s.cfg.Categories, ", ")))
 	}
-	args = args[1:]
+	i++
 	sev := store.DefaultSeverity
-	if len(args) > 0 && slices.Contains(store.Severities, strings.ToLower(args[0])) {
-		sev = strings.ToLower(args[0])
-		args = args[1:]
+	if i < len(args) && slices.Contains(store.Severities, strings.ToLower(args[i])) {
+		sev = strings.ToLower(args[i])
+		i++
 	}
-	// The site may also come after the severity.
-	if site == nil {
-		if site, args, bad = s.siteArg(args); bad != nil {
-			return *bad
-		}
+	if bad := takeSite(); bad != nil {
+		return *bad
 	}
 	if site == nil {
 		var ok bool
@@ -66,17 +79,17 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 			return fail("Which site? Add one of " + s.siteList() + ", e.g. /incident raise " + cat + " " + sev + " @" + s.cfg.Sites[0].ID + " what you see.")
 		}
 	}
-	text := strings.TrimSpace(strings.Join(args, " "))
+	text := strings.TrimSpace(c.rest(args, i))
 	if text == "" {
 		return fail("Say what happened: /incident raise " + cat + " " + sev + " @" + site.ID + " <what you see, where>.")
 	}
-	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text})
+	summary := fmt.Sprintf("%s %s %s at %s by %s: %s", store.IDPlaceholder+" raised:", sev, cat, site.Name, c.who.Name, text)
+	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text},
+		store.OutMessage{Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: summary})
 	if err != nil {
 		return failErr(err, "the incident")
 	}
-	summary := fmt.Sprintf("%s raised: %s %s at %s by %s: %s", inc.ID(), inc.Severity, inc.Category, site.Name, c.who.Name, inc.Text)
-	s.send(ctx, notify.Message{Channel: notify.Chat, Site: site.ID, Kind: "incident", Ref: inc.ID(), Text: summary})
-	return Reply{Text: summary, Public: true, Ref: inc.ID()}
+	return Reply{Text: strings.ReplaceAll(summary, store.IDPlaceholder, inc.ID()), Public: true, Ref: inc.ID()}
 }
 
 func (s *Service) incidentList(ctx context.Context, c *call, args []string) Reply {
@@ -165,34 +178,36 @@ func (s *Service) incidentChange(ctx context.Context, c *call, args []string, ac
 	if err != nil {
 		return fail(err.Error() + ". " + usage)
 	}
-	text := strings.TrimSpace(strings.Join(args[1:], " "))
+	text := strings.TrimSpace(c.rest(args, 1))
 	if text == "" && action != store.ActionAcknowledge {
 		return fail(usage)
 	}
 	if action != store.ActionUpdate && !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
 		return fail(fmt.Sprintf("Only a supervisor, control or a coordinator may %s an incident; you are %s. Add what you know with /incident update %s <text>.", action, strings.Join(c.who.Roles, ", "), store.FormatID("INC", num)))
 	}
-	inc, err := s.st.ChangeIncident(ctx, num, c.who.ID, action, text)
-	var se *store.StateError
-	switch {
-	case errors.As(err, &se):
-		return fail(fmt.Sprintf("%s is already %s.", store.FormatID("INC", num), se.Status))
-	case errors.Is(err, store.ErrNotFound):
-		return fail(fmt.Sprintf("There is no %s. /incident list shows the open ones.", store.FormatID("INC", num)))
-	case err != nil:
-		return failErr(err, store.FormatID("INC", num))
-	}
+	id := store.FormatID("INC", num)
+	when := s.localTime(s.now())
 	var line string
 	switch action {
 	case store.ActionUpdate:
-		line = fmt.Sprintf("%s updated by %s: %s", inc.ID(), c.who.Name, text)
+		line = fmt.Sprintf("%s updated by %s: %s", id, c.who.Name, text)
 	case store.ActionAcknowledge:
-		line = fmt.Sprintf("%s acknowledged by %s at %s", inc.ID(), c.who.Name, s.localTime(inc.AckedAt))
+		line = fmt.Sprintf("%s acknowledged by %s at %s", id, c.who.Name, when)
 	case store.ActionResolve:
-		line = fmt.Sprintf("%s resolved by %s at %s: %s", inc.ID(), c.who.Name, s.localTime(inc.ResolvedAt), text)
+		line = fmt.Sprintf("%s resolved by %s at %s: %s", id, c.who.Name, when, text)
 	}
-	s.send(ctx, notify.Message{Channel: notify.Chat, Site: inc.Site, Kind: "update", Ref: inc.ID(), Text: line})
-	return Reply{Text: line, Public: true, Ref: inc.ID()}
+	inc, err := s.st.ChangeIncident(ctx, num, c.who.ID, action, text, store.OutMessage{Channel: notify.Chat, Kind: "update", Text: line})
+	var se *store.StateError
+	switch {
+	case errors.As(err, &se):
+		return fail(fmt.Sprintf("%s is already %s.", id, se.Status))
+	case errors.Is(err, store.ErrNotFound):
+		return fail(fmt.Sprintf("There is no %s. /incident list shows the open ones.", id))
+	case err != nil:
+		return failErr(err, id)
+	}
+	_ = inc
+	return Reply{Text: line, Public: true, Ref: id}
 }
 
 // clip shortens text for one-line lists.

@@ -75,15 +75,12 @@ func TestRaiseTextVerbatim(t *testing.T) {
 		{"curly quotes", "/incident raise theft @harbour “guard on scene — CCTV 4”", "harbour", "guard on scene — CCTV 4"},
 		{"apostrophes", "/incident raise other @harbour O'Brien's van is back", "harbour", "O'Brien's van is back"},
 		{"unicode", "/incident raise other @depot Ωμέγα 火事 near the café 🚒", "depot", "Ωμέγα 火事 near the café 🚒"},
-		{"quoted severity word", `/incident raise hazard @harbour "sev1 spill" in bay 2`, "harbour", "sev1 spill in bay 2"},
+		{"quoted severity word", `/incident raise hazard @harbour "sev1 spill" in bay 2`, "harbour", `"sev1 spill" in bay 2`},
 		{"quotes inside the text", `/incident raise theft @harbour he shouted "stop" and ran`, "harbour", `he shouted "stop" and ran`},
 		{"a site named at the end of the text", "/incident raise theft van seen heading to @depot", "harbour", "van seen heading to @depot"},
 		{"a mention in the text", "/incident raise theft van seen, told @ben", "harbour", "van seen, told @ben"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if why, ok := knownBugs["raise "+tc.name]; ok {
-				t.Skip("known bug: " + why)
-			}
 			f := newFixture(t, saturday0800)
 			r := f.mustOK(t, "amara", tc.text)
 			inc := f.incident(t, 1)
@@ -98,14 +95,6 @@ func TestRaiseTextVerbatim(t *testing.T) {
 			}
 		})
 	}
-}
-
-func init() {
-	knownBugs["raise quotes inside the text"] = `Tokenize drops quote marks that open a word, and incidentRaise rebuilds ` +
-		`the text with strings.Join(args, " "), so he shouted "stop" and ran is recorded as he shouted stop and ran`
-	knownBugs["raise a site named at the end of the text"] = `siteArg scans every argument, so an @site inside the free text ` +
-		`becomes the incident's site and is cut from the text (recorded at depot as "van seen heading to")`
-	knownBugs["raise a mention in the text"] = `siteArg scans every argument, so "told @ben" in the text is refused as "Unknown site @ben"`
 }
 
 // TestInputLimitCountsCharacters: the limit is 2000 characters, not bytes.

@@ -14,6 +14,34 @@ const MaxInput = 2000
 type Command struct {
 	Name string
 	Args []string
+	// raw is the line and spans[i] where Args[i] starts in it, so free
+	// text can be taken as typed (inner quotes and spacing kept).
+	raw   string
+	spans []int
+}
+
+// Rest is the free text from Args[i] to the end of the line, as typed:
+// quotes inside it and its spacing are kept; quotes wrapping the whole
+// text are removed; control characters and invalid UTF-8 become U+FFFD.
+func (c Command) Rest(i int) string {
+	if i >= len(c.Args) {
+		return ""
+	}
+	if i == len(c.Args)-1 {
+		return c.Args[i]
+	}
+	return strings.TrimSpace(clean(c.raw[c.spans[i]:]))
+}
+
+// clean replaces what must not reach records or chat: invalid UTF-8, NUL
+// and control characters other than tab and line breaks.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || r == 0 || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r') {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // Parse splits a command line into its name and arguments. The leading
@@ -21,12 +49,12 @@ type Command struct {
 // case-insensitive, and text in straight or curly quotes stays one
 // argument. It never fails: an empty line gives an empty Name.
 func Parse(line string) Command {
-	toks := Tokenize(line)
+	toks, spans := tokenize(line)
 	if len(toks) == 0 {
 		return Command{}
 	}
 	name := strings.ToLower(strings.TrimPrefix(toks[0], "/"))
-	return Command{Name: name, Args: toks[1:]}
+	return Command{Name: name, Args: toks[1:], raw: line, spans: spans[1:]}
 }
 
 // closing maps each opening quote to the quote that closes it.
@@ -36,7 +64,15 @@ var closing = map[rune]rune{'"': '"', '\'': '\'', '“': '”', '‘': '’', '�
 // only opens a group at the start of a word, so apostrophes in "don't"
 // are text; an unclosed quote runs to the end of the line.
 func Tokenize(line string) []string {
+	toks, _ := tokenize(line)
+	return toks
+}
+
+// tokenize is Tokenize that also says where each token starts.
+func tokenize(line string) ([]string, []int) {
 	var (
+		spans []int
+		start int
 		toks  []string
 		cur   strings.Builder
 		inTok bool
@@ -45,11 +81,15 @@ func Tokenize(line string) []string {
 	flush := func() {
 		if inTok {
 			toks = append(toks, cur.String())
+			spans = append(spans, start)
 		}
 		cur.Reset()
 		inTok = false
 	}
-	for _, r := range line {
+	for i, r := range line {
+		if !inTok && quote == 0 {
+			start = i
+		}
 		switch {
 		case quote != 0:
 			if r == quote {
@@ -71,5 +111,5 @@ func Tokenize(line string) []string {
 		}
 	}
 	flush()
-	return toks
+	return toks, spans
 }

@@ -12,18 +12,19 @@ func TestParse(t *testing.T) {
 	}{
 		{"", Command{}},
 		{"   ", Command{}},
-		{"/incident raise fire @harbour Smoke in B", Command{"incident", []string{"raise", "fire", "@harbour", "Smoke", "in", "B"}}},
-		{"ACK T-3", Command{"ack", []string{"T-3"}}},
-		{`/incident raise theft "laptop taken   from desk"`, Command{"incident", []string{"raise", "theft", "laptop taken   from desk"}}},
-		{"/incident update INC-1 “guard on scene”", Command{"incident", []string{"update", "INC-1", "guard on scene"}}},
-		{"/incident update INC-1 don't panic", Command{"incident", []string{"update", "INC-1", "don't", "panic"}}},
-		{`/incident update INC-1 "unclosed quote here`, Command{"incident", []string{"update", "INC-1", "unclosed quote here"}}},
-		{"/muster\thelp", Command{"muster", []string{"help"}}},
-		{"/incident raise other sev1 Ωμέγα 火事", Command{"incident", []string{"raise", "other", "sev1", "Ωμέγα", "火事"}}},
-		{"/incident raise other a\x00b \xff", Command{"incident", []string{"raise", "other", "a\uFFFDb", "\uFFFD"}}},
-		{`""`, Command{"", nil}},
+		{"/incident raise fire @harbour Smoke in B", Command{Name: "incident", Args: []string{"raise", "fire", "@harbour", "Smoke", "in", "B"}}},
+		{"ACK T-3", Command{Name: "ack", Args: []string{"T-3"}}},
+		{`/incident raise theft "laptop taken   from desk"`, Command{Name: "incident", Args: []string{"raise", "theft", "laptop taken   from desk"}}},
+		{"/incident update INC-1 “guard on scene”", Command{Name: "incident", Args: []string{"update", "INC-1", "guard on scene"}}},
+		{"/incident update INC-1 don't panic", Command{Name: "incident", Args: []string{"update", "INC-1", "don't", "panic"}}},
+		{`/incident update INC-1 "unclosed quote here`, Command{Name: "incident", Args: []string{"update", "INC-1", "unclosed quote here"}}},
+		{"/muster\thelp", Command{Name: "muster", Args: []string{"help"}}},
+		{"/incident raise other sev1 Ωμέγα 火事", Command{Name: "incident", Args: []string{"raise", "other", "sev1", "Ωμέγα", "火事"}}},
+		{"/incident raise other a\x00b \xff", Command{Name: "incident", Args: []string{"raise", "other", "a\uFFFDb", "\uFFFD"}}},
+		{`""`, Command{Name: "", Args: nil}},
 	} {
 		got := Parse(tc.in)
+		got.raw, got.spans = "", nil
 		if got.Name != tc.want.Name || !reflect.DeepEqual(got.Args, tc.want.Args) && !(len(got.Args) == 0 && len(tc.want.Args) == 0) {
 			t.Errorf("Parse(%q) = %#v, want %#v", tc.in, got, tc.want)
 		}
@@ -43,4 +44,22 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = Tokenize(s)
 	})
+}
+
+func TestRestKeepsTextAsTyped(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		from int
+		want string
+	}{
+		{`/incident update INC-1 he shouted "stop" and  ran`, 2, `he shouted "stop" and  ran`},
+		{`/incident update INC-1 "all of it quoted"`, 2, `all of it quoted`},
+		{`/incident raise theft van seen heading to @depot`, 2, `van seen heading to @depot`},
+		{"/incident update INC-1 bad\x00byte \xff here", 2, "bad\uFFFDbyte \uFFFD here"},
+		{`/incident update INC-1`, 2, ``},
+	} {
+		if got := Parse(tc.in).Rest(tc.from); got != tc.want {
+			t.Errorf("Parse(%q).Rest(%d) = %q, want %q", tc.in, tc.from, got, tc.want)
+		}
+	}
 }

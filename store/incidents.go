@@ -65,14 +65,19 @@ var (
 	changeScript = loadScript("incident_change")
 )
 
-// RaiseIncident records a new incident, its first timeline entry and its
-// audit event in one script, and returns it.
-func (s *Store) RaiseIncident(ctx context.Context, in NewIncident) (*Incident, error) {
+// IDPlaceholder in a message's text is replaced by the new record's id
+// inside the script that creates the record (INC-n is only known there).
+const IDPlaceholder = "\x01ID\x01"
+
+// RaiseIncident records a new incident, its first timeline entry, its
+// audit event and the messages announcing it in one script, and returns
+// it. The messages' text may contain IDPlaceholder.
+func (s *Store) RaiseIncident(ctx context.Context, in NewIncident, msgs ...OutMessage) (*Incident, error) {
 	now := s.now()
 	data := auditData(map[string]any{
 		"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
 	})
-	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data)
+	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data, outJSON(msgs))
 	if err != nil {
 		return nil, fmt.Errorf("raise incident: %w", err)
 	}
@@ -95,10 +100,11 @@ const (
 
 // ChangeIncident applies one transition (update, acknowledge, resolve,
 // hold, release) atomically: the state check, the change, the timeline
-// entry and the audit event. ErrNotFound or a *StateError say why not.
-func (s *Store) ChangeIncident(ctx context.Context, num int64, actor, action, text string) (*Incident, error) {
+// entry, the audit event and the messages announcing it. ErrNotFound or a
+// *StateError say why not.
+func (s *Store) ChangeIncident(ctx context.Context, num int64, actor, action, text string, msgs ...OutMessage) (*Incident, error) {
 	data := auditData(map[string]any{"text": text})
-	if _, err := s.run(ctx, changeScript, ms(s.now()), num, actor, action, text, data); err != nil {
+	if _, err := s.run(ctx, changeScript, ms(s.now()), num, actor, action, text, data, outJSON(msgs)); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", action, FormatID("INC", num), err)
 	}
 	return s.Incident(ctx, num)
@@ -214,7 +220,7 @@ func ParseID(kind, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a %s id (like %s-12)", s, kind, kind)
+		return 0, fmt.Errorf("%q is not a valid %s id (like %s-12)", s, kind, kind)
 	}
 	return n, nil
 }
@@ -249,4 +255,12 @@ func toInt(v any) int64 {
 		return n
 	}
 	return 0
+}
+
+// outJSON encodes messages for a script; never null, so Lua can iterate.
+func outJSON(msgs []OutMessage) string {
+	if len(msgs) == 0 {
+		return "[]"
+	}
+	return mustJSON(msgs)
 }

@@ -27,6 +27,9 @@ type Console struct {
 	cfg *configs.Config
 	// wait blocks for d on the console's clock (":wait 5m").
 	wait func(ctx context.Context, d time.Duration) error
+	// settle, when set, blocks until what a command queued has been
+	// delivered, so its "→" lines print before its reply.
+	settle func(ctx context.Context)
 	// mu guards out and as: replies and notifications come from
 	// different goroutines.
 	mu  sync.Mutex
@@ -41,13 +44,15 @@ type Options struct {
 	As string
 	// Wait blocks for a duration of console time; nil waits real time.
 	Wait func(ctx context.Context, d time.Duration) error
-	Out  io.Writer
+	// Settle blocks until the messages a command queued went out.
+	Settle func(ctx context.Context)
+	Out    io.Writer
 }
 
 // New builds a Console. It fails when As names nobody.
 func New(o Options) (*Console, error) {
 	cfg := o.Service.Config()
-	c := &Console{svc: o.Service, cfg: cfg, out: o.Out, as: o.As, wait: o.Wait}
+	c := &Console{svc: o.Service, cfg: cfg, out: o.Out, as: o.As, wait: o.Wait, settle: o.Settle}
 	if c.as == "" {
 		if co := cfg.Coordinators(); len(co) > 0 {
 			c.as = co[0].ID
@@ -157,6 +162,9 @@ func (c *Console) Line(ctx context.Context, line string) (quit bool) {
 		return c.directive(ctx, line)
 	}
 	r := c.svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: c.As(), Text: line})
+	if c.settle != nil {
+		c.settle(ctx)
+	}
 	c.println(r.Text)
 	return false
 }

@@ -52,9 +52,15 @@ func newHarness(t *testing.T, as string) *harness {
 	clock := func() time.Time { return saturday0800 }
 	st := storetest.Open(t, clock)
 	disp := notify.NewDispatcher(nil)
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clock})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clock})
+	del := notify.NewDeliverer(st, disp, nil, "console-test", time.Minute)
 	h := &harness{out: &syncBuffer{}}
 	h.con, err = console.New(console.Options{Service: svc, As: as, Out: h.out,
+		Settle: func(ctx context.Context) {
+			if _, err := del.Drain(ctx); err != nil {
+				t.Errorf("drain: %v", err)
+			}
+		},
 		Wait: func(_ context.Context, d time.Duration) error {
 			h.waits = append(h.waits, d)
 			return nil

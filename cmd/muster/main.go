@@ -121,6 +121,24 @@ type app struct {
 	log   *zap.Logger
 }
 
+// settle waits, for at most two seconds, until the outbox is empty: the
+// console prints a command's outgoing messages before its reply.
+func (a *app) settle(ctx context.Context) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		n, err := a.st.OutboxLen(ctx)
+		if err != nil || n == 0 {
+			return
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
@@ -148,7 +166,7 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 	}
 	disp := notify.NewDispatcher(log)
 	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clk.Now, Logger: log, Engine: eng})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log, Engine: eng})
 	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log}, nil
 }
 
@@ -167,7 +185,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "muster console: --time-scale must be between 0 and 10000")
 		return 2
 	}
-	log, err := logging.New(false, *logLevel)
+	log, err := logging.New(stderr, false, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "muster console: --log-level:", err)
 		return 2
@@ -183,7 +201,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 1
 	}
 	defer a.st.Close()
-	con, err := console.New(console.Options{Service: a.svc, As: *as, Out: stdout, Wait: func(ctx context.Context, d time.Duration) error {
+	con, err := console.New(console.Options{Service: a.svc, As: *as, Out: stdout, Settle: a.settle, Wait: func(ctx context.Context, d time.Duration) error {
 		c, stop := clk.After(d)
 		defer stop()
 		select {
@@ -239,7 +257,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := logging.New(true, *logLevel)
+	log, err := logging.New(stderr, true, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "muster serve: --log-level:", err)
 		return 2

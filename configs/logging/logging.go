@@ -4,7 +4,7 @@
 package logging
 
 import (
-	"os"
+	"io"
 	"regexp"
 
 	"go.uber.org/zap"
@@ -25,9 +25,9 @@ func MaskPhone(phone string) string {
 // MaskText masks every phone number in s.
 func MaskText(s string) string { return phoneRE.ReplaceAllStringFunc(s, MaskPhone) }
 
-// New returns a logger. json picks the JSON encoder (serve) over the
-// console one; level is debug, info, warn or error.
-func New(json bool, level string) (*zap.Logger, error) {
+// New returns a logger writing to w. json picks the JSON encoder (serve)
+// over the console one; level is debug, info, warn or error.
+func New(w io.Writer, json bool, level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func New(json bool, level string) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
 		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)
 	return zap.New(Masking(core)), nil
 }
 

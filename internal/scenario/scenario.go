@@ -85,7 +85,7 @@ func NewWith(t testing.TB, o Options) *Harness {
 	}
 	rec := &Recorder{}
 	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk})
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: rec, Now: clk.Now, Engine: eng})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Engine: eng})
 	h := &Harness{T: t, Config: cfg, Store: st, Clock: clk, Svc: svc, Engine: eng, Out: rec,
 		del: notify.NewDeliverer(st, rec, nil, notify.NewToken(), cfg.Engine.Lease.D())}
 	if co := cfg.Coordinators(); len(co) > 0 {

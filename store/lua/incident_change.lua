@@ -1,7 +1,7 @@
 -- One script for every incident transition after the raise, so the state
 -- check and the write are one atomic step.
 -- ARGV: now, num, actor, action (update|acknowledge|resolve|hold|release),
---       text, audit data (JSON)
+--       text, audit data (JSON), messages JSON
 local now, num, actor, action, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = P .. 'incident:' .. num
 local status = redis.call('HGET', k, 'status')
@@ -31,4 +31,9 @@ end
 timeline(k .. ':timeline', now, actor, action, text)
 audit(now, 'incident.' .. action, actor, id, ARGV[6])
 changed(id)
+local site = redis.call('HGET', k, 'site')
+for _, m in ipairs(cjson.decode(ARGV[7])) do
+  if not m.site or m.site == '' then m.site = site end
+  enqueue(m, now, id)
+end
 return status

@@ -3,12 +3,188 @@
 -- script share one hash tag and one Redis Cluster slot.
 local P = KEYS[1]
 
+-- sha256 returns the SHA-256 digest of the string s as 64 lowercase hex
+-- digits (FIPS 180-4). Redis 5 to 7 ship the LuaBitOp library `bit`,
+-- whose operations work on signed 32-bit integers; the embedded server
+-- (gopher-lua) has no `bit`, so there the same rounds run on plain
+-- arithmetic over non-negative integers below 2^32, which a double holds
+-- exactly, with AND and XOR done four bits at a time through 16x16
+-- tables. store/audit_test.go checks both against crypto/sha256.
+local sha256 = (function()
+  local K = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+  }
+  local floor, byte, rep, char = math.floor, string.byte, string.rep, string.char
+  local HEXD = '0123456789abcdef'
+  -- band, bxor, bxor3, ror, shr work on 32-bit words; norm reduces a sum
+  -- of words to one word; hex writes a word as 8 hex digits.
+  local band, bxor, bxor3, ror, shr, norm, hex
+  local B = rawget(_G, 'bit')
+  if type(B) == 'table' and B.ror then
+    band, bxor, bxor3, ror, shr, norm, hex = B.band, B.bxor, B.bxor, B.ror, B.rshift, B.tobit, B.tohex
+  else
+    local X, A -- 4-bit XOR and AND tables, index a*16+b; built on first use
+    local function tables()
+      X, A = {}, {}
+      for a = 0, 15 do
+        for b = 0, 15 do
+          local x, y, r, s, p = a, b, 0, 0, 1
+          for _ = 1, 4 do
+            local i, j = x % 2, y % 2
+            if i ~= j then r = r + p end
+            if i == 1 and j == 1 then s = s + p end
+            x, y, p = (x - i) / 2, (y - j) / 2, p * 2
+          end
+          X[a * 16 + b], A[a * 16 + b] = r, s
+        end
+      end
+    end
+    local function op(T)
+      return function(a, b)
+        local r, p = 0, 1
+        for _ = 1, 8 do
+          local x, y = a % 16, b % 16
+          r = r + T[x * 16 + y] * p
+          a, b, p = (a - x) / 16, (b - y) / 16, p * 16
+        end
+        return r
+      end
+    end
+    bxor = function(a, b)
+      if not X then tables() end
+      bxor = op(X)
+      band = op(A)
+      return bxor(a, b)
+    end
+    band = function(a, b)
+      if not X then tables() end
+      bxor = op(X)
+      band = op(A)
+      return band(a, b)
+    end
+    bxor3 = function(a, b, c)
+      if not X then tables() end
+      local r, p = 0, 1
+      for _ = 1, 8 do
+        local x, y, z = a % 16, b % 16, c % 16
+        r = r + X[X[x * 16 + y] * 16 + z] * p
+        a, b, c, p = (a - x) / 16, (b - y) / 16, (c - z) / 16, p * 16
+      end
+      return r
+    end
+    local P2 = {}
+    for i = 0, 32 do P2[i] = 2 ^ i end
+    ror = function(x, n)
+      local lo = x % P2[n]
+      return (x - lo) / P2[n] + lo * P2[32 - n]
+    end
+    shr = function(x, n) return floor(x / P2[n]) end
+    norm = function(x) return x % 4294967296 end
+    hex = function(x)
+      local out = {}
+      for i = 8, 1, -1 do
+        local d = x % 16
+        out[i] = string.sub(HEXD, d + 1, d + 1)
+        x = (x - d) / 16
+      end
+      return table.concat(out)
+    end
+  end
+  return function(s)
+    local n = #s
+    -- Pad: 0x80, zeros to 56 mod 64, then the bit length, big-endian.
+    local bits = n * 8
+    local len = {}
+    for i = 8, 1, -1 do
+      local b = bits % 256
+      len[i] = char(b)
+      bits = (bits - b) / 256
+    end
+    s = s .. '\128' .. rep('\0', (55 - n) % 64) .. table.concat(len)
+    local h0, h1, h2, h3 = 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a
+    local h4, h5, h6, h7 = 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+    local w = {}
+    for off = 1, #s, 64 do
+      for i = 1, 16 do
+        local b1, b2, b3, b4 = byte(s, off + i * 4 - 4, off + i * 4 - 1)
+        w[i] = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+      end
+      for i = 17, 64 do
+        local x, y = w[i - 15], w[i - 2]
+        local s0 = bxor3(ror(x, 7), ror(x, 18), shr(x, 3))
+        local s1 = bxor3(ror(y, 17), ror(y, 19), shr(y, 10))
+        w[i] = norm(w[i - 16] + s0 + w[i - 7] + s1)
+      end
+      local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7
+      for i = 1, 64 do
+        local S1 = bxor3(ror(e, 6), ror(e, 11), ror(e, 25))
+        local ch = bxor(g, band(e, bxor(f, g)))
+        local t1 = h + S1 + ch + K[i] + w[i]
+        local S0 = bxor3(ror(a, 2), ror(a, 13), ror(a, 22))
+        -- maj(a, b, c): (a and b) and (c and (a xor b)) share no bits, so
+        -- their sum is their OR.
+        local maj = band(a, b) + band(c, bxor(a, b))
+        h, g, f, e = g, f, e, norm(d + t1)
+        d, c, b, a = c, b, a, norm(t1 + S0 + maj)
+      end
+      h0, h1, h2, h3 = norm(h0 + a), norm(h1 + b), norm(h2 + c), norm(h3 + d)
+      h4, h5, h6, h7 = norm(h4 + e), norm(h5 + f), norm(h6 + g), norm(h7 + h)
+    end
+    return hex(h0) .. hex(h1) .. hex(h2) .. hex(h3) .. hex(h4) .. hex(h5) .. hex(h6) .. hex(h7)
+  end
+end)()
+
+-- auditjson writes v as a JSON string for the audit chain's canonical
+-- form: only '"', '\\' and the bytes 0x00-0x1f are escaped ('\\"', '\\\\',
+-- '\\u00XX' with lowercase hex); every other byte, UTF-8 included, is
+-- written as it is. store/audit.go writes the same bytes in Go.
+local function auditjson(v)
+  local out = string.gsub(v, '[%z\1-\31"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == '\\' then return '\\\\' end
+    local b = string.byte(c)
+    local hexd = '0123456789abcdef'
+    local lo = b % 16
+    local hi = (b - lo) / 16
+    return '\\u00' .. string.sub(hexd, hi + 1, hi + 1) .. string.sub(hexd, lo + 1, lo + 1)
+  end)
+  return '"' .. out .. '"'
+end
+
 -- audit appends one event to the namespace's append-only audit stream.
 -- It runs inside the same script as the change it records, so the change
--- and its record land together or not at all.
+-- and its record land together or not at all. Each event is chained: it
+-- carries its sequence number, the SHA-256 of the event before it (prev)
+-- and the SHA-256 of its own canonical JSON (hash); the chain head (last
+-- seq and hash) is kept in audit:head by the same script. The canonical
+-- form is defined in store/audit.go (CanonicalJSON):
+--   {"seq":N,"at":MS,"kind":"..","actor":"..","subject":"..","data":"..","prev":".."}
+-- It returns the new event's hash.
 local function audit(now, kind, actor, subject, data)
-  redis.call('XADD', P .. 'audit', '*', 'at', now, 'kind', kind, 'actor', actor,
-    'subject', subject, 'data', data)
+  local function str(v)
+    if v == nil or v == false then return '' end
+    return tostring(v)
+  end
+  now, kind, actor, subject, data = str(now), str(kind), str(actor), str(subject), str(data)
+  local hk = P .. 'audit:head'
+  local head = redis.call('HMGET', hk, 'seq', 'hash')
+  local seq = string.format('%d', (tonumber(head[1]) or 0) + 1)
+  local prev = head[2] or string.rep('0', 64)
+  local canon = '{"seq":' .. seq .. ',"at":' .. now .. ',"kind":' .. auditjson(kind) ..
+    ',"actor":' .. auditjson(actor) .. ',"subject":' .. auditjson(subject) ..
+    ',"data":' .. auditjson(data) .. ',"prev":' .. auditjson(prev) .. '}'
+  local hash = sha256(canon)
+  local id = redis.call('XADD', P .. 'audit', '*', 'seq', seq, 'at', now, 'kind', kind, 'actor', actor,
+    'subject', subject, 'data', data, 'prev', prev, 'hash', hash)
+  redis.call('HSET', hk, 'seq', seq, 'hash', hash, 'id', id, 'at', now)
+  return hash
 end
 
 -- timeline appends one entry to a record's timeline stream.
@@ -25,7 +201,17 @@ end
 -- enqueue puts one outgoing message on the durable outbox, at most once
 -- per idempotency key: a retried step never enqueues the same send twice.
 -- m is a table with key, channel, to, site, kind, ref, text, task, drill.
-local function enqueue(m, now)
+local function enqueue(m, now, id)
+  if id then
+    -- The record's id is only known here: fill in the placeholder.
+    local ph = '\1ID\1'
+    local i = string.find(m.text or '', ph, 1, true)
+    while i do
+      m.text = string.sub(m.text, 1, i - 1) .. id .. string.sub(m.text, i + string.len(ph))
+      i = string.find(m.text, ph, 1, true)
+    end
+    if not m.ref or m.ref == '' then m.ref = id end
+  end
   if m.key and m.key ~= '' then
     local fresh = redis.call('SET', P .. 'sent:' .. m.key, now, 'NX', 'PX', 604800000)
     if not fresh then return false end
