@@ -291,6 +291,13 @@ func (a *Adapter) Flush(ctx context.Context) error {
 	}
 }
 
+// Pending is how many posts and edits are queued or running.
+func (a *Adapter) Pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pending
+}
+
 // jobDone marks one job finished.
 func (a *Adapter) jobDone() {
 	a.mu.Lock()
