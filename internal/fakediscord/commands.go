@@ -51,6 +51,12 @@ func (s *Server) handleCommands(w http.ResponseWriter, r *http.Request) {
 			writeFormError(w, field+".description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
 			return
 		}
+		if chatInput {
+			if f, code, msg := checkOptions(field+".options", c["options"]); f != "" {
+				writeFormError(w, f, code, msg)
+				return
+			}
+		}
 		names = append(names, name)
 		stored := map[string]json.RawMessage{}
 		for k, v := range c {
