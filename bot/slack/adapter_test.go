@@ -217,7 +217,9 @@ func TestPacingOnePostPerSecondPerChannel(t *testing.T) {
 	if _, err := e.a.Notify(context.Background(), notify.Message{Channel: notify.Chat, Site: "depot", Kind: "broadcast", Text: "depot note"}); err != nil {
 		t.Fatal(err)
 	}
-	pump(t, e.clk, e.fake, 250*time.Millisecond, func() bool { return len(postsTo(e.fake, "C0HARBOUR")) == 3 })
+	pump(t, e.clk, e.fake, 250*time.Millisecond, func() bool {
+		return len(postsTo(e.fake, "C0HARBOUR")) == 3 && len(postsTo(e.fake, "C0DEPOT")) == 1
+	})
 	posts := postsTo(e.fake, "C0HARBOUR")
 	for i, p := range posts {
 		if want := "note " + strconv.Itoa(i+1); p.Text != want {
