@@ -3,14 +3,18 @@
 -- script share one hash tag and one Redis Cluster slot.
 local P = KEYS[1]
 
--- sha256 returns the SHA-256 digest of the string s as 64 lowercase hex
--- digits (FIPS 180-4). Redis 5 to 7 ship the LuaBitOp library `bit`,
--- whose operations work on signed 32-bit integers; the embedded server
--- (gopher-lua) has no `bit`, so there the same rounds run on plain
--- arithmetic over non-negative integers below 2^32, which a double holds
--- exactly, with AND and XOR done four bits at a time through 16x16
--- tables. store/audit_test.go checks both against crypto/sha256.
-local sha256 = (function()
+-- newsha256 returns a function giving the SHA-256 digest of a string as
+-- 64 lowercase hex digits (FIPS 180-4), and a function naming the way it
+-- computes it. Redis 5 to 7 ship the LuaBitOp library `bit` (signed 32-bit
+-- operations): mode "bit". The embedded server (gopher-lua) has no `bit`;
+-- there the digest comes from the server's MUSTER.SHA256 command when the
+-- store registered it (mode "native", see store/audit.go), and otherwise
+-- from the same rounds on plain arithmetic over non-negative integers
+-- below 2^32, which a double holds exactly, with AND and XOR done four bits
+-- at a time through 16x16 tables (mode "arithmetic": correct, but some
+-- 25 ms per event on gopher-lua). force picks a mode, for the self-test.
+-- store/audit_test.go checks every mode against crypto/sha256.
+local function newsha256(force)
   local K = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -27,7 +31,20 @@ local sha256 = (function()
   -- of words to one word; hex writes a word as 8 hex digits.
   local band, bxor, bxor3, ror, shr, norm, hex
   local B = rawget(_G, 'bit')
-  if type(B) == 'table' and B.ror then
+  local mode = force
+  if not mode then
+    mode = 'arithmetic'
+    if type(B) == 'table' and B.ror then
+      mode = 'bit'
+    elseif type(redis.pcall('MUSTER.SHA256', '')) == 'string' then
+      mode = 'native'
+    end
+  end
+  local function named() return mode end
+  if mode == 'native' then
+    return function(s) return redis.call('MUSTER.SHA256', s) end, named
+  end
+  if mode == 'bit' then
     band, bxor, bxor3, ror, shr, norm, hex = B.band, B.bxor, B.bxor, B.ror, B.rshift, B.tobit, B.tohex
   else
     local X, A -- 4-bit XOR and AND tables, index a*16+b; built on first use
@@ -138,8 +155,16 @@ local sha256 = (function()
       h4, h5, h6, h7 = norm(h4 + e), norm(h5 + f), norm(h6 + g), norm(h7 + h)
     end
     return hex(h0) .. hex(h1) .. hex(h2) .. hex(h3) .. hex(h4) .. hex(h5) .. hex(h6) .. hex(h7)
-  end
-end)()
+  end, named
+end
+
+-- sha256 is chosen on first use, so scripts that append no audit event
+-- pay nothing for it.
+local sha256impl
+local function sha256(s)
+  if not sha256impl then sha256impl = newsha256() end
+  return sha256impl(s)
+end
 
 -- auditjson writes v as a JSON string for the audit chain's canonical
 -- form: only '"', '\\' and the bytes 0x00-0x1f are escaped ('\\"', '\\\\',

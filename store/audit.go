@@ -1,0 +1,587 @@
+package store
+
+// The audit log is the Redis stream muster:{ns}:audit. Every transition
+// script appends its event through audit() in lua/prelude.lua, in the same
+// script as the change, so a change and its record land together or not
+// at all. The events form a hash chain:
+//
+//   - seq is 1 for the first event and one more for each event after it;
+//   - prev is the hash of the event before (64 zeros for seq 1);
+//   - hash is the SHA-256, in lowercase hex, of the event's canonical JSON
+//     (CanonicalJSON), computed in Lua by the appending script.
+//
+// The chain head (the last seq and hash) lives in the hash
+// muster:{ns}:audit:head, written by the same script. Changing, removing
+// or inserting an event breaks a link that VerifyAudit finds. Records
+// pruned under the retention policy leave a checkpoint event
+// (records.pruned) that names the last pruned seq and hash, so the chain
+// that remains still verifies.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2/server"
+	"github.com/redis/go-redis/v9"
+)
+
+// AuditGenesis is the prev of the first event of a chain.
+const AuditGenesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Audit event kinds written by this package (the transition scripts name
+// their own: incident.raised, task.escalated, ...).
+const (
+	// KindConfigLoaded: a configuration was loaded (muster started or
+	// reloaded), with its source and SHA-256.
+	KindConfigLoaded = "config.loaded"
+	// KindPruned: the checkpoint a retention prune leaves in the chain.
+	KindPruned = "records.pruned"
+)
+
+// AuditEvent is one event of the audit stream, with its fields exactly as
+// stored (At is parsed from AtMS for convenience).
+type AuditEvent struct {
+	ID      string    `json:"id"`   // stream id
+	Seq     int64     `json:"seq"`  // 0 for an event written before the chain began
+	At      time.Time `json:"-"`    // parsed from AtMS
+	AtMS    string    `json:"at"`   // milliseconds since the Unix epoch, as stored
+	SeqRaw  string    `json:"-"`    // seq as stored
+	Kind    string    `json:"kind"` // incident.raised, task.ack, ...
+	Actor   string    `json:"actor"`
+	Subject string    `json:"subject"` // INC-4, T-17, A-3, D-2, C-1, CA-3
+	Data    string    `json:"data"`    // JSON details, as stored
+	Prev    string    `json:"prev"`
+	Hash    string    `json:"hash"`
+}
+
+// Chained reports whether the event carries the chain fields (events
+// written before the chain was introduced do not).
+func (e *AuditEvent) Chained() bool { return e.SeqRaw != "" || e.Hash != "" }
+
+// Canonical is the event's canonical JSON (see CanonicalJSON).
+func (e *AuditEvent) Canonical() []byte {
+	return CanonicalJSON(e.SeqRaw, e.AtMS, e.Kind, e.Actor, e.Subject, e.Data, e.Prev)
+}
+
+// ComputeHash is the SHA-256 of the canonical JSON, lowercase hex.
+func (e *AuditEvent) ComputeHash() string {
+	sum := sha256.Sum256(e.Canonical())
+	return hex.EncodeToString(sum[:])
+}
+
+// CanonicalJSON is the exact byte string an audit event's hash covers:
+//
+//	{"seq":<seq>,"at":<at>,"kind":<kind>,"actor":<actor>,"subject":<subject>,"data":<data>,"prev":<prev>}
+//
+// with no whitespace and the keys in exactly that order. seq and at are
+// written as stored, which for every event muster writes is a decimal
+// integer without sign or leading zeros (at is milliseconds since the
+// Unix epoch). The other five are JSON strings of the stored bytes: data,
+// itself JSON, is embedded as a string, not as an object. In a string,
+// '"' is written \", '\' is written \\, each byte 0x00-0x1f is written
+// \u00xx (lowercase hex), and every other byte, UTF-8 included, is
+// written unchanged. lua/prelude.lua (auditjson, audit) builds the same
+// bytes; the tests check the two agree.
+func CanonicalJSON(seq, at, kind, actor, subject, data, prev string) []byte {
+	b := make([]byte, 0, 96+len(kind)+len(actor)+len(subject)+len(data)+len(prev))
+	b = append(b, `{"seq":`...)
+	b = append(b, seq...)
+	b = append(b, `,"at":`...)
+	b = append(b, at...)
+	for _, f := range []struct{ k, v string }{{"kind", kind}, {"actor", actor}, {"subject", subject}, {"data", data}, {"prev", prev}} {
+		b = append(b, ',', '"')
+		b = append(b, f.k...)
+		b = append(b, '"', ':')
+		b = appendCanonicalString(b, f.v)
+	}
+	return append(b, '}')
+}
+
+func appendCanonicalString(b []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			b = append(b, '\\', '"')
+		case c == '\\':
+			b = append(b, '\\', '\\')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+var (
+	auditAppendScript = loadScript("audit_append")
+	auditSHAScript    = loadScript("audit_sha256")
+)
+
+// AppendAudit appends one audit event that is not part of a record
+// transition (those append theirs in their own script), chained like
+// every other. data may be nil. It returns the event's hash.
+func (s *Store) AppendAudit(ctx context.Context, kind, actor, subject string, data map[string]any) (string, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	v, err := s.run(ctx, auditAppendScript, ms(s.now()), kind, actor, subject, auditData(data))
+	if err != nil {
+		return "", fmt.Errorf("audit %s: %w", kind, err)
+	}
+	return toString(v), nil
+}
+
+// AuditConfigLoaded records that a configuration was loaded: where from
+// (a path, or "<embedded example>") and the SHA-256 of its bytes. cmd
+// calls it when muster starts (and on a reload).
+func (s *Store) AuditConfigLoaded(ctx context.Context, source, sha256hex string) error {
+	_, err := s.AppendAudit(ctx, KindConfigLoaded, "muster", "config", map[string]any{"source": source, "sha256": sha256hex})
+	return err
+}
+
+// LuaSHA256 runs the script-side SHA-256 the audit chain uses on the
+// server and returns its digest and mode ("bit" on a real Redis with the
+// LuaBitOp library; "native" or "arithmetic" on the embedded server).
+// Self-tests compare it with crypto/sha256.
+//
+// force picks the mode ("bit", "native", "arithmetic"; "" as audit()
+// would).
+func (s *Store) LuaSHA256(ctx context.Context, in, force string) (digest, mode string, err error) {
+	v, err := s.run(ctx, auditSHAScript, in, force)
+	if err != nil {
+		return "", "", fmt.Errorf("lua sha256: %w", err)
+	}
+	res, _ := v.([]any)
+	if len(res) != 2 {
+		return "", "", unavailable(fmt.Errorf("lua sha256: unexpected reply %v", v))
+	}
+	return toString(res[0]), toString(res[1]), nil
+}
+
+// NativeSHA256Command is the command RegisterEmbeddedSHA256 adds.
+const NativeSHA256Command = "MUSTER.SHA256"
+
+// RegisterEmbeddedSHA256 gives the embedded server a MUSTER.SHA256
+// command (crypto/sha256 in Go), which the audit scripts use when Redis's
+// `bit` library is missing. Without it they fall back to SHA-256 on Lua
+// arithmetic, which gopher-lua runs at some 25 ms per event (and ten
+// times that under the race detector). A real Redis has `bit` and needs
+// nothing: there it does nothing. Calling it twice is harmless.
+func (s *Store) RegisterEmbeddedSHA256() error {
+	if s.embedded == nil {
+		return nil
+	}
+	err := s.embedded.Server().Register(NativeSHA256Command, func(c *server.Peer, _ string, args []string) {
+		if len(args) != 1 {
+			c.WriteError("ERR wrong number of arguments for '" + strings.ToLower(NativeSHA256Command) + "' command")
+			return
+		}
+		sum := sha256.Sum256([]byte(args[0]))
+		c.WriteBulk(hex.EncodeToString(sum[:]))
+	})
+	if err != nil && !strings.Contains(err.Error(), "already") {
+		return fmt.Errorf("register %s: %w", NativeSHA256Command, err)
+	}
+	return nil
+}
+
+// AuditHead is the chain head kept beside the stream.
+type AuditHead struct {
+	Seq  int64
+	Hash string
+	ID   string // stream id of the last event
+	// PrunedTo and PrunedHash repeat the latest prune checkpoint: the
+	// last pruned seq and its hash (0 and "" when nothing was pruned).
+	PrunedTo   int64
+	PrunedHash string
+}
+
+// AuditHead reads the chain head.
+func (s *Store) AuditHead(ctx context.Context) (AuditHead, error) {
+	v, err := s.rdb.HMGet(ctx, s.Key("audit:head"), "seq", "hash", "id", "pruned_to", "pruned_hash").Result()
+	if err != nil {
+		return AuditHead{}, unavailable(err)
+	}
+	return AuditHead{Seq: toInt(v[0]), Hash: toString(v[1]), ID: toString(v[2]), PrunedTo: toInt(v[3]), PrunedHash: toString(v[4])}, nil
+}
+
+// ScanAudit calls fn for every audit event after the stream id after
+// ("" from the start), oldest first, reading in pages. fn may stop the
+// scan by returning an error, which ScanAudit returns.
+func (s *Store) ScanAudit(ctx context.Context, after string, fn func(AuditEvent) error) error {
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	for {
+		msgs, err := s.rdb.XRangeN(ctx, s.Key("audit"), start, "+", 500).Result()
+		if err != nil {
+			return unavailable(err)
+		}
+		for _, m := range msgs {
+			if err := fn(eventFromStream(m)); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < 500 {
+			return nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+func eventFromStream(m redis.XMessage) AuditEvent {
+	e := AuditEvent{
+		ID: m.ID, SeqRaw: toString(m.Values["seq"]), AtMS: toString(m.Values["at"]),
+		Kind: toString(m.Values["kind"]), Actor: toString(m.Values["actor"]), Subject: toString(m.Values["subject"]),
+		Data: toString(m.Values["data"]), Prev: toString(m.Values["prev"]), Hash: toString(m.Values["hash"]),
+	}
+	e.Seq, _ = strconv.ParseInt(e.SeqRaw, 10, 64)
+	e.At = fromMS(toInt(e.AtMS))
+	return e
+}
+
+// AuditEvents returns the events whose time is in [from, to) (a zero
+// bound is open), oldest first.
+func (s *Store) AuditEvents(ctx context.Context, from, to time.Time) ([]AuditEvent, error) {
+	var out []AuditEvent
+	err := s.ScanAudit(ctx, "", func(e AuditEvent) error {
+		if (!from.IsZero() && e.At.Before(from)) || (!to.IsZero() && !e.At.Before(to)) {
+			return nil
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// Kinds of tampering VerifyAudit reports.
+const (
+	TamperChanged  = "changed"
+	TamperRemoved  = "removed"
+	TamperInserted = "inserted"
+)
+
+// AuditProblem is the first break in the chain.
+type AuditProblem struct {
+	// Kind is TamperChanged, TamperRemoved or TamperInserted.
+	Kind string
+	// Seq is the event's sequence number (the first missing one for a
+	// removal); 0 when the event carries none.
+	Seq int64
+	// Through is the last missing seq of a removal of several events.
+	Through int64
+	// ID is the stream id of the event (for a removal: of the event
+	// after the gap, if any).
+	ID string
+	// Event names the event's kind and subject, when there is one.
+	Event  string
+	Detail string
+}
+
+func (p *AuditProblem) String() string {
+	var what string
+	switch {
+	case p.Kind == TamperRemoved && p.Through > p.Seq:
+		what = fmt.Sprintf("events seq %d to %d were removed", p.Seq, p.Through)
+	case p.Kind == TamperRemoved:
+		what = fmt.Sprintf("event seq %d was removed", p.Seq)
+	case p.Seq > 0:
+		what = fmt.Sprintf("event seq %d (stream id %s, %s) was %s", p.Seq, p.ID, p.Event, p.Kind)
+	default:
+		what = fmt.Sprintf("event at stream id %s (%s) was %s", p.ID, p.Event, p.Kind)
+	}
+	if p.Detail != "" {
+		what += ": " + p.Detail
+	}
+	return what
+}
+
+// AuditVerification is the outcome of walking the chain.
+type AuditVerification struct {
+	// Events is how many chained events were checked.
+	Events int
+	// Legacy counts events from before the chain began (no chain fields).
+	Legacy int
+	// FirstSeq and LastSeq bound the events present.
+	FirstSeq, LastSeq int64
+	// Head is the hash of the last event: record it somewhere outside
+	// Redis to anchor the chain.
+	Head string
+	// PrunedTo is the last seq removed by retention (0: none).
+	PrunedTo int64
+	// Problem is the first break found; nil when the chain is intact.
+	Problem *AuditProblem
+}
+
+// OK reports whether the chain verified.
+func (v *AuditVerification) OK() bool { return v.Problem == nil }
+
+// VerifyAudit walks the whole audit chain and reports the first event
+// that was changed, removed or inserted. Events appended while it runs
+// are verified too: it reads to the end of the stream and compares with
+// the head read afterwards, until the two agree.
+func (s *Store) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
+	head, err := s.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := NewChainVerifier(&head)
+	last := ""
+	for range 20 {
+		errStop := errors.New("stop")
+		err := s.ScanAudit(ctx, last, func(e AuditEvent) error {
+			last = e.ID
+			if !v.Add(e) {
+				return errStop
+			}
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		h, err := s.AuditHead(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v.head.Seq, v.head.Hash, v.head.ID = h.Seq, h.Hash, h.ID
+		if h.Seq <= v.seen() {
+			break
+		}
+	}
+	return v.Finish(), nil
+}
+
+// ChainVerifier checks audit events one at a time, oldest first, with
+// one event of lookahead. Use NewChainVerifier, Add each event, then
+// Finish.
+type ChainVerifier struct {
+	head    *AuditHead // nil: an export, with no head to compare
+	started bool
+	res     AuditVerification
+	// lastSeq, lastHash and lastEv are the last accepted event;
+	// prevHash is the hash before it.
+	lastSeq            int64
+	lastHash, prevHash string
+	lastEv             *AuditEvent
+	pending            *AuditEvent
+	maxSeq             int64
+	// checkAt/checkHash: after a prune that stopped halfway, the event at
+	// seq checkAt must have hash checkHash.
+	checkAt   int64
+	checkHash string
+	// cp is the latest prune checkpoint met in the chain.
+	cp *PruneCheckpoint
+}
+
+// NewChainVerifier starts a walk. head is the chain head to compare the
+// end of the chain with; nil verifies a contiguous run of events (an
+// export) on its own, trusting its first prev.
+func NewChainVerifier(head *AuditHead) *ChainVerifier {
+	v := &ChainVerifier{head: head}
+	if head != nil {
+		v.res.PrunedTo = head.PrunedTo
+	}
+	return v
+}
+
+func (v *ChainVerifier) seen() int64 {
+	if v.pending != nil && v.pending.Seq > v.maxSeq {
+		return v.pending.Seq
+	}
+	return v.maxSeq
+}
+
+// Add checks the event before e (now that e is its lookahead) and keeps
+// e. It returns false once a problem was found.
+func (v *ChainVerifier) Add(e AuditEvent) bool {
+	if v.res.Problem != nil {
+		return false
+	}
+	if v.pending != nil {
+		v.check(v.pending, &e)
+	}
+	v.pending = &e
+	return v.res.Problem == nil
+}
+
+// Finish checks the last event and the head, and returns the outcome.
+func (v *ChainVerifier) Finish() *AuditVerification {
+	if v.res.Problem == nil && v.pending != nil {
+		v.check(v.pending, nil)
+		v.pending = nil
+	}
+	if v.res.Problem == nil && v.head != nil {
+		v.checkHead()
+	}
+	v.res.LastSeq, v.res.Head = v.lastSeq, v.lastHash
+	out := v.res
+	return &out
+}
+
+func (v *ChainVerifier) fail(kind string, e *AuditEvent, detail string) {
+	p := &AuditProblem{Kind: kind, Detail: detail}
+	if e != nil {
+		p.Seq, p.ID, p.Event = e.Seq, e.ID, strings.TrimSpace(e.Kind+" "+e.Subject)
+	}
+	v.res.Problem = p
+}
+
+func (v *ChainVerifier) removed(from, through int64, after *AuditEvent, detail string) {
+	p := &AuditProblem{Kind: TamperRemoved, Seq: from, Through: through, Detail: detail}
+	if after != nil {
+		p.ID = after.ID
+	}
+	v.res.Problem = p
+}
+
+func (v *ChainVerifier) start(e *AuditEvent) {
+	v.started = true
+	v.res.FirstSeq = e.Seq
+	h := v.head
+	switch {
+	case e.Seq == 1:
+		v.lastSeq, v.lastHash = 0, AuditGenesis
+	case h == nil:
+		// An export may start anywhere: take its first link on trust.
+		v.lastSeq, v.lastHash = e.Seq-1, e.Prev
+	case h.PrunedTo > 0 && e.Seq-1 == h.PrunedTo:
+		v.lastSeq, v.lastHash = h.PrunedTo, h.PrunedHash
+	case h.PrunedTo > 0 && e.Seq-1 < h.PrunedTo:
+		// A prune stopped halfway: the rest of the pruned range is still
+		// here and must lead to the checkpoint's hash.
+		v.lastSeq, v.lastHash = e.Seq-1, e.Prev
+		v.checkAt, v.checkHash = h.PrunedTo, h.PrunedHash
+	case h.PrunedTo > 0:
+		v.removed(h.PrunedTo+1, e.Seq-1, e, fmt.Sprintf("the first event left is seq %d, but retention pruned only up to seq %d", e.Seq, h.PrunedTo))
+	default:
+		v.removed(1, e.Seq-1, e, fmt.Sprintf("the chain starts at seq %d and no prune checkpoint covers the events before it", e.Seq))
+	}
+}
+
+func (v *ChainVerifier) check(e, next *AuditEvent) {
+	if !e.Chained() {
+		if !v.started {
+			v.res.Legacy++
+			return
+		}
+		v.fail(TamperInserted, e, "it carries no seq or hash, after the chain began")
+		return
+	}
+	if !v.started {
+		if v.start(e); v.res.Problem != nil {
+			return
+		}
+	}
+	computed := e.ComputeHash()
+	if e.Seq != v.lastSeq+1 || e.Prev != v.lastHash {
+		switch {
+		case e.Seq == 0:
+			v.fail(TamperChanged, e, fmt.Sprintf("its seq %q is not a number", e.SeqRaw))
+		case next != nil && next.Seq == v.lastSeq+1 && next.Prev == v.lastHash:
+			v.fail(TamperInserted, e, fmt.Sprintf("the event after it links straight to seq %d", v.lastSeq))
+		case v.lastEv != nil && e.Seq == v.lastSeq && e.Prev == v.prevHash && computed == e.Hash:
+			// Two events claim the same place; the one accepted before
+			// this one is the intruder (this one is linked to by the next
+			// event, or is at least intact).
+			v.fail(TamperInserted, v.lastEv, fmt.Sprintf("seq %d appears twice and the other one is intact", e.Seq))
+		case e.Seq <= v.lastSeq:
+			v.fail(TamperInserted, e, fmt.Sprintf("it repeats seq %d", e.Seq))
+		case e.Seq > v.lastSeq+1:
+			v.removed(v.lastSeq+1, e.Seq-1, e, fmt.Sprintf("the chain jumps from seq %d to seq %d", v.lastSeq, e.Seq))
+		case computed != e.Hash:
+			v.fail(TamperChanged, e, "its content does not match its hash")
+		default:
+			ev := v.lastEv
+			if ev == nil {
+				ev = &AuditEvent{Seq: v.lastSeq}
+			}
+			v.fail(TamperChanged, ev, fmt.Sprintf("seq %d recorded its hash as %s, but it is now %s", e.Seq, short(e.Prev), short(v.lastHash)))
+		}
+		return
+	}
+	if computed != e.Hash {
+		if next != nil && next.Seq == e.Seq && next.Prev == v.lastHash {
+			v.fail(TamperInserted, e, fmt.Sprintf("the event after it links straight to seq %d", v.lastSeq))
+			return
+		}
+		v.fail(TamperChanged, e, "its content does not match its hash")
+		return
+	}
+	if v.checkAt == e.Seq && e.Hash != v.checkHash {
+		v.fail(TamperChanged, e, "its hash differs from the one the prune checkpoint recorded")
+		return
+	}
+	if e.Kind == KindPruned {
+		var cp PruneCheckpoint
+		if json.Unmarshal([]byte(e.Data), &cp) == nil {
+			v.cp = &cp
+		}
+	}
+	v.prevHash, v.lastSeq, v.lastHash = v.lastHash, e.Seq, e.Hash
+	v.lastEv = e
+	v.maxSeq = max(v.maxSeq, e.Seq)
+	v.res.Events++
+}
+
+func (v *ChainVerifier) checkHead() {
+	h := v.head
+	switch {
+	case !v.started && h.Seq > 0:
+		v.removed(h.PrunedTo+1, h.Seq, nil, fmt.Sprintf("the stream is empty but the chain head records seq %d", h.Seq))
+	case !v.started:
+	case h.Seq > v.lastSeq:
+		v.removed(v.lastSeq+1, h.Seq, nil, fmt.Sprintf("the stream ends at seq %d but the chain head records seq %d", v.lastSeq, h.Seq))
+	case h.Seq < v.lastSeq:
+		v.fail(TamperInserted, v.lastEv, fmt.Sprintf("the chain head records seq %d as the last event", h.Seq))
+	case h.Hash != v.lastHash:
+		v.fail(TamperChanged, v.lastEv, fmt.Sprintf("the chain head records its hash as %s", short(h.Hash)))
+	case h.PrunedTo > 0 && (v.cp == nil || v.cp.ToSeq != h.PrunedTo || v.cp.LastHash != h.PrunedHash):
+		v.fail(TamperChanged, nil, fmt.Sprintf("the chain head says seq 1 to %d were pruned, but no checkpoint event in the chain records that", h.PrunedTo))
+		v.res.Problem.Event = "chain head"
+	}
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12] + "…"
+	}
+	return h
+}
+
+// PruneCheckpoint is the data of a records.pruned event: what a
+// retention prune removed, and the hash the chain continues from.
+type PruneCheckpoint struct {
+	FromSeq  int64  `json:"from_seq"`
+	ToSeq    int64  `json:"to_seq"`
+	LastHash string `json:"last_hash"`
+	LastID   string `json:"last_id"`
+	// Before is the retention cut-off (RFC 3339, UTC).
+	Before string `json:"before"`
+	// Events, Incidents, Activations, Tasks, Drills, Actions count what
+	// was removed.
+	Events      int `json:"events"`
+	Incidents   int `json:"incidents"`
+	Activations int `json:"activations"`
+	Tasks       int `json:"tasks"`
+	Drills      int `json:"drills"`
+	Actions     int `json:"actions"`
+	// Export names the file the removed records were written to first,
+	// and ExportSHA256 its digest.
+	Export       string `json:"export"`
+	ExportSHA256 string `json:"export_sha256"`
+}
