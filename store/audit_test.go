@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +303,175 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 				t.Fatalf("problem = %q (%s seq %d), want %q (%s seq %d)", got, v.Problem.Kind, v.Problem.Seq, tc.want, tc.kind, tc.seq)
 			}
 		})
+	}
+}
+
+// BenchmarkAuditAppend measures one chained event on its own (the script
+// round trip, the head read, the canonical JSON and the SHA-256), and
+// BenchmarkRaiseIncidentChained a whole transition that appends one.
+// Run against a real Redis: MUSTER_TEST_REDIS_URL=redis://127.0.0.1:6379/9
+// go test ./store -run '^$' -bench Chained -benchtime 2000x. Each reports
+// the p99 latency as a metric.
+func BenchmarkAuditAppend(b *testing.B) {
+	benchP99(b, func(s *store.Store, i int) error {
+		_, err := s.AppendAudit(context.Background(), "bench.event", "amara", fmt.Sprintf("INC-%d", i),
+			map[string]any{"text": "Fence cut near gate B, camera 4 shows two people — «ünïcode»", "site": "harbour", "severity": "sev2"})
+		return err
+	})
+}
+
+// BenchmarkRaiseIncidentChained: see BenchmarkAuditAppend.
+func BenchmarkRaiseIncidentChained(b *testing.B) {
+	benchP99(b, func(s *store.Store, i int) error {
+		_, err := s.RaiseIncident(context.Background(), store.NewIncident{Site: "harbour", Category: "intrusion", Severity: "sev2",
+			Reporter: "amara", Text: "Fence cut near gate B, camera 4 shows two people"})
+		return err
+	})
+}
+
+func benchP99(b *testing.B, op func(*store.Store, int) error) {
+	s := storetest.Open(b, nil)
+	if err := s.RegisterEmbeddedSHA256(); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := op(s, i); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds()), "p99-µs")
+	if v, err := s.VerifyAudit(context.Background()); err != nil || !v.OK() || v.Events != b.N {
+		b.Fatalf("after the benchmark: %+v %v", v, err)
+	}
+}
+
+func TestPruneKeepsHeldRecordsAndTheChainVerifiable(t *testing.T) {
+	ctx := context.Background()
+	s, clock := chainStore(t)
+	*clock = time.Date(2018, 1, 10, 9, 0, 0, 0, time.UTC)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 2018: INC-1 raised and resolved (seq 1-2); A-1 triggered and stood
+	// down (seq 3-5); INC-2 raised, resolved and put on hold (seq 6-8).
+	inc1, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "theft", Severity: "sev3", Reporter: "ben", Text: "Van broken into"})
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc1.Num, "farid", store.ActionResolve, "Police report filed")
+	must(err)
+	a, tasks, err := s.TriggerPlan(ctx, store.NewActivation{Plan: "fire-evacuation", PlanName: "Fire evacuation", Site: "harbour", By: "jonah",
+		Tasks: []store.NewTask{{Title: "Sweep", Role: "guard", Policy: "critical", Assignee: "ben"}}})
+	must(err)
+	_, err = s.CloseActivation(ctx, a.Num, "jonah", "false alarm", "plan.stood_down")
+	must(err)
+	inc2, err := s.RaiseIncident(ctx, store.NewIncident{Site: "depot", Category: "injury", Severity: "sev2", Reporter: "dev", Text: "Fall from ladder"})
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc2.Num, "grace", store.ActionResolve, "Taken to hospital")
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionHold, "claim expected")
+	must(err)
+	// 2026: INC-3 (seq 9), still open.
+	*clock = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	_, err = s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "intrusion", Severity: "sev2", Reporter: "amara", Text: "Gate forced"})
+	must(err)
+
+	before := clock.Add(-7 * 365 * 24 * time.Hour) // 2019-03-04
+	plan, err := s.PlanPrune(ctx, before)
+	must(err)
+	if fmt.Sprint(plan.Incidents, plan.Activations, plan.Tasks, plan.Held) != fmt.Sprintf("[1] [1] [%d] [INC-2]", tasks[0].Num) {
+		t.Fatalf("plan: incidents %v activations %v tasks %v held %v", plan.Incidents, plan.Activations, plan.Tasks, plan.Held)
+	}
+	if n := len(plan.Events); n != 5 || plan.Events[4].Seq != 5 {
+		t.Fatalf("plan prunes %d events, want seq 1-5 (it must stop at INC-2, which is on hold)", n)
+	}
+	var export strings.Builder
+	must(s.WritePruneExport(ctx, plan, &export))
+	lines := strings.Split(strings.TrimSpace(export.String()), "\n")
+	if len(lines) != 3+5 || !strings.Contains(lines[0], `"ref":"INC-1"`) || !strings.Contains(lines[0], "Police report filed") ||
+		!strings.Contains(lines[7], `"kind":"plan.stood_down"`) {
+		t.Fatalf("export (%d lines):\n%s", len(lines), export.String())
+	}
+	sum := sha256.Sum256([]byte(export.String()))
+	cp, err := s.ApplyPrune(ctx, plan, "muster", "pruned.jsonl", hex.EncodeToString(sum[:]))
+	must(err)
+	if cp.FromSeq != 1 || cp.ToSeq != 5 || cp.Incidents != 1 {
+		t.Fatalf("checkpoint = %+v", cp)
+	}
+	v := verify(t, s)
+	if !v.OK() || v.FirstSeq != 6 || v.LastSeq != 10 || v.PrunedTo != 5 {
+		t.Fatalf("after prune: ok=%v %v first %d last %d pruned to %d", v.OK(), v.Problem, v.FirstSeq, v.LastSeq, v.PrunedTo)
+	}
+	if _, err := s.Incident(ctx, inc1.Num); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("INC-1 after prune: %v, want not found", err)
+	}
+	if _, err := s.Activation(ctx, a.Num); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("A-1 after prune: %v, want not found", err)
+	}
+	if got, err := s.Incident(ctx, inc2.Num); err != nil || !got.Hold {
+		t.Fatalf("INC-2 (on hold) after prune: %+v %v", got, err)
+	}
+
+	// Released, INC-2 goes with a second prune; the chain still verifies.
+	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionRelease, "claim settled") // seq 11
+	must(err)
+	plan, err = s.PlanPrune(ctx, before)
+	must(err)
+	if len(plan.Incidents) != 1 || len(plan.Events) != 3 { // seq 6-8: INC-2's 2018 events
+		t.Fatalf("second plan: incidents %v, %d events", plan.Incidents, len(plan.Events))
+	}
+	_, err = s.ApplyPrune(ctx, plan, "muster", "pruned2.jsonl", "")
+	must(err)
+	if v := verify(t, s); !v.OK() || v.FirstSeq != 9 || v.PrunedTo != 8 {
+		t.Fatalf("after the second prune: %v first %d pruned to %d", v.Problem, v.FirstSeq, v.PrunedTo)
+	}
+
+	// Removing the first event left is still found.
+	rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage { return m[1:] })
+	if v := verify(t, s); v.OK() || v.Problem.Kind != store.TamperRemoved || v.Problem.Seq != 9 {
+		t.Fatalf("first event after the checkpoint removed: %+v", v.Problem)
+	}
+}
+
+func TestCorrectiveActions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := chainStore(t)
+	if _, err := s.AddAction(ctx, 7, "jonah", "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("action on a missing drill: %v", err)
+	}
+	a, _, err := s.TriggerPlan(ctx, store.NewActivation{Plan: "fire-evacuation", PlanName: "Fire evacuation", Site: "harbour", By: "jonah", Drill: true,
+		Tasks: []store.NewTask{{Title: "Sweep", Role: "guard", Policy: "critical", Assignee: "ben"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := s.AddAction(ctx, a.Drill, "jonah", "Brief night shift on the assembly point")
+	if err != nil || ca.ID() != "CA-1" {
+		t.Fatalf("add: %+v %v", ca, err)
+	}
+	if open, err := s.Actions(ctx, store.ActionFilter{OpenOnly: true}); err != nil || len(open) != 1 || open[0].Text != ca.Text {
+		t.Fatalf("open actions: %v %v", open, err)
+	}
+	done, err := s.CloseAction(ctx, ca.Num, "jonah", "briefed 3 March")
+	if err != nil || done.Status != store.ActionDone || done.DoneNote != "briefed 3 March" {
+		t.Fatalf("close: %+v %v", done, err)
+	}
+	if _, err := s.CloseAction(ctx, ca.Num, "jonah", ""); !errors.Is(err, store.ErrWrongState) {
+		t.Fatalf("second close: %v", err)
+	}
+	if open, _ := s.Actions(ctx, store.ActionFilter{OpenOnly: true}); len(open) != 0 {
+		t.Fatalf("open after close: %v", open)
+	}
+	if all, _ := s.Actions(ctx, store.ActionFilter{Drill: a.Drill}); len(all) != 1 {
+		t.Fatalf("drill's actions: %v", all)
+	}
+	if v := verify(t, s); !v.OK() {
+		t.Fatal(v.Problem)
 	}
 }
