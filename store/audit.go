@@ -48,17 +48,52 @@ const (
 // AuditEvent is one event of the audit stream, with its fields exactly as
 // stored (At is parsed from AtMS for convenience).
 type AuditEvent struct {
-	ID      string    `json:"id"`   // stream id
-	Seq     int64     `json:"seq"`  // 0 for an event written before the chain began
-	At      time.Time `json:"-"`    // parsed from AtMS
-	AtMS    string    `json:"at"`   // milliseconds since the Unix epoch, as stored
-	SeqRaw  string    `json:"-"`    // seq as stored
-	Kind    string    `json:"kind"` // incident.raised, task.ack, ...
-	Actor   string    `json:"actor"`
-	Subject string    `json:"subject"` // INC-4, T-17, A-3, D-2, C-1, CA-3
-	Data    string    `json:"data"`    // JSON details, as stored
-	Prev    string    `json:"prev"`
-	Hash    string    `json:"hash"`
+	ID      string    // stream id
+	Seq     int64     // 0 for an event written before the chain began
+	SeqRaw  string    // seq as stored
+	At      time.Time // parsed from AtMS
+	AtMS    string    // milliseconds since the Unix epoch, as stored
+	Kind    string    // incident.raised, task.ack, ...
+	Actor   string    // person id, or muster
+	Subject string    // INC-4, T-17, A-3, C-1, CA-3, config, audit
+	Data    string    // JSON details, as stored
+	Prev    string
+	Hash    string
+}
+
+// ExportEvent is an audit event as exported (one JSON object per line):
+// the stored fields unchanged (seq and at_ms as written, data as the
+// JSON text that was hashed), plus the time in RFC 3339 UTC for people.
+type ExportEvent struct {
+	Seq     string `json:"seq"`
+	ID      string `json:"id"`
+	Time    string `json:"time"`
+	AtMS    string `json:"at_ms"`
+	Kind    string `json:"kind"`
+	Actor   string `json:"actor"`
+	Subject string `json:"subject"`
+	Data    string `json:"data"`
+	Prev    string `json:"prev"`
+	Hash    string `json:"hash"`
+}
+
+// Export is the event as exported.
+func (e *AuditEvent) Export() ExportEvent {
+	t := ""
+	if !e.At.IsZero() {
+		t = e.At.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return ExportEvent{Seq: e.SeqRaw, ID: e.ID, Time: t, AtMS: e.AtMS, Kind: e.Kind, Actor: e.Actor, Subject: e.Subject,
+		Data: e.Data, Prev: e.Prev, Hash: e.Hash}
+}
+
+// Event turns an exported event back into an AuditEvent, for verifying
+// an export.
+func (x ExportEvent) Event() AuditEvent {
+	e := AuditEvent{ID: x.ID, SeqRaw: x.Seq, AtMS: x.AtMS, Kind: x.Kind, Actor: x.Actor, Subject: x.Subject, Data: x.Data, Prev: x.Prev, Hash: x.Hash}
+	e.Seq, _ = strconv.ParseInt(x.Seq, 10, 64)
+	e.At = fromMS(toInt(x.AtMS))
+	return e
 }
 
 // Chained reports whether the event carries the chain fields (events
