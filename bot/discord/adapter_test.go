@@ -50,6 +50,7 @@ type env struct {
 	url     string // the bot's /discord/interactions
 	priv    ed25519.PrivateKey
 	pub     ed25519.PublicKey
+	del     *notify.Deliverer
 	seq     atomic.Int64
 }
 
@@ -75,7 +76,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	disp := notify.NewDispatcher(nil)
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Out: disp, Now: clk.Now})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now})
 	var h discord.Handler = svc
 	if o.wrap != nil {
 		h = o.wrap(svc)
@@ -94,7 +95,17 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(front.Close)
 	t.Cleanup(a.Wait)
 	fake.SetHTTPClient(front.Client())
-	return &env{t: t, cfg: cfg, st: st, clk: clk, fake: fake, adapter: a, url: front.URL + "/discord/interactions", priv: priv, pub: pub}
+	return &env{t: t, cfg: cfg, st: st, clk: clk, fake: fake, adapter: a, url: front.URL + "/discord/interactions", priv: priv, pub: pub,
+		del: notify.NewDeliverer(st, disp, nil, notify.NewToken(), time.Minute)}
+}
+
+// deliver lets deferred work finish and delivers the outbox (fan-out).
+func (e *env) deliver() {
+	e.t.Helper()
+	e.adapter.Wait()
+	if _, err := e.del.Drain(e.ctx()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // ctx bounds a test's waits.
@@ -306,28 +317,20 @@ func TestQuickCommandAnswersAtOnce(t *testing.T) {
 	}
 }
 
-// A raise may fan out, so it is deferred (type 5, public: it is an
-// announcement) and the original response is edited with the answer.
-// Its card goes to the site channel with no live mention, whatever the
-// guard typed.
-func TestRaiseIsDeferredAndMentionsNoOne(t *testing.T) {
+// A raise is answered at once, to the whole channel; its card goes to the
+// site channel with no live mention, whatever the guard typed.
+func TestRaiseMentionsNoOne(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	const text = "<!channel> @everyone <@U123> fence cut"
 	status, resp := e.send(e.slash(amara, harbour, "incident", "raise", opt{"category", "intrusion"}, opt{"text", text}, opt{"severity", "sev2"}))
-	if status != 200 || resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource || resp.Data == nil ||
-		resp.Data.Flags&discordgo.MessageFlagsEphemeral != 0 {
-		t.Fatalf("raise answered %d %+v, want a public deferred response", status, resp)
-	}
-	edit, err := e.fake.WaitForMessage(e.ctx(), func(m fakediscord.Message) bool { return m.Op == fakediscord.OpEditOriginal })
-	if err != nil {
-		t.Fatalf("original response never edited: %v; requests %+v", err, e.fake.Requests())
-	}
-	if !strings.Contains(edit.Content, "INC-1 raised") || !strings.Contains(edit.Content, "@everyone") {
-		t.Errorf("edited original = %q", edit.Content)
+	if status != 200 || resp.Type != discordgo.InteractionResponseChannelMessageWithSource || resp.Data == nil ||
+		resp.Data.Flags&discordgo.MessageFlagsEphemeral != 0 || !strings.Contains(resp.Data.Content, "INC-1 raised") {
+		t.Fatalf("raise answered %d %+v, want a public answer", status, resp)
 	}
 	if list := e.incidents(); len(list) != 1 || list[0].Text != text || list[0].Severity != "sev2" {
-		t.Fatalf("incidents = %+v, want the text exactly as typed", *list[0])
+		t.Fatalf("incidents = %+v, want the text exactly as typed", list)
 	}
+	e.deliver()
 	posts := e.posts()
 	if len(posts) != 1 || posts[0].ChannelID != harbour || !strings.Contains(posts[0].Content, "@everyone") {
 		t.Fatalf("posts = %+v, want the card in the harbour channel", posts)
@@ -340,7 +343,26 @@ func TestRaiseIsDeferredAndMentionsNoOne(t *testing.T) {
 	if len(cards) != 1 || cards[0] != harbour+"/"+posts[0].ID {
 		t.Errorf("cards = %v", cards)
 	}
-	e.adapter.Wait()
+	checkNoLiveMentions(t, e.fake.Requests(), nil)
+}
+
+// A plan trigger is deferred (type 5, public: it announces), and the
+// original response is edited with the answer.
+func TestTriggerIsDeferred(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	status, resp := e.send(e.slash(jonah, harbour, "plan", "trigger", opt{"plan", "medical-emergency"}, opt{"note", "@everyone come"}))
+	if status != 200 || resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource || resp.Data == nil ||
+		resp.Data.Flags&discordgo.MessageFlagsEphemeral != 0 {
+		t.Fatalf("trigger answered %d %+v, want a public deferred response", status, resp)
+	}
+	edit, err := e.fake.WaitForMessage(e.ctx(), func(m fakediscord.Message) bool { return m.Op == fakediscord.OpEditOriginal })
+	if err != nil {
+		t.Fatalf("original response never edited: %v; requests %+v", err, e.fake.Requests())
+	}
+	if !strings.Contains(edit.Content, "A-1") {
+		t.Errorf("edited original = %q", edit.Content)
+	}
+	e.deliver()
 	checkNoLiveMentions(t, e.fake.Requests(), nil)
 }
 

@@ -35,6 +35,10 @@ type optSpec struct {
 	kind       optKind
 	// choices lists the allowed values; nil means free input.
 	choices func(*configs.Config) []string
+	// channelSite: when not given, the site of the channel the command
+	// was typed in, written out (the command would default to it anyway;
+	// written out, a note that starts with @ cannot be taken for a site).
+	channelSite bool
 }
 
 // subSpec is a subcommand. word is what the line says for it ("raise");
@@ -93,7 +97,7 @@ func fixed(v ...string) func(*configs.Config) []string {
 }
 
 var (
-	siteOpt     = optSpec{name: "site", desc: "Site (default: this channel's site)", kind: optSite, choices: sites}
+	siteOpt     = optSpec{name: "site", desc: "Site (default: this channel's site)", kind: optSite, choices: sites, channelSite: true}
 	incidentOpt = optSpec{name: "incident", desc: "Incident id, e.g. INC-12", required: true}
 	planOpt     = optSpec{name: "plan", desc: "Emergency plan", required: true, choices: plans}
 )
@@ -230,9 +234,10 @@ func (a *Adapter) RegisterCommands(ctx context.Context) error {
 }
 
 // commandLine turns an application command interaction into the line
-// commands.Service parses: "/incident raise fire @harbour smoke". ok is
-// false for a command muster does not know.
-func commandLine(d discordgo.ApplicationCommandInteractionData) (line string, ok bool) {
+// commands.Service parses: "/incident raise fire @harbour smoke". site is
+// the site of the channel it was typed in ("" for none). ok is false for
+// a command muster does not know.
+func commandLine(d discordgo.ApplicationCommandInteractionData, site string) (line string, ok bool) {
 	var spec *cmdSpec
 	for i := range commandSpecs {
 		if commandSpecs[i].name == d.Name {
@@ -271,6 +276,9 @@ func commandLine(d discordgo.ApplicationCommandInteractionData) (line string, ok
 	}
 	for _, o := range opts {
 		v := strings.TrimSpace(values[o.name])
+		if v == "" && o.channelSite {
+			v = site
+		}
 		if v == "" {
 			continue
 		}
@@ -282,6 +290,16 @@ func commandLine(d discordgo.ApplicationCommandInteractionData) (line string, ok
 		}
 	}
 	return strings.Join(words, " "), true
+}
+
+// channelSite is the id of the site whose Discord channel is channel, or "".
+func channelSite(cfg *configs.Config, channel string) string {
+	for _, s := range cfg.Sites {
+		if channel != "" && s.Channels.Discord == channel {
+			return s.ID
+		}
+	}
+	return ""
 }
 
 // reorder returns opts in the order of names.

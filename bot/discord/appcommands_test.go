@@ -30,30 +30,35 @@ func TestCommandLine(t *testing.T) {
 	}
 	tests := []struct {
 		name, data, want string
+		site             string // the channel's site
 	}{
-		{"raise, options in Discord's order", sub("incident", "raise", o("text", "smoke")+","+o("site", "harbour")+","+o("category", "fire")), "/incident raise fire @harbour smoke"},
-		{"raise with severity", sub("incident", "raise", o("category", "fire")+","+o("text", "smoke")+","+o("severity", "sev1")), "/incident raise fire sev1 smoke"},
-		{"text with mentions stays one argument", sub("incident", "raise", o("category", "fire")+","+o("text", "<!channel> @everyone <@U123>")), `/incident raise fire "<!channel> @everyone <@U123>"`},
-		{"text with a double quote", sub("incident", "update", o("incident", "INC-3")+","+o("text", `"@depot" is wrong`)), `/incident update INC-3 “"@depot" is wrong”`},
-		{"text that starts like a severity", sub("incident", "raise", o("category", "fire")+","+o("text", "sev1 looking")), `/incident raise fire "sev1 looking"`},
-		{"site given with its @", sub("plan", "trigger", o("plan", "fire-evacuation")+","+o("site", "@depot")+","+o("note", "alarm in B")), "/plan trigger fire-evacuation @depot alarm in B"},
-		{"roster show has no word", sub("roster", "show", o("when", "next")+","+o("site", "harbour")), "/roster @harbour next"},
-		{"roster show alone", sub("roster", "show", ""), "/roster"},
-		{"subcommand without options", sub("muster", "whoami", ""), "/muster whoami"},
-		{"ack without options", `{"name":"ack","type":1}`, "/ack"},
-		{"ack with task and note", `{"name":"ack","type":1,"options":[` + o("note", "on my way") + "," + o("task", "T-3") + `]}`, "/ack T-3 on my way"},
-		{"a one-word option with spaces stays one word", `{"name":"done","type":1,"options":[` + o("task", "T 3") + `]}`, `/done "T 3"`},
+		{"raise, options in Discord's order", sub("incident", "raise", o("text", "smoke")+","+o("site", "harbour")+","+o("category", "fire")), "/incident raise fire @harbour smoke", ""},
+		{"raise with severity", sub("incident", "raise", o("category", "fire")+","+o("text", "smoke")+","+o("severity", "sev1")), "/incident raise fire sev1 smoke", ""},
+		{"text with mentions stays one argument", sub("incident", "raise", o("category", "fire")+","+o("text", "<!channel> @everyone <@U123>")), `/incident raise fire "<!channel> @everyone <@U123>"`, ""},
+		{"text with a double quote", sub("incident", "update", o("incident", "INC-3")+","+o("text", `"@depot" is wrong`)), `/incident update INC-3 “"@depot" is wrong”`, ""},
+		{"text that starts like a severity", sub("incident", "raise", o("category", "fire")+","+o("text", "sev1 looking")), `/incident raise fire "sev1 looking"`, ""},
+		{"site given with its @", sub("plan", "trigger", o("plan", "fire-evacuation")+","+o("site", "@depot")+","+o("note", "alarm in B")), "/plan trigger fire-evacuation @depot alarm in B", ""},
+		{"roster show has no word", sub("roster", "show", o("when", "next")+","+o("site", "harbour")), "/roster @harbour next", ""},
+		{"roster show alone", sub("roster", "show", ""), "/roster", ""},
+		{"subcommand without options", sub("muster", "whoami", ""), "/muster whoami", ""},
+		{"ack without options", `{"name":"ack","type":1}`, "/ack", ""},
+		{"ack with task and note", `{"name":"ack","type":1,"options":[` + o("note", "on my way") + "," + o("task", "T-3") + `]}`, "/ack T-3 on my way", ""},
+		{"a one-word option with spaces stays one word", `{"name":"done","type":1,"options":[` + o("task", "T 3") + `]}`, `/done "T 3"`, ""},
+		{"the channel's site is written out", sub("plan", "trigger", o("plan", "fire-evacuation")+","+o("note", "@everyone out")), `/plan trigger fire-evacuation @harbour "@everyone out"`, "harbour"},
+		{"a given site wins over the channel's", sub("incident", "raise", o("category", "fire")+","+o("text", "smoke")+","+o("site", "depot")), "/incident raise fire @depot smoke", "harbour"},
+		{"a filter is not defaulted", sub("incident", "list", ""), "/incident list", "harbour"},
+		{"nor is the roster's site", sub("roster", "show", ""), "/roster", "harbour"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := commandLine(data(t, tt.data))
+			got, ok := commandLine(data(t, tt.data), tt.site)
 			if !ok || got != tt.want {
 				t.Fatalf("commandLine = %q, %v; want %q", got, ok, tt.want)
 			}
 		})
 	}
 	for _, bad := range []string{`{"name":"unknown","type":1}`, sub("incident", "explode", ""), `{"name":"incident","type":1}`} {
-		if got, ok := commandLine(data(t, bad)); ok {
+		if got, ok := commandLine(data(t, bad), ""); ok {
 			t.Errorf("commandLine(%s) = %q, want refused", bad, got)
 		}
 	}

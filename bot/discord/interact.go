@@ -127,7 +127,7 @@ func (a *Adapter) interact(ctx context.Context, in *discordgo.Interaction) answe
 // command answers a slash command.
 func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction) answer {
 	data := in.ApplicationCommandData()
-	line, ok := commandLine(data)
+	line, ok := commandLine(data, channelSite(a.cfg, in.ChannelID))
 	if !ok {
 		return answer{resp: ephemeral("muster does not know /" + data.Name + ". /muster help lists its commands."), what: "/" + data.Name}
 	}
@@ -326,10 +326,11 @@ func commandName(line string) string {
 	return "/" + c.Name
 }
 
-// slowCommands fan out or compute before they answer; they are deferred
-// at once rather than raced against the clock.
+// slowCommands resolve rosters or read whole activations before they
+// answer; they are deferred at once rather than raced against the clock.
+// (Fan-out never delays an answer: it goes through the outbox.)
 var slowCommands = map[string]bool{
-	"/incident raise": true, "/plan trigger": true, "/plan dryrun": true, "/drill start": true, "/drill report": true,
+	"/plan trigger": true, "/plan dryrun": true, "/drill start": true, "/drill report": true,
 }
 
 // announcingCommands answer the whole channel (commands.Reply.Public), so
