@@ -82,8 +82,12 @@ func TestIncidentHoldAndRelease(t *testing.T) {
 	if r := s.Handle(ctx, Request{Platform: PlatformConsole, UserID: "amara", Text: "/incident raise injury sev2 @harbour Slipped on the quay"}); r.Error {
 		t.Fatal(r.Text)
 	}
-	hold := func(ctx context.Context, c *call, args []string) Reply { return s.incidentHold(ctx, c, args, store.ActionHold) }
-	release := func(ctx context.Context, c *call, args []string) Reply { return s.incidentHold(ctx, c, args, store.ActionRelease) }
+	hold := func(ctx context.Context, c *call, args []string) Reply {
+		return s.incidentHold(ctx, c, args, store.ActionHold)
+	}
+	release := func(ctx context.Context, c *call, args []string) Reply {
+		return s.incidentHold(ctx, c, args, store.ActionRelease)
+	}
 	for _, tc := range []struct {
 		as, line string
 		h        func(context.Context, *call, []string) Reply
