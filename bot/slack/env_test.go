@@ -66,6 +66,10 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	o := Options{
 		Service: svc, Store: st, Config: cfg, BotToken: testBotToken, SigningSecret: testSecret,
 		APIURL: fs.URL + "/api", Clock: clk, Logger: zaptest.NewLogger(t), HTTPClient: fs.Client(),
+		// Generous, so a busy machine under -race never takes the "working
+		// on it" path by accident; TestSlowCommandAnswersThroughResponseURL
+		// tests that path with a budget of its own.
+		ReplyBudget: 30 * time.Second,
 	}
 	if tweak != nil {
 		tweak(&o)

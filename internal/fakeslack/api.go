@@ -13,6 +13,14 @@ import (
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	c, err := parseCall(r)
 	status, answer := http.StatusOK, map[string]any(nil)
+	if err == nil && c.method == "apps.connections.open" {
+		// Socket Mode takes the app-level token, not the bot token.
+		answer = s.openConnection(c, r.Host)
+		slackErr, _ := answer["error"].(string)
+		s.record(c, status, slackErr)
+		writeJSON(w, status, answer)
+		return
+	}
 	switch {
 	case err != nil:
 		answer = fail("invalid_form_data")
@@ -68,9 +76,6 @@ func (s *Server) dispatch(c call) (int, map[string]any) {
 			"ok": true, "url": "https://fake-security-ops.slack.com/", "team": TeamName, "user": BotName,
 			"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID, "is_enterprise_install": false,
 		}
-	case "apps.connections.open":
-		// Needs an app-level token (xapp-...); the fake knows only the bot token.
-		return http.StatusOK, fail("not_allowed_token_type")
 	}
 	return http.StatusNotFound, map[string]any{"ok": false, "error": "unknown_method", "req_method": c.method}
 }

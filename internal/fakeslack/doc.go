@@ -3,8 +3,10 @@
 //
 // It answers, under /api/, the methods muster uses, with Slack's argument names, errors and
 // JSON shapes: chat.postMessage, chat.update, chat.postEphemeral, conversations.open,
-// auth.test and apps.connections.open (which, as Socket Mode is not faked, always answers
-// ok:false). Like Slack it answers errors with HTTP 200 and {"ok":false,"error":"..."}, except a
+// auth.test and apps.connections.open. Socket Mode is off until EnableSocketMode: then
+// apps.connections.open with the app-level token hands out a ws:// URL on the fake, and
+// SendSlashCommand and SendInteraction push envelopes down the connection and return the
+// client's acknowledgement (otherwise it answers not_allowed_token_type to the bot token). Like Slack it answers errors with HTTP 200 and {"ok":false,"error":"..."}, except a
 // rate limit, which is a 429 with a Retry-After header in seconds.
 //
 // Arguments may come form-encoded (what slack-go v0.35 sends for every method above) or as

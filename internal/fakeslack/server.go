@@ -47,6 +47,8 @@ type Server struct {
 	requests   []Request       // every Web API call
 	rateLimits []rateLimit     // scripted 429s, oldest first
 	failures   []methodFailure // scripted ok:false answers, oldest first
+
+	sock socketMode // Socket Mode, off until EnableSocketMode
 }
 
 // Post is one accepted chat.postMessage, chat.update or chat.postEphemeral call.
@@ -168,6 +170,9 @@ func parseCall(r *http.Request) (call, error) {
 	}
 	if c.ctype == "application/json" {
 		c.json = true
+		if len(bytes.TrimSpace(body)) == 0 {
+			body = []byte("{}") // slack-go sends apps.connections.open with no body
+		}
 		if err := json.Unmarshal(body, &c.raw); err != nil {
 			return c, fmt.Errorf("invalid JSON body: %w", err)
 		}

@@ -65,6 +65,10 @@ func NewSlack(t testing.TB) *Slack {
 		Service: h.Svc, Store: h.Store, Config: h.Config,
 		BotToken: SlackBotToken, SigningSecret: SlackSigningSecret,
 		APIURL: api.URL + "/api/", HTTPClient: api.Client(), Clock: h.Clock, Logger: zap.NewNop(),
+		// Scenarios check what commands do, not how fast: under -race on a
+		// busy machine a plan trigger may pass the 2 s budget, whose
+		// "working on it" path bot/slack tests on its own.
+		ReplyBudget: 30 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
