@@ -51,6 +51,7 @@ type env struct {
 	priv    ed25519.PrivateKey
 	pub     ed25519.PublicKey
 	del     *notify.Deliverer
+	svc     *commands.Service
 	seq     atomic.Int64
 }
 
@@ -96,7 +97,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(a.Wait)
 	fake.SetHTTPClient(front.Client())
 	return &env{t: t, cfg: cfg, st: st, clk: clk, fake: fake, adapter: a, url: front.URL + "/discord/interactions", priv: priv, pub: pub,
-		del: notify.NewDeliverer(st, disp, nil, notify.NewToken(), time.Minute)}
+		del: notify.NewDeliverer(st, disp, nil, notify.NewToken(), time.Minute), svc: svc}
+}
+
+// console runs a command typed by a person in the console.
+func (e *env) console(person, line string) commands.Reply {
+	return e.svc.Handle(e.ctx(), commands.Request{Platform: commands.PlatformConsole, UserID: person, Text: line})
 }
 
 // deliver lets deferred work finish and delivers the outbox (fan-out).
@@ -588,5 +594,45 @@ func TestNotifyWithoutDestination(t *testing.T) {
 	}
 	if len(e.fake.Requests()) != 0 {
 		t.Fatal("posted somewhere")
+	}
+}
+
+// Run registers the commands and keeps cards true on its own: a console
+// acknowledgement edits the Discord message without anyone settling.
+func TestRunKeepsCardsTrue(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(e.ctx())
+	done := make(chan error, 1)
+	go func() { done <- e.adapter.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	if err := e.fake.WaitFor(e.ctx(), func() bool { return len(e.fake.CommandSets()) == 1 }); err != nil {
+		t.Fatalf("commands not registered: %v", err)
+	}
+	status, _ := e.send(e.slash(amara, harbour, "incident", "raise", opt{"category", "fire"}, opt{"text", "smoke"}))
+	if status != 200 {
+		t.Fatal(status)
+	}
+	e.deliver()
+	posts := e.posts()
+	if len(posts) != 1 {
+		t.Fatalf("posts = %+v", posts)
+	}
+	svcReply := e.console("jonah", "/incident resolve INC-1 false alarm")
+	if svcReply.Error {
+		t.Fatal(svcReply.Text)
+	}
+	m, err := e.fake.WaitForMessage(e.ctx(), func(m fakediscord.Message) bool {
+		return m.ID == posts[0].ID && m.Op == fakediscord.OpEdit && strings.Contains(string(m.Embeds), "resolved by Jonah Reid")
+	})
+	if err != nil {
+		t.Fatalf("card not edited: %v", err)
+	}
+	if string(m.Components) != "[]" {
+		t.Errorf("components after resolve = %s, want none", m.Components)
 	}
 }

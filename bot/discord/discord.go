@@ -205,24 +205,29 @@ func New(o Options) (*Adapter, error) {
 
 // Run registers the application commands, opens the gateway (when a bot
 // token is set and the gateway is not disabled) and keeps posted messages
-// true until ctx ends. Then it closes the gateway and waits for deferred
+// true until ctx ends; then it closes the gateway and waits for deferred
 // interaction work to finish. A failed registration or gateway connection
-// is returned at once.
+// is logged, not fatal: the HTTP endpoint, posting and the cards go on
+// (and RegisterCommands can be called again).
 func (a *Adapter) Run(ctx context.Context) error {
-	// Create the change feed's group before anything can change, so the
-	// first changes are not missed.
+	// Join the change feed before anything can change, so the first
+	// changes are not missed.
 	if _, err := a.st.ReadChanges(ctx, CardsGroup, a.consumer, 1, -1); err != nil {
 		a.log.Warn("change feed unavailable; retrying in the loop", zap.Error(err))
 	}
-	if a.bot {
-		if err := a.RegisterCommands(ctx); err != nil {
-			return err
-		}
-		if a.gateway {
-			a.session.AddHandler(a.onInteractionCreate)
-			if err := a.session.Open(); err != nil {
-				return fmt.Errorf("discord gateway: %w", err)
-			}
+	defer a.Wait()
+	if !a.bot {
+		<-ctx.Done()
+		return nil
+	}
+	if err := a.RegisterCommands(ctx); err != nil {
+		a.log.Error("discord commands not registered", zap.Error(err))
+	}
+	if a.gateway {
+		a.session.AddHandler(a.onInteractionCreate)
+		if err := a.session.Open(); err != nil {
+			a.log.Error("discord gateway not connected; interactions come only over HTTP", zap.Error(err))
+		} else {
 			a.log.Info("discord gateway connected")
 			defer func() {
 				if err := a.session.Close(); err != nil {
@@ -230,11 +235,6 @@ func (a *Adapter) Run(ctx context.Context) error {
 				}
 			}()
 		}
-	}
-	defer a.Wait()
-	if !a.bot {
-		<-ctx.Done()
-		return nil
 	}
 	a.runCards(ctx)
 	return nil
