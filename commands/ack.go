@@ -54,7 +54,11 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	if err != nil {
 		return failErr(err, "your acknowledgement")
 	}
-	if t.Assignee != c.who.ID {
+	// Someone the task was re-assigned away from (the guard who got the
+	// SMS before it went to the supervisor) may still answer it: their
+	// "ACK 3" must not be refused.
+	earlier := t.Assignee != c.who.ID && t.WasAssigned(c.who.ID)
+	if t.Assignee != c.who.ID && !earlier {
 		if !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
 			return fail(fmt.Sprintf("%s is assigned to %s; you may only %s your own tasks. /ack alone acknowledges your newest one.", t.ID(), s.personName(t.Assignee), action))
 		}
@@ -76,7 +80,11 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	}
 	line := fmt.Sprintf("%s %s by %s: %s", t.ID(), verb, c.who.Name, t.Title)
 	if t.Assignee != c.who.ID {
-		line += fmt.Sprintf(" (for %s: %s)", s.personName(t.Assignee), note)
+		line += fmt.Sprintf(" (for %s", s.personName(t.Assignee))
+		if note != "" {
+			line += ": " + note
+		}
+		line += ")"
 	} else if note != "" {
 		line += " (" + note + ")"
 	}

@@ -28,12 +28,15 @@ type Engine struct {
 	clock clock.Clock
 	log   *zap.Logger
 	// token identifies this process's claims.
-	token string
-	lease time.Duration
-	batch int
-	wake  chan struct{}
+	token   string
+	lease   time.Duration
+	batch   int
+	workers int
+	wake    chan struct{}
 	// OnStep, when set, is called after each step is recorded (tests and
-	// metrics); result is a store.Step* value.
+	// metrics); result is a store.Step* value. Steps of different tasks
+	// run concurrently, so OnStep must be safe for concurrent use; the
+	// steps of one task never overlap.
 	OnStep func(task int64, step int, result string, due, fired time.Time)
 }
 
@@ -49,12 +52,16 @@ type EngineOptions struct {
 	Lease time.Duration
 	// Batch is how many deadlines one claim takes (default 200).
 	Batch int
+	// Workers bounds how many claimed steps run at once (default 16).
+	// A task's next step is only claimable once its step is recorded, so
+	// running the steps of one claim concurrently keeps each task's order.
+	Workers int
 }
 
 // NewEngine builds an Engine.
 func NewEngine(o EngineOptions) *Engine {
 	e := &Engine{cfg: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, token: o.Token, lease: o.Lease, batch: o.Batch,
-		wake: make(chan struct{}, 1)}
+		workers: o.Workers, wake: make(chan struct{}, 1)}
 	if e.clock == nil {
 		e.clock = clock.Real{}
 	}
@@ -69,6 +76,9 @@ func NewEngine(o EngineOptions) *Engine {
 	}
 	if e.batch == 0 {
 		e.batch = 200
+	}
+	if e.workers <= 0 {
+		e.workers = 16
 	}
 	return e
 }
@@ -151,14 +161,12 @@ func (e *Engine) Run(ctx context.Context) error {
 // the next one (0: more are due now).
 func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 	now := e.clock.Now()
-	claims, err := e.st.ClaimDue(ctx, now, e.lease, e.batch, e.token)
+	claims, err := e.claim(ctx, now)
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range claims {
-		if err := e.fire(ctx, c, now); err != nil {
-			return 0, err
-		}
+	if err := e.fireAll(ctx, claims, now); err != nil {
+		return 0, err
 	}
 	if len(claims) == e.batch {
 		return 0, nil
@@ -179,6 +187,83 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 	return min(wait+time.Millisecond, maxIdle), nil
 }
 
+// claim takes up to a batch of the deadlines due at now, under this
+// engine's lease. A claim that is never run (the process died) falls due
+// again when the lease ends and another engine takes it over.
+func (e *Engine) claim(ctx context.Context, now time.Time) ([]store.Claim, error) {
+	return e.st.ClaimDue(ctx, now, e.lease, e.batch, e.token)
+}
+
+// fireAll runs claimed deadlines: their tasks are read in one round trip,
+// then the steps run on up to e.workers goroutines. Claims name distinct
+// tasks (a task has one timer), so no two of them touch the same task.
+func (e *Engine) fireAll(ctx context.Context, claims []store.Claim, now time.Time) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	nums := make([]int64, len(claims))
+	for i, c := range claims {
+		nums[i] = c.Task
+	}
+	tasks, err := e.st.Tasks(ctx, nums)
+	if err != nil {
+		return err
+	}
+	byNum := make(map[int64]*store.Task, len(tasks))
+	for _, t := range tasks {
+		byNum[t.Num] = t
+	}
+	b := &batch{e: e, now: now}
+	if len(claims) == 1 {
+		return e.fire(ctx, b, claims[0], byNum[claims[0].Task])
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	work := make(chan store.Claim)
+	for range min(e.workers, len(claims)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if err := e.fire(ctx, b, c, byNum[c.Task]); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, c := range claims {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// batch is what the steps of one claim share: the covers, read once and
+// only when a step escalates to a role.
+type batch struct {
+	e   *Engine
+	now time.Time
+	// once guards overrides.
+	once      sync.Once
+	overrides []roster.Override
+}
+
+func (b *batch) covers(ctx context.Context) []roster.Override {
+	b.once.Do(func() {
+		var err error
+		if b.overrides, err = b.e.st.Overrides(ctx); err != nil {
+			b.e.log.Warn("covers unavailable; using the rotation", zap.Error(err))
+		}
+	})
+	return b.overrides
+}
+
 // Steps expands a policy into its run order: the steps, repeated.
 func Steps(p *configs.Policy) []configs.Step {
 	out := make([]configs.Step, 0, len(p.Steps)*(p.Repeat+1))
@@ -188,57 +273,68 @@ func Steps(p *configs.Policy) []configs.Step {
 	return out
 }
 
-// fire runs one claimed deadline.
-func (e *Engine) fire(ctx context.Context, c store.Claim, now time.Time) error {
-	t, err := e.st.Task(ctx, c.Task)
-	if errors.Is(err, store.ErrNotFound) {
-		_, err = e.st.RunStep(ctx, store.StepRun{Task: c.Task, Token: e.token})
-		return err
-	}
-	if err != nil {
+// fire runs one claimed deadline; t is its task, nil when it is gone.
+func (e *Engine) fire(ctx context.Context, b *batch, c store.Claim, t *store.Task) error {
+	if t == nil {
+		_, err := e.st.RunStep(ctx, store.StepRun{Task: c.Task, Token: e.token})
 		return err
 	}
 	run := store.StepRun{Task: t.Num, Token: e.token, Step: t.Step}
 	if t.Status == store.TaskOpen {
-		e.plan(ctx, t, c.Due, now, &run)
+		e.plan(ctx, b, t, c.Due, &run)
 	}
 	result, err := e.st.RunStep(ctx, run)
 	if err != nil {
 		return err
 	}
 	if e.OnStep != nil {
-		e.OnStep(t.Num, t.Step, result, c.Due, now)
+		e.OnStep(t.Num, t.Step, result, c.Due, b.now)
 	}
 	if result == store.StepOK {
 		e.log.Info("escalation step", zap.String("task", t.ID()), zap.Int("step", t.Step),
-			zap.String("assignee", run.NewAssignee), zap.Duration("late", now.Sub(c.Due)))
+			zap.String("assignee", run.NewAssignee), zap.Duration("late", b.now.Sub(c.Due)))
 	}
 	return nil
 }
 
+// fallbackSteps stand in for a policy that is no longer in the config
+// (it was renamed or removed since the plan was triggered): the assignee
+// is still told once by chat and SMS before the task goes unanswered, so
+// a config change never silently drops a task.
+func fallbackSteps() []configs.Step {
+	return []configs.Step{{Notify: []string{Chat, SMS}, Wait: configs.Duration(5 * time.Minute)}}
+}
+
 // plan decides what step t.Step does: whom it goes to, what is sent, and
 // when the next step is due.
-func (e *Engine) plan(ctx context.Context, t *store.Task, due, now time.Time, run *store.StepRun) {
+func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, due time.Time, run *store.StepRun) {
 	site := t.Site
 	if s, ok := e.cfg.Site(t.Site); ok {
 		site = s.Name
 	}
 	drill := t.Drill > 0
-	pol, ok := e.cfg.Policy(t.Policy)
 	var steps []configs.Step
-	if ok {
+	if pol, ok := e.cfg.Policy(t.Policy); ok {
 		steps = Steps(pol)
+	} else {
+		if t.Step == 0 {
+			e.log.Warn("task's escalation policy is not in the config; notifying once, then unanswered",
+				zap.String("task", t.ID()), zap.String("policy", t.Policy))
+		}
+		steps = fallbackSteps()
 	}
 	if t.Step >= len(steps) {
 		// Escalation ran out: the task is unanswered. Tell the site and
 		// every coordinator.
 		text := UnansweredText(t, site, e.personName(t.Assignee), drill)
 		run.Messages = append(run.Messages, store.OutMessage{
-			Key: fmt.Sprintf("%s:unanswered:site", t.ID()), Channel: Chat, Site: t.Site, Kind: "unanswered", Ref: t.ID(), Text: text})
+			Key: fmt.Sprintf("%s:unanswered:site", t.ID()), Channel: Chat, Site: t.Site, Kind: "unanswered", Ref: t.ID(), Text: text,
+			Drill: flagStr(drill)})
 		for _, co := range e.cfg.Coordinators() {
 			for _, ch := range []string{Chat, SMS} {
 				run.Messages = append(run.Messages, store.OutMessage{
-					Key: fmt.Sprintf("%s:unanswered:%s:%s", t.ID(), co.ID, ch), Channel: ch, To: co.ID, Kind: "unanswered", Ref: t.ID(), Text: text})
+					Key: fmt.Sprintf("%s:unanswered:%s:%s", t.ID(), co.ID, ch), Channel: ch, To: co.ID, Kind: "unanswered", Ref: t.ID(), Text: text,
+					Drill: flagStr(drill)})
 			}
 		}
 		run.Note = "escalation ran out"
@@ -248,13 +344,25 @@ func (e *Engine) plan(ctx context.Context, t *store.Task, due, now time.Time, ru
 	st := steps[t.Step]
 	who := t.Assignee
 	if st.EscalateTo != nil {
-		if next := e.resolve(ctx, st.EscalateTo, t.Site, now); next != "" && next != who {
+		if next := e.resolve(ctx, b, st.EscalateTo, t.Site); next != "" && next != who {
 			run.NewAssignee = next
 			who = next
 		}
 	}
 	shown := *t
+	if who == "" {
+		// Nobody holds the task (nobody on duty and no coordinator): the
+		// site channel is told instead, so the step is not lost.
+		run.Messages = append(run.Messages, store.OutMessage{
+			Key:     fmt.Sprintf("%s:%d:site", t.ID(), t.Step),
+			Channel: Chat, Site: t.Site, Kind: "task", Ref: t.ID(), Task: fmt.Sprint(t.Num),
+			Text: TaskText(Chat, &shown, site, drill) + " (nobody is assigned: whoever can, take it)", Drill: flagStr(drill),
+		})
+	}
 	for _, ch := range st.Notify {
+		if who == "" {
+			break
+		}
 		run.Messages = append(run.Messages, store.OutMessage{
 			Key:     fmt.Sprintf("%s:%d:%s", t.ID(), t.Step, ch),
 			Channel: ch, To: who, Kind: "task", Ref: t.ID(), Task: fmt.Sprint(t.Num),
@@ -262,21 +370,26 @@ func (e *Engine) plan(ctx context.Context, t *store.Task, due, now time.Time, ru
 		})
 	}
 	run.NextDue = due.Add(st.Wait.D())
-	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, who, st.Wait)
+	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, orNobody(who), st.Wait)
 	run.Audit = map[string]any{"step": t.Step, "notify": st.Notify, "to": who, "due": due.UTC().Format(time.RFC3339Nano)}
 }
 
+func orNobody(who string) string {
+	if who == "" {
+		return "nobody (site channel)"
+	}
+	return who
+}
+
 // resolve finds whom a step escalates to: the on-duty holder of a role at
-// the site, or a named person; a coordinator when nobody holds the role.
-func (e *Engine) resolve(ctx context.Context, to *configs.Target, site string, at time.Time) string {
+// the site, or a named person; a coordinator when nobody holds the role
+// (or the named person has left the config).
+func (e *Engine) resolve(ctx context.Context, b *batch, to *configs.Target, site string) string {
 	if to.Person != "" {
-		return to.Person
-	}
-	overrides, err := e.st.Overrides(ctx)
-	if err != nil {
-		e.log.Warn("covers unavailable; using the rotation", zap.Error(err))
-	}
-	if sh, ok := roster.OnDuty(e.cfg, site, to.Role, at, overrides); ok && sh.Person != nil {
+		if _, ok := e.cfg.Person(to.Person); ok {
+			return to.Person
+		}
+	} else if sh, ok := roster.OnDuty(e.cfg, site, to.Role, b.now, b.covers(ctx)); ok && sh.Person != nil {
 		return sh.Person.ID
 	}
 	if co := e.cfg.Coordinators(); len(co) > 0 {

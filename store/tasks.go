@@ -54,7 +54,10 @@ type Task struct {
 	Policy     string
 	Site       string
 	Assignee   string
-	Status     string
+	// Assignees is everyone the task was ever assigned to, in order (the
+	// current assignee last).
+	Assignees []string
+	Status    string
 	// Step is the next escalation step to run (0 before the first).
 	Step     int
 	Due      time.Time // when Step runs
@@ -70,6 +73,22 @@ type Task struct {
 
 // ID is the human id, T-17.
 func (t *Task) ID() string { return FormatID("T", t.Num) }
+
+// WasAssigned reports whether person holds or once held the task.
+func (t *Task) WasAssigned(person string) bool {
+	if person == "" {
+		return false
+	}
+	if t.Assignee == person {
+		return true
+	}
+	for _, p := range t.Assignees {
+		if p == person {
+			return true
+		}
+	}
+	return false
+}
 
 // Closed reports whether nothing more happens to the task.
 func (t *Task) Closed() bool {
@@ -427,7 +446,13 @@ func (s *Store) ActivationTimeline(ctx context.Context, num int64) ([]TimelineEn
 }
 
 func taskFromHash(m map[string]string) *Task {
-	return &Task{
+	var assignees []string
+	for _, p := range strings.Split(m["assignees"], ",") {
+		if p != "" {
+			assignees = append(assignees, p)
+		}
+	}
+	return &Task{Assignees: assignees,
 		Num: toInt(m["num"]), Activation: toInt(m["activation"]), Plan: m["plan"], Title: m["title"], Role: m["role"],
 		Policy: m["policy"], Site: m["site"], Assignee: m["assignee"], Status: m["status"], Step: int(toInt(m["step"])),
 		Due: fromMS(toInt(m["due"])), Created: fromMS(toInt(m["created"])), AckedBy: m["acked_by"],

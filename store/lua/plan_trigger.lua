@@ -34,7 +34,7 @@ for i, t in ipairs(tasks) do
   if t.simulated == '1' then status = 'simulated' end
   redis.call('HSET', tk, 'id', 'T-' .. tn, 'num', tn, 'activation', an, 'plan', a.plan,
     'title', t.title, 'role', t.role, 'policy', t.policy, 'site', a.site,
-    'assignee', t.assignee, 'status', status, 'step', 0, 'due', now,
+    'assignee', t.assignee, 'assignees', t.assignee, 'status', status, 'step', 0, 'due', now,
     'created', now, 'drill', dn, 'live_only', t.live_only or '')
   timeline(tk .. ':timeline', now, a.by, 'assigned', t.note)
   if status == 'open' then

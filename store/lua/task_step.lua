@@ -22,7 +22,12 @@ local old = t[4]
 local who = old
 if ARGV[5] ~= '' and ARGV[5] ~= old then
   who = ARGV[5]
-  redis.call('HSET', tk, 'assignee', who)
+  -- assignees keeps everyone the task was ever assigned to, so someone
+  -- who was paged before a re-assignment may still acknowledge it.
+  local hist = redis.call('HGET', tk, 'assignees')
+  if not hist or hist == '' then hist = old or '' end
+  if hist == '' then hist = who else hist = hist .. ',' .. who end
+  redis.call('HSET', tk, 'assignee', who, 'assignees', hist)
   if old and old ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. old, tn) end
   redis.call('ZADD', P .. 'tasks:open:' .. who, tn, tn)
   timeline(tk .. ':timeline', now, 'muster', 'reassigned', (old or '') .. ' -> ' .. who)

@@ -2,14 +2,28 @@
 -- the end of the lease and stamped with the claimer's token: if this
 -- process dies, the timer falls due again when the lease ends and another
 -- process takes it over; a stale claimer's later write is refused.
+-- Each claim reports the step's scheduled due time (the task's `due`),
+-- not the timer's score: after a take-over the score is the dead
+-- claimer's lease end, and the next step must still be scheduled from
+-- the original deadline.
 -- ARGV: now, lease_until, limit, token
 local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local now = tonumber(ARGV[1])
 local out = {}
 for i = 1, #due, 2 do
   local tn, score = due[i], due[i + 1]
-  redis.call('ZADD', P .. 'timers', ARGV[2], tn)
-  redis.call('HSET', P .. 'task:' .. tn, 'claim', ARGV[4])
-  out[#out + 1] = tn
-  out[#out + 1] = score
+  local tk = P .. 'task:' .. tn
+  if redis.call('EXISTS', tk) == 0 then
+    -- The task is gone: drop its timer rather than stamp a claim onto
+    -- an empty hash.
+    redis.call('ZREM', P .. 'timers', tn)
+  else
+    redis.call('ZADD', P .. 'timers', ARGV[2], tn)
+    redis.call('HSET', tk, 'claim', ARGV[4])
+    local d = tonumber(redis.call('HGET', tk, 'due') or '')
+    if d and d <= tonumber(score) and d <= now then score = tostring(d) end
+    out[#out + 1] = tn
+    out[#out + 1] = score
+  end
 end
 return out
