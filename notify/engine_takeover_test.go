@@ -153,7 +153,7 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	}
 	// The held batch was taken over once the lease ended, by A or B.
 	for _, c := range held {
-			var step int
+		var step int
 		for k, due := range schedule[policyOf[c.Task]] {
 			if due == crashAt {
 				step = k
