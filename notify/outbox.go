@@ -2,130 +2,579 @@ package notify
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
 )
 
-// Deliverer drains the durable outbox: every message a transition wrote
-// to Redis is taken by exactly one process and handed to the notifiers.
-// A message whose process died mid-delivery is reclaimed after the lease.
+// Deliverer drains the durable outbox (see store/outbox.go): it routes
+// every message a transition wrote to Redis into its lane, then sends each
+// lane's messages through the notifiers:
+//
+//   - chat goes out at once, on its own lane, so it never waits behind a
+//     paced SMS call-out;
+//   - SMS and voice go out per sender at the configured rate, shared by
+//     every process through Redis;
+//   - a send that may succeed later (429, 5xx, a timeout) is retried with
+//     backoff; one that never will (an invalid number, an unsubscribed
+//     recipient) is not, its failure lands in the task's timeline and the
+//     task's escalation moves to its next step at once;
+//   - a paced lane refuses messages beyond what its sender can send in
+//     CapacityWindow, says so in the task's timeline, to the coordinators
+//     and in the log, and moves the task's escalation on.
+//
+// A message whose process died mid-delivery is taken over after the lease.
+// Delivery is at least once for a send whose process dies while its HTTP
+// request is in flight (Twilio's Messages API takes no idempotency key);
+// otherwise every message goes out exactly once.
 type Deliverer struct {
 	st       *store.Store
 	out      Notifier
 	log      *zap.Logger
+	clock    clock.Clock
 	consumer string
 	lease    time.Duration
-	// OnDeliver, when set, sees every message after its attempt (tests).
-	OnDeliver func(m store.OutMessage, taken string, err error)
+	pacing   map[string]Pacing
+	workers  int
+	attempts int
+	backoff  func(attempt int) time.Duration
+	coords   []string
+	// OnDeliver, when set, sees the outcome of every attempt (tests and
+	// metrics). It is called from the sending goroutines.
+	OnDeliver func(Delivered)
+
+	// mu guards lastErr.
+	mu      sync.Mutex
+	lastErr map[string]string
 }
 
-// NewDeliverer builds a Deliverer; consumer names this process.
+// Pacing limits one channel's sends per sender.
+type Pacing struct {
+	// Sender names the lane and its shared rate limit: the From number or
+	// the Messaging Service SID.
+	Sender string
+	// Rate is messages per second; 0 is unpaced.
+	Rate float64
+	// Burst is how many may go at once after an idle spell (default 2: it
+	// absorbs a late wake-up without losing rate).
+	Burst int
+}
+
+// CapacityWindow is how much sending a paced lane may hold: a sender at 1
+// message per second queues at most 14,400 messages.
+const CapacityWindow = 4 * time.Hour
+
+// Outcomes of a delivery attempt.
+const (
+	OutcomeSent    = "sent"
+	OutcomeRetry   = "retry"   // failed; tried again later
+	OutcomeFailed  = "failed"  // failed for good
+	OutcomeDropped = "dropped" // its task closed before it went out
+	OutcomeRefused = "refused" // its sender's lane was full
+)
+
+// Delivered is the outcome of one attempt to deliver one message.
+type Delivered struct {
+	Msg     store.OutMessage
+	Lane    string
+	Outcome string
+	Attempt int
+	Err     error
+}
+
+// DelivererOptions configure a Deliverer.
+type DelivererOptions struct {
+	Store *store.Store
+	Out   Notifier
+	// Logger; zap.NewNop when nil.
+	Logger *zap.Logger
+	// Consumer names this process in the outbox's consumer group and its
+	// lane leases; NewToken() when empty.
+	Consumer string
+	// Lease is how long a taken message stays taken before another process
+	// may take it over (default 30s). It must be well above the longest
+	// send (the Twilio client times out after 10s).
+	Lease time.Duration
+	// Clock schedules sends; the store's clock with real timers when nil.
+	Clock clock.Clock
+	// Pacing paces channels (SMS, voice) by sender; other channels are
+	// unpaced.
+	Pacing map[string]Pacing
+	// Workers is how many sends of one lane may be in flight at once
+	// (default 64).
+	Workers int
+	// MaxAttempts bounds retries of one message (default 10); the last
+	// failure counts as permanent.
+	MaxAttempts int
+	// Backoff is the wait after a failed attempt (1-based); 1s doubling to
+	// 1m, with jitter, when nil.
+	Backoff func(attempt int) time.Duration
+	// Coordinators (person ids) are told on chat when a lane refuses
+	// messages, once per lane and hour.
+	Coordinators []string
+}
+
+// NewDeliverer builds an unpaced Deliverer; consumer names this process.
 func NewDeliverer(st *store.Store, out Notifier, log *zap.Logger, consumer string, lease time.Duration) *Deliverer {
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Deliverer{st: st, out: out, log: log, consumer: consumer, lease: lease}
+	return NewDelivererWith(DelivererOptions{Store: st, Out: out, Logger: log, Consumer: consumer, Lease: lease})
 }
 
-// Run delivers until ctx ends.
+// NewDelivererWith builds a Deliverer from options.
+func NewDelivererWith(o DelivererOptions) *Deliverer {
+	d := &Deliverer{st: o.Store, out: o.Out, log: o.Logger, clock: o.Clock, consumer: o.Consumer, lease: o.Lease,
+		pacing: o.Pacing, workers: o.Workers, attempts: o.MaxAttempts, backoff: o.Backoff, coords: o.Coordinators,
+		lastErr: map[string]string{}}
+	if d.log == nil {
+		d.log = zap.NewNop()
+	}
+	if d.clock == nil {
+		d.clock = storeClock{o.Store}
+	}
+	if d.consumer == "" {
+		d.consumer = NewToken()
+	}
+	if d.lease <= 0 {
+		d.lease = 30 * time.Second
+	}
+	if d.workers <= 0 {
+		d.workers = 64
+	}
+	if d.attempts <= 0 {
+		d.attempts = 10
+	}
+	if d.backoff == nil {
+		d.backoff = DefaultBackoff
+	}
+	return d
+}
+
+// DefaultBackoff waits 1s after the first failure, doubling up to 1m,
+// each wait drawn from ±20% so retries of a call-out spread out.
+func DefaultBackoff(attempt int) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 6)
+	d = min(d, time.Minute)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// storeClock reads the store's clock and waits on real timers.
+type storeClock struct{ st *store.Store }
+
+func (c storeClock) Now() time.Time { return c.st.Now() }
+func (c storeClock) After(d time.Duration) (<-chan time.Time, func()) {
+	return clock.Real{}.After(d)
+}
+
+// Lane names the lane of a channel: the channel itself, or channel:sender
+// when it is paced.
+func (d *Deliverer) Lane(channel string) string {
+	if p, ok := d.pacing[channel]; ok && p.Rate > 0 {
+		return channel + ":" + p.Sender
+	}
+	if channel == "" {
+		return Chat
+	}
+	return channel
+}
+
+// paceOf is the pacing of a lane, from the channel it starts with.
+func (d *Deliverer) paceOf(lane string) store.Pace {
+	ch, _, _ := strings.Cut(lane, ":")
+	p, ok := d.pacing[ch]
+	if !ok || p.Rate <= 0 {
+		return store.Pace{}
+	}
+	burst := p.Burst
+	if burst <= 0 {
+		burst = 2
+	}
+	return store.Pace{Rate: p.Rate, Burst: burst}
+}
+
+// Capacity is how many messages a channel's lane may hold (0: no limit).
+func (d *Deliverer) Capacity(channel string) int64 {
+	p := d.paceOf(d.Lane(channel))
+	if p.Rate <= 0 {
+		return 0
+	}
+	return int64(p.Rate * CapacityWindow.Seconds())
+}
+
+// Backlog is how many messages wait in a channel's lane, and how many it
+// may hold (0: no limit), so a command can warn before a call-out that
+// would not fit.
+func (d *Deliverer) Backlog(ctx context.Context, channel string) (queued, capacity int64, err error) {
+	queued, err = d.st.LaneLen(ctx, d.Lane(channel))
+	return queued, d.Capacity(channel), err
+}
+
+// laneIdle bounds how long a lane sleeps without a poke: the safety net
+// for messages another process routed.
+const laneIdle = 500 * time.Millisecond
+
+// lane is one lane's loop state.
+type lane struct {
+	name string
+	pace store.Pace
+	poke chan struct{}
+}
+
+func (l *lane) wake() {
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the sends in flight to
+// finish and be recorded.
 func (d *Deliverer) Run(ctx context.Context) error {
-	var lastErr string
-	report := func(err error) {
-		if err != nil && err.Error() != lastErr && ctx.Err() == nil {
-			d.log.Warn("outbox unreachable; retrying", zap.Error(err))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lanes := map[string]*lane{}
+	start := func(name string) *lane {
+		if l, ok := lanes[name]; ok {
+			return l
 		}
-		if err == nil && lastErr != "" {
-			d.log.Info("outbox reachable again")
-		}
-		if err != nil {
-			lastErr = err.Error()
-		} else {
-			lastErr = ""
-		}
+		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1)}
+		lanes[name] = l
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runLane(ctx, l)
+		}()
+		return l
 	}
-	if err := d.st.EnsureOutbox(ctx); err != nil {
-		report(err)
+	start(Chat)
+	for ch := range d.pacing {
+		start(d.Lane(ch))
 	}
-	lastReclaim := time.Time{}
+	d.report("outbox", d.st.EnsureOutbox(ctx))
+	var lastScan time.Time
 	for ctx.Err() == nil {
-		if time.Since(lastReclaim) > d.lease/2 {
-			lastReclaim = time.Now()
-			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 100)
-			report(err)
-			for _, e := range stale {
-				d.deliver(ctx, e)
+		if time.Since(lastScan) > d.lease/2 {
+			lastScan = time.Now()
+			known, err := d.st.OutboxLanes(ctx)
+			d.report("outbox", err)
+			for _, n := range known {
+				start(n)
+			}
+			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 200)
+			d.report("outbox", err)
+			for _, n := range d.route(ctx, stale) {
+				start(n).wake()
 			}
 		}
-		entries, err := d.st.ReadOutbox(ctx, d.consumer, 50, time.Second)
-		report(err)
+		entries, err := d.st.ReadOutbox(ctx, d.consumer, 500, time.Second)
+		d.report("outbox", err)
 		if err != nil {
-			t := time.NewTimer(time.Second)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
+			d.sleep(ctx, time.Second, nil)
 			continue
 		}
-		for _, e := range entries {
-			d.deliver(ctx, e)
+		for _, n := range d.route(ctx, entries) {
+			start(n).wake()
 		}
 	}
 	return nil
 }
 
-// deliver sends one message at most once: it is taken (marked) in Redis
-// first, and a message whose task closed meanwhile is dropped.
-func (d *Deliverer) deliver(ctx context.Context, e store.OutboxEntry) {
-	taken, err := d.st.TakeOutbox(ctx, e, d.consumer)
+// route moves stream entries into their lanes and returns the lanes that
+// got messages. Refused messages are reported and their tasks advanced.
+func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry) []string {
+	if len(entries) == 0 {
+		return nil
+	}
+	routes := make([]store.Route, len(entries))
+	laneOf := map[string]string{}
+	for i, e := range entries {
+		l := d.Lane(e.Msg.Channel)
+		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel)}
+		laneOf[e.ID] = l
+	}
+	res, err := d.st.RouteOutbox(ctx, routes)
 	if err != nil {
-		if ctx.Err() != nil {
-			return
+		// Left pending in the group: reclaimed after the lease.
+		d.report("outbox", err)
+		return nil
+	}
+	seen := map[string]bool{}
+	var got []string
+	refused := map[string]int{}
+	for _, r := range res {
+		l := laneOf[r.ID]
+		switch r.Result {
+		case store.RouteOK:
+			if !seen[l] {
+				seen[l] = true
+				got = append(got, l)
+			}
+		case store.RouteRefused:
+			refused[l]++
+			msg := store.OutMessage{Key: r.Key, Channel: r.Channel, To: r.To, Task: r.Task}
+			reason := fmt.Sprintf("%s not sent: more than %d messages wait for this sender (%s at its rate)",
+				r.Channel, d.Capacity(r.Channel), CapacityWindow)
+			d.advance(ctx, msg, reason)
+			d.observe(Delivered{Msg: msg, Lane: l, Outcome: OutcomeRefused})
 		}
-		// Left pending: reclaimed and retried after the lease.
-		d.log.Warn("outbox take failed", zap.String("ref", e.Msg.Ref), zap.Error(err))
+	}
+	for l, n := range refused {
+		d.log.Warn("outbox lane full: messages refused", zap.String("lane", logging.MaskText(l)), zap.Int("refused", n),
+			zap.Int64("capacity", d.Capacity(strings.SplitN(l, ":", 2)[0])), zap.Duration("window", CapacityWindow))
+		d.announceFull(ctx, l, n)
+	}
+	return got
+}
+
+// announceFull tells the coordinators, once per lane and hour, that a
+// lane refused messages.
+func (d *Deliverer) announceFull(ctx context.Context, l string, n int) {
+	if len(d.coords) == 0 {
 		return
 	}
-	var sendErr error
-	if taken == store.TakeOK {
-		_, sendErr = d.out.Notify(ctx, Message{
-			Key: e.Msg.Key, Channel: e.Msg.Channel, Site: e.Msg.Site, To: e.Msg.To, Kind: e.Msg.Kind,
-			Text: e.Msg.Text, Ref: e.Msg.Ref, Drill: e.Msg.Drill == "1",
-		})
-		if sendErr != nil {
-			d.log.Warn("delivery failed", zap.String("ref", e.Msg.Ref), zap.String("channel", e.Msg.Channel),
-				zap.String("to", e.Msg.To), zap.Error(sendErr))
-		}
+	ch, _, _ := strings.Cut(l, ":")
+	now := d.clock.Now()
+	text := fmt.Sprintf("muster could not queue %d %s message(s): more than %s of sending already waits for the sender at %g per second. Those tasks escalated to their next step. Raise twilio.rate (a Messaging Service or short code sends faster).",
+		n, ch, CapacityWindow, d.paceOf(l).Rate)
+	msgs := make([]store.OutMessage, 0, len(d.coords))
+	for _, c := range d.coords {
+		msgs = append(msgs, store.OutMessage{Key: fmt.Sprintf("outbox-full:%s:%d:%s", l, now.Unix()/3600, c),
+			Channel: Chat, To: c, Kind: "outbox", Text: text})
 	}
-	if d.OnDeliver != nil {
-		d.OnDeliver(e.Msg, taken, sendErr)
-	}
-	if err := d.st.FinishOutbox(ctx, e.ID); err != nil && ctx.Err() == nil {
-		d.log.Warn("outbox finish failed", zap.String("ref", e.Msg.Ref), zap.Error(err))
+	if _, err := d.st.Enqueue(ctx, msgs...); err != nil {
+		d.report("outbox", err)
 	}
 }
 
-// Drain delivers everything waiting in the outbox now, without blocking,
-// and returns how many messages it handled. Tests use it to settle.
+// runLane sends one lane's messages until ctx ends.
+func (d *Deliverer) runLane(ctx context.Context, l *lane) {
+	sem := make(chan struct{}, d.workers)
+	freed := make(chan struct{}, 1)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	for ctx.Err() == nil {
+		free := d.workers - len(sem)
+		if free <= 0 {
+			select {
+			case <-ctx.Done():
+			case <-freed:
+			}
+			continue
+		}
+		now := d.clock.Now()
+		t, err := d.st.TakeOutbox(ctx, store.Take{Lane: l.name, Limit: free, Now: now, Lease: d.lease, Token: d.consumer, Pace: l.pace})
+		d.report(l.name, err)
+		if err != nil {
+			d.sleep(ctx, time.Second, l.poke)
+			continue
+		}
+		d.dropped(l.name, t.Dropped)
+		for _, e := range t.Entries {
+			sem <- struct{}{}
+			inflight.Add(1)
+			go func() {
+				defer func() {
+					<-sem
+					inflight.Done()
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+				d.send(ctx, e)
+			}()
+		}
+		switch {
+		case t.Wait > 0:
+			d.sleep(ctx, t.Wait, nil)
+		case len(t.Entries) == free:
+			// Every slot is busy; the top of the loop waits for one.
+		case t.Next.IsZero():
+			d.sleep(ctx, laneIdle, l.poke)
+		default:
+			wait := min(t.Next.Sub(d.clock.Now()), laneIdle)
+			if len(t.Entries) == 0 && len(t.Dropped) == 0 {
+				wait = max(wait, 5*time.Millisecond) // never spin
+			}
+			if wait > 0 {
+				d.sleep(ctx, wait, l.poke)
+			}
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends or poke fires.
+func (d *Deliverer) sleep(ctx context.Context, wait time.Duration, poke <-chan struct{}) {
+	c, stop := d.clock.After(wait)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-c:
+	case <-poke:
+	}
+}
+
+// send delivers one taken message and records the outcome. A stop (ctx
+// ending) lets the send and its record finish: an abandoned HTTP request
+// would leave it unknown whether the message went out.
+func (d *Deliverer) send(ctx context.Context, e store.OutboxEntry) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.lease)
+	defer cancel()
+	m := e.Msg
+	retry, err := d.out.Notify(ctx, Message{
+		Key: m.Key, Channel: m.Channel, Site: m.Site, To: m.To, Kind: m.Kind,
+		Text: m.Text, Ref: m.Ref, Drill: m.Drill == "1",
+	})
+	res := Delivered{Msg: m, Lane: e.Lane, Attempt: e.Attempts, Err: err}
+	switch {
+	case err == nil:
+		res.Outcome = OutcomeSent
+		d.report(e.Lane, d.st.FinishOutbox(ctx, e, d.consumer))
+	case retry && e.Attempts < d.attempts:
+		res.Outcome = OutcomeRetry
+		wait := d.backoff(e.Attempts)
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) {
+			wait = max(wait, ra.RetryAfter())
+		}
+		d.failure(e, err, "retrying in "+wait.Round(time.Millisecond).String())
+		_, rerr := d.st.RetryOutbox(ctx, e, d.consumer, d.clock.Now().Add(wait), errText(err))
+		d.report(e.Lane, rerr)
+	default:
+		res.Outcome = OutcomeFailed
+		d.failure(e, err, "giving up")
+		reason := errText(err)
+		if retry {
+			reason = fmt.Sprintf("%s (gave up after %d attempts)", reason, e.Attempts)
+		}
+		d.report(e.Lane, d.st.FailOutbox(ctx, e, d.consumer, reason))
+		if !errors.Is(err, ErrNoProvider) {
+			d.advance(ctx, m, fmt.Sprintf("%s to %s failed (%s); next step now", m.Channel, m.To, reason))
+		}
+	}
+	d.observe(res)
+}
+
+// advance moves a task's escalation on when an SMS or call of its step
+// cannot reach the person.
+func (d *Deliverer) advance(ctx context.Context, m store.OutMessage, reason string) {
+	if m.Task == "" || (m.Channel != SMS && m.Channel != Voice) {
+		return
+	}
+	res, err := d.st.AdvanceAfter(ctx, m.Key, reason)
+	if err != nil {
+		d.report("advance", err)
+		return
+	}
+	d.log.Info("escalation advanced after a failed send", zap.String("key", m.Key), zap.String("result", res))
+}
+
+func (d *Deliverer) dropped(lane string, msgs []store.OutMessage) {
+	for _, m := range msgs {
+		d.observe(Delivered{Msg: m, Lane: lane, Outcome: OutcomeDropped})
+	}
+}
+
+func (d *Deliverer) observe(r Delivered) {
+	if d.OnDeliver != nil {
+		d.OnDeliver(r)
+	}
+}
+
+// failure logs a failed send, at warning level only when the lane's error
+// changes, so a run of 429s is one line.
+func (d *Deliverer) failure(e store.OutboxEntry, err error, what string) {
+	text := errText(err)
+	d.mu.Lock()
+	changed := d.lastErr["send:"+e.Lane] != text
+	d.lastErr["send:"+e.Lane] = text
+	d.mu.Unlock()
+	level := d.log.Debug
+	if changed {
+		level = d.log.Warn
+	}
+	level("delivery failed", zap.String("lane", logging.MaskText(e.Lane)), zap.String("key", e.Msg.Key),
+		zap.String("to", e.Msg.To), zap.Int("attempt", e.Attempts), zap.String("then", what), zap.String("error", text))
+}
+
+// report logs an error reaching Redis when it differs from the last one
+// of its kind, and the recovery once.
+func (d *Deliverer) report(kind string, err error) {
+	d.mu.Lock()
+	last := d.lastErr[kind]
+	switch {
+	case err != nil:
+		d.lastErr[kind] = err.Error()
+	default:
+		delete(d.lastErr, kind)
+	}
+	d.mu.Unlock()
+	switch {
+	case err != nil && err.Error() != last:
+		d.log.Warn("outbox unreachable; retrying", zap.String("lane", logging.MaskText(kind)), zap.Error(err))
+	case err == nil && last != "":
+		d.log.Info("outbox reachable again", zap.String("lane", logging.MaskText(kind)))
+	}
+}
+
+// errText is an error as the timeline and the log show it: one line,
+// phone numbers masked.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return logging.MaskText(strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+// Drain delivers everything waiting and due in the outbox now, one
+// message at a time, without blocking, and returns how many messages it
+// handled. Tests use it to settle.
 func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 	if err := d.st.EnsureOutbox(ctx); err != nil {
 		return 0, err
 	}
-	n := 0
 	for {
-		entries, err := d.st.ReadOutbox(ctx, d.consumer, 100, -1)
+		entries, err := d.st.ReadOutbox(ctx, d.consumer, 500, -1)
 		if err != nil {
-			return n, err
+			return 0, err
 		}
 		if len(entries) == 0 {
-			return n, nil
+			break
 		}
-		for _, e := range entries {
-			d.deliver(ctx, e)
-			n++
+		d.route(ctx, entries)
+	}
+	lanes, err := d.st.OutboxLanes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range lanes {
+		pace := d.paceOf(name)
+		for {
+			t, err := d.st.TakeOutbox(ctx, store.Take{Lane: name, Limit: 1, Now: d.clock.Now(), Lease: d.lease, Token: d.consumer, Pace: pace})
+			if err != nil {
+				return n, err
+			}
+			d.dropped(name, t.Dropped)
+			n += len(t.Dropped)
+			if len(t.Entries) == 0 {
+				if len(t.Dropped) > 0 {
+					continue
+				}
+				break
+			}
+			for _, e := range t.Entries {
+				d.send(ctx, e)
+				n++
+			}
 		}
 	}
+	return n, nil
 }

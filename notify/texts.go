@@ -2,9 +2,10 @@ package notify
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+	"unicode/utf16"
 
 	"github.com/muster-ops/muster/store"
 )
@@ -12,27 +13,42 @@ import (
 // DrillPrefix starts every outbound message of a drill.
 const DrillPrefix = "DRILL — "
 
-// SMSLimit is one GSM-7 segment.
+// SMSDrillPrefix starts every SMS of a drill. The em dash of DrillPrefix
+// is not in the GSM-7 alphabet: one em dash would turn the whole SMS into
+// UCS-2, whose single segment holds 70 characters instead of 160, so a
+// task notice would need three segments or lose its title. SMS therefore
+// say "DRILL - " with a hyphen; chat and voice keep the em dash.
+const SMSDrillPrefix = "DRILL - "
+
+// SMSLimit is one GSM-7 segment, in septets.
 const SMSLimit = 160
 
+// SMSLimitUCS2 is one UCS-2 segment, in UTF-16 code units: the limit when
+// a text has a character GSM-7 cannot carry.
+const SMSLimitUCS2 = 70
+
 // TaskText is what a task notice says on a channel. site is the site's
-// display name; drill prefixes DRILL —. SMS texts fit one 160-character
-// segment where they can (the title is shortened, never the id or the
-// reply instruction) and never carry anyone's phone number.
+// display name; drill prefixes DRILL —. SMS texts are GSM-7 and fit one
+// 160-character segment where they can (the title is shortened, never the
+// id or the reply instruction) and never carry a phone number.
 func TaskText(channel string, t *store.Task, site string, drill bool) string {
 	var s string
 	n := strconv.FormatInt(t.Num, 10)
 	switch channel {
 	case SMS:
-		head := t.ID() + " " + site + ": "
+		head := t.ID() + " " + SMSText(site) + ": "
 		tail := " Reply ACK " + n
 		if drill {
-			head = DrillPrefix + head
+			head = SMSDrillPrefix + head
 		}
-		room := SMSLimit - utf8.RuneCountInString(head) - utf8.RuneCountInString(tail)
-		return head + fit(t.Title, room) + tail
+		title := SMSText(t.Title)
+		limit := SMSLimit
+		if _, ok := GSM7Len(head + title + tail); !ok {
+			limit = SMSLimitUCS2
+		}
+		return head + fitSMS(title, limit-smsLen(head)-smsLen(tail)) + tail
 	case Voice:
-		s = fmt.Sprintf("This is muster. Task %s at %s: %s.", n, site, t.Title)
+		s = fmt.Sprintf("This is muster. Task %s at %s: %s.", n, site, redactPhones(t.Title))
 	default:
 		s = fmt.Sprintf("%s %s at %s: %s. Acknowledge with /ack %s", t.ID(), planTitle(t), site, t.Title, t.ID())
 	}
@@ -59,14 +75,139 @@ func planTitle(t *store.Task) string {
 	return "(" + t.Plan + ")"
 }
 
-// fit shortens s to at most n characters, ending with "…" when cut.
-func fit(s string, n int) string {
-	if n <= 1 {
-		return ""
+// SMSText prepares any text for SMS: phone numbers are removed, the drill
+// prefix and typographic characters (dashes, curly quotes, ellipses,
+// accented letters GSM-7 lacks) become their GSM-7 look-alikes, so the
+// text stays in GSM-7 whenever it can. The SMS notifier applies it to
+// every body, so texts written for chat (UnansweredText) go out as GSM-7
+// too.
+func SMSText(s string) string {
+	s = redactPhones(s)
+	if strings.HasPrefix(s, DrillPrefix) {
+		s = SMSDrillPrefix + strings.TrimPrefix(s, DrillPrefix)
 	}
-	if utf8.RuneCountInString(s) <= n {
+	var b strings.Builder
+	for _, r := range s {
+		if isGSM7(r) {
+			b.WriteRune(r)
+			continue
+		}
+		if t, ok := gsm7Lookalike[r]; ok {
+			b.WriteString(t)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// GSM7Len is the length of s in GSM-7 septets (characters of the
+// extension table count two), and whether every character of s is in
+// GSM-7 at all.
+func GSM7Len(s string) (int, bool) {
+	n, ok := 0, true
+	for _, r := range s {
+		switch {
+		case strings.ContainsRune(gsm7Ext, r):
+			n += 2
+		case isGSM7(r):
+			n++
+		default:
+			ok = false
+			n++
+		}
+	}
+	return n, ok
+}
+
+// SMSSegments is how many segments s takes: GSM-7 when it can be, else
+// UCS-2 (a multi-part message loses 7 septets or 3 units a part to its
+// header).
+func SMSSegments(s string) int {
+	if n, ok := GSM7Len(s); ok {
+		if n <= SMSLimit {
+			return 1
+		}
+		return (n + 152) / 153
+	}
+	n := len(utf16.Encode([]rune(s)))
+	if n <= SMSLimitUCS2 {
+		return 1
+	}
+	return (n + 66) / 67
+}
+
+// smsLen is the length of s in the unit of its encoding: septets for
+// GSM-7, UTF-16 units otherwise.
+func smsLen(s string) int {
+	if n, ok := GSM7Len(s); ok {
+		return n
+	}
+	return len(utf16.Encode([]rune(s)))
+}
+
+// fitSMS shortens s to at most n units of its encoding, ending with "..."
+// when cut.
+func fitSMS(s string, n int) string {
+	if smsLen(s) <= n {
 		return s
 	}
+	if n <= 3 {
+		return ""
+	}
 	r := []rune(s)
-	return strings.TrimSpace(string(r[:n-1])) + "…"
+	for len(r) > 0 && smsLen(string(r))+3 > n {
+		r = r[:len(r)-1]
+	}
+	return strings.TrimSpace(string(r)) + "..."
+}
+
+// phoneLike finds phone numbers: a "+" or digit, then at least seven more
+// digits, possibly grouped by spaces, dots, dashes or brackets.
+var phoneLike = regexp.MustCompile(`\+?\(?[0-9][0-9 ().\-]{6,}[0-9]`)
+
+// redactPhones removes anything that looks like a phone number (eight
+// digits or more), so no message ever carries someone's number.
+func redactPhones(s string) string {
+	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
+		digits := 0
+		for _, r := range m {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits < 8 {
+			return m
+		}
+		return "[number]"
+	})
+}
+
+// gsm7Basic is the GSM 03.38 default alphabet (without the escape).
+const gsm7Basic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+
+// gsm7Ext is the GSM 03.38 extension table: each costs two septets.
+const gsm7Ext = "^{}\\[~]|€\f"
+
+func isGSM7(r rune) bool {
+	return strings.ContainsRune(gsm7Basic, r) || strings.ContainsRune(gsm7Ext, r)
+}
+
+// gsm7Lookalike maps characters outside GSM-7 that commonly appear in
+// names and titles to the nearest GSM-7 text.
+var gsm7Lookalike = map[rune]string{
+	'—': "-", '–': "-", '‐': "-", '‑': "-", '−': "-", '‘': "'", '’': "'", '‚': "'", '′': "'",
+	'“': "\"", '”': "\"", '„': "\"", '″': "\"", '«': "\"", '»': "\"", '…': "...", '•': "-", '·': ".",
+	'\u00a0': " ", '\u2009': " ", '\u202f': " ", '\t': " ",
+	'á': "a", 'â': "a", 'ã': "a", 'ā': "a", 'ą': "a", 'À': "A", 'Á': "A", 'Â': "A", 'Ã': "A",
+	'ç': "c", 'ć': "c", 'č': "c", 'Ć': "C", 'Č': "C",
+	'ê': "e", 'ë': "e", 'ē': "e", 'ę': "e", 'ě': "e", 'È': "E", 'Ê': "E", 'Ë': "E",
+	'í': "i", 'î': "i", 'ï': "i", 'ı': "i", 'Ì': "I", 'Í': "I", 'Î': "I", 'Ï': "I",
+	'ó': "o", 'ô': "o", 'õ': "o", 'ō': "o", 'ő': "o", 'Ò': "O", 'Ó': "O", 'Ô': "O", 'Õ': "O",
+	'ú': "u", 'û': "u", 'ū': "u", 'ű': "u", 'ů': "u", 'Ù': "U", 'Ú': "U", 'Û': "U",
+	'ý': "y", 'ÿ': "y", 'Ý': "Y", 'ń': "n", 'ň': "n", 'Ń': "N",
+	'ś': "s", 'š': "s", 'ş': "s", 'Ś': "S", 'Š': "S", 'Ş': "S", 'ź': "z", 'ż': "z", 'ž': "z", 'Ž': "Z", 'Ż': "Z",
+	'ł': "l", 'Ł': "L", 'ř': "r", 'Ř': "R", 'ť': "t", 'ď': "d", 'đ': "d", 'Đ': "D", 'ğ': "g", 'Ğ': "G",
+	'œ': "oe", 'Œ': "OE", 'ð': "d", 'þ': "th", 'Þ': "Th",
 }

@@ -1,24 +1,49 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// The outbox is a Redis Stream read through one consumer group: every
-// message is delivered by exactly one process, and a message whose
-// process died mid-delivery is reclaimed by another after a lease.
+// The durable outbox. Transitions append messages to the `outbox` stream
+// (enqueue in lua/prelude.lua), in the same script as the change they
+// announce. Delivery then works in two stages:
+//
+//  1. Route: a process reads new stream entries through one consumer group
+//     and moves each, atomically, into its delivery lane (RouteOutbox). A
+//     process that dies between reading and routing leaves the entry
+//     pending in the group, and another takes it over after a lease
+//     (ReclaimOutbox).
+//  2. Send: a lane is a sorted set of message ids scored by the time each
+//     may next be sent. Senders take messages under a lease (TakeOutbox),
+//     paced per sender when the lane is paced, send them, and record the
+//     outcome (FinishOutbox, RetryOutbox, FailOutbox). A taker that dies
+//     mid-send leaves the message to be taken again when its lease ends.
+//
+// Each channel and sender has its own lane, so chat posts never wait
+// behind a paced SMS call-out.
 const outboxGroup = "delivery"
 
-// OutboxEntry is one message taken from the outbox.
+// OutboxEntry is one message read from the outbox stream, or taken from a
+// lane.
 type OutboxEntry struct {
-	ID     string // stream entry id
+	ID     string // stream entry id; the message keeps it in its lane
 	Msg    OutMessage
 	Queued time.Time
+	// Attempts counts the takes, this one included (lanes only).
+	Attempts int
+	// LastError is the error of the previous attempt, if any (lanes only).
+	LastError string
+	// Lane is the lane the message was taken from (lanes only).
+	Lane string
 }
 
 // EnsureOutbox creates the outbox stream and its consumer group.
@@ -30,7 +55,8 @@ func (s *Store) EnsureOutbox(ctx context.Context) error {
 	return nil
 }
 
-// ReadOutbox waits up to block for new messages for this consumer.
+// ReadOutbox waits up to block for new messages for this consumer (a
+// negative block does not wait).
 func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, block time.Duration) ([]OutboxEntry, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: outboxGroup, Consumer: consumer, Streams: []string{s.Key("outbox"), ">"},
@@ -57,8 +83,8 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, bloc
 	return out, nil
 }
 
-// ReclaimOutbox takes over messages another consumer read but did not
-// finish within minIdle (its process died).
+// ReclaimOutbox takes over stream entries another consumer read but did
+// not route within minIdle (its process died).
 func (s *Store) ReclaimOutbox(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]OutboxEntry, error) {
 	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 		Stream: s.Key("outbox"), Group: outboxGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count),
@@ -76,39 +102,212 @@ func (s *Store) ReclaimOutbox(ctx context.Context, consumer string, minIdle time
 	return out, nil
 }
 
-// Take outcomes.
+// Route is where RouteOutbox puts one stream entry.
+type Route struct {
+	ID   string
+	Lane string
+	// Capacity, when > 0, is the most messages the lane may hold; a message
+	// beyond it is refused.
+	Capacity int64
+}
+
+// Route results.
 const (
-	TakeOK     = "ok"
-	TakeDup    = "dup"    // already taken by someone: never send twice
-	TakeClosed = "closed" // its task was acknowledged meanwhile
+	RouteOK      = "ok"
+	RouteGone    = "gone"    // another process routed it first
+	RouteRefused = "refused" // the lane is at capacity
 )
 
-// TakeOutbox marks a message as being sent, unless it was already taken
-// or its task is closed. Only after TakeOK may the message go out.
-func (s *Store) TakeOutbox(ctx context.Context, e OutboxEntry, consumer string) (string, error) {
-	v, err := s.run(ctx, takeScript, ms(s.now()), e.Msg.Key, e.Msg.Task, e.Msg.Channel, e.Msg.To+e.Msg.Site, consumer)
+// Routed is the outcome of one Route.
+type Routed struct {
+	ID      string `json:"id"`
+	Result  string `json:"result"`
+	Task    string `json:"task"`
+	Key     string `json:"key"`
+	Channel string `json:"channel"`
+	To      string `json:"to"`
+}
+
+var (
+	routeScript = loadScript("outbox_route")
+	doneScript  = loadScript("outbox_done")
+)
+
+// RouteOutbox moves stream entries into their lanes, each in one atomic
+// step (see lua/outbox_route.lua).
+func (s *Store) RouteOutbox(ctx context.Context, routes []Route) ([]Routed, error) {
+	if len(routes) == 0 {
+		return nil, nil
+	}
+	type routeJSON struct {
+		ID       string `json:"id"`
+		Lane     string `json:"lane"`
+		Capacity int64  `json:"capacity"`
+	}
+	in := make([]routeJSON, len(routes))
+	for i, r := range routes {
+		in[i] = routeJSON(r)
+	}
+	v, err := s.run(ctx, routeScript, ms(s.now()), outboxGroup, mustJSON(in))
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("route outbox: %w", err)
 	}
-	return toString(v), nil
+	var out jsonList[Routed]
+	if err := json.Unmarshal([]byte(toString(v)), &out); err != nil {
+		return nil, unavailable(fmt.Errorf("route outbox: reply: %w", err))
+	}
+	return out, nil
 }
 
-// FinishOutbox removes a handled message from the outbox.
-func (s *Store) FinishOutbox(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	pipe := s.rdb.TxPipeline()
-	pipe.XAck(ctx, s.Key("outbox"), outboxGroup, ids...)
-	pipe.XDel(ctx, s.Key("outbox"), ids...)
-	_, err := pipe.Exec(ctx)
-	return unavailable(err)
+// Pace limits how fast a lane is sent: Rate messages per second, with
+// Burst messages allowed at once after an idle spell (at least 1). A zero
+// Rate is unpaced.
+type Pace struct {
+	Rate  float64
+	Burst int
 }
 
-// OutboxLen is how many messages wait in the outbox (read or not).
+// Take asks TakeOutbox for messages.
+type Take struct {
+	Lane  string
+	Limit int
+	// Now is the taker's clock; the lease runs from it.
+	Now   time.Time
+	Lease time.Duration
+	Token string
+	Pace  Pace
+}
+
+// Taken is what TakeOutbox took.
+type Taken struct {
+	Entries []OutboxEntry
+	// Dropped were about tasks that closed meanwhile; they are gone.
+	Dropped []OutMessage
+	// Wait is how long pacing holds the next send back (0: not held).
+	Wait time.Duration
+	// Next is when the lane's earliest waiting message is due (zero when
+	// the lane is empty). It may be in the past while pacing holds.
+	Next time.Time
+}
+
+// TakeOutbox takes up to t.Limit due messages of a lane under a lease,
+// as pacing allows (see lua/outbox_take.lua).
+func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
+	var interval, burst int64
+	if t.Pace.Rate > 0 {
+		interval = int64(1e6 / t.Pace.Rate)
+		if t.Pace.Burst > 1 {
+			burst = interval * int64(t.Pace.Burst-1)
+		}
+	}
+	limit := max(t.Limit, 1)
+	v, err := s.run(ctx, takeScript, ms(t.Now), t.Now.UnixMicro(), t.Lane, limit, ms(t.Now.Add(t.Lease)), t.Token, interval, burst)
+	if err != nil {
+		return nil, fmt.Errorf("take from lane %s: %w", t.Lane, err)
+	}
+	type takenJSON struct {
+		ID        string `json:"id"`
+		Key       string `json:"key"`
+		Channel   string `json:"channel"`
+		To        string `json:"to"`
+		Site      string `json:"site"`
+		Kind      string `json:"kind"`
+		Ref       string `json:"ref"`
+		Text      string `json:"text"`
+		Task      string `json:"task"`
+		Drill     string `json:"drill"`
+		Queued    string `json:"queued"`
+		Attempts  int    `json:"attempts"`
+		LastError string `json:"last_error"`
+	}
+	var res struct {
+		Wait    float64             `json:"wait"`
+		Next    float64             `json:"next"`
+		Taken   jsonList[takenJSON] `json:"taken"`
+		Dropped jsonList[takenJSON] `json:"dropped"`
+	}
+	if err := json.Unmarshal([]byte(toString(v)), &res); err != nil {
+		return nil, unavailable(fmt.Errorf("take from lane %s: reply: %w", t.Lane, err))
+	}
+	out := &Taken{Wait: time.Duration(res.Wait) * time.Microsecond}
+	if res.Next > 0 {
+		out.Next = time.UnixMilli(int64(res.Next))
+	}
+	for _, m := range res.Taken {
+		out.Entries = append(out.Entries, OutboxEntry{
+			ID: m.ID, Queued: fromMS(toInt(m.Queued)), Attempts: m.Attempts, LastError: m.LastError, Lane: t.Lane,
+			Msg: OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site, Kind: m.Kind, Ref: m.Ref,
+				Text: m.Text, Task: m.Task, Drill: m.Drill},
+		})
+	}
+	for _, m := range res.Dropped {
+		out.Dropped = append(out.Dropped, OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Task: m.Task})
+	}
+	return out, nil
+}
+
+// FinishOutbox records that a taken message was sent (in its task's
+// timeline) and takes it off its lane.
+func (s *Store) FinishOutbox(ctx context.Context, e OutboxEntry, token string) error {
+	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "sent", 0, "")
+	if err != nil {
+		return fmt.Errorf("finish %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// FailOutbox records that a taken message will never be sent (the
+// failure lands in its task's timeline) and takes it off its lane.
+func (s *Store) FailOutbox(ctx context.Context, e OutboxEntry, token, reason string) error {
+	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "failed", 0, reason)
+	if err != nil {
+		return fmt.Errorf("fail %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// RetryOutbox puts a taken message back on its lane, due at, if token
+// still holds it. It reports false when the message was gone or taken
+// over by another process meanwhile.
+func (s *Store) RetryOutbox(ctx context.Context, e OutboxEntry, token string, at time.Time, reason string) (bool, error) {
+	v, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "retry", ms(at), reason)
+	if err != nil {
+		return false, fmt.Errorf("retry %s: %w", e.ID, err)
+	}
+	return toString(v) == "ok", nil
+}
+
+// OutboxLanes lists the lanes that have held messages.
+func (s *Store) OutboxLanes(ctx context.Context) ([]string, error) {
+	v, err := s.rdb.SMembers(ctx, s.Key("outbox", "lanes")).Result()
+	return v, unavailable(err)
+}
+
+// LaneLen is how many messages wait in a lane (taken ones included).
+func (s *Store) LaneLen(ctx context.Context, lane string) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, s.Key("outbox", "lane", lane)).Result()
+	return n, unavailable(err)
+}
+
+// OutboxLen is how many messages wait in the outbox: in the stream and in
+// every lane.
 func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 	n, err := s.rdb.XLen(ctx, s.Key("outbox")).Result()
-	return n, unavailable(err)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	lanes, err := s.OutboxLanes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range lanes {
+		k, err := s.LaneLen(ctx, l)
+		if err != nil {
+			return 0, err
+		}
+		n += k
+	}
+	return n, nil
 }
 
 func outboxEntry(m redis.XMessage) OutboxEntry {
@@ -117,6 +316,42 @@ func outboxEntry(m redis.XMessage) OutboxEntry {
 		Key: v("key"), Channel: v("channel"), To: v("to"), Site: v("site"), Kind: v("kind"),
 		Ref: v("ref"), Text: v("text"), Task: v("task"), Drill: v("drill"),
 	}}
+}
+
+// jsonList decodes a JSON array, and also the empty object that Redis's
+// cjson writes for an empty Lua table.
+type jsonList[T any] []T
+
+// UnmarshalJSON accepts an array or {}.
+func (l *jsonList[T]) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); bytes.Equal(t, []byte("{}")) || bytes.Equal(t, []byte("null")) {
+		*l = nil
+		return nil
+	}
+	var xs []T
+	if err := json.Unmarshal(b, &xs); err != nil {
+		return err
+	}
+	*l = xs
+	return nil
+}
+
+// TaskStepFromKey reads the step out of a task notice's idempotency key
+// "T-n:step:channel". ok is false for any other key.
+func TaskStepFromKey(key string) (task int64, step int, ok bool) {
+	parts := strings.Split(key, ":")
+	if len(parts) != 3 {
+		return 0, 0, false
+	}
+	n, err := ParseID("T", parts[0])
+	if err != nil || !strings.HasPrefix(strings.ToUpper(parts[0]), "T-") {
+		return 0, 0, false
+	}
+	st, err := strconv.Atoi(parts[1])
+	if err != nil || st < 0 {
+		return 0, 0, false
+	}
+	return n, st, true
 }
 
 // WakeChannel is the pub/sub channel scripts publish to when a deadline

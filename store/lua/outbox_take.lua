@@ -1,16 +1,65 @@
--- Take one outbox message for delivery. A message about a task is only
--- sent while the task is open: the check and the mark are one step, so
--- no send is taken after an acknowledgement was recorded.
--- ARGV: now, message key, task num ('' for none), channel, recipient, consumer
-local now, key, tn = ARGV[1], ARGV[2], ARGV[3]
-if key ~= '' then
-  local fresh = redis.call('SET', P .. 'taken:' .. key, ARGV[6], 'NX', 'PX', 604800000)
-  if not fresh then return 'dup' end
+-- Take messages from one delivery lane for sending, under a lease: each
+-- taken message is re-scored to the end of the lease and stamped with the
+-- taker's token, so a process that dies mid-send leaves it to be taken
+-- again when the lease ends (as the escalation timers do).
+-- A message about a task is only taken while the task is open: the check
+-- and the take are one step, so no send is taken after an
+-- acknowledgement was recorded; such messages are dropped.
+-- Pacing is a GCRA (generic cell rate algorithm) shared by every process
+-- through the lane's `pace` key, which holds the theoretical arrival time
+-- (TAT, µs) of the next send: a send is allowed when TAT - now <= burst,
+-- and then moves TAT one interval on. Checking and moving it here, in the
+-- same script as the take, keeps processes from overrunning the rate
+-- together.
+-- ARGV: now ms, now µs, lane, limit, lease until ms, token,
+--       interval µs (0: unpaced), burst µs
+-- Returns JSON {wait=µs until pacing allows the next send (0: not paced
+-- now), next=ms of the lane's earliest message still waiting (0: none),
+-- taken=[messages], dropped=[{id=, key=, task=, channel=, to=}]}
+local now, nowus, lname, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local lease, token = ARGV[5], ARGV[6]
+local interval, burst = tonumber(ARGV[7]), tonumber(ARGV[8])
+local lane = P .. 'outbox:lane:' .. lname
+local pace = P .. 'outbox:pace:' .. lname
+local taken, dropped = {}, {}
+local wait = 0
+local ids = redis.call('ZRANGEBYSCORE', lane, '-inf', now, 'LIMIT', 0, limit * 2 + 10)
+for _, id in ipairs(ids) do
+  if #taken >= limit then break end
+  local mk = P .. 'outbox:m:' .. id
+  local m = redis.call('HMGET', mk, 'key', 'channel', 'to', 'site', 'kind', 'ref', 'text', 'task',
+    'drill', 'queued', 'attempts', 'last_error')
+  if not m[2] then
+    redis.call('ZREM', lane, id)
+  else
+    local open = true
+    if m[8] and m[8] ~= '' then
+      open = redis.call('HGET', P .. 'task:' .. m[8], 'status') == 'open'
+    end
+    if not open then
+      redis.call('ZREM', lane, id)
+      redis.call('DEL', mk)
+      dropped[#dropped + 1] = {id = id, key = m[1], channel = m[2], to = m[3], task = m[8]}
+    else
+      if interval > 0 then
+        local tat = tonumber(redis.call('GET', pace) or '0')
+        if tat < nowus then tat = nowus end
+        if tat - nowus > burst then
+          wait = tat - burst - nowus
+          break
+        end
+        redis.call('SET', pace, string.format('%.0f', tat + interval), 'PX', 3600000)
+      end
+      local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
+      redis.call('HSET', mk, 'claim', token)
+      redis.call('ZADD', lane, lease, id)
+      taken[#taken + 1] = {id = id, key = m[1], channel = m[2], to = m[3], site = m[4], kind = m[5],
+        ref = m[6], text = m[7], task = m[8], drill = m[9], queued = m[10], attempts = attempts,
+        last_error = m[12] or ''}
+    end
+  end
 end
-if tn ~= '' then
-  local tk = P .. 'task:' .. tn
-  local st = redis.call('HGET', tk, 'status')
-  if st ~= 'open' then return 'closed' end
-  timeline(tk .. ':timeline', now, 'muster', 'sent', ARGV[4] .. ' to ' .. ARGV[5])
-end
-return 'ok'
+local next = 0
+local first = redis.call('ZRANGE', lane, 0, 0, 'WITHSCORES')
+if #first > 0 then next = tonumber(first[2]) end
+return cjson.encode({wait = wait, next = next, taken = taken, dropped = dropped})

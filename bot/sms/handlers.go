@@ -1,0 +1,318 @@
+// Package sms is muster's Twilio front door: inbound SMS (ACK, DONE,
+// STATUS, HELP), delivery status callbacks, and the TwiML of escalation
+// calls with their "press 1" answer. Every request is verified against
+// X-Twilio-Signature before anything in it is read, and commands run
+// through the same commands package as chat.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/notify/twilio"
+	"github.com/muster-ops/muster/store"
+)
+
+// Commander runs a command (*commands.Service).
+type Commander interface {
+	Handle(ctx context.Context, req commands.Request) commands.Reply
+}
+
+// Store is what the handlers read and record (*store.Store).
+type Store interface {
+	Task(ctx context.Context, num int64) (*store.Task, error)
+	RecordDelivery(ctx context.Context, providerID, status, errorCode string, failed bool) (store.Delivery, string, error)
+	AdvanceAfter(ctx context.Context, key, reason string) (string, error)
+	RecordSMSOptIn(ctx context.Context, person, maskedPhone, keyword string, out bool) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Options configure Handlers.
+type Options struct {
+	Config   *configs.Config
+	Commands Commander
+	Store    Store
+	// AuthToken verifies X-Twilio-Signature.
+	AuthToken string
+	// PublicURL is server.public_url, the base of the URLs Twilio signs.
+	PublicURL string
+	Logger    *zap.Logger
+}
+
+// Handlers serve Twilio's webhooks.
+type Handlers struct {
+	cfg       *configs.Config
+	cmds      Commander
+	st        Store
+	token     string
+	publicURL string
+	log       *zap.Logger
+}
+
+// New builds the handlers.
+func New(o Options) (*Handlers, error) {
+	var errs []error
+	if o.Config == nil || o.Commands == nil || o.Store == nil {
+		errs = append(errs, errors.New("sms: config, commands and store are required"))
+	}
+	if o.AuthToken == "" {
+		errs = append(errs, ErrNoAuthToken)
+	}
+	if o.PublicURL == "" {
+		errs = append(errs, errors.New("sms: server.public_url is required: Twilio signs it"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Handlers{cfg: o.Config, cmds: o.Commands, st: o.Store, token: o.AuthToken,
+		publicURL: strings.TrimSuffix(o.PublicURL, "/"), log: log}, nil
+}
+
+// Router mounts routes (*bot.Server, *http.ServeMux).
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Mount adds the four Twilio routes.
+func (h *Handlers) Mount(r Router) {
+	r.Handle("POST /twilio/sms", h.SMS())
+	r.Handle("POST "+twilio.StatusPath, h.Status())
+	r.Handle("POST "+twilio.VoicePath, h.Voice())
+	r.Handle("POST "+twilio.GatherPath, h.Gather())
+}
+
+// verified wraps a handler with the signature check: 403 and nothing
+// processed when it fails.
+func (h *Handlers) verified(route string, next func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := VerifyTwilioRequest(r, h.token, h.publicURL); err != nil {
+			h.log.Warn("twilio webhook refused", zap.String("route", route), zap.String("remote", r.RemoteAddr), zap.Error(err))
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// Keywords Twilio handles itself for every messaging number (Advanced
+// Opt-Out): it confirms them and stops or resumes delivery. muster only
+// records them.
+var (
+	optOut = map[string]bool{"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true, "OPTOUT": true, "REVOKE": true}
+	optIn  = map[string]bool{"START": true, "YES": true, "UNSTOP": true}
+)
+
+// smsCommands are the commands SMS accepts; everything else is chat only.
+var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true}
+
+// SMS serves POST /twilio/sms: an inbound text.
+func (h *Handlers) SMS() http.Handler {
+	return h.verified("sms", func(w http.ResponseWriter, r *http.Request) {
+		from, body := r.PostFormValue("From"), strings.TrimSpace(r.PostFormValue("Body"))
+		p, known := h.cfg.PersonByPhone(from)
+		word := strings.ToUpper(strings.Trim(firstWord(body), ".!"))
+		who := ""
+		if known {
+			who = p.ID
+		}
+		switch {
+		case optOut[word] || optIn[word]:
+			out := optOut[word]
+			if err := h.st.RecordSMSOptIn(r.Context(), who, logging.MaskPhone(from), word, out); err != nil {
+				h.log.Warn("sms opt-out not recorded", zap.String("phone", logging.MaskPhone(from)), zap.Error(err))
+			}
+			h.log.Info("sms opt keyword", zap.String("keyword", word), zap.String("person", who), zap.String("phone", logging.MaskPhone(from)))
+			writeTwiML(w, "") // Twilio answers these itself
+			return
+		case !known:
+			h.log.Warn("sms from an unknown number", zap.String("phone", logging.MaskPhone(from)))
+			writeTwiML(w, message("Sorry, this number is not on the muster roster, so muster cannot act on your message. Please contact your control room."))
+			return
+		}
+		reply := h.run(r.Context(), p, from, body)
+		h.log.Info("sms command", zap.String("person", p.ID), zap.String("command", strings.ToLower(word)), zap.Bool("refused", reply.Error))
+		writeTwiML(w, message(reply.Text))
+	})
+}
+
+// run handles one SMS command from a known person. By SMS a person may
+// acknowledge or finish only their own tasks, supervisors included: a
+// text is easier to forge or misdirect than a chat message, and "ACK 3"
+// from the wrong phone must not silence someone else's escalation.
+func (h *Handlers) run(ctx context.Context, p *configs.Person, phone, body string) commands.Reply {
+	cmd := commands.Parse(body)
+	if !smsCommands[cmd.Name] {
+		return commands.Reply{Text: "muster understands: " + commands.SMSHelpText, Error: true}
+	}
+	if cmd.Name == "ack" || cmd.Name == "done" {
+		if refuse := h.ownTask(ctx, p, cmd); refuse != "" {
+			return commands.Reply{Text: refuse, Error: true}
+		}
+	}
+	return h.cmds.Handle(ctx, commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: body})
+}
+
+// ownTask refuses an ACK or DONE of a task that is not the person's own.
+func (h *Handlers) ownTask(ctx context.Context, p *configs.Person, cmd commands.Command) string {
+	if len(cmd.Args) == 0 {
+		return "" // ACK alone: the sender's newest open task
+	}
+	num, err := store.ParseID("T", cmd.Args[0])
+	if err != nil {
+		return "" // the commands package explains the usage
+	}
+	t, err := h.st.Task(ctx, num)
+	if err != nil {
+		return "" // no such task, or records unavailable: commands says so
+	}
+	if t.Assignee != p.ID {
+		return fmt.Sprintf("%s is not assigned to you. By SMS you can only %s your own tasks; reply STATUS to list them.", t.ID(), strings.ToUpper(cmd.Name))
+	}
+	return ""
+}
+
+// Status serves POST /twilio/status: Twilio's report on a message or call
+// muster sent. The status lands in the task's timeline; a message that
+// was not delivered, or a call nobody answered, moves the task's
+// escalation to its next step at once.
+func (h *Handlers) Status() http.Handler {
+	return h.verified("status", func(w http.ResponseWriter, r *http.Request) {
+		sid, status := r.PostFormValue("MessageSid"), r.PostFormValue("MessageStatus")
+		failed := status == "undelivered" || status == "failed"
+		if sid == "" || status == "" {
+			sid, status = r.PostFormValue("CallSid"), r.PostFormValue("CallStatus")
+			switch status {
+			case "busy", "no-answer", "failed", "canceled":
+				failed = true
+			}
+		}
+		if sid == "" || status == "" {
+			http.Error(w, "no MessageSid/MessageStatus or CallSid/CallStatus", http.StatusBadRequest)
+			return
+		}
+		code := r.PostFormValue("ErrorCode")
+		d, res, err := h.st.RecordDelivery(r.Context(), sid, status, code, failed)
+		if err != nil {
+			// Twilio retries a callback that failed with a 5xx only when
+			// asked to; answering 503 at least shows in its debugger.
+			h.log.Warn("delivery status not recorded", zap.String("sid", sid), zap.String("status", status), zap.Error(err))
+			http.Error(w, "records unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if res == store.DeliveryRecorded {
+			h.log.Info("delivery status", zap.String("sid", sid), zap.String("status", status), zap.String("error_code", code),
+				zap.String("key", d.Key))
+		}
+		if failed && res == store.DeliveryRecorded && d.Channel != "" {
+			reason := fmt.Sprintf("%s to %s %s", d.Channel, d.To, status)
+			if code != "" {
+				reason += " (error " + code + ")"
+			}
+			adv, err := h.st.AdvanceAfter(r.Context(), d.Key, reason+"; next step now")
+			if err != nil {
+				h.log.Warn("escalation not advanced", zap.String("key", d.Key), zap.Error(err))
+			} else {
+				h.log.Info("escalation advanced after a failed delivery", zap.String("key", d.Key), zap.String("result", adv))
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// Voice serves POST /twilio/voice?task=T-n: the TwiML of an escalation
+// call, which reads the task and asks for 1 to acknowledge.
+func (h *Handlers) Voice() http.Handler {
+	return h.verified("voice", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := h.task(r)
+		if !ok {
+			writeTwiML(w, say("This is muster. This call is about a task that no longer exists. Goodbye."))
+			return
+		}
+		if t.Status != store.TaskOpen && t.Status != store.TaskUnanswered {
+			writeTwiML(w, say(fmt.Sprintf("This is muster. Task %d is already %s. Thank you. Goodbye.", t.Num, t.Status)))
+			return
+		}
+		site := t.Site
+		if s, ok := h.cfg.Site(t.Site); ok {
+			site = s.Name
+		}
+		text := notify.TaskText(notify.Voice, t, site, t.Drill > 0) + " Press 1 to acknowledge."
+		action := h.publicURL + twilio.GatherPath + "?task=" + t.ID()
+		writeTwiML(w, `<Gather input="dtmf" numDigits="1" timeout="10" method="POST" action="`+twilio.EscapeXML(action)+`">`+
+			say(text)+say(text)+`</Gather>`+say("No key was pressed, so the task is not acknowledged. Goodbye."))
+	})
+}
+
+// Gather serves POST /twilio/voice/gather?task=T-n: the key the called
+// person pressed. 1 acknowledges the task as that person (identified by
+// the number called), through the commands package, own tasks only.
+func (h *Handlers) Gather() http.Handler {
+	return h.verified("gather", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := h.task(r)
+		if !ok {
+			writeTwiML(w, say("This task no longer exists. Goodbye."))
+			return
+		}
+		if r.PostFormValue("Digits") != "1" {
+			writeTwiML(w, say("Task "+fmt.Sprint(t.Num)+" is not acknowledged. Goodbye."))
+			return
+		}
+		phone := r.PostFormValue("To")
+		p, known := h.cfg.PersonByPhone(phone)
+		if !known {
+			h.log.Warn("voice acknowledgement from an unknown number", zap.String("phone", logging.MaskPhone(phone)))
+			writeTwiML(w, say("This number is not on the muster roster, so the task is not acknowledged. Goodbye."))
+			return
+		}
+		reply := h.run(r.Context(), p, phone, "ACK "+t.ID())
+		h.log.Info("voice acknowledgement", zap.String("person", p.ID), zap.String("task", t.ID()), zap.Bool("refused", reply.Error))
+		writeTwiML(w, say(reply.Text+" Goodbye."))
+	})
+}
+
+// task reads the task named by the ?task= query of a voice webhook.
+func (h *Handlers) task(r *http.Request) (*store.Task, bool) {
+	num, err := store.ParseID("T", r.URL.Query().Get("task"))
+	if err != nil {
+		return nil, false
+	}
+	t, err := h.st.Task(r.Context(), num)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.log.Warn("voice: task unavailable", zap.Int64("task", num), zap.Error(err))
+		}
+		return nil, false
+	}
+	return t, true
+}
+
+func firstWord(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+func message(text string) string { return "<Message>" + twilio.EscapeXML(text) + "</Message>" }
+
+func say(text string) string { return "<Say>" + twilio.EscapeXML(text) + "</Say>" }
+
+// writeTwiML answers with a TwiML document around body.
+func writeTwiML(w http.ResponseWriter, body string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response>` + body + `</Response>`))
+}

@@ -1,0 +1,356 @@
+// Package twilio sends muster's SMS and voice calls through Twilio's REST
+// API with twilio-go: Api.CreateMessage for SMS, Api.CreateCall for calls
+// whose TwiML muster serves itself (POST /twilio/voice, bot/sms). Every
+// message and call asks for status callbacks at
+// <server.public_url>/twilio/status, and its SID is remembered so those
+// callbacks find the task.
+//
+// Pacing, retries and durability are the outbox's (notify.Deliverer): a
+// Client makes one attempt per Notify and says, through the retry flag,
+// whether another attempt could succeed.
+package twilio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	twiliogo "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
+)
+
+// StatusPath, VoicePath and GatherPath are the webhook paths, under
+// server.public_url, that Twilio calls (served by bot/sms).
+const (
+	StatusPath = "/twilio/status"
+	VoicePath  = "/twilio/voice"
+	GatherPath = "/twilio/voice/gather"
+)
+
+// Timeout bounds one request to Twilio. The outbox's lease must be well
+// above it, so a slow request is never sent twice by two processes.
+const Timeout = 10 * time.Second
+
+// People finds a person's phone number (*configs.Config).
+type People interface {
+	Person(id string) (*configs.Person, bool)
+}
+
+// Deliveries remembers which message a SID is (*store.Store).
+type Deliveries interface {
+	MapDelivery(ctx context.Context, providerID string, d store.Delivery) error
+}
+
+// Options configure a Client.
+type Options struct {
+	// AccountSID and AuthToken authenticate (HTTP Basic).
+	AccountSID string
+	AuthToken  string
+	// From is the sending number (E.164); MessagingServiceSID is used for
+	// SMS instead when set. Calls need From.
+	From                string
+	MessagingServiceSID string
+	// APIURL replaces https://api.twilio.com when set (twilio.api_url):
+	// tests, proxies. Its path, if any, is put before Twilio's paths.
+	APIURL string
+	// PublicURL is server.public_url: where Twilio sends callbacks.
+	PublicURL string
+	People    People
+	// Deliveries, when set, remembers each SID for the status callbacks.
+	Deliveries Deliveries
+	// Transport carries the requests (http.DefaultTransport's settings
+	// when nil).
+	Transport http.RoundTripper
+	Logger    *zap.Logger
+}
+
+// Client sends SMS and calls. It is a notify.Notifier for both channels.
+type Client struct {
+	rest      *twiliogo.RestClient
+	from      string
+	service   string
+	publicURL string
+	people    People
+	deliv     Deliveries
+	log       *zap.Logger
+}
+
+var _ notify.Notifier = (*Client)(nil)
+
+// New builds a Client.
+func New(o Options) (*Client, error) {
+	var errs []error
+	if o.AccountSID == "" {
+		errs = append(errs, errors.New("twilio: no account SID (twilio.account_sid or its environment variable)"))
+	}
+	if o.AuthToken == "" {
+		errs = append(errs, errors.New("twilio: no auth token (the environment variable twilio.auth_token_env names)"))
+	} else if !alphanumeric(o.AuthToken) {
+		// twilio-go refuses such a password on every request (21224).
+		errs = append(errs, errors.New("twilio: the auth token must be letters and digits only; check the environment variable twilio.auth_token_env names"))
+	}
+	if o.From == "" && o.MessagingServiceSID == "" {
+		errs = append(errs, errors.New("twilio: set twilio.from or twilio.messaging_service_sid"))
+	}
+	if o.PublicURL == "" {
+		errs = append(errs, errors.New("twilio: server.public_url is required for status callbacks and voice"))
+	}
+	if o.People == nil {
+		errs = append(errs, errors.New("twilio: no people to find phone numbers in"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	rt := o.Transport
+	if rt == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A call-out keeps dozens of requests in flight: keep their
+		// connections instead of opening new ones.
+		t.MaxIdleConnsPerHost = 128
+		rt = t
+	}
+	if o.APIURL != "" {
+		u, err := url.Parse(o.APIURL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("twilio: api_url %q is not an absolute URL", o.APIURL)
+		}
+		rt = &rebase{base: u, next: rt}
+	}
+	rest := twiliogo.NewRestClientWithParams(twiliogo.ClientParams{Username: o.AccountSID, Password: o.AuthToken, AccountSid: o.AccountSID})
+	c, ok := rest.RequestHandler.Client.(*client.Client)
+	if !ok {
+		return nil, fmt.Errorf("twilio: unexpected twilio-go client %T", rest.RequestHandler.Client)
+	}
+	// twilio-go has no base-URL option and sends with
+	// context.Background(): its HTTP client carries the base URL and the
+	// timeout. Twilio never redirects the API; a redirect is answered as is.
+	c.HTTPClient = &http.Client{
+		Transport:     rt,
+		Timeout:       Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Client{rest: rest, from: o.From, service: o.MessagingServiceSID,
+		publicURL: strings.TrimSuffix(o.PublicURL, "/"), people: o.People, deliv: o.Deliveries, log: log}, nil
+}
+
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// rebase sends every request to base, keeping the path (after base's own
+// path) and the query.
+type rebase struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+// RoundTrip rewrites the request's URL and passes it on.
+func (rt *rebase) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = rt.base.Scheme, rt.base.Host, ""
+	if p := strings.TrimSuffix(rt.base.Path, "/"); p != "" {
+		r.URL.Path = p + r.URL.Path
+		r.URL.RawPath = ""
+	}
+	return rt.next.RoundTrip(r)
+}
+
+// Notify sends m by SMS or voice, as its channel says. retry reports
+// whether another attempt could succeed (see Retryable).
+func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	p, ok := c.people.Person(m.To)
+	if !ok || p.Phone == "" {
+		return false, fmt.Errorf("twilio: no phone number for %q", m.To)
+	}
+	var (
+		sid string
+		err error
+	)
+	switch m.Channel {
+	case notify.SMS:
+		sid, err = c.SendSMS(ctx, p.Phone, m.Text)
+	case notify.Voice:
+		sid, err = c.Call(ctx, p.Phone, m.Ref, m.Text)
+	default:
+		return false, fmt.Errorf("twilio: cannot deliver channel %q", m.Channel)
+	}
+	if err != nil {
+		return Retryable(err), err
+	}
+	c.log.Info("twilio accepted", zap.String("channel", m.Channel), zap.String("sid", sid), zap.String("to", m.To),
+		zap.String("phone", logging.MaskPhone(p.Phone)), zap.String("key", m.Key))
+	if c.deliv != nil && sid != "" {
+		task, _ := store.ParseID("T", m.Ref)
+		if !strings.HasPrefix(strings.ToUpper(m.Ref), "T-") {
+			task = 0
+		}
+		// The message went out: a failure to remember its SID loses only
+		// its status reports, so it is logged, not returned (a retry
+		// would send it twice).
+		if err := c.deliv.MapDelivery(ctx, sid, store.Delivery{Task: task, Key: m.Key, Channel: m.Channel, To: m.To}); err != nil {
+			c.log.Warn("twilio sid not remembered; its status reports will be ignored", zap.String("sid", sid), zap.Error(err))
+		}
+	}
+	return false, nil
+}
+
+// SendSMS sends one SMS to phone and returns its SID. The body is made
+// GSM-7 where it can be (notify.SMSText).
+func (c *Client) SendSMS(_ context.Context, phone, body string) (string, error) {
+	params := &openapi.CreateMessageParams{}
+	params.SetTo(phone)
+	if c.service != "" {
+		params.SetMessagingServiceSid(c.service)
+	} else {
+		params.SetFrom(c.from)
+	}
+	params.SetBody(notify.SMSText(body))
+	params.SetStatusCallback(c.publicURL + StatusPath)
+	msg, err := c.rest.Api.CreateMessage(params)
+	if err != nil {
+		return "", wrap("sms", err)
+	}
+	if msg.Sid == nil {
+		return "", nil // accepted; only its status reports are lost
+	}
+	return *msg.Sid, nil
+}
+
+// Call places a voice call to phone. For a task (ref T-n) Twilio fetches
+// the call's TwiML from <public_url>/twilio/voice?task=T-n, which reads the
+// task and offers "press 1 to acknowledge"; anything else is read out
+// from text.
+func (c *Client) Call(_ context.Context, phone, ref, text string) (string, error) {
+	if c.from == "" {
+		return "", &Error{Status: 0, Code: 0, Message: "voice calls need twilio.from (a Messaging Service cannot call)"}
+	}
+	params := &openapi.CreateCallParams{}
+	params.SetTo(phone)
+	params.SetFrom(c.from)
+	if _, err := store.ParseID("T", ref); err == nil && strings.HasPrefix(strings.ToUpper(ref), "T-") {
+		params.SetUrl(c.publicURL + VoicePath + "?task=" + url.QueryEscape(strings.ToUpper(ref)))
+		params.SetMethod(http.MethodPost)
+	} else {
+		params.SetTwiml(SayTwiML(text))
+	}
+	params.SetStatusCallback(c.publicURL + StatusPath)
+	params.SetStatusCallbackMethod(http.MethodPost)
+	params.SetTimeout(30)
+	call, err := c.rest.Api.CreateCall(params)
+	if err != nil {
+		return "", wrap("call", err)
+	}
+	if call.Sid == nil {
+		return "", nil // accepted; only its status reports are lost
+	}
+	return *call.Sid, nil
+}
+
+// Error is Twilio's refusal of a request.
+type Error struct {
+	Status  int // HTTP status; 0 when muster refused before asking
+	Code    int // Twilio error code (21211, 20429, ...)
+	Message string
+	What    string // "sms" or "call"
+}
+
+// Error says what Twilio said, phone numbers masked.
+func (e *Error) Error() string {
+	return logging.MaskText(fmt.Sprintf("twilio %s: %d %d: %s", e.What, e.Status, e.Code, e.Message))
+}
+
+// wrap turns twilio-go's errors into *Error (API answers) or a wrapped
+// transport error.
+func wrap(what string, err error) error {
+	var rest *client.TwilioRestError
+	if errors.As(err, &rest) {
+		return &Error{Status: rest.Status, Code: rest.Code, Message: rest.Message, What: what}
+	}
+	var v1 *client.RestErrorV1
+	if errors.As(err, &v1) {
+		return &Error{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message, What: what}
+	}
+	return fmt.Errorf("twilio %s: %w", what, err)
+}
+
+// Retryable is the one place that decides whether a failed request may
+// succeed if tried again: rate limits (429, 20429), Twilio's own failures
+// (5xx, 20500, 20503), timeouts and connection errors may; every other
+// answer (an invalid number 21211, an unsubscribed recipient 21610, a
+// landline 21614, a region not enabled 21408, bad credentials 20003)
+// never will.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		switch {
+		case te.Status == 0:
+			return false
+		case te.Status == http.StatusTooManyRequests, te.Code == 20429:
+			return true
+		case te.Status >= 500, te.Code == 20500, te.Code == 20503:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	// Anything else failed on the way (a reset connection, a body that
+	// did not decode): the request may not have arrived.
+	return true
+}
+
+// SayTwiML is a TwiML document that reads text out.
+func SayTwiML(text string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>` + EscapeXML(text) + `</Say></Response>`
+}
+
+// EscapeXML escapes text for an XML element or attribute.
+func EscapeXML(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		default:
+			if r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
+				continue // not allowed in XML 1.0
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+var (
+	statusScript  = loadScript("delivery_status")
+	advanceScript = loadScript("delivery_advance")
+	optinScript   = loadScript("delivery_optin")
+)
+
+// Delivery is what a provider id (a Twilio message or call SID) maps back
+// to: the message muster sent.
+type Delivery struct {
+	Task    int64  // 0 when the message was not about a task
+	Key     string // the message's idempotency key, "T-3:1:sms"
+	Channel string
+	To      string // person id
+}
+
+// Delivery status results.
+const (
+	DeliveryRecorded = "ok"
+	DeliveryDup      = "dup"     // this status of this message was recorded before
+	DeliveryUnknown  = "unknown" // no message with that id (sent by someone else, or expired)
+)
+
+// RecordDelivery records a delivery status of a message or call muster
+// sent (Twilio's status callback) in its task's timeline, once per status.
+// failed says the status means the person was not reached (undelivered,
+// failed, busy, no-answer), which is also written to the audit log. It
+// returns what the id maps to and whether the status was new.
+func (s *Store) RecordDelivery(ctx context.Context, providerID, status, errorCode string, failed bool) (Delivery, string, error) {
+	v, err := s.run(ctx, statusScript, ms(s.now()), providerID, status, errorCode, flag(failed))
+	if err != nil {
+		return Delivery{}, "", fmt.Errorf("delivery status %s: %w", providerID, err)
+	}
+	var res struct {
+		Result  string `json:"result"`
+		Task    string `json:"task"`
+		Key     string `json:"key"`
+		Channel string `json:"channel"`
+		To      string `json:"to"`
+	}
+	if err := json.Unmarshal([]byte(toString(v)), &res); err != nil {
+		return Delivery{}, "", unavailable(fmt.Errorf("delivery status %s: reply: %w", providerID, err))
+	}
+	return Delivery{Task: toInt(res.Task), Key: res.Key, Channel: res.Channel, To: res.To}, res.Result, nil
+}
+
+// Advance results.
+const (
+	AdvanceOK      = "ok"
+	AdvanceClosed  = "closed"  // the task is no longer open
+	AdvanceMoved   = "moved"   // a later step ran meanwhile
+	AdvanceRunning = "running" // an engine is running the step now
+	AdvanceDue     = "due"     // the next step is already due
+	AdvanceGone    = "gone"    // no such task
+)
+
+// AdvanceTask makes a task's next escalation step due now, because the
+// step that ran could not reach the person. It only moves the timer if
+// the task is still open and step is still the step it will run next, so
+// a late report about an old step changes nothing (see
+// lua/delivery_advance.lua). reason goes to the timeline.
+func (s *Store) AdvanceTask(ctx context.Context, task int64, step int, reason string) (string, error) {
+	v, err := s.run(ctx, advanceScript, ms(s.now()), task, strconv.Itoa(step), reason)
+	if err != nil {
+		return "", fmt.Errorf("advance %s: %w", FormatID("T", task), err)
+	}
+	return toString(v), nil
+}
+
+// AdvanceAfter advances the task of a message whose step failed to reach
+// its person: the message's key says which step ran ("T-3:1:sms" ran step
+// 1, so step 2 is the one made due). Messages that are not task notices
+// change nothing and return AdvanceGone.
+func (s *Store) AdvanceAfter(ctx context.Context, key, reason string) (string, error) {
+	task, step, ok := TaskStepFromKey(key)
+	if !ok {
+		return AdvanceGone, nil
+	}
+	return s.AdvanceTask(ctx, task, step+1, reason)
+}
+
+// RecordSMSOptIn records that a phone number sent STOP (out true) or START
+// to the SMS number. person is "" for an unknown number; maskedPhone is
+// what the audit log shows.
+func (s *Store) RecordSMSOptIn(ctx context.Context, person, maskedPhone, keyword string, out bool) error {
+	_, err := s.run(ctx, optinScript, ms(s.now()), person, maskedPhone, keyword, flag(out))
+	if err != nil {
+		return fmt.Errorf("record sms %s: %w", keyword, err)
+	}
+	return nil
+}
+
+// SMSOptedOut reports whether a person has sent STOP (and not START since).
+func (s *Store) SMSOptedOut(ctx context.Context, person string) (bool, error) {
+	n, err := s.rdb.HExists(ctx, s.Key("sms", "optout"), person).Result()
+	return n, unavailable(err)
+}
+
+// DeliveryTTL is how long a provider id maps back to its message: Twilio
+// reports delivery within minutes, rarely after days.
+const DeliveryTTL = 7 * 24 * time.Hour
+
+// MapDelivery remembers which message a provider id (a Twilio SID) is,
+// so its delivery status callbacks find the task.
+func (s *Store) MapDelivery(ctx context.Context, providerID string, d Delivery) error {
+	k := s.Key("twilio", "sid", providerID)
+	task := ""
+	if d.Task > 0 {
+		task = strconv.FormatInt(d.Task, 10)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, k, "task", task, "key", d.Key, "channel", d.Channel, "to", d.To, "ref", refOf(d))
+	pipe.PExpire(ctx, k, DeliveryTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("map %s: %w", providerID, unavailable(err))
+	}
+	return nil
+}
+
+func refOf(d Delivery) string {
+	if d.Task > 0 {
+		return FormatID("T", d.Task)
+	}
+	return ""
+}

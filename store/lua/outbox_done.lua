@@ -1,0 +1,34 @@
+-- Record the outcome of one send and take the message off its lane.
+-- sent: the timeline says so. failed (never retried: an
+-- invalid number, a refusal, retries used up): the failure lands in the
+-- timeline and the audit log. retry: the message goes back on its lane at
+-- the given time, if this taker still holds it.
+-- ARGV: now ms, message id, token, outcome (sent|failed|retry),
+--       retry at ms, detail text
+local now, id, token, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local mk = P .. 'outbox:m:' .. id
+local m = redis.call('HMGET', mk, 'lane', 'task', 'channel', 'to', 'site', 'key', 'ref', 'claim')
+if not m[1] then return 'gone' end
+local lane = P .. 'outbox:lane:' .. m[1]
+if outcome == 'retry' then
+  if m[8] ~= token then return 'stale' end
+  redis.call('HSET', mk, 'last_error', ARGV[6])
+  redis.call('HDEL', mk, 'claim')
+  redis.call('ZADD', lane, ARGV[5], id)
+  return 'ok'
+end
+local who = m[4]
+if who == '' then who = '#' .. m[5] end
+local tk = P .. 'task:' .. m[2]
+local hasTask = m[2] ~= '' and redis.call('EXISTS', tk) == 1
+if outcome == 'sent' then
+  if hasTask then timeline(tk .. ':timeline', now, 'muster', 'sent', m[3] .. ' to ' .. who) end
+else
+  if hasTask then
+    timeline(tk .. ':timeline', now, 'muster', 'failed', m[3] .. ' to ' .. who .. ' failed: ' .. ARGV[6])
+  end
+  audit(now, 'outbox.failed', 'muster', m[7], cjson.encode({key = m[6], channel = m[3], to = m[4], error = ARGV[6]}))
+end
+redis.call('DEL', mk)
+redis.call('ZREM', lane, id)
+return 'ok'
