@@ -133,4 +133,3 @@ func TestEngineCatchesUpAfterOutage(t *testing.T) {
 		}
 	}
 }
-
