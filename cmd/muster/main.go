@@ -20,6 +20,8 @@ import (
 
 	"github.com/muster-ops/muster/bot"
 	"github.com/muster-ops/muster/bot/console"
+	"github.com/muster-ops/muster/bot/discord"
+	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/logging"
@@ -274,25 +276,74 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		addr = *listen
 	}
 	srv := bot.NewServer(log, a.st)
+	secrets := a.cfg.SecretsFromEnv(nil)
+	// Each platform whose secrets are present is on: its routes are
+	// mounted and it joins the chat surfaces before delivery starts.
+	var on, off []string
+	var adapters []interface{ Run(context.Context) error }
+	if secrets.SlackBotToken != "" && (secrets.SlackSigningSecret != "" || secrets.SlackAppToken != "") {
+		sl, err := slackbot.New(slackbot.Options{
+			Service: a.svc, Store: a.st, Config: a.cfg,
+			BotToken: secrets.SlackBotToken, SigningSecret: secrets.SlackSigningSecret, AppToken: secrets.SlackAppToken,
+			APIURL: a.cfg.Slack.APIURL, Clock: a.clock, Logger: log.Named("slack"), Consumer: notify.NewToken(),
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "muster serve: slack:", err)
+			return 1
+		}
+		a.disp.AddChat(sl)
+		if secrets.SlackSigningSecret != "" {
+			sl.Register(srv)
+		}
+		adapters = append(adapters, sl)
+		on = append(on, "slack")
+	} else {
+		off = append(off, "slack")
+	}
+	if secrets.DiscordBotToken != "" || secrets.DiscordPublicKey != "" {
+		dc, err := discord.New(discord.Options{
+			Service: a.svc, Store: a.st, Config: a.cfg,
+			BotToken: secrets.DiscordBotToken, AppID: secrets.DiscordAppID, PublicKey: secrets.DiscordPublicKey,
+			Clock: a.clock, Logger: log.Named("discord"),
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "muster serve: discord:", err)
+			return 1
+		}
+		if dc.HTTPEnabled() {
+			srv.Handle("POST /discord/interactions", dc)
+		}
+		if dc.Posting() {
+			a.disp.AddChat(dc)
+		}
+		adapters = append(adapters, dc)
+		on = append(on, "discord")
+	} else {
+		off = append(off, "discord")
+	}
+	if secrets.TwilioAccountSID != "" && secrets.TwilioAuthToken != "" {
+		on = append(on, "twilio")
+	} else {
+		off = append(off, "twilio")
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	wait := a.start(runCtx)
-	defer func() { cancel(); wait() }()
-	secrets := a.cfg.SecretsFromEnv(nil)
-	var on, off []string
-	for _, p := range []struct {
-		name string
-		ok   bool
-	}{
-		{"slack", secrets.SlackBotToken != "" && (secrets.SlackSigningSecret != "" || secrets.SlackAppToken != "")},
-		{"discord", secrets.DiscordBotToken != "" || secrets.DiscordPublicKey != ""},
-		{"twilio", secrets.TwilioAccountSID != "" && secrets.TwilioAuthToken != ""},
-	} {
-		if p.ok {
-			on = append(on, p.name)
-		} else {
-			off = append(off, p.name)
-		}
+	adaptersDone := make(chan struct{}, len(adapters))
+	for _, ad := range adapters {
+		go func() {
+			if err := ad.Run(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("platform adapter stopped", zap.Error(err))
+			}
+			adaptersDone <- struct{}{}
+		}()
 	}
+	defer func() {
+		cancel()
+		wait()
+		for range adapters {
+			<-adaptersDone
+		}
+	}()
 	err = srv.ListenAndServe(ctx, addr, func(a net.Addr) {
 		log.Info("muster serving", zap.String("addr", a.String()),
 			zap.String("platforms", strings.Join(on, ",")), zap.String("off_no_secrets", strings.Join(off, ",")))

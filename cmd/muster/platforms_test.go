@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	slackbot "github.com/muster-ops/muster/bot/slack"
+	"github.com/muster-ops/muster/internal/fakeslack"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// muster serve with Slack secrets in its environment serves Slack: a
+// signed slash command gets its answer, and the incident card reaches the
+// site channel through the outbox and the Slack notifier.
+func TestServeWiresSlack(t *testing.T) {
+	o := newOrg(t)
+	fake := fakeslack.New("xoxb-test")
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	cfg, err := os.ReadFile(o.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), "  bot_token_env: SLACK_BOT_TOKEN", "  api_url: "+api.URL+"/api/\n  bot_token_env: SLACK_BOT_TOKEN", 1))
+	if err := os.WriteFile(o.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "test-signing-secret"
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-test")
+	t.Setenv("SLACK_SIGNING_SECRET", secret)
+	t.Setenv("SLACK_APP_TOKEN", "")
+	t.Setenv("DISCORD_BOT_TOKEN", "")
+	t.Setenv("DISCORD_PUBLIC_KEY", "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	args := []string{"serve", "--config", o.config, "--listen", "127.0.0.1:0", "--log-level", "error"}
+	if u := storetest.URL(); u != "" {
+		args = append(args, "--redis", u)
+	}
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, args, strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	banner, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.Contains(banner, "platforms: slack") {
+		t.Fatalf("banner %q does not list slack", banner)
+	}
+	base := strings.Fields(banner)[3]
+
+	form := url.Values{"command": {"/incident"}, "text": {"raise intrusion sev2 @harbour Fence cut near gate B"},
+		"user_id": {"U0AMARA"}, "channel_id": {"C0HARBOUR"}, "response_url": {api.URL + "/response/x"}}
+	body := form.Encode()
+	ts := time.Now().Unix()
+	req, _ := http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Slack-Signature", slackbot.Sign(secret, ts, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(answer), "INC-1 raised") {
+		t.Fatalf("slash command = %d %s", resp.StatusCode, answer)
+	}
+
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if _, err := fake.WaitForPost(wctx, func(p fakeslack.Post) bool {
+		return p.Channel == "C0HARBOUR" && strings.Contains(p.Text+string(p.Blocks), "INC-1")
+	}); err != nil {
+		t.Fatalf("no INC-1 card in #harbour: %v", err)
+	}
+
+	// An unsigned request is refused.
+	resp, err = http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned request = %d, want 401", resp.StatusCode)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d", c)
+	}
+}
