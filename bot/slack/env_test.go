@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,7 +60,6 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Cleanup(fs.Close)
 	disp := notify.NewDispatcher(nil)
 	co := commands.Options{Config: cfg, Store: st, Now: clk.Now}
-	withOut(&co, disp)
 	svc := commands.New(co)
 	o := Options{
 		Service: svc, Store: st, Config: cfg, BotToken: testBotToken, SigningSecret: testSecret,
@@ -84,17 +82,6 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	a.Register(mux)
 	return &env{t: t, cfg: cfg, st: st, clk: clk, svc: svc, fake: fake, slack: fs, a: a, mux: mux,
 		del: notify.NewDeliverer(st, disp, nil, notify.NewToken(), cfg.Engine.Lease.D())}
-}
-
-// withOut hands commands' fan-out to out where commands.Options still has
-// an Out field; once fan-out goes through the durable outbox (drained by
-// a notify.Deliverer, as drain does) the field is gone and this does
-// nothing. It keeps these tests valid on both sides of that change.
-func withOut(o *commands.Options, out notify.Notifier) {
-	f := reflect.ValueOf(o).Elem().FieldByName("Out")
-	if v := reflect.ValueOf(out); f.IsValid() && f.CanSet() && v.Type().AssignableTo(f.Type()) {
-		f.Set(v)
-	}
 }
 
 // drain delivers what commands queued on the outbox to the dispatcher

@@ -71,7 +71,6 @@ func NewDiscord(t testing.TB) *Discord {
 	disp.SetSMS(h.Out)
 	disp.SetVoice(h.Out)
 	co := commands.Options{Config: h.Config, Store: h.Store, Now: h.Clock.Now, Engine: h.Engine}
-	withOut(&co, disp)
 	h.Svc = commands.New(co)
 	h.del = notify.NewDeliverer(h.Store, disp, nil, notify.NewToken(), h.Config.Engine.Lease.D())
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,7 +56,6 @@ func NewSlack(t testing.TB) *Slack {
 	disp.SetSMS(h.Out)
 	disp.SetVoice(h.Out)
 	co := commands.Options{Config: h.Config, Store: h.Store, Now: h.Clock.Now, Engine: h.Engine}
-	withOut(&co, disp)
 	h.Svc = commands.New(co)
 	h.del = notify.NewDeliverer(h.Store, disp, nil, notify.NewToken(), h.Config.Engine.Lease.D())
 
@@ -83,17 +81,6 @@ func NewSlack(t testing.TB) *Slack {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// withOut hands commands' fan-out to out where commands.Options still has
-// an Out field; once commands fan out through the durable outbox (which
-// the harness drains into the same dispatcher) the field is gone and this
-// does nothing.
-func withOut(o *commands.Options, out notify.Notifier) {
-	f := reflect.ValueOf(o).Elem().FieldByName("Out")
-	if v := reflect.ValueOf(out); f.IsValid() && f.CanSet() && v.Type().AssignableTo(f.Type()) {
-		f.Set(v)
-	}
 }
 
 // SlashAnswer is the HTTP answer to a slash command.
