@@ -27,6 +27,11 @@ func runCLI(t *testing.T, h *scenario.Harness, args ...string) (int, string, str
 func TestCLIOnAScriptedMonth(t *testing.T) {
 	h := playMonth(t)
 	dir := t.TempDir()
+	// A delivery report, as Twilio's status callback records it.
+	if _, err := h.Store.AppendAudit(context.Background(), "delivery.failed", "twilio", "T-5",
+		map[string]any{"channel": "sms", "to": "hugo", "status": "undelivered", "code": "30003"}); err != nil {
+		t.Fatal(err)
+	}
 	expect := func(code int, wantCode int, out string, fragments ...string) {
 		t.Helper()
 		if code != wantCode {
@@ -56,7 +61,7 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, h, "report", "incident", "INC-6")
-	expect(code, 0, out, "# Incident report INC-6", "- **Time to acknowledge:** 3m0s", "- **Time to resolve:** 45m0s",
+	expect(code, 0, out, "# Incident report INC-6", "- **Time to acknowledge:** 3m0s", "- **Time to resolve:** 45m0s", "| T-5 | sms | Hugo Brennan | delivery.failed undelivered 30003 |",
 		"| T-5 | Call an ambulance and send the location | control | Hugo Brennan | acknowledged | Farid Haddad | 4m0s | 2 | chat+sms+voice | Hugo Brennan |")
 	code, out, _ = runCLI(t, h, "report", "activation", "A-2", "--format", "html")
 	expect(code, 0, out, "<!DOCTYPE html>", "<h1>Activation report A-2: Medical emergency</h1>")

@@ -252,6 +252,14 @@ type activationParts struct {
 	act     *store.Activation
 	stories []*TaskStory
 	rows    []timelineRow
+	// deliveries are the audit events about messages of the activation
+	// and its tasks (message.*, delivery.*, outbox.*).
+	deliveries []store.AuditEvent
+}
+
+// isDelivery reports whether an audit event is about a message.
+func isDelivery(kind string) bool {
+	return strings.HasPrefix(kind, "message.") || strings.HasPrefix(kind, "delivery.") || strings.HasPrefix(kind, "outbox.")
 }
 
 func (b *Builder) activationParts(ctx context.Context, h history, act *store.Activation) (*activationParts, error) {
@@ -267,6 +275,13 @@ func (b *Builder) activationParts(ctx context.Context, h history, act *store.Act
 	for _, e := range tl {
 		p.rows = append(p.rows, timelineRow{e.At, act.ID(), e.Actor, e.Kind, e.Text})
 	}
+	for _, ref := range append([]string{act.ID()}, taskIDs(tasks)...) {
+		for _, e := range h[ref] {
+			if isDelivery(e.Kind) {
+				p.deliveries = append(p.deliveries, e)
+			}
+		}
+	}
 	for _, t := range tasks {
 		p.stories = append(p.stories, story(t, h[t.ID()]))
 		ttl, err := b.st.TaskTimeline(ctx, t.Num)
@@ -278,6 +293,14 @@ func (b *Builder) activationParts(ctx context.Context, h history, act *store.Act
 		}
 	}
 	return p, nil
+}
+
+func taskIDs(tasks []*store.Task) []string {
+	out := make([]string, len(tasks))
+	for i, t := range tasks {
+		out[i] = t.ID()
+	}
+	return out
 }
 
 func (b *Builder) taskTable(p *activationParts) Table {
@@ -307,6 +330,23 @@ func (b *Builder) messageTable(p *activationParts) Table {
 		if r.kind == "sent" || r.kind == "delivery" || r.kind == "delivered" || r.kind == "failed" {
 			ms = append(ms, msg{r.at, r.record, "", "", r.kind + ": " + r.text})
 		}
+	}
+	for _, e := range p.deliveries {
+		var d struct {
+			Channel string `json:"channel"`
+			To      string `json:"to"`
+			Status  string `json:"status"`
+			Code    string `json:"code"`
+			Error   string `json:"error"`
+		}
+		_ = json.Unmarshal([]byte(e.Data), &d)
+		st := e.Kind
+		for _, x := range []string{d.Status, d.Code, d.Error} {
+			if x != "" {
+				st += " " + x
+			}
+		}
+		ms = append(ms, msg{e.At, e.Subject, d.Channel, b.person(d.To), st})
 	}
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].at.Before(ms[j].at) })
 	for _, m := range ms {
