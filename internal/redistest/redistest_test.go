@@ -65,11 +65,17 @@ func TestClusterServesAndRefusesCrossSlotScripts(t *testing.T) {
 	}
 }
 
-// The Sentinel URL reaches the primary, and after SENTINEL FAILOVER the
-// same client writes to the promoted replica, which holds what was
-// written before.
-func TestSentinelFailoverKeepsData(t *testing.T) {
-	s := redistest.StartSentinel(t, redistest.SentinelOptions{MinReplicas: 1})
+// The Sentinel URL reaches the primary; after SENTINEL FAILOVER the
+// promoted replica holds what was replicated before, and the same client
+// follows the switch: its writes land on the new primary.
+//
+// Not asserted, because Redis does not promise it: a write the old primary
+// acknowledges after the promotion (before the client hears of it, or
+// while the old primary still has another replica) is discarded when the
+// old primary becomes a replica. internal/scenario/sentinel_test.go
+// measures what that means for muster.
+func TestSentinelFailoverFollowsThePrimary(t *testing.T) {
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{})
 	rdb, err := store.NewClient(s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -80,33 +86,34 @@ func TestSentinelFailoverKeepsData(t *testing.T) {
 	if err := rdb.Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the replica has it (the write was acknowledged by the
-	// primary alone; WAIT makes the replica's copy certain).
+	// WAIT makes the replica's copy certain before the failover.
 	if n, err := rdb.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
 		t.Fatalf("WAIT 1: %d, %v", n, err)
 	}
 	t0 := time.Now()
 	np, err := s.Failover(ctx)
-	t.Logf("failover took %v", time.Since(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if np.Addr != s.Replica.Addr {
-		t.Fatalf("promoted %s, want the replica %s", np.Addr, s.Replica.Addr)
+	t.Logf("failover took %v", time.Since(t0))
+	if np != s.Replica {
+		t.Fatalf("promoted %v, want the replica %s", np, s.Replica.Addr)
 	}
-	if err := pollUntil(ctx, func() bool { return rdb.Set(ctx, "after", "2", 0).Err() == nil }); err != nil {
-		t.Fatalf("no write succeeded after the failover: %v", err)
-	}
-	t.Logf("first write after %v", time.Since(t0))
 	cl := np.Client()
 	defer cl.Close()
-	for _, k := range []string{"before", "after"} {
-		if v, err := cl.Get(ctx, k).Result(); err != nil {
-			t.Errorf("new primary: GET %s: %v", k, err)
-		} else if v == "" {
-			t.Errorf("new primary: %s is empty", k)
-		}
+	if v, err := cl.Get(ctx, "before").Result(); err != nil || v != "1" {
+		t.Fatalf("new primary: GET before = %q, %v", v, err)
 	}
+	i := 0
+	err = pollUntil(ctx, func() bool {
+		i++
+		v := strconv.Itoa(i)
+		return rdb.Set(ctx, "after", v, 0).Err() == nil && cl.Get(ctx, "after").Val() == v
+	})
+	if err != nil {
+		t.Fatalf("the client's writes never reached the new primary: %v", err)
+	}
+	t.Logf("writes reach the new primary %v after the failover began", time.Since(t0))
 }
 
 // pollUntil retries f every 50ms until it returns true or ctx ends.

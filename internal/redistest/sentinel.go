@@ -14,10 +14,13 @@ import (
 // MasterName is the name the Sentinel monitors the primary under.
 const MasterName = "mymaster"
 
-// Sentinel is a primary, one replica and one Sentinel watching them.
+// Sentinel is a primary, its replicas and one Sentinel watching them.
 type Sentinel struct {
-	// Primary is the server that was primary at start; Replica followed it.
-	Primary, Replica *Server
+	// Primary is the server that was primary at start.
+	Primary *Server
+	// Replica is the first replica; Replicas are all of them.
+	Replica  *Server
+	Replicas []*Server
 	// Sentinel is the sentinel process.
 	Sentinel *Server
 	// URL reaches the current primary through the Sentinel:
@@ -32,6 +35,12 @@ type SentinelOptions struct {
 	// was just promoted away) refuses writes instead of accepting writes
 	// that the failover then discards. 0 leaves Redis's default (off).
 	MinReplicas int
+	// Replicas is how many replicas follow the primary (default 1). With
+	// two, a failover leaves the new primary a replica at once (the
+	// Sentinel repoints the other one), where with one the new primary
+	// waits for the old one to be turned into its replica (about ten
+	// seconds), refusing writes meanwhile when MinReplicas is set.
+	Replicas int
 }
 
 // StartSentinel starts a primary, a replica in sync with it, and a
@@ -51,12 +60,16 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 	s := &Sentinel{}
 	s.Primary = start(t, "primary", data)
 	ph, pp := splitAddr(t, s.Primary.Addr)
-	s.Replica = start(t, "replica", func(port int) []string {
-		return append(data(port), fmt.Sprintf("replicaof %s %d", ph, pp))
-	})
-	if err := waitReplicaSynced(s.Replica); err != nil {
-		t.Fatalf("redistest: replica %s: %v\n%s", s.Replica.Addr, err, s.Replica.tail())
+	for i := 0; i < max(o.Replicas, 1); i++ {
+		r := start(t, "replica-"+strconv.Itoa(i), func(port int) []string {
+			return append(data(port), fmt.Sprintf("replicaof %s %d", ph, pp))
+		})
+		if err := waitReplicaSynced(r); err != nil {
+			t.Fatalf("redistest: replica %s: %v\n%s", r.Addr, err, r.tail())
+		}
+		s.Replicas = append(s.Replicas, r)
 	}
+	s.Replica = s.Replicas[0]
 	// Start the Sentinel only now: its first INFO to the primary then
 	// lists the replica, rather than ten seconds later.
 	s.Sentinel = start(t, "sentinel", func(int) []string {
@@ -90,8 +103,8 @@ func waitReplicaSynced(r *Server) error {
 	})
 }
 
-// waitReplicaKnown waits until the Sentinel sees the replica connected
-// and in sync: only then can it promote it.
+// waitReplicaKnown waits until the Sentinel sees every replica connected
+// and in sync: only then can it promote one.
 func (s *Sentinel) waitReplicaKnown() error {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr, MaxRetries: -1})
 	defer sc.Close()
@@ -100,15 +113,21 @@ func (s *Sentinel) waitReplicaKnown() error {
 		if err != nil {
 			return false, err
 		}
+		ok := 0
 		for _, r := range reps {
-			addr := r["ip"] + ":" + r["port"]
-			if addr == s.Replica.Addr && r["flags"] == "slave" && r["master-link-status"] == "ok" {
-				return true, nil
+			if r["flags"] == "slave" && r["master-link-status"] == "ok" {
+				ok++
 			}
 		}
-		return false, fmt.Errorf("replica not known yet: %v", reps)
+		if ok < len(s.Replicas) {
+			return false, fmt.Errorf("replicas not all known yet: %v", reps)
+		}
+		return true, nil
 	})
 }
+
+// servers are the data servers (not the Sentinel).
+func (s *Sentinel) servers() []*Server { return append([]*Server{s.Primary}, s.Replicas...) }
 
 // MasterAddr asks the Sentinel which server is primary now.
 func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
@@ -124,7 +143,7 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	return v[0] + ":" + v[1], nil
 }
 
-// Failover makes the Sentinel promote the replica (SENTINEL FAILOVER) and
+// Failover makes the Sentinel promote a replica (SENTINEL FAILOVER) and
 // waits until the Sentinel names it primary and it accepts writes. The
 // old primary keeps running; the Sentinel turns it into a replica later.
 func (s *Sentinel) Failover(ctx context.Context) (newPrimary *Server, err error) {
@@ -132,53 +151,59 @@ func (s *Sentinel) Failover(ctx context.Context) (newPrimary *Server, err error)
 	if err != nil {
 		return nil, err
 	}
-	want := s.Replica
-	if before == s.Replica.Addr {
-		want = s.Primary
-	}
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr, MaxRetries: -1})
 	defer sc.Close()
 	if err := sc.Failover(ctx, MasterName).Err(); err != nil {
 		return nil, fmt.Errorf("sentinel failover: %w", err)
 	}
-	return want, s.waitPrimary(ctx, want)
+	return s.waitPrimary(ctx, before)
 }
 
 // KillPrimary kills the current primary with SIGKILL and waits until the
-// Sentinel has promoted the other server and it accepts writes.
+// Sentinel has promoted a replica and it accepts writes.
 func (s *Sentinel) KillPrimary(ctx context.Context) (newPrimary *Server, err error) {
 	before, err := s.MasterAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dead, want := s.Primary, s.Replica
-	if before == s.Replica.Addr {
-		dead, want = s.Replica, s.Primary
+	for _, srv := range s.servers() {
+		if srv.Addr == before {
+			srv.Kill()
+		}
 	}
-	dead.Kill()
-	return want, s.waitPrimary(ctx, want)
+	return s.waitPrimary(ctx, before)
 }
 
-// waitPrimary waits until the Sentinel names srv primary and srv says so.
-func (s *Sentinel) waitPrimary(ctx context.Context, srv *Server) error {
-	cl := srv.Client()
-	defer cl.Close()
+// waitPrimary waits until the Sentinel names a primary other than
+// before, and that server says it is primary.
+func (s *Sentinel) waitPrimary(ctx context.Context, before string) (*Server, error) {
 	timeout := startTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	return poll(timeout, func(ctx context.Context) (bool, error) {
+	var found *Server
+	err := poll(timeout, func(ctx context.Context) (bool, error) {
 		addr, err := s.MasterAddr(ctx)
 		if err != nil {
 			return false, err
 		}
-		if addr != srv.Addr {
+		if addr == before {
 			return false, fmt.Errorf("sentinel still names %s", addr)
 		}
-		info, err := cl.Info(ctx, "replication").Result()
-		if err != nil {
-			return false, err
+		for _, srv := range s.servers() {
+			if srv.Addr != addr {
+				continue
+			}
+			cl := srv.Client()
+			info, err := cl.Info(ctx, "replication").Result()
+			cl.Close()
+			if err != nil {
+				return false, err
+			}
+			found = srv
+			return strings.Contains(info, "role:master"), nil
 		}
-		return strings.Contains(info, "role:master"), nil
+		return false, fmt.Errorf("sentinel names %s, which is none of ours", addr)
 	})
+	return found, err
 }
