@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -28,15 +27,13 @@ type Engine struct {
 	clock clock.Clock
 	log   *zap.Logger
 	// token identifies this process's claims.
-	token   string
-	lease   time.Duration
-	batch   int
-	workers int
-	wake    chan struct{}
+	token string
+	lease time.Duration
+	batch int
+	wake  chan struct{}
 	// OnStep, when set, is called after each step is recorded (tests and
-	// metrics); result is a store.Step* value. Steps of different tasks
-	// run concurrently, so OnStep must be safe for concurrent use; the
-	// steps of one task never overlap.
+	// metrics); result is a store.Step* value. Several engines may share
+	// one OnStep, so it must be safe for concurrent use.
 	OnStep func(task int64, step int, result string, due, fired time.Time)
 }
 
@@ -52,16 +49,12 @@ type EngineOptions struct {
 	Lease time.Duration
 	// Batch is how many deadlines one claim takes (default 200).
 	Batch int
-	// Workers bounds how many claimed steps run at once (default 16).
-	// A task's next step is only claimable once its step is recorded, so
-	// running the steps of one claim concurrently keeps each task's order.
-	Workers int
 }
 
 // NewEngine builds an Engine.
 func NewEngine(o EngineOptions) *Engine {
 	e := &Engine{cfg: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, token: o.Token, lease: o.Lease, batch: o.Batch,
-		workers: o.Workers, wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1)}
 	if e.clock == nil {
 		e.clock = clock.Real{}
 	}
@@ -76,9 +69,6 @@ func NewEngine(o EngineOptions) *Engine {
 	}
 	if e.batch == 0 {
 		e.batch = 200
-	}
-	if e.workers <= 0 {
-		e.workers = 16
 	}
 	return e
 }
@@ -194,54 +184,28 @@ func (e *Engine) claim(ctx context.Context, now time.Time) ([]store.Claim, error
 	return e.st.ClaimDue(ctx, now, e.lease, e.batch, e.token)
 }
 
-// fireAll runs claimed deadlines: their tasks are read in one round trip,
-// then the steps run on up to e.workers goroutines. Claims name distinct
-// tasks (a task has one timer), so no two of them touch the same task.
+// fireAll runs claimed deadlines: each step is planned from the task the
+// claim carries, then every step is recorded in one pipelined round trip
+// (each still its own atomic script). Claims name distinct tasks (a task
+// has one timer, and its next step is only scheduled when this one is
+// recorded), so a task's steps stay in order.
 func (e *Engine) fireAll(ctx context.Context, claims []store.Claim, now time.Time) error {
 	if len(claims) == 0 {
 		return nil
 	}
-	nums := make([]int64, len(claims))
-	for i, c := range claims {
-		nums[i] = c.Task
-	}
-	tasks, err := e.st.Tasks(ctx, nums)
-	if err != nil {
-		return err
-	}
-	byNum := make(map[int64]*store.Task, len(tasks))
-	for _, t := range tasks {
-		byNum[t.Num] = t
-	}
 	b := &batch{e: e, now: now}
-	if len(claims) == 1 {
-		return e.fire(ctx, b, claims[0], byNum[claims[0].Task])
+	runs := make([]store.StepRun, len(claims))
+	for i, c := range claims {
+		runs[i] = e.prepare(ctx, b, c)
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	work := make(chan store.Claim)
-	for range min(e.workers, len(claims)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				if err := e.fire(ctx, b, c, byNum[c.Task]); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
+	results, err := e.st.RunSteps(ctx, runs)
+	for i, c := range claims {
+		if results[i] == "" {
+			continue // failed: the claim's lease brings it back
+		}
+		e.recorded(c, runs[i], results[i], now)
 	}
-	for _, c := range claims {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
-	return errors.Join(errs...)
+	return err
 }
 
 // batch is what the steps of one claim share: the covers, read once and
@@ -273,28 +237,29 @@ func Steps(p *configs.Policy) []configs.Step {
 	return out
 }
 
-// fire runs one claimed deadline; t is its task, nil when it is gone.
-func (e *Engine) fire(ctx context.Context, b *batch, c store.Claim, t *store.Task) error {
+// prepare decides what a claimed deadline does; a claim whose task is
+// gone or closed gets a run that only clears its timer.
+func (e *Engine) prepare(ctx context.Context, b *batch, c store.Claim) store.StepRun {
+	t := c.Record
 	if t == nil {
-		_, err := e.st.RunStep(ctx, store.StepRun{Task: c.Task, Token: e.token})
-		return err
+		return store.StepRun{Task: c.Task, Token: e.token}
 	}
 	run := store.StepRun{Task: t.Num, Token: e.token, Step: t.Step}
 	if t.Status == store.TaskOpen {
 		e.plan(ctx, b, t, c.Due, &run)
 	}
-	result, err := e.st.RunStep(ctx, run)
-	if err != nil {
-		return err
-	}
+	return run
+}
+
+// recorded reports one recorded step (OnStep, the log).
+func (e *Engine) recorded(c store.Claim, run store.StepRun, result string, now time.Time) {
 	if e.OnStep != nil {
-		e.OnStep(t.Num, t.Step, result, c.Due, b.now)
+		e.OnStep(c.Task, run.Step, result, c.Due, now)
 	}
-	if result == store.StepOK {
-		e.log.Info("escalation step", zap.String("task", t.ID()), zap.Int("step", t.Step),
-			zap.String("assignee", run.NewAssignee), zap.Duration("late", b.now.Sub(c.Due)))
+	if result == store.StepOK && e.log.Core().Enabled(zap.InfoLevel) {
+		e.log.Info("escalation step", zap.String("task", store.FormatID("T", c.Task)), zap.Int("step", run.Step),
+			zap.String("assignee", run.NewAssignee), zap.Duration("late", now.Sub(c.Due)))
 	}
-	return nil
 }
 
 // fallbackSteps stand in for a policy that is no longer in the config

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -223,21 +224,34 @@ func (s *Store) TriggerPlan(ctx context.Context, in NewActivation) (*Activation,
 // Claim is a due timer this process now holds.
 type Claim struct {
 	Task int64
-	Due  time.Time // the deadline as scheduled
+	// Due is when the step was scheduled (the task's due time, which
+	// stays put when a dead claimer's lease is taken over).
+	Due time.Time
+	// Record is the task as it was when claimed; nil when it is gone.
+	Record *Task
 }
 
 // ClaimDue claims up to limit timers due at or before now, earliest
-// first, holding each until now+lease.
+// first, holding each until now+lease. Each claim carries its task, read
+// in the same script, so running a batch costs no further reads.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int, token string) ([]Claim, error) {
 	v, err := s.run(ctx, claimScript, ms(now), ms(now.Add(lease)), limit, token)
 	if err != nil {
 		return nil, err
 	}
 	res, _ := v.([]any)
-	out := make([]Claim, 0, len(res)/2)
-	for i := 0; i+1 < len(res); i += 2 {
+	out := make([]Claim, 0, len(res)/3)
+	for i := 0; i+2 < len(res); i += 3 {
 		score, _ := strconv.ParseFloat(toString(res[i+1]), 64)
-		out = append(out, Claim{Task: toInt(res[i]), Due: time.UnixMilli(int64(score))})
+		c := Claim{Task: toInt(res[i]), Due: time.UnixMilli(int64(score))}
+		if flat, _ := res[i+2].([]any); len(flat) > 0 {
+			m := make(map[string]string, len(flat)/2)
+			for j := 0; j+1 < len(flat); j += 2 {
+				m[toString(flat[j])] = toString(flat[j+1])
+			}
+			c.Record = taskFromHash(m)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -285,6 +299,51 @@ type StepRun struct {
 // RunStep records an escalation step atomically, if the task is still
 // open, still claimed by token, and at step Step.
 func (s *Store) RunStep(ctx context.Context, r StepRun) (string, error) {
+	v, err := s.run(ctx, stepScript, s.stepArgs(r)...)
+	if err != nil {
+		return "", fmt.Errorf("step T-%d: %w", r.Task, err)
+	}
+	return toString(v), nil
+}
+
+// RunSteps records several escalation steps (of different tasks) in one
+// round trip: each is its own script call, atomic on its own, as RunStep.
+// It returns each step's result; a step that failed has "" and its error
+// is joined into err.
+func (s *Store) RunSteps(ctx context.Context, runs []StepRun) ([]string, error) {
+	out := make([]string, len(runs))
+	if len(runs) == 0 {
+		return out, nil
+	}
+	keys := []string{s.prefix}
+	args := make([][]any, len(runs))
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(runs))
+	for i, r := range runs {
+		args[i] = s.stepArgs(r)
+		cmds[i] = stepScript.EvalSha(ctx, pipe, keys, args[i]...)
+	}
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+	var errs []error
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The script cache was flushed (or this is a new server):
+			// Run loads it.
+			v, err = s.run(ctx, stepScript, args[i]...)
+		} else {
+			err = s.scriptErr(err)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("step T-%d: %w", runs[i].Task, err))
+			continue
+		}
+		out[i] = toString(v)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (s *Store) stepArgs(r StepRun) []any {
 	next := ""
 	if !r.NextDue.IsZero() {
 		next = strconv.FormatInt(ms(r.NextDue), 10)
@@ -293,11 +352,7 @@ func (s *Store) RunStep(ctx context.Context, r StepRun) (string, error) {
 	if msgs == nil {
 		msgs = []OutMessage{}
 	}
-	v, err := s.run(ctx, stepScript, ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, next, mustJSON(msgs), r.Note, auditData(r.Audit))
-	if err != nil {
-		return "", fmt.Errorf("step T-%d: %w", r.Task, err)
-	}
-	return toString(v), nil
+	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, next, mustJSON(msgs), r.Note, auditData(r.Audit)}
 }
 
 // Task actions for AckTask.

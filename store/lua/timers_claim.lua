@@ -6,7 +6,10 @@
 -- not the timer's score: after a take-over the score is the dead
 -- claimer's lease end, and the next step must still be scheduled from
 -- the original deadline.
+-- Each claim also carries the task's fields, so the engine needs no
+-- further read to run the step.
 -- ARGV: now, lease_until, limit, token
+-- Returns a flat list of (task num, due ms, {task hash as field, value...}).
 local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local now = tonumber(ARGV[1])
 local out = {}
@@ -24,6 +27,7 @@ for i = 1, #due, 2 do
     if d and d <= tonumber(score) and d <= now then score = tostring(d) end
     out[#out + 1] = tn
     out[#out + 1] = score
+    out[#out + 1] = redis.call('HGETALL', tk)
   end
 end
 return out
