@@ -11,11 +11,13 @@ const HelpText = `muster commands:
 /incident raise <category> [sev1..sev4] [@site] <text>   report an incident
 /incident list [open|all] [@site]     /incident show INC-n
 /incident update INC-n <text>         /incident resolve INC-n <summary>
+/incident hold|release INC-n [reason]   (coordinators: legal hold)
 /plan list   /plan show <plan>   /plan trigger <plan> [@site] [note]
 /plan status [A-n]   /plan standdown A-n   /plan dryrun <plan> [@site]
 /roster [@site] [now|next|week] [role]    /roster cover <roster> <person> <from> <to>
 /ack [T-n] [note]   /done T-n
 /drill start <plan> [@site]   /drill stop D-n   /drill report D-n
+/drill action D-n <text> · action done <n> · action list [D-n]
 /muster help | whoami | status
 By SMS: ACK [n] · DONE n · STATUS · HELP`
 

@@ -12,7 +12,7 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · resolve INC-n <summary>"
+const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · resolve INC-n <summary> · hold|release INC-n [reason]"
 
 func (s *Service) incident(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -32,6 +32,10 @@ func (s *Service) incident(ctx context.Context, c *call) Reply {
 		return s.incidentChange(ctx, c, args, store.ActionResolve)
 	case "ack", "acknowledge":
 		return s.incidentChange(ctx, c, args, store.ActionAcknowledge)
+	case "hold":
+		return s.incidentHold(ctx, c, args, store.ActionHold)
+	case "release":
+		return s.incidentHold(ctx, c, args, store.ActionRelease)
 	}
 	return fail(fmt.Sprintf("Unknown /incident %s. %s", sub, incidentUsage))
 }

@@ -80,6 +80,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		s.embedded = m
+		// The embedded server's Lua has no bit library; a native SHA-256
+		// command keeps the audit chain fast there.
+		if err := s.RegisterEmbeddedSHA256(); err != nil {
+			m.Close()
+			return nil, err
+		}
 		s.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
 		s.log.Warn("no redis configured: state lives in memory only and is lost when muster stops",
 			zap.String("embedded_addr", m.Addr()))

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"github.com/muster-ops/muster/bot/discord"
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/logging"
 	"github.com/muster-ops/muster/configs/roster"
@@ -47,6 +50,9 @@ Usage:
   muster check-config [FILE]
   muster help
 
+Records:
+` + report.CLIUsage + `
+
 With no --config, muster uses its embedded example configuration.
 With no Redis URL (--redis, redis.url or MUSTER_REDIS_URL), state lives
 in an embedded in-memory server and is lost on exit.
@@ -67,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRoster(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], stdout, stderr)
+	case "audit", "report", "records":
+		return runRecords(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -93,6 +101,26 @@ func printConfigError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintln(w, err)
+}
+
+// runRecords runs the audit, report and records commands.
+func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfgPath, redisURL, rest := report.GlobalFlags(args)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	if redisURL == "" {
+		redisURL = cfg.SecretsFromEnv(nil).RedisURL
+	}
+	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: cfg.Namespace})
+	if err != nil {
+		fmt.Fprintln(stderr, "muster:", err)
+		return 1
+	}
+	defer st.Close()
+	return report.RunCLI(ctx, rest, cfg, st, stdout, stderr)
 }
 
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
@@ -164,6 +192,19 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 	}
 	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	// The audit log records which configuration each process ran with.
+	raw := configs.ExampleYAML()
+	if cfgPath != "" {
+		if raw, err = os.ReadFile(cfgPath); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256(raw)
+	if err := st.AuditConfigLoaded(ctx, cfg.Source, hex.EncodeToString(sum[:])); err != nil {
+		_ = st.Close()
 		return nil, err
 	}
 	disp := notify.NewDispatcher(log)
