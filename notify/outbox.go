@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -64,8 +65,12 @@ type Pacing struct {
 	Sender string
 	// Rate is messages per second; 0 is unpaced.
 	Rate float64
-	// Burst is how many may go at once after an idle spell (default 2: it
-	// absorbs a late wake-up without losing rate).
+	// Burst is how many may go at once after an idle spell or a stall.
+	// The default allows 100 ms of sending, at least 2 messages: a late
+	// wake-up (a busy host, a slow Redis) is caught up instead of lost,
+	// and over any N messages the rate is exceeded by at most Burst/N.
+	// Twilio queues what exceeds a sender's rate, so a short burst costs
+	// nothing.
 	Burst int
 }
 
@@ -194,7 +199,7 @@ func (d *Deliverer) paceOf(lane string) store.Pace {
 	}
 	burst := p.Burst
 	if burst <= 0 {
-		burst = 2
+		burst = max(2, int(math.Ceil(p.Rate*0.1))+1)
 	}
 	return store.Pace{Rate: p.Rate, Burst: burst}
 }

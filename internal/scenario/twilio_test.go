@@ -2,16 +2,23 @@ package scenario_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
 )
 
 func gateAlarmHarness(t *testing.T, o scenario.TwilioOptions) *scenario.TwilioHarness {
@@ -255,5 +262,102 @@ func TestTwilio429sRetriedEachDeliveredOnce(t *testing.T) {
 	h.Advance(30 * time.Second) // nothing more for the first step
 	if n := len(h.Fake.Messages()); n != 3 {
 		t.Fatalf("%d SMS after settling, want 3", n)
+	}
+}
+
+// secondConnection opens another client onto st's Redis and namespace:
+// another process.
+func secondConnection(t *testing.T, st *store.Store) *store.Store {
+	t.Helper()
+	url := storetest.URL()
+	if st.Embedded() {
+		url = "redis://" + st.Addr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The first connection cleans the namespace up; this one only closes.
+	s, err := store.Open(ctx, store.Options{URL: url, Namespace: st.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// A process killed with messages still queued loses none: process A sends
+// ten of forty SMS and dies while taking the eleventh (its connection to
+// Redis gone, nothing recorded); process B takes the eleventh over when
+// A's lease ends and sends the rest. Twilio gets each exactly once.
+func TestTwilioKilledProcessLosesNoMessage(t *testing.T) {
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := faketwilio.New(scenario.TwilioAccountSID, scenario.TwilioAuthToken)
+	api := httptest.NewServer(fake)
+	t.Cleanup(func() { fake.Close(); api.Close() })
+	base := storetest.Open(t, nil)
+	procA := secondConnection(t, base)
+	client, err := twilio.New(twilio.Options{AccountSID: scenario.TwilioAccountSID, AuthToken: scenario.TwilioAuthToken,
+		From: cfg.Twilio.From, APIURL: api.URL, PublicURL: "https://muster.example.com", People: cfg, Deliveries: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 40
+	var msgs []store.OutMessage
+	for i := range total {
+		msgs = append(msgs, store.OutMessage{Key: fmt.Sprintf("callout:%d", i), Channel: "sms", To: cfg.People[i%len(cfg.People)].ID,
+			Kind: "callout", Text: fmt.Sprintf("Call-out %d: report in", i)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := base.Enqueue(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	pacing := map[string]notify.Pacing{notify.SMS: {Sender: cfg.Twilio.From, Rate: 50}}
+	const lease = 500 * time.Millisecond
+
+	ctxA, kill := context.WithCancel(ctx)
+	var calls atomic.Int32
+	dying := notify.NotifierFunc(func(ctx context.Context, m notify.Message) (bool, error) {
+		if calls.Add(1) == 11 {
+			kill()
+			_ = procA.Close() // the process is gone: nothing more reaches Redis
+			return true, errors.New("killed")
+		}
+		return client.Notify(ctx, m)
+	})
+	delA := notify.NewDelivererWith(notify.DelivererOptions{Store: procA, Out: dying, Consumer: "A", Lease: lease, Workers: 1, Pacing: pacing})
+	doneA := make(chan struct{})
+	go func() { defer close(doneA); _ = delA.Run(ctxA) }()
+	select {
+	case <-doneA:
+	case <-ctx.Done():
+		t.Fatal("process A did not die")
+	}
+	if n := len(fake.Messages()); n != 10 {
+		t.Fatalf("process A sent %d before dying, want 10", n)
+	}
+
+	delB := notify.NewDelivererWith(notify.DelivererOptions{Store: base, Out: client, Consumer: "B", Lease: lease, Pacing: pacing})
+	ctxB, stopB := context.WithCancel(ctx)
+	doneB := make(chan struct{})
+	go func() { defer close(doneB); _ = delB.Run(ctxB) }()
+	if _, err := fake.WaitForMessages(ctx, total); err != nil {
+		t.Fatalf("process B: %v (%d sent)", err, len(fake.Messages()))
+	}
+	stopB()
+	<-doneB
+	got := map[string]int{}
+	for _, m := range fake.Messages() {
+		got[m.Body]++
+	}
+	for _, m := range msgs {
+		if got[m.Text] != 1 {
+			t.Errorf("%q sent %d times", m.Text, got[m.Text])
+		}
+	}
+	if n, err := base.OutboxLen(ctx); err != nil || n != 0 {
+		t.Fatalf("%d messages left in the outbox (err %v)", n, err)
 	}
 }
