@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// AdvanceTask moves the timer only while the task is open and still
+// waiting to run the step named.
+func TestAdvanceTaskOnlyAtTheSameStep(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	st := storetest.Open(t, func() time.Time { return now })
+	ctx := context.Background()
+	_, tasks, err := st.TriggerPlan(ctx, store.NewActivation{Plan: "p", PlanName: "P", Site: "harbour", By: "jonah",
+		Tasks: []store.NewTask{{Title: "Sweep", Role: "guard", Policy: "standard", Assignee: "amara"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tasks[0].Num
+	check := func(step int, want string) {
+		t.Helper()
+		got, err := st.AdvanceTask(ctx, n, step, "sms failed")
+		if err != nil || got != want {
+			t.Fatalf("AdvanceTask(step %d) = %q, %v; want %q", step, got, err, want)
+		}
+	}
+	check(1, store.AdvanceMoved) // step 0 has not run
+	check(0, store.AdvanceDue)   // and is due already
+	claims, err := st.ClaimDue(ctx, now, time.Minute, 10, "e")
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim: %v %v", claims, err)
+	}
+	check(0, store.AdvanceRunning) // an engine holds it
+	if res, err := st.RunStep(ctx, store.StepRun{Task: n, Token: "e", Step: 0, NextDue: now.Add(2 * time.Minute), Note: "step 1"}); err != nil || res != store.StepOK {
+		t.Fatalf("run step: %v %v", res, err)
+	}
+	check(2, store.AdvanceMoved)
+	check(1, store.AdvanceOK)
+	if next, ok, err := st.NextDue(ctx); err != nil || !ok || !next.Equal(now) {
+		t.Fatalf("next due %v %v %v, want now", next, ok, err)
+	}
+	check(1, store.AdvanceDue)
+	if _, err := st.AckTask(ctx, n, "amara", store.TaskActionAck, ""); err != nil {
+		t.Fatal(err)
+	}
+	check(1, store.AdvanceClosed)
+	check(1, store.AdvanceClosed)
+	if got, _ := st.AdvanceAfter(ctx, "A-1:broadcast", "x"); got != store.AdvanceGone {
+		t.Fatalf("AdvanceAfter on a non-task key = %q", got)
+	}
+}
+
+func TestTaskStepFromKey(t *testing.T) {
+	for key, want := range map[string][2]int64{"T-3:1:sms": {3, 1}, "T-17:0:voice": {17, 0}} {
+		n, s, ok := store.TaskStepFromKey(key)
+		if !ok || n != want[0] || int64(s) != want[1] {
+			t.Errorf("%s: %d %d %v", key, n, s, ok)
+		}
+	}
+	for _, key := range []string{"", "T-3:unanswered:site", "A-1:0:chat", "T-3:1", "3:1:sms", "T-3:-1:sms"} {
+		if _, _, ok := store.TaskStepFromKey(key); ok {
+			t.Errorf("%q parsed", key)
+		}
+	}
+}
