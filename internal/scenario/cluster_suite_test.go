@@ -32,6 +32,7 @@ var suiteScenarios = []struct {
 	{"incident lifecycle and change feed", suiteIncidentLifecycle},
 	{"plan trigger, escalation and ack", suitePlanEscalation},
 	{"wake-up across processes", suiteWakeAcrossProcesses},
+	{"connection lease", suiteLease},
 }
 
 // runSuite runs every scenario against the Redis the test store points
@@ -197,5 +198,28 @@ func suiteWakeAcrossProcesses(t *testing.T, ns string) {
 		t.Logf("engine woken by pub/sub ran T-%d", task)
 	case <-bound.C:
 		t.Fatal("the sleeping engine never ran the new tasks: no wake-up reached it")
+	}
+}
+
+// Two replicas contend for the chat connection lease: one holds it; the
+// other gets it once the first releases it.
+func suiteLease(t *testing.T, ns string) {
+	h := scenario.NewWith(t, scenario.Options{Namespace: ns})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if l, err := h.Store.AcquireLease(ctx, "slack-socket", "A", 9*time.Second); err != nil || !l.Held {
+		t.Fatalf("A acquires: %+v, %v", l, err)
+	}
+	if l, err := h.Store.AcquireLease(ctx, "slack-socket", "B", 9*time.Second); err != nil || l.Held || l.Holder != "A" {
+		t.Fatalf("B acquires A's lease: %+v, %v", l, err)
+	}
+	if l, err := h.Store.RenewLease(ctx, "slack-socket", "A", 9*time.Second); err != nil || !l.Held {
+		t.Fatalf("A renews: %+v, %v", l, err)
+	}
+	if ok, err := h.Store.ReleaseLease(ctx, "slack-socket", "A"); err != nil || !ok {
+		t.Fatalf("A releases: %v, %v", ok, err)
+	}
+	if l, err := h.Store.AcquireLease(ctx, "slack-socket", "B", 9*time.Second); err != nil || !l.Held {
+		t.Fatalf("B acquires the released lease: %+v, %v", l, err)
 	}
 }

@@ -43,3 +43,23 @@ func WithURL(t testing.TB, url string) {
 	t.Helper()
 	t.Setenv(EnvURL, url)
 }
+
+// OpenPeer opens a second handle onto s's namespace on s's Redis, as
+// another replica would; with the embedded server it dials s's server
+// (OpenNamespace would start a separate one). s's opener removes the keys;
+// the peer only closes its connection.
+func OpenPeer(t testing.TB, s *store.Store, now func() time.Time) *store.Store {
+	t.Helper()
+	url := URL()
+	if s.Embedded() {
+		url = "redis://" + s.Addr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := store.Open(ctx, store.Options{URL: url, Namespace: s.Namespace(), Now: now})
+	if err != nil {
+		t.Fatalf("open peer store on %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
