@@ -1,0 +1,65 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestConsoleEscalationScenario is the issue's piped rehearsal, with the
+// console's clock 600 times faster (a minute passes in 0.1 s):
+//
+//	/roster cover harbour-guard amara now 12h   # whoever's shift it is, amara is the guard
+//	/plan trigger medical-emergency @harbour Visitor collapsed in reception
+//	:wait 4m        # T-3 (guard amara, standard policy): chat, then sms at 2m
+//	:as amara
+//	/ack T-3
+//	:wait 12m       # spans the voice step (5m), the supervisor (8m), unanswered (13m)
+//
+// The silent assignee gets an SMS after the first wait; once she has
+// acknowledged, nothing more is printed about T-3. The waits sit well
+// clear of the deadlines (a minute of console time either side is 100 ms
+// of real time) so a loaded machine does not make the test flaky.
+func TestConsoleEscalationScenario(t *testing.T) {
+	o := newOrg(t)
+	script := strings.Join([]string{
+		"/roster cover harbour-guard amara now 12h",
+		"/plan trigger medical-emergency @harbour Visitor collapsed in reception",
+		":wait 4m",
+		":as amara",
+		"/ack T-3",
+		":wait 12m",
+	}, "\n") + "\n"
+	r := o.console(t, script, "--as", "farid", "--time-scale", "600")
+	out := r.stdout
+
+	if !strings.Contains(out, "A-1 triggered: Medical emergency v1 at Harbour Point HQ by Farid Haddad.") ||
+		!regexp.MustCompile(`(?m)^  T-3 Amara Okafor: Meet the ambulance`).MatchString(out) {
+		t.Fatalf("no trigger with T-3 for Amara:\n%s", out)
+	}
+	ack := strings.Index(out, "\nT-3 acknowledged by Amara Okafor")
+	if ack < 0 {
+		t.Fatalf("no acknowledgement of T-3:\n%s", out)
+	}
+	before, after := out[:ack], out[ack+1:]
+	// Before the ack: the chat notice, then the SMS of the second step.
+	if !regexp.MustCompile(`(?m)^→ chat @amara \(Amara Okafor\): T-3 .*/ack T-3`).MatchString(before) {
+		t.Errorf("no chat notice of T-3 to amara before the ack:\n%s", before)
+	}
+	if !regexp.MustCompile(`(?m)^→ sms amara \(\*+0101\): T-3 Harbour Point HQ: Meet the ambulance.* Reply ACK 3$`).MatchString(before) {
+		t.Errorf("no SMS of T-3 to amara before the ack:\n%s", before)
+	}
+	// After it: nothing about T-3 (the voice text says "Task 3 at").
+	about := regexp.MustCompile(`\bT-3\b|Task 3 at`)
+	lines := strings.Split(after, "\n")
+	for _, l := range lines[1:] {
+		if about.MatchString(l) {
+			t.Errorf("after the ack, a line about T-3: %q\nwhole output:\n%s", l, out)
+		}
+	}
+	// Meanwhile the other tasks kept escalating, so the wait did span
+	// further steps: T-1 (critical) went unanswered.
+	if !strings.Contains(after, "T-1 UNANSWERED") {
+		t.Errorf("no further escalation at all after the ack; did the second :wait run?\n%s", after)
+	}
+}
