@@ -108,6 +108,10 @@ type Options struct {
 	// Consumer names this process in the change-feed group (default
 	// "muster").
 	Consumer string
+	// Replays remembers signed requests so a copy sent again inside the
+	// five-minute window is refused; when nil, the Store's Redis is used
+	// if the Store is a *store.Store.
+	Replays Replays
 }
 
 // Adapter is muster on Slack. Create it with New, mount its handlers
@@ -129,6 +133,7 @@ type Adapter struct {
 	budget  time.Duration
 	block   time.Duration
 	consume string
+	replays Replays
 
 	// ctx lives as long as the adapter; background work (queues, late
 	// replies) runs under it and stops when Close cancels it.
@@ -164,7 +169,12 @@ func New(o Options) (*Adapter, error) {
 		secret: o.SigningSecret, appTok: o.AppToken, botTok: o.BotToken, apiURL: o.APIURL,
 		clock: o.Clock, log: o.Logger, every: o.PostInterval, qsize: o.QueueSize,
 		budget: o.ReplyBudget, block: o.ChangeBlock, consume: o.Consumer,
-		queues: map[string]*queue{}, dms: map[string]string{},
+		queues: map[string]*queue{}, dms: map[string]string{}, replays: o.Replays,
+	}
+	if a.replays == nil {
+		if rk, ok := o.Store.(redisKeys); ok {
+			a.replays = redisReplays{st: rk}
+		}
 	}
 	if a.http == nil {
 		a.http = &http.Client{Timeout: 10 * time.Second}

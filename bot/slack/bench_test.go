@@ -52,6 +52,7 @@ type benchServer struct {
 	url    string
 	client *http.Client
 	rt     *roundTrips
+	seq    atomic.Int64
 }
 
 func newBenchServer(b *testing.B) *benchServer {
@@ -83,6 +84,9 @@ func (s *benchServer) do(command, text string) (time.Duration, error) {
 	body := url.Values{
 		"team_id": {"T0FAKE0001"}, "channel_id": {"C0HARBOUR"}, "user_id": {"U0FARID"},
 		"command": {command}, "text": {text}, "response_url": {"http://127.0.0.1:1/response/x"},
+		// Like Slack's, every request is unique: the adapter refuses a
+		// replayed one.
+		"trigger_id": {strconv.FormatInt(s.seq.Add(1), 10)},
 	}.Encode()
 	ts := time.Now().Unix()
 	req, err := http.NewRequest(http.MethodPost, s.url+"/slack/commands", strings.NewReader(body))

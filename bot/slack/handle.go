@@ -276,10 +276,21 @@ func (a *Adapter) InteractionsHandler() http.Handler {
 	})
 }
 
-// verify checks the signature; on failure it answers 401 and logs why.
+// verify checks the signature, that the request is not a replay of one
+// already handled, and that its body is a form; on failure it answers
+// 401 (415 for another content type) and logs why.
 func (a *Adapter) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := VerifyRequest(r, a.secret, a.clock.Now)
+	if err == nil && !a.firstSeen(r, body) {
+		err = ErrReplayed
+	}
 	if err == nil {
+		if !isForm(r) {
+			a.log.Warn("slack request refused", zap.String("path", r.URL.Path), zap.String("reason", "content type"),
+				zap.String("content_type", r.Header.Get("Content-Type")))
+			http.Error(w, "want application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+			return nil, false
+		}
 		return body, true
 	}
 	reason := "signature"
@@ -292,6 +303,8 @@ func (a *Adapter) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 		reason = "body too large"
 	case errors.Is(err, ErrNoSecret):
 		reason = "no signing secret configured"
+	case errors.Is(err, ErrReplayed):
+		reason = "replay"
 	}
 	a.log.Warn("slack request refused", zap.String("path", r.URL.Path), zap.String("reason", reason), zap.Error(err))
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
