@@ -13,12 +13,13 @@ import (
 // DrillPrefix starts every outbound message of a drill.
 const DrillPrefix = "DRILL — "
 
-// SMSDrillPrefix starts every SMS of a drill. The em dash of DrillPrefix
-// is not in the GSM-7 alphabet: one em dash would turn the whole SMS into
-// UCS-2, whose single segment holds 70 characters instead of 160, so a
-// task notice would need three segments or lose its title. SMS therefore
-// say "DRILL - " with a hyphen; chat and voice keep the em dash.
-const SMSDrillPrefix = "DRILL - "
+// SMSDrillPrefix starts every SMS of a drill: the same "DRILL — " as on
+// every other channel, because responders and the drill record must see
+// one unmistakable marker. The em dash is not in the GSM-7 alphabet, so a
+// drill SMS is sent as UCS-2 and fitted to one 70-character segment (the
+// title is shortened, never the id or the reply instruction). Live SMS
+// stay GSM-7 with 160 characters.
+const SMSDrillPrefix = DrillPrefix
 
 // SMSLimit is one GSM-7 segment, in septets.
 const SMSLimit = 160
@@ -83,10 +84,12 @@ func planTitle(t *store.Task) string {
 // too.
 func SMSText(s string) string {
 	s = redactPhones(s)
-	if strings.HasPrefix(s, DrillPrefix) {
-		s = SMSDrillPrefix + strings.TrimPrefix(s, DrillPrefix)
-	}
 	var b strings.Builder
+	if rest, ok := strings.CutPrefix(s, DrillPrefix); ok {
+		// The drill marker is kept as it is; the rest becomes GSM-7.
+		b.WriteString(SMSDrillPrefix)
+		s = rest
+	}
 	for _, r := range s {
 		if isGSM7(r) {
 			b.WriteRune(r)

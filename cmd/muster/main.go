@@ -24,6 +24,7 @@ import (
 	"github.com/muster-ops/muster/bot/console"
 	"github.com/muster-ops/muster/bot/discord"
 	slackbot "github.com/muster-ops/muster/bot/slack"
+	"github.com/muster-ops/muster/bot/sms"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
@@ -31,6 +32,7 @@ import (
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -149,6 +151,9 @@ type app struct {
 	eng   *notify.Engine
 	clock clock.Clock
 	log   *zap.Logger
+	// twilio is on when its secrets are set: SMS and calls go through it,
+	// paced per sender; otherwise the console prints them.
+	twilio bool
 }
 
 // settle waits, for at most two seconds, until the outbox is empty: the
@@ -174,7 +179,24 @@ func (a *app) settle(ctx context.Context) {
 func (a *app) start(ctx context.Context) (wait func()) {
 	done := make(chan struct{}, 3)
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
-	del := notify.NewDeliverer(a.st, a.disp, a.log, notify.NewToken(), a.cfg.Engine.Lease.D())
+	var pacing map[string]notify.Pacing
+	if a.twilio {
+		sender := a.cfg.Twilio.From
+		if a.cfg.Twilio.MessagingServiceSID != "" {
+			sender = a.cfg.Twilio.MessagingServiceSID
+		}
+		pacing = map[string]notify.Pacing{
+			notify.SMS: {Sender: sender, Rate: a.cfg.Twilio.Rate},
+			// Twilio starts one call per second per account by default.
+			notify.Voice: {Sender: a.cfg.Twilio.From, Rate: min(a.cfg.Twilio.Rate, 1)},
+		}
+	}
+	var coords []string
+	for _, p := range a.cfg.Coordinators() {
+		coords = append(coords, p.ID)
+	}
+	del := notify.NewDelivererWith(notify.DelivererOptions{Store: a.st, Out: a.disp, Logger: a.log, Clock: a.clock,
+		Consumer: notify.NewToken(), Lease: a.cfg.Engine.Lease.D(), Pacing: pacing, Coordinators: coords})
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
 	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
 	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
@@ -208,9 +230,22 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 		return nil, err
 	}
 	disp := notify.NewDispatcher(log)
+	sec := cfg.SecretsFromEnv(nil)
+	twilioOn := sec.TwilioAccountSID != "" && sec.TwilioAuthToken != ""
+	if twilioOn {
+		tw, err := twilio.New(twilio.Options{AccountSID: sec.TwilioAccountSID, AuthToken: sec.TwilioAuthToken,
+			From: cfg.Twilio.From, MessagingServiceSID: cfg.Twilio.MessagingServiceSID, APIURL: cfg.Twilio.APIURL,
+			PublicURL: cfg.Server.PublicURL, People: cfg, Deliveries: st, Logger: log.Named("twilio")})
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		disp.SetSMS(tw)
+		disp.SetVoice(tw)
+	}
 	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
 	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log, Engine: eng})
-	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log}, nil
+	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log, twilio: twilioOn}, nil
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -259,8 +294,10 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 2
 	}
 	a.disp.AddChat(con)
-	a.disp.SetSMS(con)
-	a.disp.SetVoice(con)
+	if !a.twilio {
+		a.disp.SetSMS(con)
+		a.disp.SetVoice(con)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	wait := a.start(runCtx)
 	defer func() { cancel(); wait() }()
@@ -362,7 +399,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		off = append(off, "discord")
 	}
-	if secrets.TwilioAccountSID != "" && secrets.TwilioAuthToken != "" {
+	if a.twilio {
+		h, err := sms.New(sms.Options{Config: a.cfg, Commands: a.svc, Store: a.st, AuthToken: secrets.TwilioAuthToken,
+			PublicURL: a.cfg.Server.PublicURL, Logger: log.Named("twilio")})
+		if err != nil {
+			fmt.Fprintln(stderr, "muster serve:", err)
+			return 1
+		}
+		h.Mount(srv)
 		on = append(on, "twilio")
 	} else {
 		off = append(off, "twilio")

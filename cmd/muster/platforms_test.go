@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/fakeslack"
+	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/store/storetest"
 )
 
@@ -102,4 +104,80 @@ func TestServeWiresSlack(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("serve exited %d", c)
 	}
+}
+
+// muster serve with Twilio secrets mounts the signed Twilio webhooks: an
+// inbound SMS signed for server.public_url gets a TwiML answer; an
+// unsigned one gets 403.
+func TestServeWiresTwilio(t *testing.T) {
+	o := newOrg(t)
+	t.Setenv("SLACK_BOT_TOKEN", "")
+	t.Setenv("DISCORD_BOT_TOKEN", "")
+	t.Setenv("DISCORD_PUBLIC_KEY", "")
+	t.Setenv("TWILIO_ACCOUNT_SID", "AC0000000000000000000000000000000a")
+	t.Setenv("TWILIO_AUTH_TOKEN", "authtoken123")
+	fake := faketwilio.New("AC0000000000000000000000000000000a", "authtoken123")
+	api := httptest.NewServer(fake)
+	defer api.Close()
+
+	// Twilio signs the public URL; point it at the listener once we know
+	// its port, so write the config with a placeholder first.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	port := freePort(t)
+	public := "http://127.0.0.1:" + port
+	cfg, err := os.ReadFile(o.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "  public_url: https://muster.example.com", "  public_url: "+public, 1)
+	text = strings.Replace(text, "  account_sid_env: TWILIO_ACCOUNT_SID", "  api_url: "+api.URL+"\n  account_sid_env: TWILIO_ACCOUNT_SID", 1)
+	if err := os.WriteFile(o.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--config", o.config, "--listen", "127.0.0.1:" + port, "--log-level", "error"}
+	if u := storetest.URL(); u != "" {
+		args = append(args, "--redis", u)
+	}
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, args, strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	banner, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.Contains(banner, "twilio") {
+		t.Fatalf("banner %q does not list twilio", banner)
+	}
+	body, status, err := fake.SendSMS(ctx, public+"/twilio/sms", "+447700900101", "+447700900999", "HELP")
+	if err != nil || status != 200 || !strings.Contains(body, "<Response><Message>") || !strings.Contains(body, "ACK") {
+		t.Fatalf("signed HELP = %d %q, %v", status, body, err)
+	}
+	resp, err := http.Post(public+"/twilio/sms", "application/x-www-form-urlencoded", strings.NewReader("From=%2B447700900101&Body=HELP"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsigned SMS = %d, want 403", resp.StatusCode)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d", c)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }

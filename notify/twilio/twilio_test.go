@@ -68,7 +68,7 @@ func TestSMSGoesToTheFakeWithCallback(t *testing.T) {
 		t.Fatalf("messages: %+v", msgs)
 	}
 	m := msgs[0]
-	if m.To != "+447700900101" || m.From != "+447700900999" || m.Body != "DRILL - T-3 Harbour: Sweep Reply ACK 3" ||
+	if m.To != "+447700900101" || m.From != "+447700900999" || m.Body != "DRILL — T-3 Harbour: Sweep Reply ACK 3" ||
 		m.StatusCallback != "https://muster.example.com/twilio/status" {
 		t.Fatalf("message %+v", m)
 	}

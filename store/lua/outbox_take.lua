@@ -2,8 +2,10 @@
 -- taken message is re-scored to the end of the lease and stamped with the
 -- taker's token, so a process that dies mid-send leaves it to be taken
 -- again when the lease ends (as the escalation timers do).
--- A message about a task is only taken while the task is open: the check
--- and the take are one step, so no send is taken after an
+-- A message about a task is only taken while the task is open (or gone
+-- unanswered: after an outage the catch-up may run a task's last steps
+-- before their notices are delivered, and those must still go out): the
+-- check and the take are one step, so no send is taken after an
 -- acknowledgement was recorded; such messages are dropped.
 -- Pacing is a GCRA (generic cell rate algorithm) shared by every process
 -- through the lane's `pace` key, which holds the theoretical arrival time
@@ -34,7 +36,8 @@ for _, id in ipairs(ids) do
   else
     local open = true
     if m[8] and m[8] ~= '' then
-      open = redis.call('HGET', P .. 'task:' .. m[8], 'status') == 'open'
+      local st = redis.call('HGET', P .. 'task:' .. m[8], 'status')
+      open = st == 'open' or st == 'unanswered'
     end
     if not open then
       redis.call('ZREM', lane, id)
