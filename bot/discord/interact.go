@@ -35,7 +35,8 @@ type answer struct {
 // ServeHTTP is the HTTP interactions endpoint (POST /discord/interactions).
 // Every request is verified first (Ed25519 over timestamp+body with the
 // application's public key); a request that fails is answered 401 (413
-// when too large) and nothing of it is processed. PING is answered PONG.
+// when too large) and nothing of it is processed, and so is a copy of an
+// interaction already handled (a replay). PING is answered PONG.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.publicKey == nil {
 		a.log.Warn("discord interaction refused: no public key configured")
@@ -56,6 +57,11 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		a.log.Info("discord interaction unreadable", zap.Error(err))
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
+		return
+	}
+	if !a.firstSeen(r, &in) {
+		a.log.Warn("discord interaction refused: already handled (replay)", zap.String("id", in.ID))
+		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 		return
 	}
 	ans := a.interact(r.Context(), &in)
