@@ -11,7 +11,7 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-const drillUsage = "Usage: /drill start <plan> [@site] · stop D-n · report D-n"
+const drillUsage = "Usage: /drill start <plan> [@site] · stop D-n · report D-n · action D-n <text> · action done <n> · action list [D-n]"
 
 func (s *Service) drill(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -25,6 +25,8 @@ func (s *Service) drill(ctx context.Context, c *call) Reply {
 		return s.drillStop(ctx, c, args)
 	case "report":
 		return s.drillReport(ctx, args)
+	case "action", "actions":
+		return s.drillAction(ctx, c)
 	}
 	return fail(fmt.Sprintf("Unknown /drill %s. %s", sub, drillUsage))
 }

@@ -128,9 +128,17 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	if !drill && !c.who.HasAnyRole(triggerRoles(p)...) {
 		return fail(fmt.Sprintf("%s may be triggered by %s; you are %s. Call the control room or a supervisor.", p.Name, strings.Join(triggerRoles(p), ", "), strings.Join(c.who.Roles, ", ")))
 	}
-	site, rest, bad := s.siteArg(args[1:])
-	if bad != nil {
-		return *bad
+	// The words after the plan are, in this order and each optional:
+	// @site, INC-n, then the note as typed (an @word in the note is text).
+	i := 1
+	var site *configs.Site
+	if i < len(args) && strings.HasPrefix(args[i], "@") {
+		st, _, bad := s.siteArg(args[i : i+1])
+		if bad != nil {
+			return *bad
+		}
+		site = st
+		i++
 	}
 	if site == nil {
 		var ok bool
@@ -139,13 +147,13 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 		}
 	}
 	var incident int64
-	if len(rest) > 0 && !drill {
-		if n, err := store.ParseID("INC", rest[0]); err == nil && strings.HasPrefix(strings.ToUpper(rest[0]), "INC-") {
+	if i < len(args) && !drill {
+		if n, err := store.ParseID("INC", args[i]); err == nil && strings.HasPrefix(strings.ToUpper(args[i]), "INC-") {
 			incident = n
-			rest = rest[1:]
+			i++
 		}
 	}
-	note := strings.Join(rest, " ")
+	note := c.rest(args, i)
 	now := s.now()
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
