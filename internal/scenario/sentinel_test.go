@@ -83,7 +83,6 @@ func TestSentinelFailover(t *testing.T) {
 	go func() { defer wg.Done(); w.ack(loadCtx, tasks) }()
 
 	waitFor(t, ctx, "raises and acks before the failover", func() bool { c := w.count(); return c[0] >= 20 && c[1] >= 5 })
-	before := w.count()
 	t0 := time.Now()
 	np, err := s.Failover(ctx)
 	if err != nil {
@@ -92,6 +91,9 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("failover: %v", err)
 	}
 	t.Logf("sentinel promoted %s in %v", np.Addr, time.Since(t0))
+	// Counted from the promotion on, so the load runs through the time
+	// the new primary refuses writes.
+	before := w.count()
 	waitFor(t, ctx, "raises and acks after the failover", func() bool {
 		c := w.count()
 		return c[0] >= before[0]+20 && c[1] >= before[1]+5
