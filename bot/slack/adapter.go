@@ -36,6 +36,7 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -112,7 +113,24 @@ type Options struct {
 	// five-minute window is refused; when nil, the Store's Redis is used
 	// if the Store is a *store.Store.
 	Replays Replays
+
+	// Leases keeps Socket Mode to one replica per organization: only the
+	// holder of the lease SocketLease connects, and another replica takes
+	// over when it dies. When nil, the Store is used if it is a
+	// *store.Store; with neither, every replica connects.
+	Leases leader.Leases
+	// LeaseTTL is the Socket Mode lease's length (default
+	// leader.DefaultTTL): a standby takes over within LeaseTTL*4/3 of the
+	// holder's death.
+	LeaseTTL time.Duration
+	// OnLease, when set, is called when this process starts (held true)
+	// or stops (held false) holding the Socket Mode lease; for tests and
+	// metrics.
+	OnLease func(held bool)
 }
+
+// SocketLease is the name of the lease that holds Slack Socket Mode.
+const SocketLease = "slack-socket"
 
 // Adapter is muster on Slack. Create it with New, mount its handlers
 // (Register), add it to the notify.Dispatcher (AddChat), and Run it.
@@ -134,6 +152,9 @@ type Adapter struct {
 	block   time.Duration
 	consume string
 	replays Replays
+	leases  leader.Leases
+	ttl     time.Duration
+	onLease func(held bool)
 
 	// ctx lives as long as the adapter; background work (queues, late
 	// replies) runs under it and stops when Close cancels it.
@@ -170,6 +191,15 @@ func New(o Options) (*Adapter, error) {
 		clock: o.Clock, log: o.Logger, every: o.PostInterval, qsize: o.QueueSize,
 		budget: o.ReplyBudget, block: o.ChangeBlock, consume: o.Consumer,
 		queues: map[string]*queue{}, dms: map[string]string{}, replays: o.Replays,
+		leases: o.Leases, ttl: o.LeaseTTL, onLease: o.OnLease,
+	}
+	if a.leases == nil {
+		if ls, ok := o.Store.(leader.Leases); ok {
+			a.leases = ls
+		}
+	}
+	if a.ttl <= 0 {
+		a.ttl = leader.DefaultTTL
 	}
 	if a.replays == nil {
 		if rk, ok := o.Store.(redisKeys); ok {
@@ -233,6 +263,10 @@ func (a *Adapter) Register(m Mux) {
 
 // Run runs the card refresher, and Socket Mode when an app token is set,
 // until ctx ends; then it stops the queues and waits for background work.
+// Socket Mode connects only while this process holds the lease
+// SocketLease, so that of several replicas sharing one Redis exactly one
+// is connected; the HTTP routes, posting and the card refresher run on
+// every replica.
 func (a *Adapter) Run(ctx context.Context) error {
 	defer a.Close()
 	var wg sync.WaitGroup
@@ -241,7 +275,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errc <- a.runCards(ctx) }()
 	if a.appTok != "" {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- a.runSocket(ctx) }()
+		go func() { defer wg.Done(); errc <- a.runSocketLeased(ctx) }()
 	}
 	wg.Wait()
 	close(errc)

@@ -2,12 +2,48 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/notify/leader"
 )
+
+// runSocketLeased runs Socket Mode while this process holds the lease
+// SocketLease, until ctx ends. Slack delivers each event to one of an
+// app's open connections, but several replicas each holding one would
+// still mean as many connections to keep and watch; with the lease the
+// organization has one, and a standby replica connects within
+// LeaseTTL*4/3 of the holder's death. A connection that fails for good
+// (a refused token) gives the lease up; it is retried a third of the
+// lease later, by whichever replica gets there first. Without a lease
+// store Socket Mode simply runs here.
+func (a *Adapter) runSocketLeased(ctx context.Context) error {
+	if a.leases == nil {
+		return a.runSocket(ctx)
+	}
+	run := leader.New(leader.Options{Leases: a.leases, Clock: a.clock, Token: notify.NewToken(), Logger: a.log})
+	if a.onLease != nil {
+		run.OnChange = func(_ string, held bool) { a.onLease(held) }
+	}
+	var lastErr string
+	return run.RunWithLease(ctx, SocketLease, a.ttl, func(ctx context.Context) {
+		err := a.runSocket(ctx)
+		switch {
+		case err == nil || errors.Is(err, context.Canceled):
+			lastErr = ""
+		case err.Error() != lastErr:
+			// Logged once per distinct error: a refused token would
+			// otherwise log every retry.
+			a.log.Error("slack socket mode stopped; giving up the lease and retrying", zap.Error(err))
+			lastErr = err.Error()
+		}
+	})
+}
 
 // runSocket serves Socket Mode until ctx ends: Slack pushes slash
 // commands and button clicks over a WebSocket that muster opens with the

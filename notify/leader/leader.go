@@ -23,6 +23,11 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
+// DefaultTTL is the lease length the platform adapters use unless told
+// otherwise: a holder renews every 3⅓ s, and a standby takes over within
+// 13⅓ s of the holder's death, inside the 15 s that muster promises.
+const DefaultTTL = 10 * time.Second
+
 // Leases is what the runner needs of the store.
 type Leases interface {
 	AcquireLease(ctx context.Context, name, token string, ttl time.Duration) (store.Lease, error)
