@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -31,6 +32,7 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -93,7 +95,22 @@ type Options struct {
 	DeferAfter time.Duration
 	// Consumer names this process in the change feed's consumer group.
 	Consumer string
+
+	// Leases keeps the gateway to one replica per organization: only the
+	// holder of the lease GatewayLease connects, and another replica
+	// takes over when it dies. The Store when nil.
+	Leases leader.Leases
+	// LeaseTTL is the gateway lease's length (default leader.DefaultTTL):
+	// a standby connects within LeaseTTL*4/3 of the holder's death.
+	LeaseTTL time.Duration
+	// OnLease, when set, is called when this process starts (held true)
+	// or stops (held false) holding the gateway lease; for tests and
+	// metrics.
+	OnLease func(held bool)
 }
+
+// GatewayLease is the name of the lease that holds the Discord gateway.
+const GatewayLease = "discord-gateway"
 
 // Adapter is the Discord platform: HTTP endpoint, gateway, notifier and
 // card updater. Build it with New; run it with Run.
@@ -113,6 +130,12 @@ type Adapter struct {
 	gateway    bool
 	deferAfter time.Duration
 	consumer   string
+	leases     leader.Leases
+	leaseTTL   time.Duration
+	onLease    func(held bool)
+	// gatewayLive is true while this process holds the gateway lease and
+	// its connection is open: only then are gateway interactions handled.
+	gatewayLive atomic.Bool
 
 	// work tracks deferred interaction work still running.
 	work sync.WaitGroup
@@ -147,7 +170,13 @@ func New(o Options) (*Adapter, error) {
 	a := &Adapter{
 		svc: o.Service, st: o.Store, cfg: o.Config, clk: o.Clock, log: o.Logger,
 		appID: o.AppID, guildID: o.GuildID, deferAfter: o.DeferAfter, consumer: o.Consumer,
-		dms: map[string]string{},
+		dms: map[string]string{}, leases: o.Leases, leaseTTL: o.LeaseTTL, onLease: o.OnLease,
+	}
+	if a.leases == nil {
+		a.leases = o.Store
+	}
+	if a.leaseTTL <= 0 {
+		a.leaseTTL = leader.DefaultTTL
 	}
 	if a.clk == nil {
 		a.clk = clock.Real{}
@@ -206,9 +235,13 @@ func New(o Options) (*Adapter, error) {
 // Run registers the application commands, opens the gateway (when a bot
 // token is set and the gateway is not disabled) and keeps posted messages
 // true until ctx ends; then it closes the gateway and waits for deferred
-// interaction work to finish. A failed registration or gateway connection
-// is logged, not fatal: the HTTP endpoint, posting and the cards go on
-// (and RegisterCommands can be called again).
+// interaction work to finish. The gateway is open only while this process
+// holds the lease GatewayLease, so that of several replicas sharing one
+// Redis exactly one is connected; the HTTP endpoint, posting and the
+// cards run on every replica. A failed registration or gateway connection
+// is logged, not fatal: the HTTP endpoint, posting and the cards go on (a
+// failed connection gives the lease up and is tried again a third of the
+// lease later; RegisterCommands can be called again).
 func (a *Adapter) Run(ctx context.Context) error {
 	// Join the change feed before anything can change, so the first
 	// changes are not missed.
@@ -224,20 +257,56 @@ func (a *Adapter) Run(ctx context.Context) error {
 		a.log.Error("discord commands not registered", zap.Error(err))
 	}
 	if a.gateway {
-		a.session.AddHandler(a.onInteractionCreate)
-		if err := a.session.Open(); err != nil {
-			a.log.Error("discord gateway not connected; interactions come only over HTTP", zap.Error(err))
-		} else {
-			a.log.Info("discord gateway connected")
-			defer func() {
-				if err := a.session.Close(); err != nil {
-					a.log.Warn("discord gateway close", zap.Error(err))
-				}
-			}()
-		}
+		// Interactions are handled only while this process holds the
+		// gateway lease: a connection still closing after the lease was
+		// given up must not act on one the new holder also receives.
+		a.session.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
+			if a.gatewayLive.Load() {
+				a.onInteractionCreate(s, ic)
+			}
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.runGateway(ctx)
+		}()
+		defer func() { <-done }()
 	}
 	a.runCards(ctx)
 	return nil
+}
+
+// runGateway holds the gateway open while this process holds the lease
+// GatewayLease, until ctx ends.
+func (a *Adapter) runGateway(ctx context.Context) {
+	run := leader.New(leader.Options{Leases: a.leases, Clock: a.clk, Token: notify.NewToken(), Logger: a.log})
+	if a.onLease != nil {
+		run.OnChange = func(_ string, held bool) { a.onLease(held) }
+	}
+	var lastErr string
+	err := run.RunWithLease(ctx, GatewayLease, a.leaseTTL, func(ctx context.Context) {
+		if err := a.session.Open(); err != nil {
+			// Logged once per distinct error: the runner gives the lease
+			// up and tries again a third of the lease later.
+			if err.Error() != lastErr {
+				a.log.Error("discord gateway not connected; interactions come only over HTTP until it is", zap.Error(err))
+				lastErr = err.Error()
+			}
+			return
+		}
+		lastErr = ""
+		a.gatewayLive.Store(true)
+		a.log.Info("discord gateway connected")
+		<-ctx.Done()
+		a.gatewayLive.Store(false)
+		if err := a.session.Close(); err != nil {
+			a.log.Warn("discord gateway close", zap.Error(err))
+		}
+		a.log.Info("discord gateway closed")
+	})
+	if err != nil {
+		a.log.Error("discord gateway lease", zap.Error(err))
+	}
 }
 
 // Wait blocks until deferred interaction work (edits of original

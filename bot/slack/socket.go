@@ -66,6 +66,11 @@ func (a *Adapter) runSocket(ctx context.Context) error {
 			}
 			return fmt.Errorf("slack socket mode: %w", err)
 		case evt := <-sm.Events:
+			if ctx.Err() != nil {
+				// The lease was given up: leave the envelope unacknowledged
+				// and Slack delivers it again to the new holder.
+				continue
+			}
 			a.socketEvent(ctx, sm, evt)
 		}
 	}

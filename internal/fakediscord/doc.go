@@ -41,7 +41,8 @@
 //	s, _ := discordgo.New("Bot " + token)
 //	s.Client = &http.Client{Transport: rewriteTo(srv.URL)} // a RoundTripper: scheme+host := srv's
 //
-// discordgo's Open (the gateway websocket) is not faked.
+// discordgo's Open (the gateway websocket) connects to a Gateway (NewGateway), served on its
+// own test server and announced by EnableGateway; it dispatches no events.
 //
 // Everything the fake receives is recorded (Messages, Callbacks, CommandSets, DMChannels,
 // Requests); tests wait for conditions with WaitFor and friends, which block on change

@@ -44,8 +44,9 @@ type Runner struct {
 	token  string
 	log    *zap.Logger
 	// OnChange, when set, is called when this process gains (held true)
-	// or gives up (held false) a lease; for tests and metrics. Set it
-	// before RunWithLease.
+	// or gives up (held false) a lease; for tests and metrics. held false
+	// is reported when fn's context is cancelled, before fn has returned.
+	// Set it before RunWithLease.
 	OnChange func(name string, held bool)
 }
 
@@ -143,6 +144,10 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 	}()
 	stop := func(why string, release bool) {
 		cancel()
+		// Reported as given up at once: fn may take a moment more to
+		// close its connection, but it takes no new work once its
+		// context has ended.
+		r.changed(name, false)
 		<-done
 		if release {
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -152,7 +157,6 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 			rcancel()
 		}
 		log.Info("lease given up: "+why, zap.Bool("released", release))
-		r.changed(name, false)
 	}
 	every := ttl / 3
 	next := r.clock.Now().Add(every)
