@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 	"go.uber.org/zap"
@@ -319,7 +321,7 @@ func reorder(opts []optSpec, names []string) []optSpec {
 func optionString(o *discordgo.ApplicationCommandInteractionDataOption) string {
 	switch v := o.Value.(type) {
 	case string:
-		return v
+		return cleanOption(v)
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	case bool:
@@ -328,6 +330,20 @@ func optionString(o *discordgo.ApplicationCommandInteractionDataOption) string {
 		return ""
 	}
 	return fmt.Sprint(o.Value)
+}
+
+// cleanOption replaces what must not reach records or chat, as the
+// commands package does for unquoted text: NUL and other control
+// characters (tab and line breaks aside) become U+FFFD. An option's text
+// often reaches commands quoted (quoteIfNeeded), and commands keeps
+// quoted text byte for byte, so it is cleaned here first.
+func cleanOption(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || r == 0 || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r') {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // quotePairs are quotes commands.Tokenize groups by, opening and closing.
