@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			m.Close()
 			return nil, err
 		}
-		s.rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		s.rdb = redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
 		s.log.Warn("no redis configured: state lives in memory only and is lost when muster stops",
 			zap.String("embedded_addr", m.Addr()))
 	} else {
@@ -134,25 +135,62 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 //	redis://host:26379?master_name=mymaster[&addr=..]  Sentinel
 //	redis://host:7000?addr=host:7001&addr=host:7002    Cluster (seed nodes)
 //	redis://host:7000?cluster=true                     Cluster from one seed
+//
+// wait_replicas=N (single server or Sentinel) confirms a transition only
+// once N replicas have it.
+//
+// Every client honours its callers' context deadlines and dials for at most
+// DialTimeout unless the URL sets dial_timeout.
 func NewClient(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		return nil, fmt.Errorf("redis url %q: want redis://host:port or rediss://host:port", redactURL(rawURL))
 	}
 	q := u.Query()
+	// wait_replicas=N makes every transition wait until N replicas have it
+	// (WAIT, same round trip), so a Sentinel failover cannot lose a write
+	// muster already confirmed. Not for a Cluster.
+	waitReplicas := 0
+	if v := q.Get("wait_replicas"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10 {
+			return nil, fmt.Errorf("redis url %q: wait_replicas must be a number of replicas (0-10)", redactURL(rawURL))
+		}
+		waitReplicas = n
+		q.Del("wait_replicas")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
+	withWait := func(c redis.UniversalClient) redis.UniversalClient {
+		if waitReplicas > 0 {
+			c.AddHook(WaitReplicasHook(c, waitReplicas, 2*time.Second))
+		}
+		return c
+	}
 	switch {
 	case q.Has("master_name"):
 		o, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis sentinel url %q: %w", redactURL(rawURL), err)
 		}
-		return redis.NewFailoverClient(o), nil
+		o.ContextTimeoutEnabled = true
+		if o.DialTimeout == 0 {
+			o.DialTimeout = DialTimeout
+		}
+		return withWait(redis.NewFailoverClient(o)), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
+		if waitReplicas > 0 {
+			return nil, fmt.Errorf("redis url %q: wait_replicas is for a single server or Sentinel, not a Cluster", redactURL(rawURL))
+		}
 		q.Del("cluster")
 		u.RawQuery = q.Encode()
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
 			return nil, fmt.Errorf("redis cluster url %q: %w", redactURL(rawURL), err)
+		}
+		o.ContextTimeoutEnabled = true
+		if o.DialTimeout == 0 {
+			o.DialTimeout = DialTimeout
 		}
 		return redis.NewClusterClient(o), nil
 	default:
@@ -160,9 +198,22 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis url %q: %w", redactURL(rawURL), err)
 		}
-		return redis.NewClient(o), nil
+		o.ContextTimeoutEnabled = true
+		if o.DialTimeout == 0 {
+			o.DialTimeout = DialTimeout
+		}
+		return withWait(redis.NewClient(o)), nil
 	}
 }
+
+// DialTimeout bounds one connection attempt when the URL sets no
+// dial_timeout. go-redis waits 5 s by default and retries three times,
+// so a Redis that stopped answering (a dead host, a dropped route) held a
+// command for 20 s; with this and the callers' context deadlines (every
+// client is built with ContextTimeoutEnabled, so a deadline bounds dials,
+// reads, writes and the retry backoff too) a command learns "records are
+// unavailable" within its own budget (commands.CommandTimeout).
+const DialTimeout = 2 * time.Second
 
 // redactURL hides a password so URLs can appear in errors and logs.
 func redactURL(raw string) string {
