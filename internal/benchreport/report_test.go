@@ -1,0 +1,257 @@
+package benchreport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	slackbot "github.com/muster-ops/muster/bot/slack"
+	"github.com/muster-ops/muster/configs"
+)
+
+func TestRenderSaysWhichGoalsAreMet(t *testing.T) {
+	p, err := Parse(strings.NewReader(sample + `pkg: github.com/muster-ops/muster/bot/slack
+BenchmarkSlackCommandLoad200-2   1   5000000000 ns/op   199.5 req/s   3.000 redis-rt/op   0 failed   0 dropped   0 over-3s   4.1 p50-ms   31.5 p99-ms   80 p99.9-ms   120 max-ms   9 sent-p99-ms
+BenchmarkSomethingNew-2   1000   1234 ns/op   7 widgets/op
+ok  	github.com/muster-ops/muster/bot/slack	12.0s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Report{
+		Date: time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC), Duration: 20 * time.Minute, Command: "go run ./internal/benchreport/cmd/benchreport -soak 2m",
+		Machine: Machine{CPUModel: "Test CPU", CPUs: 2, MemTotal: "4.0 GiB", Go: "go1.26", Redis: "Redis 7.0.15 (standalone)", LoadAvg: "0.10 0.20 0.30"},
+		Bench:   p,
+		Memory: &Memory{Idle: 21e6, IdleHWM: 22e6, Tasks: 100_000, WithTasks: 160e6, WithTasksHWM: 170e6, Pending: 100_000,
+			SoakDuration: 2 * time.Minute, SoakRate: 10, Warmup: 24 * time.Second, Settle: 15 * time.Second,
+			Soak: SoakResult{Sent: 1200, Samples: []RSSSample{{0, 20e6}, {25 * time.Second, 24e6}, {2 * time.Minute, 26e6}}}},
+		Notes: []string{"The soak ran for 2m0s."},
+	}
+	md := Render(r)
+	for _, want := range []string{
+		"| command p99 at 200 req/s | 31.5 ms | ≤ 25 ms | **no** |",
+		"| rate achieved | 199.5/s | 200/s (within 5%) | yes |",
+		"| Redis round trips per command (worst) | 1 (`/muster whoami`) | ≤ 2 | yes | 1 of 1 commands within",
+		"| SlackCommandLoad200 (bot/slack) | 3 | ≤ 2 | **no** |",
+		// The burst shape misses, with the drain rate worked out from max (94 s).
+		"all due within 20 s: p99 | 92.9 s | ≤ 250 ms | **no** | Redis recorded about 877 steps a second",
+		"| timer lateness p99 at 100,000 pending, all due within 20 s | 92.9 s, 0 early | ≤ 250 ms and never early | **no** |",
+		"| unpaced: reply to first SMS sent | not run | ≤ 1 s | not run | skip: twilio_bench_test.go:100: set MUSTER_TEST_REDIS_URL",
+		"| paced at 10/s: off the setting | not run | ≤ 5% | not run | benchmark not found in the output |",
+		"| idle RSS | 21.0 MB | ≤ 40 MB | yes |",
+		"| RSS with 100,000 open tasks | 160.0 MB | ≤ 150 MB | **no** |",
+		// Growth from the first sample after the warm-up (25 s) to the end.
+		"| RSS growth over a 2m0s soak | +2.0 MB | ≤ 10 MB",
+		"| github.com/muster-ops/muster/bot/slack | BenchmarkSomethingNew | 1000 | 1234 ns/op, 7 widgets/op |",
+		"- FAIL `BenchmarkCommandRoundTrips/RosterCover` (github.com/muster-ops/muster/internal/benchreport)",
+		"- package github.com/muster-ops/muster/bot/slack: build failed",
+		"| CPU | Test CPU × 2 logical CPUs |",
+		"> **Note.** The soak ran for 2m0s.",
+		"go run ./internal/benchreport/cmd/benchreport -soak 2m",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "busy with other work") {
+		t.Error("a quiet machine (load 0.1) called busy")
+	}
+	r.Machine.LoadAvg = "5.00 4.00 3.00"
+	if md := Render(r); !strings.Contains(md, "load average 2.5 per CPU") {
+		t.Error("a busy machine (load 5 on 2 CPUs) not called busy")
+	}
+}
+
+func TestRenderWithoutMemory(t *testing.T) {
+	md := Render(Report{MemorySkip: "needs a real Redis", Bench: Parsed{Skipped: "skipped for this run (-skip-bench)"}})
+	for _, want := range []string{
+		"| idle RSS | not run | ≤ 40 MB | not run | needs a real Redis |",
+		"| command p99 at 200 req/s | not run | ≤ 25 ms | not run | skipped for this run (-skip-bench) |",
+		"The go test benchmarks were left out of this run",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestMachineParsers(t *testing.T) {
+	model, n := CPUInfo(strings.NewReader("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n"))
+	if model != "Intel(R) Xeon(R) Processor" || n != 2 {
+		t.Errorf("CPUInfo = %q, %d", model, n)
+	}
+	if got := MemTotal(strings.NewReader("MemTotal:       24683624 kB\nMemFree: 1 kB\n")); got != "23.5 GiB" {
+		t.Errorf("MemTotal = %q", got)
+	}
+	rss, hwm, err := parseStatus(strings.NewReader("Name:\tmuster\nVmHWM:\t   30000 kB\nVmRSS:\t   20480 kB\n"))
+	if err != nil || rss != 20480<<10 || hwm != 30000<<10 {
+		t.Errorf("parseStatus = %d, %d, %v", rss, hwm, err)
+	}
+	if _, _, err := parseStatus(strings.NewReader("Name:\tzombie\n")); err == nil {
+		t.Error("a status without VmRSS read as fine")
+	}
+	if rss, _, err := VmRSS(os.Getpid()); err != nil || rss < 1<<20 {
+		t.Errorf("own VmRSS = %d, %v", rss, err)
+	}
+}
+
+func TestWriteConfigKeepsTheExampleButTheNamespaceAndURLs(t *testing.T) {
+	dir := t.TempDir()
+	path, err := WriteConfig(dir, "bench-test", "http://127.0.0.1:9/api/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := configs.Example()
+	if cfg.Namespace != "bench-test" || cfg.Slack.APIURL != "http://127.0.0.1:9/api/" || cfg.Server.Journal != filepath.Join(dir, "bench-test-journal.jsonl") {
+		t.Errorf("namespace %q, slack api %q, journal %q", cfg.Namespace, cfg.Slack.APIURL, cfg.Server.Journal)
+	}
+	if len(cfg.People) != len(ex.People) || len(cfg.Plans) != len(ex.Plans) || cfg.Rosters[0].Rotation.Start != ex.Rosters[0].Rotation.Start {
+		t.Error("the rest of the example changed")
+	}
+}
+
+func TestSummarizeLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serve.log")
+	log := `{"level":"info","msg":"muster serving"}
+{"level":"warn","msg":"slack queue full; message refused","queue":"C0HARBOUR"}
+{"level":"warn","msg":"slack queue full; message refused","queue":"C0DEPOT"}
+{"level":"error","msg":"server stopped"}
+not json
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := SummarizeLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Lines != 5 || s.Warn != 2 || s.Error != 1 {
+		t.Errorf("summary = %+v", s)
+	}
+	if len(s.Top) != 2 || s.Top[0] != "warn: slack queue full; message refused ×2" {
+		t.Errorf("top = %q", s.Top)
+	}
+	if len(s.Examples) != 2 || !strings.Contains(s.Examples[0], "C0HARBOUR") {
+		t.Errorf("examples = %q", s.Examples)
+	}
+}
+
+// TestSoakSendsSignedCyclesAndReadsRSS runs a short soak against a stand-in
+// that checks each request's Slack signature and answers with the refs a
+// real muster would: the refs flow from one command to the next, a missing
+// one counts as unexpected, and RSS is sampled.
+func TestSoakSendsSignedCyclesAndReadsRSS(t *testing.T) {
+	const secret = "soak-secret"
+	var (
+		mu    sync.Mutex
+		lines []string
+		bad   int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := slackbot.VerifyRequest(r, secret, nil)
+		if err != nil {
+			mu.Lock()
+			bad++
+			mu.Unlock()
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		v, _ := url.ParseQuery(string(body))
+		line := v.Get("command") + " " + v.Get("text")
+		mu.Lock()
+		lines = append(lines, line)
+		mu.Unlock()
+		answer := "ok " + v.Get("text")
+		switch {
+		case strings.HasPrefix(line, "/incident raise"):
+			answer = "INC-7 raised"
+		case strings.HasPrefix(line, "/plan trigger"):
+			answer = "A-3 triggered: T-11, T-12"
+		case line == "/muster whoami":
+			answer = "You are Farid"
+		case line == "/plan list", line == "/plan show fire-evacuation":
+			answer = "fire-evacuation: Fire evacuation"
+		case line == "/muster help":
+			answer = "muster commands"
+		case strings.HasPrefix(line, "/plan dryrun"):
+			answer = "nothing" // lacks "Fire evacuation": unexpected
+		}
+		fmt.Fprintf(w, `{"response_type":"ephemeral","text":%q}`, answer)
+	}))
+	defer srv.Close()
+	rss := 0
+	res, err := Soak(context.Background(), SoakOptions{
+		Client: &SlackClient{URL: srv.URL, Secret: secret}, Duration: 4 * time.Second, Rate: 60, Sample: time.Second,
+		RSS: func() (int64, error) { rss++; return int64(rss) << 20, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if bad > 0 {
+		t.Fatalf("%d requests failed the signature check", bad)
+	}
+	if res.Sent < 200 || res.Sent != len(lines) || res.Failed != 0 {
+		t.Fatalf("sent %d, received %d, failed %d (4 s at 60/s)", res.Sent, len(lines), res.Failed)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"/incident show INC-7", "/incident resolve INC-7 soak", "/ack T-11 soak check", "/plan standdown A-3"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no %q among the commands sent", want)
+		}
+	}
+	if res.Triggers == 0 {
+		t.Error("no plan triggered in 10+ cycles")
+	}
+	// Each cycle's dry run is answered without "Fire evacuation".
+	if res.Unexpected == 0 || len(res.Examples) == 0 || !strings.Contains(res.Examples[0], "dryrun") {
+		t.Errorf("unexpected = %d, examples %q", res.Unexpected, res.Examples)
+	}
+	if len(res.Samples) < 3 || res.Samples[len(res.Samples)-1].RSS <= res.Samples[0].RSS {
+		t.Errorf("samples = %+v", res.Samples)
+	}
+}
+
+func TestSoakStopsOnRSSFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"text":"ok"}`)
+	}))
+	defer srv.Close()
+	_, err := Soak(context.Background(), SoakOptions{
+		Client: &SlackClient{URL: srv.URL, Secret: "s"}, Duration: time.Second, Rate: 10, Sample: 100 * time.Millisecond,
+		RSS: func() (int64, error) { return 0, errors.New("muster serve exited") },
+	})
+	if err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("err = %v, want the RSS failure", err)
+	}
+}
+
+func TestThousandsAndThin(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 100000: "100,000", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q", n, got)
+		}
+	}
+	var s []RSSSample
+	for i := range 121 {
+		s = append(s, RSSSample{At: time.Duration(i) * 5 * time.Second})
+	}
+	th := thinSamples(s, 12)
+	if len(th) != 12 || th[0].At != 0 || th[11].At != 600*time.Second {
+		t.Errorf("thinned = %v", th)
+	}
+}

@@ -1,0 +1,264 @@
+package benchreport_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	slackbot "github.com/muster-ops/muster/bot/slack"
+	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// counter counts Redis round trips: one per command sent alone, one per
+// pipeline (MULTI/EXEC included), as bot/slack's benchmark does.
+type counter struct{ n atomic.Int64 }
+
+var _ redis.Hook = (*counter)(nil)
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+const (
+	rtSecret   = "bench-signing-secret"
+	rtBotToken = "xoxb-bench"
+	supervisor = "U0FARID" // farid: supervisor and guard at harbour
+	coord      = "U0JONAH" // jonah: coordinator
+)
+
+// rtEnv is the Slack HTTP route over a test store, with a round-trip
+// counter on the store's client. Setup runs through the same service
+// directly (its round trips are not counted).
+type rtEnv struct {
+	st  *store.Store
+	svc *commands.Service
+	url string
+	rt  *counter
+	seq atomic.Int64
+}
+
+func newRTEnv(b *testing.B) *rtEnv {
+	b.Helper()
+	cfg, err := configs.Example()
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := storetest.Open(b, nil)
+	rt := &counter{}
+	st.Client().AddHook(rt)
+	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	a, err := slackbot.New(slackbot.Options{Service: svc, Store: st, Config: cfg, BotToken: rtBotToken,
+		SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.Close)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	return &rtEnv{st: st, svc: svc, url: srv.URL, rt: rt}
+}
+
+// handle runs a setup command directly and fails the benchmark on an
+// error reply.
+func (e *rtEnv) handle(b *testing.B, user, line string) commands.Reply {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, UserID: user, Text: line, Channel: "C0HARBOUR"})
+	if r.Error {
+		b.Fatalf("setup %q: %s", line, r.Text)
+	}
+	return r
+}
+
+// activation triggers a plan (a drill when drill is set) and returns it.
+func (e *rtEnv) activation(b *testing.B, drill bool) *store.Activation {
+	b.Helper()
+	line, user := "/plan trigger fire-evacuation @harbour bench", supervisor
+	if drill {
+		line, user = "/drill start fire-evacuation @harbour", coord
+	}
+	r := e.handle(b, user, line)
+	num, err := store.ParseID("A", r.Ref)
+	if err != nil {
+		b.Fatalf("setup %q: ref %q: %v", line, r.Ref, err)
+	}
+	act, err := e.st.Activation(context.Background(), num)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return act
+}
+
+// post sends one signed slash command over HTTP and returns the answer's
+// text and the round trips it took.
+func (e *rtEnv) post(b *testing.B, user, command, text string) (string, int64) {
+	b.Helper()
+	body := url.Values{
+		"team_id": {"T0FAKE0001"}, "channel_id": {"C0HARBOUR"}, "user_id": {user},
+		"command": {command}, "text": {text}, "response_url": {"http://127.0.0.1:1/response/x"},
+		"trigger_id": {strconv.FormatInt(e.seq.Add(1), 10)},
+	}.Encode()
+	ts := time.Now().Unix()
+	req, err := http.NewRequest(http.MethodPost, e.url+"/slack/commands", strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Slack-Signature", slackbot.Sign(rtSecret, ts, []byte(body)))
+	before := e.rt.n.Load()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	n := e.rt.n.Load() - before
+	if err != nil {
+		b.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s %s: HTTP %d: %s", command, text, resp.StatusCode, raw)
+	}
+	var r slackbot.Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		b.Fatalf("%s %s: answer %q: %v", command, text, raw, err)
+	}
+	return r.Text, n
+}
+
+// rtCase is one command measured: setup (not counted) returns the slash
+// command's text; want is a piece of the answer that shows it worked.
+type rtCase struct {
+	name, user, command string
+	setup               func(b *testing.B, e *rtEnv) string
+	want                string
+}
+
+func fixed(text string) func(*testing.B, *rtEnv) string {
+	return func(*testing.B, *rtEnv) string { return text }
+}
+
+func withIncident(format string) func(*testing.B, *rtEnv) string {
+	return func(b *testing.B, e *rtEnv) string {
+		r := e.handle(b, supervisor, "/incident raise intrusion sev2 @harbour fence cut near gate B")
+		return fmt.Sprintf(format, r.Ref)
+	}
+}
+
+func withActivation(format string) func(*testing.B, *rtEnv) string {
+	return func(b *testing.B, e *rtEnv) string {
+		return fmt.Sprintf(format, e.activation(b, false).ID())
+	}
+}
+
+func withTask(format string) func(*testing.B, *rtEnv) string {
+	return func(b *testing.B, e *rtEnv) string {
+		act := e.activation(b, false)
+		return fmt.Sprintf(format, store.FormatID("T", act.Tasks[0]))
+	}
+}
+
+func withDrill(format string) func(*testing.B, *rtEnv) string {
+	return func(b *testing.B, e *rtEnv) string {
+		return fmt.Sprintf(format, store.FormatID("D", e.activation(b, true).Drill))
+	}
+}
+
+// rtCases is every chat command of the grammar (commands/help.go) that
+// reads or changes records.
+var rtCases = []rtCase{
+	{"MusterWhoami", supervisor, "/muster", fixed("whoami"), "Farid"},
+	{"MusterHelp", supervisor, "/muster", fixed("help"), "muster commands"},
+	{"MusterStatus", supervisor, "/muster", fixed("status"), ""},
+	{"IncidentRaise", supervisor, "/incident", fixed("raise intrusion sev2 @harbour fence cut near gate B"), "INC-"},
+	{"IncidentList", supervisor, "/incident", fixed("list"), ""},
+	{"IncidentShow", supervisor, "/incident", withIncident("show %s"), "INC-"},
+	{"IncidentUpdate", supervisor, "/incident", withIncident("update %s camera 4 shows two people"), "INC-"},
+	{"IncidentResolve", supervisor, "/incident", withIncident("resolve %s a fox, fence repaired"), "INC-"},
+	{"IncidentHold", coord, "/incident", withIncident("hold %s insurer asked"), "INC-"},
+	{"PlanList", supervisor, "/plan", fixed("list"), "fire-evacuation"},
+	{"PlanShow", supervisor, "/plan", fixed("show fire-evacuation"), "Fire evacuation"},
+	{"PlanDryrun", supervisor, "/plan", fixed("dryrun fire-evacuation @harbour"), "Fire evacuation"},
+	{"PlanTrigger", supervisor, "/plan", fixed("trigger fire-evacuation @harbour bench"), "A-"},
+	{"PlanStatus", supervisor, "/plan", withActivation("status %s"), "A-"},
+	{"PlanStanddown", supervisor, "/plan", withActivation("standdown %s"), "A-"},
+	{"Roster", supervisor, "/roster", fixed("@harbour"), "Harbour"},
+	{"RosterWeek", supervisor, "/roster", fixed("@harbour week"), "Harbour"},
+	{"RosterCover", supervisor, "/roster", fixed("cover harbour-guard dev now 4h"), "Cover C-"},
+	{"Ack", supervisor, "/ack", withTask("%s on my way"), "acknowledged"},
+	{"Done", supervisor, "/done", withTask("%s all clear"), "done"},
+	{"DrillStart", coord, "/drill", fixed("start fire-evacuation @harbour"), "DRILL"},
+	{"DrillStop", coord, "/drill", withDrill("stop %s"), "stopped"},
+	{"DrillReport", coord, "/drill", withDrill("report %s"), "D-"},
+	{"DrillAction", coord, "/drill", withDrill("action %s hand out floor plans at the briefing"), "D-"},
+}
+
+// BenchmarkCommandRoundTrips sends each chat command as a signed Slack
+// slash command and reports the Redis round trips of the whole HTTP path
+// (the replay check included) as redis-rt/op, and its p99 time. The goal
+// (issue 7) is at most 2 round trips a command. Each iteration's setup
+// (raising the incident it shows, triggering the plan it acknowledges)
+// runs directly through the service and is not counted.
+//
+//	MUSTER_TEST_REDIS_URL=redis://127.0.0.1:6379/9 go test -run '^$' -bench CommandRoundTrips ./internal/benchreport/
+func BenchmarkCommandRoundTrips(b *testing.B) {
+	for _, c := range rtCases {
+		b.Run(c.name, func(b *testing.B) {
+			e := newRTEnv(b)
+			once := func() (int64, time.Duration) {
+				text := c.setup(b, e)
+				start := time.Now()
+				answer, n := e.post(b, c.user, c.command, text)
+				took := time.Since(start)
+				if c.want != "" && !strings.Contains(answer, c.want) {
+					b.Fatalf("%s %s: answer %q lacks %q", c.command, text, answer, c.want)
+				}
+				return n, took
+			}
+			once() // warm up: scripts loaded, connections open
+			var total int64
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				n, took := once()
+				total += n
+				lat = append(lat, took)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(total)/float64(b.N), "redis-rt/op")
+			b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
+		})
+	}
+}
