@@ -49,17 +49,7 @@ func TestServeWiresSlack(t *testing.T) {
 	if u := storetest.URL(); u != "" {
 		args = append(args, "--redis", u)
 	}
-	pr, pw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, args, strings.NewReader(""), pw, io.Discard)
-		pw.Close()
-	}()
-	banner, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pr)
+	banner, code := startServe(ctx, t, args)
 	if !strings.Contains(banner, "platforms: slack") {
 		t.Fatalf("banner %q does not list slack", banner)
 	}
@@ -139,17 +129,7 @@ func TestServeWiresTwilio(t *testing.T) {
 	if u := storetest.URL(); u != "" {
 		args = append(args, "--redis", u)
 	}
-	pr, pw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, args, strings.NewReader(""), pw, io.Discard)
-		pw.Close()
-	}()
-	banner, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pr)
+	banner, code := startServe(ctx, t, args)
 	if !strings.Contains(banner, "twilio") {
 		t.Fatalf("banner %q does not list twilio", banner)
 	}
@@ -169,6 +149,25 @@ func TestServeWiresTwilio(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("serve exited %d", c)
 	}
+}
+
+// startServe runs `muster serve` with args until ctx ends and returns its
+// banner line ("muster serving on http://ADDR (platforms: ...)") and a
+// channel that receives its exit code.
+func startServe(ctx context.Context, t *testing.T, args []string) (banner string, code <-chan int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	c := make(chan int, 1)
+	go func() {
+		c <- run(ctx, args, strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	banner, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("muster serve printed no banner: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	return banner, c
 }
 
 func freePort(t *testing.T) string {
