@@ -111,7 +111,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			m.Close()
 			return nil, err
 		}
-		s.rdb = redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
+		o := &redis.Options{Addr: m.Addr()}
+		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
+		s.rdb = redis.NewClient(o)
 		s.log.Warn("no redis configured: state lives in memory only and is lost when muster stops",
 			zap.String("embedded_addr", m.Addr()))
 	} else {
@@ -139,8 +141,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // wait_replicas=N (single server or Sentinel) confirms a transition only
 // once N replicas have it.
 //
-// Every client honours its callers' context deadlines and dials for at most
-// DialTimeout unless the URL sets dial_timeout.
+// Every client honours its callers' context deadlines and dials within
+// DialTimeout, once per connection (see DialerRetries).
 func NewClient(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
@@ -173,10 +175,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis sentinel url %q: %w", redactURL(rawURL), err)
 		}
-		o.ContextTimeoutEnabled = true
-		if o.DialTimeout == 0 {
-			o.DialTimeout = DialTimeout
-		}
+		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		return withWait(redis.NewFailoverClient(o)), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		if waitReplicas > 0 {
@@ -188,32 +187,44 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis cluster url %q: %w", redactURL(rawURL), err)
 		}
-		o.ContextTimeoutEnabled = true
-		if o.DialTimeout == 0 {
-			o.DialTimeout = DialTimeout
-		}
+		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		return redis.NewClusterClient(o), nil
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis url %q: %w", redactURL(rawURL), err)
 		}
-		o.ContextTimeoutEnabled = true
-		if o.DialTimeout == 0 {
-			o.DialTimeout = DialTimeout
-		}
+		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		return withWait(redis.NewClient(o)), nil
 	}
 }
 
-// DialTimeout bounds one connection attempt when the URL sets no
-// dial_timeout. go-redis waits 5 s by default and retries three times,
-// so a Redis that stopped answering (a dead host, a dropped route) held a
-// command for 20 s; with this and the callers' context deadlines (every
-// client is built with ContextTimeoutEnabled, so a deadline bounds dials,
-// reads, writes and the retry backoff too) a command learns "records are
-// unavailable" within its own budget (commands.CommandTimeout).
-const DialTimeout = 2 * time.Second
+// Client limits for a Redis that stops answering. go-redis by default
+// dials for 5 s, dials 5 times per connection and retries each command 3
+// times, and ignores context deadlines on the socket: a dead host held a
+// command for 20 s or more, and even a refused connection cost about 2 s.
+// muster's clients honour their callers' context deadlines
+// (ContextTimeoutEnabled: a deadline bounds dials, reads, writes and the
+// retry backoff), dial for at most DialTimeout, and dial once per
+// connection (DialerRetries; the command-level retries still try again),
+// unless the URL sets dial_timeout or dialer_retries. With the per-command
+// deadline (commands.CommandTimeout) a command answers "records are
+// unavailable" within its budget.
+const (
+	DialTimeout   = 2 * time.Second
+	DialerRetries = 1
+)
+
+// outageLimits applies the limits above to one client's options.
+func outageLimits(contextTimeout *bool, dialTimeout *time.Duration, dialerRetries *int) {
+	*contextTimeout = true
+	if *dialTimeout == 0 {
+		*dialTimeout = DialTimeout
+	}
+	if *dialerRetries == 0 {
+		*dialerRetries = DialerRetries
+	}
+}
 
 // redactURL hides a password so URLs can appear in errors and logs.
 func redactURL(raw string) string {
