@@ -18,6 +18,7 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/journal"
 )
 
 // Platforms a request can come from.
@@ -64,6 +65,8 @@ type Service struct {
 	// engine, when set, is woken after writes that add deadlines.
 	engine Poker
 	cmds   map[string]handler
+	// dg is degraded mode (commands/degraded.go); nil when off.
+	dg *degradedMode
 }
 
 // Poker wakes an escalation engine (notify.Engine).
@@ -78,7 +81,20 @@ type Options struct {
 	Logger *zap.Logger
 	// Engine is this process's escalation engine, if it runs one.
 	Engine Poker
+	// Degraded and Journal turn on degraded mode (commands/degraded.go):
+	// while Redis is unreachable, /plan trigger sends the broadcast and
+	// the SMS call-out through Degraded (the notify.Dispatcher) directly
+	// and records them in Journal, which replays them into the records
+	// when Redis returns. Both or neither.
+	Degraded notify.Notifier
+	Journal  *journal.Journal
 }
+
+// CommandTimeout bounds the store work of one command: Handle gives each
+// handler a context with this deadline, so a Redis that does not answer
+// costs a command at most this long before it answers "records are
+// unavailable", well inside the 3 seconds a chat platform waits.
+const CommandTimeout = 2 * time.Second
 
 // handler runs one command for a known person.
 type handler func(ctx context.Context, c *call) Reply
@@ -106,6 +122,9 @@ func New(o Options) *Service {
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
+	}
+	if o.Degraded != nil && o.Journal != nil {
+		s.dg = &degradedMode{out: o.Degraded, journal: o.Journal}
 	}
 	s.cmds = map[string]handler{
 		"incident": s.incident,
@@ -173,6 +192,8 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 	if !ok {
 		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill or /muster help.", cmd.Name))
 	}
+	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
+	defer cancel()
 	return h(ctx, &call{req: req, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name})
 }
 

@@ -156,6 +156,9 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	note := c.rest(args, i)
 	now := s.now()
 	overrides, err := s.st.Overrides(ctx)
+	if s.degradedOn(err, drill) {
+		return s.degradedTrigger(ctx, c, p, site, incident, note, err)
+	}
 	if err != nil {
 		return failErr(err, "the plan")
 	}
@@ -181,6 +184,8 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s to link. Trigger without it, or check /incident list.", store.FormatID("INC", incident)))
+	case s.degradedOn(err, drill):
+		return s.degradedTrigger(ctx, c, p, site, incident, note, err)
 	case err != nil:
 		return failErr(err, "the plan trigger")
 	}
