@@ -89,8 +89,8 @@ type Journal struct {
 	replaying sync.Mutex
 }
 
-// Open checks that the journal can be written (creating the file when
-// missing) and returns it.
+// Open checks that the journal can be written and returns it. The file is
+// created by the first Append.
 func Open(o Options) (*Journal, error) {
 	if o.Path == "" {
 		return nil, errors.New("journal: no path (server.journal)")
@@ -106,14 +106,26 @@ func Open(o Options) (*Journal, error) {
 		j.log = zap.NewNop()
 	}
 	j.host, _ = os.Hostname()
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	if err := j.probe(); err != nil {
+		return nil, fmt.Errorf("journal: %s cannot be written: %w", j.path, err)
 	}
 	return j, nil
+}
+
+// probe checks now, not in an emergency, that the journal can be
+// written: the file itself when it exists, else a probe file beside it
+// (removed again, so a process that never degrades leaves no file).
+func (j *Journal) probe() error {
+	p, flags := j.path, os.O_WRONLY|os.O_APPEND
+	if _, err := os.Stat(j.path); errors.Is(err, fs.ErrNotExist) {
+		p, flags = j.path+".probe", os.O_WRONLY|os.O_CREATE|os.O_TRUNC
+		defer os.Remove(p)
+	}
+	f, err := os.OpenFile(p, flags, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Path is the active journal file.

@@ -99,6 +99,12 @@ func TestReplayRecordsOnceAcrossReplaysAndReplicas(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "server.journal")
 	j := open(t, path, st)
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("Open left files: %v", files)
+	}
+	if _, err := journal.Open(journal.Options{Path: filepath.Join(dir, "missing", "server.journal")}); err == nil {
+		t.Fatal("Open of a journal in a missing directory succeeded")
+	}
 	e, err := j.Append(entry("smoke on 3"))
 	if err != nil {
 		t.Fatal(err)
