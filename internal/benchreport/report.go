@@ -220,10 +220,12 @@ func Render(r Report) string {
 	load := func(unit, label string, format func(float64) string, goal string, ok func(float64) bool) row {
 		return p.lookup(fig{bench: loadBench, unit: unit, label: label, format: format, goal: goal, ok: ok})
 	}
+	p99 := load("p99-ms", "p99", msFmt, "≤ 25 ms", le(GoalCommandP99Ms))
+	p99.note = loadP99Note(p, p99)
 	table(&b, []row{
 		load("req/s", "rate achieved", rateFmt, "200/s (within 5%)", func(v float64) bool { return v >= GoalLoadRate*0.95 }),
 		load("p50-ms", "p50", msFmt, "", nil),
-		load("p99-ms", "p99", msFmt, "≤ 25 ms", le(GoalCommandP99Ms)),
+		p99,
 		load("p99.9-ms", "p99.9", msFmt, "", nil),
 		load("max-ms", "max", msFmt, "< 3 s (Slack's limit)", le(3000)),
 		load("sent-p99-ms", "p99 from the actual send (without the load generator's lag)", msFmt, "", nil),
@@ -335,6 +337,19 @@ func Render(r Report) string {
 	return b.String()
 }
 
+// loadP99Note explains a missed command p99 when the time from the actual
+// send meets the goal.
+func loadP99Note(p *Parsed, r row) string {
+	res, ok := p.Find(loadBench)
+	if !ok || r.met != metNo {
+		return r.note
+	}
+	if sent, ok := res.Metric("sent-p99-ms"); ok && sent <= GoalCommandP99Ms {
+		return fmt.Sprintf("from the actual send the p99 is %s: the rest is the load generator, in the same process on the same CPUs, sending late", msFmt(sent))
+	}
+	return r.note
+}
+
 // loadPerCPU is the 1-minute load average divided by the CPUs.
 func loadPerCPU(m Machine) float64 {
 	var l float64
@@ -366,9 +381,9 @@ var roundTripCommands = map[string]string{
 // summaryRows are the headline goals, one line each.
 func summaryRows(r Report) []row {
 	p := &r.Bench
-	rows := []row{
-		p.lookup(fig{bench: loadBench, unit: "p99-ms", label: "command p99 at 200 req/s", format: msFmt, goal: "≤ 25 ms", ok: le(GoalCommandP99Ms)}),
-	}
+	cmdP99 := p.lookup(fig{bench: loadBench, unit: "p99-ms", label: "command p99 at 200 req/s", format: msFmt, goal: "≤ 25 ms", ok: le(GoalCommandP99Ms)})
+	cmdP99.note = loadP99Note(p, cmdP99)
+	rows := []row{cmdP99}
 	// Round trips: the worst command, and how many meet the goal.
 	var worst float64
 	var worstName string

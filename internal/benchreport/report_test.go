@@ -40,6 +40,7 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 	for _, want := range []string{
 		"| command p99 at 200 req/s | 31.5 ms | ≤ 25 ms | **no** |",
 		"| rate achieved | 199.5/s | 200/s (within 5%) | yes |",
+		"| p99 | 31.5 ms | ≤ 25 ms | **no** | from the actual send the p99 is 9.0 ms: the rest is the load generator",
 		"| Redis round trips per command (worst) | 1 (`/muster whoami`) | ≤ 2 | yes | 1 of 1 commands within",
 		"| SlackCommandLoad200 (bot/slack) | 3 | ≤ 2 | **no** |",
 		// The burst shape misses, with the drain rate worked out from max (94 s).
