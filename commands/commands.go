@@ -218,7 +218,7 @@ func fail(text string) Reply {
 func failErr(err error, what string) Reply {
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
-		return fail("Records are unavailable right now, so " + what + " was not saved. Try again in a minute; if it is urgent, phone the control room.")
+		return fail("Records are unavailable right now (" + what + "): nothing was changed. Try again in a minute; if it is urgent, phone the control room.")
 	case errors.Is(err, store.ErrNotFound):
 		return fail("There is no " + what + ". /incident list and /plan status show what there is.")
 	}

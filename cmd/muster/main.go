@@ -34,6 +34,7 @@ import (
 	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/journal"
 )
 
 func main() {
@@ -154,6 +155,8 @@ type app struct {
 	// twilio is on when its secrets are set: SMS and calls go through it,
 	// paced per sender; otherwise the console prints them.
 	twilio bool
+	// journal is degraded mode's record while Redis is unreachable.
+	journal *journal.Journal
 }
 
 // settle waits, for at most two seconds, until the outbox is empty: the
@@ -177,7 +180,7 @@ func (a *app) settle(ctx context.Context) {
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
 	var pacing map[string]notify.Pacing
 	if a.twilio {
@@ -200,7 +203,10 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
 	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
 	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
-	return func() { <-done; <-done; <-done }
+	// Degraded-mode triggers are replayed into the records once Redis
+	// answers again.
+	go func() { _ = a.journal.Run(ctx); done <- struct{}{} }()
+	return func() { <-done; <-done; <-done; <-done; a.svc.WaitDegraded() }
 }
 
 func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log *zap.Logger) (*app, error) {
@@ -244,8 +250,14 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 		disp.SetVoice(tw)
 	}
 	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log, Engine: eng})
-	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log, twilio: twilioOn}, nil
+	jr, err := journal.Open(journal.Options{Path: cfg.Server.Journal, Records: st, Logger: log.Named("journal")})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log, Engine: eng,
+		Degraded: disp, Journal: jr})
+	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log, twilio: twilioOn, journal: jr}, nil
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
