@@ -71,12 +71,13 @@ func Tokenize(line string) []string {
 // tokenize is Tokenize that also says where each token starts.
 func tokenize(line string) ([]string, []int) {
 	var (
-		spans []int
-		start int
-		toks  []string
-		cur   strings.Builder
-		inTok bool
-		quote rune // closing quote while inside a group, else 0
+		spans  []int
+		start  int
+		toks   []string
+		cur    strings.Builder
+		inTok  bool
+		quote  rune // closing quote while inside a group, else 0
+		opened rune // the quote that opened the group
 	)
 	flush := func() {
 		if inTok {
@@ -96,20 +97,37 @@ func tokenize(line string) ([]string, []int) {
 				quote = 0
 				continue
 			}
-			cur.WriteRune(r)
+			cur.WriteRune(safeRune(r, true))
 		case unicode.IsSpace(r):
 			flush()
 		case !inTok && closing[r] != 0:
-			quote = closing[r]
+			quote, opened = closing[r], r
 			inTok = true
 		default:
-			if r == utf8.RuneError || r == 0 || (unicode.IsControl(r) && r != '\t') {
-				r = '\uFFFD'
-			}
-			cur.WriteRune(r)
+			cur.WriteRune(safeRune(r, false))
 			inTok = true
 		}
 	}
+	if quote != 0 {
+		// A quote that never closes was text, not a group: keep it
+		// ("'; DROP TABLE" stays as typed).
+		rest := cur.String()
+		cur.Reset()
+		cur.WriteRune(opened)
+		cur.WriteString(rest)
+	}
 	flush()
 	return toks, spans
+}
+
+// safeRune replaces invalid UTF-8, NUL and control characters with
+// U+FFFD; inside quotes, line breaks and tabs are kept as typed.
+func safeRune(r rune, quoted bool) rune {
+	if r == '\t' || (quoted && (r == '\n' || r == '\r')) {
+		return r
+	}
+	if r == utf8.RuneError || r == 0 || unicode.IsControl(r) {
+		return '\uFFFD'
+	}
+	return r
 }
