@@ -2,7 +2,12 @@
 GO        ?= go
 PKGS      ?= ./...
 FUZZTIME  ?= 15s
-BENCHTIME ?= 1x
+BENCHTIME ?= 1s
+BENCH_SOAK         ?= 10m
+BENCH_SOAK_RATE    ?= 10
+BENCH_LOAD_SECONDS ?= 30
+BENCH_TASKS        ?= 100000
+BENCH_SETTLE       ?= 15s
 
 .DEFAULT_GOAL := help
 
@@ -31,8 +36,10 @@ lint: ## go vet, gofmt, and staticcheck or golangci-lint when installed
 	else echo "(staticcheck and golangci-lint not installed; vet and gofmt only)"; fi
 
 .PHONY: bench
-bench: ## Run every benchmark against MUSTER_TEST_REDIS_URL (or the embedded server)
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+bench: ## Run every benchmark and measure muster serve's RSS; writes docs/BENCHMARKS.md (BENCH_SOAK=2m for a quick run)
+	$(GO) run ./internal/benchreport/cmd/benchreport -out docs/BENCHMARKS.md \
+	  -benchtime $(BENCHTIME) -load-seconds $(BENCH_LOAD_SECONDS) -soak $(BENCH_SOAK) \
+	  -soak-rate $(BENCH_SOAK_RATE) -tasks $(BENCH_TASKS) -settle $(BENCH_SETTLE) -pkgs '$(PKGS)'
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
