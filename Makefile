@@ -41,6 +41,10 @@ bench: ## Run every benchmark and measure muster serve's RSS; writes docs/BENCHM
 	  -benchtime $(BENCHTIME) -load-seconds $(BENCH_LOAD_SECONDS) -soak $(BENCH_SOAK) \
 	  -soak-rate $(BENCH_SOAK_RATE) -tasks $(BENCH_TASKS) -settle $(BENCH_SETTLE) -pkgs '$(PKGS)'
 
+.PHONY: chaos
+chaos: ## Kill replicas, restart Redis, throttle the vendors; check every step and message once (about 2 minutes)
+	MUSTER_CHAOS=1 $(GO) test -count=1 -v -run Chaos ./internal/chaos
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
