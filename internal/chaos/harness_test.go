@@ -302,12 +302,13 @@ type world struct {
 	slSrv    *httptest.Server
 	replicas []*replica
 	// kills lists the kills, for a duplicate's explanation.
-	kills []string
+	kills    []string
+	killedAt []time.Time // replica kills
 }
 
 // configYAML is the example organization with a fast policy and plan,
 // the fakes' addresses and a short engine lease.
-func configYAML(t *testing.T, publicURL, twilioURL, slackURL string) []byte {
+func configYAML(t *testing.T, publicURL, twilioURL, slackURL, journal string) []byte {
 	t.Helper()
 	head := string(configs.ExampleYAML())
 	i := strings.Index(head, "\npolicies:")
@@ -338,6 +339,7 @@ plans:
 server:
   listen: 127.0.0.1:0
   public_url: %s
+  journal: %s
 
 slack:
   api_url: %s/api/
@@ -348,7 +350,7 @@ twilio:
 engine:
   # The deliverer's lease too: it must outlast the longest send.
   lease: 4s
-`, publicURL, slackURL, twilioURL))
+`, publicURL, journal, slackURL, twilioURL))
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -385,7 +387,7 @@ func newWorld(t *testing.T, n int) *world {
 		sls := httptest.NewServer(r.slack)
 		t.Cleanup(sls.Close)
 		r.cfg = filepath.Join(dir, r.name+".yaml")
-		if err := os.WriteFile(r.cfg, configYAML(t, "http://"+r.addr, tws.URL, sls.URL), 0o600); err != nil {
+		if err := os.WriteFile(r.cfg, configYAML(t, "http://"+r.addr, tws.URL, sls.URL, filepath.Join(dir, r.name+"-journal.jsonl")), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		w.replicas = append(w.replicas, r)
@@ -418,6 +420,7 @@ func (r *replica) start() {
 		"TWILIO_ACCOUNT_SID=" + twilioSID, "TWILIO_AUTH_TOKEN=" + twilioToken,
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = filepath.Dir(r.logs)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("%s: %v", r.name, err)
 	}
@@ -531,4 +534,14 @@ func (d *door) lostAtDoor() []sent {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]sent(nil), d.dropped...)
+}
+
+// ready reports whether the replica answers /readyz (its Redis reachable).
+func (r *replica) ready() bool {
+	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + r.addr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
