@@ -43,7 +43,7 @@ bench: ## Run every benchmark and measure muster serve's RSS; writes docs/BENCHM
 
 .PHONY: chaos
 chaos: ## Kill replicas, restart Redis, throttle the vendors; check every step and message once (about 2 minutes)
-	MUSTER_CHAOS=1 $(GO) test -count=1 -v -run Chaos ./internal/chaos
+	MUSTER_CHAOS=1 $(GO) test -count=1 -v -timeout 5m -run Chaos ./internal/chaos
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 15s)
