@@ -31,7 +31,7 @@ func (s *Server) handleCommands(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer func() {
 		s.mu.Unlock()
-		s.changes.notify()
+		s.changes.Notify()
 	}()
 	version := s.nextID()
 	for i, c := range cmds {

@@ -84,7 +84,7 @@ func (s *Server) respond(interactionID, token string, body []byte, files []strin
 		}
 	}
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 	return 0, 0, ""
 }
 

@@ -191,7 +191,7 @@ func (s *Server) handleCreateDM(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		s.changes.notify()
+		s.changes.Notify()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": id, "type": 1, "flags": 0, "last_message_id": nil,

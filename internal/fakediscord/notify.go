@@ -2,82 +2,25 @@ package fakediscord
 
 import (
 	"context"
-	"fmt"
-	"sync"
+
+	"github.com/muster-ops/muster/internal/fakewait"
 )
-
-// notifier wakes every waiter when the recorded state changes. A waiter takes the channel
-// before it evaluates its condition, so a change that happens in between still wakes it.
-type notifier struct {
-	mu sync.Mutex // guards ch
-	ch chan struct{}
-}
-
-// wait returns a channel that is closed at the next change.
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
-}
-
-// notify wakes everyone waiting for a change.
-func (n *notifier) notify() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
-	}
-}
 
 // WaitFor blocks until cond returns true or ctx ends. cond is evaluated once at the start and
 // again after every change to the fake's records; it may call the fake's accessors (Messages,
 // Callbacks, ...). It returns ctx's error, wrapped, when ctx ends first.
 func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
-	for {
-		changed := s.changes.wait()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("fakediscord: condition not met: %w", ctx.Err())
-		}
-	}
+	return s.changes.Until(ctx, "fakediscord", cond)
 }
 
 // WaitForMessage waits until a recorded message change (create, edit, followup, ...) satisfies
 // match and returns the first one that does.
 func (s *Server) WaitForMessage(ctx context.Context, match func(Message) bool) (Message, error) {
-	var found Message
-	err := s.WaitFor(ctx, func() bool {
-		for _, m := range s.Messages() {
-			if match(m) {
-				found = m
-				return true
-			}
-		}
-		return false
-	})
-	return found, err
+	return fakewait.First(ctx, &s.changes, "fakediscord", s.Messages, match)
 }
 
 // WaitForCallback waits until a recorded interaction response satisfies match and returns the
 // first one that does.
 func (s *Server) WaitForCallback(ctx context.Context, match func(Callback) bool) (Callback, error) {
-	var found Callback
-	err := s.WaitFor(ctx, func() bool {
-		for _, c := range s.Callbacks() {
-			if match(c) {
-				found = c
-				return true
-			}
-		}
-		return false
-	})
-	return found, err
+	return fakewait.First(ctx, &s.changes, "fakediscord", s.Callbacks, match)
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/muster-ops/muster/internal/fakewait"
 )
 
 // BotName is the bot user's name in the fake's answers.
@@ -32,7 +34,7 @@ type Server struct {
 	botToken string
 	appID    string
 	mux      *http.ServeMux
-	changes  notifier
+	changes  fakewait.Changes
 
 	// mu guards the fields that follow.
 	mu           sync.Mutex
@@ -176,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Body: body, Status: rec.status, Code: rec.code, Received: received,
 	})
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 }
 
 // botRoute wraps a handler that needs the bot's token.

@@ -54,7 +54,7 @@ func (s *Server) record(c call, status int, slackErr string) {
 		Status: status, Error: slackErr, Received: s.now(),
 	})
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 }
 
 func fail(slackErr string) map[string]any {

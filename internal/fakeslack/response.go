@@ -92,6 +92,6 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 		Received: s.now(),
 	})
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }

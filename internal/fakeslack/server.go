@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/muster-ops/muster/internal/fakewait"
 )
 
 // The identity of the fake workspace and its bot, as auth.test reports it and posts carry it.
@@ -32,7 +34,7 @@ const maxBody = 1 << 20
 type Server struct {
 	botToken string
 	mux      *http.ServeMux
-	changes  notifier
+	changes  fakewait.Changes
 
 	// mu guards the fields that follow.
 	mu         sync.Mutex

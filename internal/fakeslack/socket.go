@@ -76,7 +76,7 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	if err := s.writeSocket(conn, hello); err != nil {
 		return
 	}
-	s.changes.notify()
+	s.changes.Notify()
 	defer func() {
 		s.sock.mu.Lock()
 		if s.sock.conn == conn {
@@ -84,7 +84,7 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		s.sock.mu.Unlock()
 		_ = conn.Close()
-		s.changes.notify()
+		s.changes.Notify()
 	}()
 	for {
 		var ack struct {
@@ -100,7 +100,7 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 		s.sock.mu.Lock()
 		s.sock.acks[ack.EnvelopeID] = ack.Payload
 		s.sock.mu.Unlock()
-		s.changes.notify()
+		s.changes.Notify()
 	}
 }
 

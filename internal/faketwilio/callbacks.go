@@ -93,7 +93,7 @@ func (s *Server) send(ctx context.Context, kind, method, target string, params u
 	s.mu.Lock()
 	s.callbacks = append(s.callbacks, cb)
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 	return cb, err
 }
 
@@ -122,7 +122,7 @@ func (s *Server) SendStatus(ctx context.Context, msgSID, status string, errorCod
 	s.messages[i].Status, s.messages[i].ErrorCode = status, errorCode
 	m := s.messages[i]
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 	if m.StatusCallback == "" {
 		return fmt.Errorf("%w: message %s", ErrNoCallback, msgSID)
 	}
@@ -257,6 +257,6 @@ func (s *Server) setCallStatus(callSID, status string) (Call, error) {
 	s.calls[i].Status = status
 	c := s.calls[i]
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 	return c, nil
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/muster-ops/muster/internal/fakewait"
 )
 
 // APIVersion is the Twilio REST API version the fake serves and reports in its answers and callbacks.
@@ -23,7 +25,7 @@ type Server struct {
 	accountSID string
 	authToken  string
 	mux        *http.ServeMux
-	changes    notifier
+	changes    fakewait.Changes
 
 	// base is cancelled by Close; automatic delivery callbacks run under it, counted by wg.
 	base   context.Context
@@ -204,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Status: rec.status, Code: rec.code, Received: received,
 	})
 	s.mu.Unlock()
-	s.changes.notify()
+	s.changes.Notify()
 }
 
 // delay waits d, or until ctx ends; it reports whether the wait ran to its end.
