@@ -33,52 +33,44 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 			return fail(err.Error() + ". " + usage)
 		}
 	}
-	if num == 0 {
-		if action == store.TaskActionDone {
-			return fail(usage)
-		}
-		open, err := s.st.OpenTasksFor(ctx, c.who.ID)
-		if err != nil {
-			return failErr(err, "your acknowledgement")
-		}
-		if len(open) == 0 {
-			return fail("You have no open task to acknowledge. /plan status shows the latest activation.")
-		}
-		num = open[0]
+	if num == 0 && action == store.TaskActionDone {
+		return fail(usage)
 	}
 	note := strings.Join(args, " ")
-	t, err := s.st.Task(ctx, num)
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(fmt.Sprintf("There is no %s.", store.FormatID("T", num)))
-	}
-	if err != nil {
+	// One script finds the task (num 0: the sender's newest open one),
+	// checks the sender may answer it and answers it. Someone the task was
+	// re-assigned away from (the guard who got the SMS before it went to
+	// the supervisor) may still answer it: their "ACK 3" is not refused.
+	t, err := s.st.AnswerTask(ctx, store.TaskAnswer{Num: num, Actor: c.who.ID, Action: action, Note: note,
+		Lead: c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator)})
+	id := store.FormatID("T", num)
+	var (
+		se *store.StateError
+		na *store.NotAssigneeError
+	)
+	switch {
+	case errors.Is(err, store.ErrNoOpenTask):
+		return fail("You have no open task to acknowledge. /plan status shows the latest activation.")
+	case errors.Is(err, store.ErrNotFound):
+		return fail(fmt.Sprintf("There is no %s.", id))
+	case errors.As(err, &na) && !na.NeedReason:
+		return fail(fmt.Sprintf("%s is assigned to %s; you may only %s your own tasks. /ack alone acknowledges your newest one.", id, s.personName(na.Assignee), action))
+	case errors.As(err, &na):
+		return fail(fmt.Sprintf("%s is assigned to %s. To %s it for them, say why: /%s %s <reason>", id, s.personName(na.Assignee), action, action, id))
+	case errors.As(err, &se) && num == 0:
+		return fail(fmt.Sprintf("Your newest task is already %s.", se.Status))
+	case errors.As(err, &se):
+		return fail(fmt.Sprintf("%s is already %s.", id, se.Status))
+	case err != nil:
 		return failErr(err, "your acknowledgement")
 	}
-	// Someone the task was re-assigned away from (the guard who got the
-	// SMS before it went to the supervisor) may still answer it: their
-	// "ACK 3" must not be refused.
-	earlier := t.Assignee != c.who.ID && t.WasAssigned(c.who.ID)
-	if t.Assignee != c.who.ID && !earlier {
-		if !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
-			return fail(fmt.Sprintf("%s is assigned to %s; you may only %s your own tasks. /ack alone acknowledges your newest one.", t.ID(), s.personName(t.Assignee), action))
-		}
-		if note == "" {
-			return fail(fmt.Sprintf("%s is assigned to %s. To %s it for them, say why: /%s %s <reason>", t.ID(), s.personName(t.Assignee), action, action, t.ID()))
-		}
-	}
-	prev, err := s.st.AckTask(ctx, num, c.who.ID, action, note)
-	var se *store.StateError
-	if errors.As(err, &se) {
-		return fail(fmt.Sprintf("%s is already %s.", t.ID(), se.Status))
-	}
-	if err != nil {
-		return failErr(err, "your acknowledgement")
-	}
+	prev := t.Before
+	id = store.FormatID("T", t.Num)
 	verb := "acknowledged"
 	if action == store.TaskActionDone {
 		verb = "done"
 	}
-	line := fmt.Sprintf("%s %s by %s: %s", t.ID(), verb, c.who.Name, t.Title)
+	line := fmt.Sprintf("%s %s by %s: %s", id, verb, c.who.Name, t.Title)
 	if t.Assignee != c.who.ID {
 		line += fmt.Sprintf(" (for %s", s.personName(t.Assignee))
 		if note != "" {
@@ -94,5 +86,5 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	if action == store.TaskActionAck {
 		line += ". Escalation stopped."
 	}
-	return Reply{Text: line, Ref: t.ID()}
+	return Reply{Text: line, Ref: id}
 }

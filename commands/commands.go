@@ -221,6 +221,9 @@ func failErr(err error, what string) Reply {
 		return fail("Records are unavailable right now (" + what + "): nothing was changed. Try again in a minute; if it is urgent, phone the control room.")
 	case errors.Is(err, store.ErrNotFound):
 		return fail("There is no " + what + ". /incident list and /plan status show what there is.")
+	case errors.Is(err, store.ErrReplayed):
+		// The adapter refuses the request itself; this is for the record.
+		return fail("That request was already handled (" + what + "): nothing was changed.")
 	}
 	return fail(what + " failed: " + err.Error())
 }

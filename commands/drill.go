@@ -96,14 +96,15 @@ type DrillRow struct {
 
 // DrillResults computes the after-action figures of a drill.
 func (s *Service) DrillResults(ctx context.Context, d *store.Drill) (*DrillResult, error) {
-	act, err := s.st.Activation(ctx, d.Activation)
+	_, act, tasks, err := s.st.DrillWithTasks(ctx, d.Num)
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := s.st.Tasks(ctx, act.Tasks)
-	if err != nil {
-		return nil, err
-	}
+	return drillResults(d, act, tasks), nil
+}
+
+// drillResults computes the figures from the records.
+func drillResults(d *store.Drill, act *store.Activation, tasks []*store.Task) *DrillResult {
 	res := &DrillResult{Drill: d, Activation: act, Passed: true}
 	for _, t := range tasks {
 		row := DrillRow{Task: t, Person: t.Assignee, Simulated: t.Status == store.TaskSimulated}
@@ -124,19 +125,28 @@ func (s *Service) DrillResults(ctx context.Context, d *store.Drill) (*DrillResul
 		}
 		res.Rows = append(res.Rows, row)
 	}
-	return res, nil
+	return res
 }
 
+// drillReport reads the drill, its activation and its tasks in one round
+// trip.
 func (s *Service) drillReport(ctx context.Context, args []string) Reply {
-	d, bad := s.findDrill(ctx, args, "Usage: /drill report D-n")
-	if bad != nil {
-		return *bad
+	const usage = "Usage: /drill report D-n"
+	if len(args) < 1 {
+		return fail(usage)
 	}
-	res, err := s.DrillResults(ctx, d)
+	num, err := store.ParseID("D", args[0])
+	if err != nil {
+		return fail(err.Error() + ". " + usage)
+	}
+	d, act, tasks, err := s.st.DrillWithTasks(ctx, num)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
+	}
 	if err != nil {
 		return failErr(err, "the drill report")
 	}
-	return Reply{Text: s.DrillReportText(res), Ref: d.ID()}
+	return Reply{Text: s.DrillReportText(drillResults(d, act, tasks)), Ref: d.ID()}
 }
 
 // DrillReportText renders the after-action summary.

@@ -84,15 +84,28 @@ func (s *Service) drillActionDone(ctx context.Context, c *call, args []string) R
 func (s *Service) drillActionList(ctx context.Context, args []string) Reply {
 	f := store.ActionFilter{OpenOnly: true}
 	scope := "Open corrective actions"
+	var (
+		list []*store.CorrectiveAction
+		err  error
+	)
 	if len(args) > 0 {
-		d, bad := s.findDrill(ctx, args[:1], "Usage: /drill action list [D-n]")
-		if bad != nil {
-			return *bad
+		const usage = "Usage: /drill action list [D-n]"
+		num, perr := store.ParseID("D", args[0])
+		if perr != nil {
+			return fail(perr.Error() + ". " + usage)
 		}
-		f = store.ActionFilter{Drill: d.Num}
+		var d *store.Drill
+		d, list, err = s.st.DrillActions(ctx, num)
+		if errors.Is(err, store.ErrNotFound) {
+			return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
+		}
+		if err != nil {
+			return failErr(err, "the drill")
+		}
 		scope = "Corrective actions of " + d.ID()
+	} else {
+		list, err = s.st.Actions(ctx, f)
 	}
-	list, err := s.st.Actions(ctx, f)
 	if err != nil {
 		return failErr(err, "the corrective actions")
 	}

@@ -27,19 +27,19 @@ func (s *Service) incidentHold(ctx context.Context, c *call, args []string, acti
 		return fail(fmt.Sprintf("Only a coordinator may %s a legal hold on an incident.", map[string]string{store.ActionHold: "place", store.ActionRelease: "release"}[action]))
 	}
 	id := store.FormatID("INC", num)
-	inc, err := s.st.Incident(ctx, num)
+	reason := strings.TrimSpace(c.rest(args, 1))
+	// The script checks the hold itself (state "held" or "not_held"), so
+	// the command is one round trip.
+	_, err = s.st.ChangeIncident(ctx, num, c.who.ID, action, reason)
+	var se *store.StateError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s. /incident list all shows them.", id))
-	case err != nil:
-		return failErr(err, id)
-	case action == store.ActionHold && inc.Hold:
+	case errors.As(err, &se) && se.Status == "held":
 		return fail(id + " is already on hold.")
-	case action == store.ActionRelease && !inc.Hold:
+	case errors.As(err, &se) && se.Status == "not_held":
 		return fail(id + " is not on hold.")
-	}
-	reason := strings.TrimSpace(c.rest(args, 1))
-	if _, err := s.st.ChangeIncident(ctx, num, c.who.ID, action, reason); err != nil {
+	case err != nil:
 		return failErr(err, id)
 	}
 	line := fmt.Sprintf("%s is on legal hold (placed by %s): it and its records are kept past retention until released.", id, c.who.Name)

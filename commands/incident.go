@@ -146,13 +146,9 @@ func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return fail(err.Error() + ". Usage: /incident show INC-n")
 	}
-	inc, err := s.st.Incident(ctx, num)
+	inc, tl, err := s.st.IncidentWithTimeline(ctx, num)
 	if err != nil {
 		return failErr(err, store.FormatID("INC", num))
-	}
-	tl, err := s.st.IncidentTimeline(ctx, num)
-	if err != nil {
-		return failErr(err, inc.ID())
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s at %s, %s\n", inc.ID(), inc.Severity, inc.Category, s.siteName(inc.Site), inc.Status)

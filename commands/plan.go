@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,32 +217,26 @@ func flagStr(b bool) string {
 }
 
 func (s *Service) planStatus(ctx context.Context, args []string) Reply {
-	var act *store.Activation
-	var err error
+	var num int64 // 0: the latest
 	switch len(args) {
 	case 0:
-		act, err = s.st.LatestActivation(ctx)
-		if errors.Is(err, store.ErrNotFound) {
-			return Reply{Text: "No plan has been triggered yet."}
-		}
 	case 1:
-		num, perr := store.ParseID("A", args[0])
+		n, perr := store.ParseID("A", args[0])
 		if perr != nil {
 			return fail(perr.Error() + ". Usage: /plan status [A-n]")
 		}
-		act, err = s.st.Activation(ctx, num)
-		if errors.Is(err, store.ErrNotFound) {
-			return fail(fmt.Sprintf("There is no %s.", store.FormatID("A", num)))
-		}
+		num = n
 	default:
 		return fail("Usage: /plan status [A-n]")
 	}
-	if err != nil {
+	act, tasks, err := s.st.ActivationWithTasks(ctx, num)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && num == 0:
+		return Reply{Text: "No plan has been triggered yet."}
+	case errors.Is(err, store.ErrNotFound):
+		return fail(fmt.Sprintf("There is no %s.", store.FormatID("A", num)))
+	case err != nil:
 		return failErr(err, "the plan status")
-	}
-	tasks, err := s.st.Tasks(ctx, act.Tasks)
-	if err != nil {
-		return failErr(err, act.ID())
 	}
 	return Reply{Text: s.activationText(act, tasks), Ref: act.ID()}
 }
@@ -304,7 +299,11 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 		return fail(fmt.Sprintf("%s is drill D-%d; stop it with /drill stop D-%d.", act.ID(), act.Drill, act.Drill))
 	}
 	note := strings.Join(args[1:], " ")
-	n, err := s.st.CloseActivation(ctx, num, c.who.ID, note, "plan.stood_down")
+	// The announcement is queued by the same script that stands the plan
+	// down; only the script knows how many tasks it cancelled.
+	line := fmt.Sprintf("%s %s stood down by %s; %%s open task(s) cancelled, escalation stopped.", act.ID(), act.PlanName, c.who.Name)
+	n, err := s.st.CloseActivation(ctx, num, c.who.ID, note, "plan.stood_down",
+		store.OutMessage{Channel: notify.Chat, Site: act.Site, Kind: "standdown", Ref: act.ID(), Text: fmt.Sprintf(line, store.CountPlaceholder)})
 	var se *store.StateError
 	if errors.As(err, &se) {
 		return fail(fmt.Sprintf("%s is already %s.", act.ID(), strings.ReplaceAll(se.Status, "_", " ")))
@@ -312,8 +311,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 	if err != nil {
 		return failErr(err, "the stand-down")
 	}
-	line := fmt.Sprintf("%s %s stood down by %s; %d open task(s) cancelled, escalation stopped.", act.ID(), act.PlanName, c.who.Name, n)
-	s.send(ctx, notify.Message{Channel: notify.Chat, Site: act.Site, Kind: "standdown", Ref: act.ID(), Text: line})
+	line = fmt.Sprintf(line, strconv.FormatInt(n, 10))
 	return Reply{Text: line, Public: true, Ref: act.ID()}
 }
 

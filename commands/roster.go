@@ -9,6 +9,7 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
 )
 
 const rosterUsage = "Usage: /roster [@site] [now|next|week] [role] · /roster cover <roster> <person> <from> <to>"
@@ -148,20 +149,28 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if to.Sub(from) > 14*24*time.Hour {
 		return fail("A cover may last at most 14 days; change the rotation in the config for longer.")
 	}
-	o, err := s.st.AddOverride(ctx, roster.Override{Roster: r.ID, Person: p.ID, From: from, To: to, By: c.who.ID})
+	// The covers so far, with this one last, give the warning; the
+	// announcement (with the id only the script knows) is queued by the
+	// script that records the cover: two round trips.
+	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
 		return failErr(err, "the cover")
 	}
-	overrides, _ := s.st.Overrides(ctx)
-	sh := roster.At(s.cfg, r, from, overrides)
+	cover := roster.Override{Roster: r.ID, Person: p.ID, From: from, To: to, By: c.who.ID}
+	withNew := append(overrides, roster.Override{ID: store.IDPlaceholder, Roster: r.ID, Person: p.ID, From: from, To: to,
+		By: c.who.ID, Created: now})
+	sh := roster.At(s.cfg, r, from, withNew)
 	loc := s.cfg.Location()
-	line := fmt.Sprintf("Cover %s: %s is on %s (%s) from %s to %s, put in by %s.", o.ID, p.Name, r.ID, r.Role,
+	line := fmt.Sprintf("Cover %s: %s is on %s (%s) from %s to %s, put in by %s.", store.IDPlaceholder, p.Name, r.ID, r.Role,
 		from.In(loc).Format("Mon 2 Jan 15:04"), to.In(loc).Format("Mon 2 Jan 15:04"), c.who.Name)
 	if sh.Warning != "" {
 		line += " Warning: " + sh.Warning + "."
 	}
-	s.send(ctx, notify.Message{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
-	return Reply{Text: line, Public: true}
+	o, err := s.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
+	if err != nil {
+		return failErr(err, "the cover")
+	}
+	return Reply{Text: strings.ReplaceAll(line, store.IDPlaceholder, o.ID), Public: true}
 }
 
 // ParseWhen reads a time for a cover: now, HH:MM (the next such local

@@ -56,14 +56,16 @@ func (s *Store) CloseAction(ctx context.Context, num int64, by, note string) (*C
 
 // Action reads one corrective action.
 func (s *Store) Action(ctx context.Context, num int64) (*CorrectiveAction, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("action", strconv.FormatInt(num, 10))).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, s.Key("action", strconv.FormatInt(num, 10)))
+	}); err != nil {
+		return nil, err
 	}
-	if len(m) == 0 {
+	if len(c.Val()) == 0 {
 		return nil, ErrNotFound
 	}
-	return actionFromHash(m), nil
+	return actionFromHash(c.Val()), nil
 }
 
 // ActionFilter narrows Actions.
@@ -81,25 +83,52 @@ func (s *Store) Actions(ctx context.Context, f ActionFilter) ([]*CorrectiveActio
 	case f.OpenOnly:
 		set = s.Key("actions:open")
 	}
-	nums, err := s.rdb.ZRange(ctx, set, 0, -1).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var ids *redis.StringSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { ids = p.ZRange(ctx, set, 0, -1) }); err != nil {
+		return nil, err
 	}
+	return s.actionsOf(ctx, ids.Val(), f.OpenOnly)
+}
+
+// DrillActions reads a drill and its corrective actions, oldest first:
+// the drill and the actions' ids in one round trip, the actions in a
+// second (none when there are none).
+func (s *Store) DrillActions(ctx context.Context, num int64) (*Drill, []*CorrectiveAction, error) {
+	var (
+		d   *redis.MapStringStringCmd
+		ids *redis.StringSliceCmd
+	)
+	n := strconv.FormatInt(num, 10)
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		d = p.HGetAll(ctx, s.Key("drill", n))
+		ids = p.ZRange(ctx, s.Key("drill", n, "actions"), 0, -1)
+	}); err != nil {
+		return nil, nil, err
+	}
+	if len(d.Val()) == 0 {
+		return nil, nil, ErrNotFound
+	}
+	list, err := s.actionsOf(ctx, ids.Val(), false)
+	return drillFromHash(d.Val()), list, err
+}
+
+// actionsOf reads the actions numbered nums in one round trip.
+func (s *Store) actionsOf(ctx context.Context, nums []string, openOnly bool) ([]*CorrectiveAction, error) {
 	if len(nums) == 0 {
 		return nil, nil
 	}
-	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(nums))
-	for i, n := range nums {
-		cmds[i] = pipe.HGetAll(ctx, s.Key("action", n))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, unavailable(err)
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		for i, n := range nums {
+			cmds[i] = p.HGetAll(ctx, s.Key("action", n))
+		}
+	}); err != nil {
+		return nil, err
 	}
 	var out []*CorrectiveAction
 	for _, c := range cmds {
 		m := c.Val()
-		if len(m) == 0 || (f.OpenOnly && m["status"] != ActionOpen) {
+		if len(m) == 0 || (openOnly && m["status"] != ActionOpen) {
 			continue
 		}
 		out = append(out, actionFromHash(m))

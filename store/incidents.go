@@ -104,22 +104,56 @@ const (
 // *StateError say why not.
 func (s *Store) ChangeIncident(ctx context.Context, num int64, actor, action, text string, msgs ...OutMessage) (*Incident, error) {
 	data := auditData(map[string]any{"text": text})
-	if _, err := s.run(ctx, changeScript, ms(s.now()), num, actor, action, text, data, outJSON(msgs)); err != nil {
+	v, err := s.run(ctx, changeScript, ms(s.now()), num, actor, action, text, data, outJSON(msgs))
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", action, FormatID("INC", num), err)
 	}
-	return s.Incident(ctx, num)
+	// The script answers the incident as it now is: no second read.
+	return incidentFromHash(flatHash(v)), nil
 }
 
 // Incident reads one incident.
 func (s *Store) Incident(ctx context.Context, num int64) (*Incident, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("incident", strconv.FormatInt(num, 10))).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, s.Key("incident", strconv.FormatInt(num, 10)))
+	}); err != nil {
+		return nil, err
 	}
-	if len(m) == 0 {
+	if len(c.Val()) == 0 {
 		return nil, ErrNotFound
 	}
-	return incidentFromHash(m), nil
+	return incidentFromHash(c.Val()), nil
+}
+
+// IncidentWithTimeline reads an incident and its timeline (oldest first)
+// in one round trip, as /incident show needs them.
+func (s *Store) IncidentWithTimeline(ctx context.Context, num int64) (*Incident, []TimelineEntry, error) {
+	var (
+		c  *redis.MapStringStringCmd
+		tl *redis.XMessageSliceCmd
+	)
+	k := s.Key("incident", strconv.FormatInt(num, 10))
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, k)
+		tl = p.XRange(ctx, k+":timeline", "-", "+")
+	}); err != nil {
+		return nil, nil, err
+	}
+	if len(c.Val()) == 0 {
+		return nil, nil, ErrNotFound
+	}
+	return incidentFromHash(c.Val()), timelineEntries(tl.Val()), nil
+}
+
+// flatHash turns a script's HGETALL reply into a map.
+func flatHash(v any) map[string]string {
+	flat, _ := v.([]any)
+	m := make(map[string]string, len(flat)/2)
+	for j := 0; j+1 < len(flat); j += 2 {
+		m[toString(flat[j])] = toString(flat[j+1])
+	}
+	return m
 }
 
 // IncidentFilter narrows ListIncidents.
@@ -145,20 +179,21 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]*Inciden
 	if f.Site != "" {
 		window = int64(f.Limit) * 10
 	}
-	nums, err := s.rdb.ZRevRange(ctx, set, 0, window-1).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var ids *redis.StringSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { ids = p.ZRevRange(ctx, set, 0, window-1) }); err != nil {
+		return nil, err
 	}
+	nums := ids.Val()
 	if len(nums) == 0 {
 		return nil, nil
 	}
-	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(nums))
-	for i, n := range nums {
-		cmds[i] = pipe.HGetAll(ctx, s.Key("incident", n))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, unavailable(err)
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		for i, n := range nums {
+			cmds[i] = p.HGetAll(ctx, s.Key("incident", n))
+		}
+	}); err != nil {
+		return nil, err
 	}
 	out := make([]*Incident, 0, f.Limit)
 	for _, c := range cmds {
@@ -180,10 +215,14 @@ func (s *Store) IncidentTimeline(ctx context.Context, num int64) ([]TimelineEntr
 }
 
 func (s *Store) timeline(ctx context.Context, key string) ([]TimelineEntry, error) {
-	msgs, err := s.rdb.XRange(ctx, key, "-", "+").Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.XMessageSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { c = p.XRange(ctx, key, "-", "+") }); err != nil {
+		return nil, err
 	}
+	return timelineEntries(c.Val()), nil
+}
+
+func timelineEntries(msgs []redis.XMessage) []TimelineEntry {
 	out := make([]TimelineEntry, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, TimelineEntry{
@@ -193,7 +232,7 @@ func (s *Store) timeline(ctx context.Context, key string) ([]TimelineEntry, erro
 			Text:  toString(m.Values["text"]),
 		})
 	}
-	return out, nil
+	return out
 }
 
 func incidentFromHash(m map[string]string) *Incident {

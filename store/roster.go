@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/muster-ops/muster/configs/roster"
 )
 
@@ -22,13 +24,14 @@ type overrideJSON struct {
 	Created int64  `json:"created"`
 }
 
-// AddOverride records a roster cover and returns it with its id (C-n).
-func (s *Store) AddOverride(ctx context.Context, o roster.Override) (roster.Override, error) {
+// AddOverride records a roster cover and returns it with its id (C-n),
+// and queues msgs (their text may hold IDPlaceholder) in the same script.
+func (s *Store) AddOverride(ctx context.Context, o roster.Override, msgs ...OutMessage) (roster.Override, error) {
 	now := s.now()
 	o.Created = time.UnixMilli(ms(now))
 	b, _ := json.Marshal(overrideJSON{Roster: o.Roster, Person: o.Person, From: ms(o.From), To: ms(o.To), By: o.By, Created: ms(o.Created)})
 	data := auditData(map[string]any{"roster": o.Roster, "person": o.Person, "from": o.From.UTC().Format(time.RFC3339), "to": o.To.UTC().Format(time.RFC3339)})
-	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data)
+	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data, outJSON(msgs))
 	if err != nil {
 		return o, fmt.Errorf("add cover: %w", err)
 	}
@@ -38,10 +41,11 @@ func (s *Store) AddOverride(ctx context.Context, o roster.Override) (roster.Over
 
 // Overrides returns every roster cover, oldest first.
 func (s *Store) Overrides(ctx context.Context) ([]roster.Override, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("overrides")).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { c = p.HGetAll(ctx, s.Key("overrides")) }); err != nil {
+		return nil, err
 	}
+	m := c.Val()
 	out := make([]roster.Override, 0, len(m))
 	for _, v := range m {
 		var j overrideJSON

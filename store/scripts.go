@@ -27,11 +27,30 @@ func loadScript(name string) *redis.Script {
 	return redis.NewScript(string(prelude) + "\n" + string(body))
 }
 
-// run executes a script with the namespace prefix as its only key and
-// maps the scripts' error replies to the package's sentinels.
+// run executes a script with the namespace prefix as KEYS[1] and maps the
+// scripts' error replies to the package's sentinels. When ctx carries a
+// pending replay guard (guard.go), the script carries it: its key is
+// KEYS[2] and its TTL the last ARGV, which the prelude takes off, sets NX,
+// and answers 'replayed' before the body runs when it was already set.
 func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
-	v, err := sc.Run(ctx, s.rdb, []string{s.prefix}, args...).Result()
-	return v, s.scriptErr(err)
+	g, err := s.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, args := s.scriptKeys(g, args)
+	v, err := sc.Run(ctx, s.rdb, keys, args...).Result()
+	err = s.scriptErr(err)
+	if g != nil {
+		switch {
+		case errors.Is(err, ErrReplayed):
+			g.settle(true, nil)
+		case errors.Is(err, ErrUnavailable):
+			g.settle(false, err) // unknown: let it through
+		default:
+			g.settle(false, nil)
+		}
+	}
+	return v, err
 }
 
 // scriptErr maps "notfound" and "state:<status>" replies of our scripts
@@ -47,6 +66,8 @@ func (s *Store) scriptErr(err error) error {
 		switch {
 		case msg == "notfound":
 			return ErrNotFound
+		case msg == "replayed":
+			return ErrReplayed
 		case strings.HasPrefix(msg, "state:"):
 			return &StateError{Status: strings.TrimPrefix(msg, "state:")}
 		}

@@ -123,6 +123,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.rdb = rdb
 	}
+	s.rdb.AddHook(guardHook{s: s})
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -313,7 +314,7 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 // unavailable marks an error as Redis being out of reach (or misbehaving)
 // rather than a domain answer.
 func unavailable(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrReplayed) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)

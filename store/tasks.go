@@ -157,6 +157,7 @@ var (
 	stepScript    = loadScript("task_step")
 	ackScript     = loadScript("task_ack")
 	closeScript   = loadScript("activation_close")
+	readScript    = loadScript("activation_read")
 	takeScript    = loadScript("outbox_take")
 )
 
@@ -365,36 +366,124 @@ const (
 // removes its deadline, only if the task still allows it. It returns the
 // status the task had before.
 func (s *Store) AckTask(ctx context.Context, num int64, actor, action, note string) (string, error) {
-	data := auditData(map[string]any{"note": note})
-	v, err := s.run(ctx, ackScript, ms(s.now()), num, actor, action, note, data)
+	r, err := s.ackTask(ctx, TaskAnswer{Num: num, Actor: actor, Action: action, Note: note}, "")
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", action, FormatID("T", num), err)
+		return "", err
 	}
-	return toString(v), nil
+	return r.Before, nil
+}
+
+// TaskAnswer is one person acknowledging or finishing a task (AnswerTask).
+type TaskAnswer struct {
+	// Num is the task; 0 means the actor's newest open task.
+	Num    int64
+	Actor  string // person id
+	Action string // TaskActionAck or TaskActionDone
+	Note   string
+	// Lead: the actor is a supervisor, control or a coordinator, who may
+	// answer another's task when the note says why. Anyone else may
+	// answer only a task assigned to them, now or earlier.
+	Lead bool
+}
+
+// TaskAnswered is what AnswerTask did.
+type TaskAnswered struct {
+	Num      int64
+	Title    string
+	Assignee string
+	Before   string // the status the task had before
+}
+
+// ErrNoOpenTask: AnswerTask with no task number, and the actor has no
+// open task.
+var ErrNoOpenTask = errors.New("no open task")
+
+// NotAssigneeError refuses an answer to a task assigned to someone else:
+// the actor may not answer it, or (NeedReason) may, but only with a note
+// saying why.
+type NotAssigneeError struct {
+	Assignee   string
+	NeedReason bool
+}
+
+func (e *NotAssigneeError) Error() string {
+	if e.NeedReason {
+		return "task is assigned to " + e.Assignee + ": say why"
+	}
+	return "task is assigned to " + e.Assignee
+}
+
+// AnswerTask acknowledges or finishes a task with its permission check in
+// the same script as the change (task_ack.lua), so the command reads
+// nothing first: one round trip. Refusals, in this order: ErrNoOpenTask,
+// ErrNotFound, *NotAssigneeError, *StateError.
+func (s *Store) AnswerTask(ctx context.Context, a TaskAnswer) (*TaskAnswered, error) {
+	check := "own"
+	if a.Lead {
+		check = "lead"
+	}
+	return s.ackTask(ctx, a, check)
+}
+
+func (s *Store) ackTask(ctx context.Context, a TaskAnswer, check string) (*TaskAnswered, error) {
+	data := auditData(map[string]any{"note": a.Note})
+	v, err := s.run(ctx, ackScript, ms(s.now()), a.Num, a.Actor, a.Action, a.Note, data, check)
+	if err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+			switch {
+			case msg == "noopen":
+				err = ErrNoOpenTask
+			case strings.HasPrefix(msg, "notyours:"):
+				err = &NotAssigneeError{Assignee: strings.TrimPrefix(msg, "notyours:")}
+			case strings.HasPrefix(msg, "needreason:"):
+				err = &NotAssigneeError{Assignee: strings.TrimPrefix(msg, "needreason:"), NeedReason: true}
+			}
+		}
+		what := "your newest task"
+		if a.Num > 0 {
+			what = FormatID("T", a.Num)
+		}
+		return nil, fmt.Errorf("%s %s: %w", a.Action, what, err)
+	}
+	res, _ := v.([]any)
+	if len(res) < 4 {
+		return nil, unavailable(fmt.Errorf("%s: unexpected reply %v", a.Action, v))
+	}
+	return &TaskAnswered{Before: toString(res[0]), Num: toInt(res[1]), Title: toString(res[2]), Assignee: toString(res[3])}, nil
 }
 
 // CloseActivation stands an activation down (kind "plan.stood_down") or
-// stops a drill ("drill.stopped"), cancelling its open tasks. It returns
-// how many tasks were cancelled.
-func (s *Store) CloseActivation(ctx context.Context, num int64, actor, note, kind string) (int64, error) {
+// stops a drill ("drill.stopped"), cancelling its open tasks, and queues
+// msgs (their text may hold CountPlaceholder, replaced by the number of
+// tasks cancelled) in the same script. It returns how many tasks were
+// cancelled.
+func (s *Store) CloseActivation(ctx context.Context, num int64, actor, note, kind string, msgs ...OutMessage) (int64, error) {
 	data := auditData(map[string]any{"note": note})
-	v, err := s.run(ctx, closeScript, ms(s.now()), num, actor, note, kind, data)
+	v, err := s.run(ctx, closeScript, ms(s.now()), num, actor, note, kind, data, outJSON(msgs))
 	if err != nil {
 		return 0, fmt.Errorf("close %s: %w", FormatID("A", num), err)
 	}
 	return toInt(v), nil
 }
 
+// CountPlaceholder in a stand-down message's text is replaced by the
+// number of tasks cancelled, known only inside the script.
+const CountPlaceholder = "\x01N\x01"
+
 // Task reads one task.
 func (s *Store) Task(ctx context.Context, num int64) (*Task, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("task", strconv.FormatInt(num, 10))).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, s.Key("task", strconv.FormatInt(num, 10)))
+	}); err != nil {
+		return nil, err
 	}
-	if len(m) == 0 {
+	if len(c.Val()) == 0 {
 		return nil, ErrNotFound
 	}
-	return taskFromHash(m), nil
+	return taskFromHash(c.Val()), nil
 }
 
 // Tasks reads several tasks in one round trip, skipping missing ones.
@@ -402,13 +491,13 @@ func (s *Store) Tasks(ctx context.Context, nums []int64) ([]*Task, error) {
 	if len(nums) == 0 {
 		return nil, nil
 	}
-	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(nums))
-	for i, n := range nums {
-		cmds[i] = pipe.HGetAll(ctx, s.Key("task", strconv.FormatInt(n, 10)))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, unavailable(err)
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		for i, n := range nums {
+			cmds[i] = p.HGetAll(ctx, s.Key("task", strconv.FormatInt(n, 10)))
+		}
+	}); err != nil {
+		return nil, err
 	}
 	out := make([]*Task, 0, len(nums))
 	for _, c := range cmds {
@@ -422,12 +511,12 @@ func (s *Store) Tasks(ctx context.Context, nums []int64) ([]*Task, error) {
 // OpenTasksFor lists the open task numbers assigned to a person, newest
 // first.
 func (s *Store) OpenTasksFor(ctx context.Context, person string) ([]int64, error) {
-	v, err := s.rdb.ZRevRange(ctx, s.Key("tasks:open", person), 0, 49).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.StringSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { c = p.ZRevRange(ctx, s.Key("tasks:open", person), 0, 49) }); err != nil {
+		return nil, err
 	}
-	out := make([]int64, 0, len(v))
-	for _, x := range v {
+	out := make([]int64, 0, len(c.Val()))
+	for _, x := range c.Val() {
 		out = append(out, toInt(x))
 	}
 	return out, nil
@@ -435,14 +524,55 @@ func (s *Store) OpenTasksFor(ctx context.Context, person string) ([]int64, error
 
 // Activation reads one activation.
 func (s *Store) Activation(ctx context.Context, num int64) (*Activation, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("activation", strconv.FormatInt(num, 10))).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, s.Key("activation", strconv.FormatInt(num, 10)))
+	}); err != nil {
+		return nil, err
 	}
-	if len(m) == 0 {
+	if len(c.Val()) == 0 {
 		return nil, ErrNotFound
 	}
-	return activationFromHash(m), nil
+	return activationFromHash(c.Val()), nil
+}
+
+// ActivationWithTasks reads an activation (num 0: the newest) and its
+// tasks in one round trip (activation_read.lua). ErrNotFound when there is
+// none.
+func (s *Store) ActivationWithTasks(ctx context.Context, num int64) (*Activation, []*Task, error) {
+	what := "activation"
+	if num == 0 {
+		what = "latest"
+	}
+	_, a, tasks, err := s.readActivation(ctx, what, num)
+	return a, tasks, err
+}
+
+// DrillWithTasks reads a drill, its activation and the activation's tasks
+// in one round trip. ErrNotFound when there is no such drill.
+func (s *Store) DrillWithTasks(ctx context.Context, num int64) (*Drill, *Activation, []*Task, error) {
+	return s.readActivation(ctx, "drill", num)
+}
+
+func (s *Store) readActivation(ctx context.Context, what string, num int64) (*Drill, *Activation, []*Task, error) {
+	v, err := s.run(ctx, readScript, what, num)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, _ := v.([]any)
+	if len(res) < 2 {
+		return nil, nil, nil, unavailable(fmt.Errorf("read %s %d: unexpected reply %v", what, num, v))
+	}
+	var d *Drill
+	if m := flatHash(res[0]); len(m) > 0 {
+		d = drillFromHash(m)
+	}
+	a := activationFromHash(flatHash(res[1]))
+	tasks := make([]*Task, 0, len(res)-2)
+	for _, t := range res[2:] {
+		tasks = append(tasks, taskFromHash(flatHash(t)))
+	}
+	return d, a, tasks, nil
 }
 
 // ActiveActivations lists the activations not yet stood down, newest first.
@@ -464,30 +594,22 @@ func (s *Store) ActiveActivations(ctx context.Context) ([]*Activation, error) {
 
 // LatestActivation is the newest activation, or ErrNotFound.
 func (s *Store) LatestActivation(ctx context.Context) (*Activation, error) {
-	v, err := s.rdb.ZRevRange(ctx, s.Key("activations"), 0, 0).Result()
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if len(v) == 0 {
-		return nil, ErrNotFound
-	}
-	return s.Activation(ctx, toInt(v[0]))
+	a, _, err := s.ActivationWithTasks(ctx, 0)
+	return a, err
 }
 
 // Drill reads one drill.
 func (s *Store) Drill(ctx context.Context, num int64) (*Drill, error) {
-	m, err := s.rdb.HGetAll(ctx, s.Key("drill", strconv.FormatInt(num, 10))).Result()
-	if err != nil {
-		return nil, unavailable(err)
+	var c *redis.MapStringStringCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		c = p.HGetAll(ctx, s.Key("drill", strconv.FormatInt(num, 10)))
+	}); err != nil {
+		return nil, err
 	}
-	if len(m) == 0 {
+	if len(c.Val()) == 0 {
 		return nil, ErrNotFound
 	}
-	return &Drill{
-		Num: toInt(m["num"]), Plan: m["plan"], Site: m["site"], Activation: toInt(m["activation"]),
-		StartedBy: m["started_by"], Started: fromMS(toInt(m["started"])), Stopped: fromMS(toInt(m["stopped"])),
-		StoppedBy: m["stopped_by"], Status: m["status"], Target: time.Duration(toInt(m["target"])) * time.Millisecond,
-	}, nil
+	return drillFromHash(c.Val()), nil
 }
 
 // TaskTimeline returns a task's timeline, oldest first.

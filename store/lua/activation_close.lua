@@ -1,6 +1,8 @@
 -- Stand an activation down (or stop a drill): close it, cancel every task
 -- still open and remove their deadlines, in one step.
--- ARGV: now, activation num, actor, note, audit kind, audit data JSON
+-- ARGV: now, activation num, actor, note, audit kind, audit data JSON,
+--       messages JSON (optional; their text may hold '\1N\1', replaced
+--       by the number of tasks cancelled)
 local now, an, actor, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ak = P .. 'activation:' .. an
 local a = redis.call('HMGET', ak, 'status', 'tasks', 'drill')
@@ -28,4 +30,17 @@ end
 timeline(ak .. ':timeline', now, actor, 'stood_down', note)
 audit(now, ARGV[5], actor, 'A-' .. an, ARGV[6])
 changed('A-' .. an)
+if ARGV[7] and ARGV[7] ~= '' then
+  local site = redis.call('HGET', ak, 'site')
+  for _, m in ipairs(cjson.decode(ARGV[7])) do
+    if not m.site or m.site == '' then m.site = site end
+    local ph, n = '\1N\1', tostring(cancelled)
+    local i = string.find(m.text or '', ph, 1, true)
+    while i do
+      m.text = string.sub(m.text, 1, i - 1) .. n .. string.sub(m.text, i + string.len(ph))
+      i = string.find(m.text, ph, 1, true)
+    end
+    enqueue(m, now, 'A-' .. an)
+  end
+end
 return cancelled

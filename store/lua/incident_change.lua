@@ -2,6 +2,9 @@
 -- check and the write are one atomic step.
 -- ARGV: now, num, actor, action (update|acknowledge|resolve|hold|release),
 --       text, audit data (JSON), messages JSON
+-- Returns the incident's hash after the change (HGETALL), so the caller
+-- reads nothing more. A hold of a held incident answers 'state:held', a
+-- release of one not held 'state:not_held'.
 local now, num, actor, action, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = P .. 'incident:' .. num
 local status = redis.call('HGET', k, 'status')
@@ -21,8 +24,10 @@ elseif action == 'resolve' then
     'summary', text, 'updated', now)
   redis.call('ZREM', P .. 'incidents:open', num)
 elseif action == 'hold' then
+  if redis.call('HGET', k, 'hold') == '1' then return redis.error_reply('state:held') end
   redis.call('HSET', k, 'hold', '1', 'updated', now)
 elseif action == 'release' then
+  if redis.call('HGET', k, 'hold') ~= '1' then return redis.error_reply('state:not_held') end
   redis.call('HDEL', k, 'hold')
   redis.call('HSET', k, 'updated', now)
 else
@@ -36,4 +41,4 @@ for _, m in ipairs(cjson.decode(ARGV[7])) do
   if not m.site or m.site == '' then m.site = site end
   enqueue(m, now, id)
 end
-return status
+return redis.call('HGETALL', k)

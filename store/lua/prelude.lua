@@ -3,6 +3,18 @@
 -- script share one hash tag and one Redis Cluster slot.
 local P = KEYS[1]
 
+-- A chat request's replay guard (store/guard.go) rides on the first
+-- script its command runs: KEYS[2] is the key that remembers the request
+-- (same hash tag, same Cluster slot) and the last ARGV its TTL in ms,
+-- taken off here so the body sees its own arguments. A key already set
+-- means the request was handled before: refuse before anything changes.
+if KEYS[2] then
+  local guardttl = table.remove(ARGV)
+  if not redis.call('SET', KEYS[2], 1, 'NX', 'PX', guardttl) then
+    return redis.error_reply('replayed')
+  end
+end
+
 -- newsha256 returns a function giving the SHA-256 digest of a string as
 -- 64 lowercase hex digits (FIPS 180-4), and a function naming the way it
 -- computes it. Redis 5 to 7 ship the LuaBitOp library `bit` (signed 32-bit
