@@ -152,6 +152,9 @@ type Adapter struct {
 	block   time.Duration
 	consume string
 	replays Replays
+	// guards, when set, settles the replay guards slash commands carry
+	// (replay.go); the Store's, unless Options.Replays is set.
+	guards  replayGuards
 	leases  leader.Leases
 	ttl     time.Duration
 	onLease func(held bool)
@@ -204,6 +207,9 @@ func New(o Options) (*Adapter, error) {
 	if a.replays == nil {
 		if rk, ok := o.Store.(redisKeys); ok {
 			a.replays = redisReplays{st: rk}
+		}
+		if g, ok := o.Store.(replayGuards); ok {
+			a.guards = g
 		}
 	}
 	if a.http == nil {

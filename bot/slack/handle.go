@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/store"
 )
 
 // NotOnRoster is the answer to a Slack user who is no person of the config.
@@ -76,34 +77,59 @@ func Line(command, text string) string {
 // when it is ready. An unknown user is answered NotOnRoster and nothing
 // else happens.
 func (a *Adapter) Slash(sc SlashCommand) Response {
+	resp, _ := a.slash(sc, nil)
+	return resp
+}
+
+// slash is Slash for a request carrying the replay guard g (nil: none).
+// replay is true when g found the request already handled: the command
+// then changed nothing, and the caller refuses the request instead of
+// answering it.
+func (a *Adapter) slash(sc SlashCommand, g *store.ReplayGuard) (resp Response, replay bool) {
 	if _, err := a.svc.Identify(commands.PlatformSlack, sc.UserID); err != nil {
+		if a.replayed(a.ctx, g) {
+			return Response{}, true
+		}
 		a.log.Info("slack command from a user not on the roster", zap.String("user", sc.UserID), zap.String("command", sc.Command))
-		return ephemeral(NotOnRoster)
+		return ephemeral(NotOnRoster), false
 	}
 	req := commands.Request{Platform: commands.PlatformSlack, UserID: sc.UserID, Text: Line(sc.Command, sc.Text), Channel: sc.ChannelID}
-	reply, late := a.handleWithin(req, func(ctx context.Context, r commands.Reply) {
+	reply, late := a.handleWithin(req, g, func(ctx context.Context, r commands.Reply) {
+		if a.replayed(ctx, g) {
+			a.log.Warn("slack late answer dropped: the request was a replay", zap.String("command", sc.Command))
+			return
+		}
 		a.respond(ctx, sc.ResponseURL, render(r))
 	})
 	if late {
+		// A guard still unsettled is settled by the late answer, which is
+		// dropped on a replay.
+		if g != nil && g.Settled() && g.Replayed() {
+			return Response{}, true
+		}
 		a.log.Warn("slack command outlived the reply budget; answering through response_url",
 			zap.String("command", sc.Command), zap.Duration("budget", a.budget))
-		return ephemeral(workingOnIt)
+		return ephemeral(workingOnIt), false
 	}
-	return render(reply)
+	if a.replayed(a.ctx, g) {
+		return Response{}, true
+	}
+	return render(reply), false
 }
 
 // handleWithin runs req and returns its reply if it is ready within the
 // reply budget. Otherwise it returns late = true, and the reply goes to
 // lateFn when it is ready. The command runs under the adapter's lifetime,
 // not the HTTP request's, so a client that hangs up does not cut a
-// transition in half.
-func (a *Adapter) handleWithin(req commands.Request, lateFn func(context.Context, commands.Reply)) (reply commands.Reply, late bool) {
+// transition in half. The command's store calls carry the replay guard g
+// (nil: none).
+func (a *Adapter) handleWithin(req commands.Request, g *store.ReplayGuard, lateFn func(context.Context, commands.Reply)) (reply commands.Reply, late bool) {
 	var (
 		mu       sync.Mutex // guards tooLate
 		tooLate  bool
 		ready    = make(chan commands.Reply, 1)
 		schedule = a.goBackground(func(ctx context.Context) {
-			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			cctx, cancel := context.WithTimeout(store.WithReplayGuard(ctx, g), commandTimeout)
 			defer cancel()
 			r := a.svc.Handle(cctx, req)
 			mu.Lock()
@@ -235,7 +261,9 @@ func splitRef(ref string) (kind, num string, ok bool) {
 // answer as JSON.
 func (a *Adapter) CommandsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := a.verify(w, r)
+		// The replay check rides on the command's first Redis round trip
+		// (replay.go), unless the adapter has a replay memory of its own.
+		body, ok := a.verify(w, r, a.guards == nil)
 		if !ok {
 			return
 		}
@@ -244,10 +272,15 @@ func (a *Adapter) CommandsHandler() http.Handler {
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
-		resp := a.Slash(SlashCommand{
+		g := a.replayGuard(r, body)
+		resp, replay := a.slash(SlashCommand{
 			Command: form.Get("command"), Text: form.Get("text"), UserID: form.Get("user_id"),
 			ChannelID: form.Get("channel_id"), ResponseURL: form.Get("response_url"),
-		})
+		}, g)
+		if replay {
+			a.refuse(w, r, ErrReplayed)
+			return
+		}
 		writeJSON(w, resp)
 	})
 }
@@ -257,7 +290,7 @@ func (a *Adapter) CommandsHandler() http.Handler {
 // acts on the click in the background.
 func (a *Adapter) InteractionsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := a.verify(w, r)
+		body, ok := a.verify(w, r, true)
 		if !ok {
 			return
 		}
@@ -277,11 +310,12 @@ func (a *Adapter) InteractionsHandler() http.Handler {
 }
 
 // verify checks the signature, that the request is not a replay of one
-// already handled, and that its body is a form; on failure it answers
-// 401 (415 for another content type) and logs why.
-func (a *Adapter) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// already handled (when replays is set; a slash command's check rides on
+// its command instead), and that its body is a form; on failure it
+// answers 401 (415 for another content type) and logs why.
+func (a *Adapter) verify(w http.ResponseWriter, r *http.Request, replays bool) ([]byte, bool) {
 	body, err := VerifyRequest(r, a.secret, a.clock.Now)
-	if err == nil && !a.firstSeen(r, body) {
+	if err == nil && replays && !a.firstSeen(r, body) {
 		err = ErrReplayed
 	}
 	if err == nil {
@@ -293,6 +327,13 @@ func (a *Adapter) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 		}
 		return body, true
 	}
+	a.refuse(w, r, err)
+	return nil, false
+}
+
+// refuse answers a request that failed verification: 401, and a log line
+// that says why.
+func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	reason := "signature"
 	switch {
 	case errors.Is(err, ErrMissingHeader):
@@ -308,7 +349,6 @@ func (a *Adapter) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 	}
 	a.log.Warn("slack request refused", zap.String("path", r.URL.Path), zap.String("reason", reason), zap.Error(err))
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
-	return nil, false
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/store"
 )
 
 // Slack's signature proves who sent a request and roughly when, not that
@@ -22,6 +24,14 @@ import (
 // timestamp leaves the window, and refuses a second copy with 401, like
 // any other request that fails verification. Replicas share the memory
 // through Redis, so a copy sent to another replica is refused too.
+//
+// A slash command does not spend a Redis round trip of its own on that
+// memory: the adapter hands the command a replay guard (store.ReplayGuard)
+// and the store sets the request's key in the command's first round trip,
+// before anything changes (see store/guard.go). A command that touched no
+// records has the key set afterwards. Only then is the answer written:
+// 401 for a copy, as before. A button click (answered 200 before it runs)
+// still checks first, with its own round trip.
 
 // ErrReplayed means a correctly signed request was already handled.
 var ErrReplayed = errors.New("slack: request already handled (replay)")
@@ -50,6 +60,14 @@ func (r redisReplays) FirstSeen(ctx context.Context, key string, ttl time.Durati
 	return r.st.Client().SetNX(ctx, r.st.Key("slack", "seen", key), 1, ttl).Result()
 }
 
+// replayGuards is the part of *store.Store that settles a replay guard
+// no round trip of its command carried.
+type replayGuards interface {
+	CheckReplay(ctx context.Context, g *store.ReplayGuard) (bool, error)
+}
+
+var _ replayGuards = (*store.Store)(nil)
+
 // replayCheckTimeout bounds the replay check: when Redis does not answer,
 // the request goes on (fail open) and the command says what it can; it
 // must not eat Slack's three seconds.
@@ -62,6 +80,20 @@ func (a *Adapter) firstSeen(r *http.Request, body []byte) bool {
 	if a.replays == nil {
 		return true
 	}
+	key, ttl := a.replayKey(r, body)
+	ctx, cancel := context.WithTimeout(r.Context(), replayCheckTimeout)
+	defer cancel()
+	fresh, err := a.replays.FirstSeen(ctx, key, ttl)
+	if err != nil {
+		a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
+		return true
+	}
+	return fresh
+}
+
+// replayKey is the key that remembers a verified request and how long
+// it must be remembered: until its timestamp leaves the window.
+func (a *Adapter) replayKey(r *http.Request, body []byte) (string, time.Duration) {
 	ts := r.Header.Get(headerTimestamp)
 	// The key is the signature recomputed in one canonical form: the
 	// header's hex may come in either case, and the same request must
@@ -72,14 +104,42 @@ func (a *Adapter) firstSeen(r *http.Request, body []byte) bool {
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), replayCheckTimeout)
+	return key, ttl
+}
+
+// replayGuard is the guard a verified slash command carries to the store;
+// nil when the adapter checks replays up front (a Replays of its own) or
+// not at all.
+func (a *Adapter) replayGuard(r *http.Request, body []byte) *store.ReplayGuard {
+	if a.guards == nil {
+		return nil
+	}
+	key, ttl := a.replayKey(r, body)
+	return store.NewReplayGuard("slack:seen:"+key, ttl)
+}
+
+// replayed reports whether the command that carried g was a copy of a
+// request already handled. A guard no round trip carried is settled here
+// (one SET NX); when Redis does not answer, the request counts as new
+// (fail open), as the separate check did.
+func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+	if g == nil {
+		return false
+	}
+	if g.Settled() {
+		if err := g.Err(); err != nil {
+			a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
+		}
+		return g.Replayed()
+	}
+	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
 	defer cancel()
-	fresh, err := a.replays.FirstSeen(ctx, key, ttl)
+	dup, err := a.guards.CheckReplay(ctx, g)
 	if err != nil {
 		a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
-		return true
+		return false
 	}
-	return fresh
+	return dup
 }
 
 // isForm reports whether the request says its body is a url-encoded form,
