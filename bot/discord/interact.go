@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/store"
 )
 
 // workTimeout bounds a command's run and its deferred edit; an
@@ -59,12 +60,15 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	if !a.firstSeen(r, &in) {
+	// The replay check rides on the command's first round trip
+	// (replay.go); the response waits for its answer.
+	g := replayGuard(&in)
+	ans := a.interact(store.WithReplayGuard(r.Context(), g), &in)
+	if a.replayed(r.Context(), g) {
 		a.log.Warn("discord interaction refused: already handled (replay)", zap.String("id", in.ID))
 		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 		return
 	}
-	ans := a.interact(r.Context(), &in)
 	out, err := json.Marshal(ans.resp)
 	if err != nil {
 		a.log.Error("discord response not encoded", zap.Error(err))

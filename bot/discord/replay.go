@@ -2,11 +2,12 @@ package discord
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/store"
 )
 
 // Discord signs an interaction's timestamp and body but documents no
@@ -16,6 +17,15 @@ import (
 // (without which nobody can see muster's answer) lives 15 minutes. So the
 // adapter remembers every interaction id it handled for that long, in
 // Redis so every replica knows it, and refuses a second copy with 401.
+//
+// The memory costs no round trip of its own when the command answers in
+// time: the interaction's command carries a replay guard
+// (store.ReplayGuard) and the store sets the id's key in the command's
+// first round trip, before anything changes (store/guard.go). The
+// response is written only once the guard is settled; a command that
+// touched no records, or is still running when its response is due
+// (deferred), has it settled by the adapter with one SET NX, and on a
+// replay the command's later store calls change nothing.
 
 // replayTTL is how long an interaction id is remembered: the life of its
 // token.
@@ -25,18 +35,34 @@ const replayTTL = 15 * time.Minute
 // interaction goes on (fail open) and the command says what it can.
 const replayCheckTimeout = time.Second
 
-// firstSeen reports whether the interaction is new, remembering its id.
-// PINGs are not remembered: answering one twice changes nothing.
-func (a *Adapter) firstSeen(r *http.Request, in *discordgo.Interaction) bool {
+// replayGuard is the guard an interaction's command carries; nil for a
+// PING (answering one twice changes nothing).
+func replayGuard(in *discordgo.Interaction) *store.ReplayGuard {
 	if in.Type == discordgo.InteractionPing {
-		return true
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), replayCheckTimeout)
+	return store.NewReplayGuard("discord:seen:"+in.ID, replayTTL)
+}
+
+// replayed reports whether the interaction that carried g was handled
+// before. A guard its command has not settled is settled here; when Redis
+// does not answer, the interaction counts as new (fail open).
+func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+	if g == nil {
+		return false
+	}
+	if g.Settled() {
+		if err := g.Err(); err != nil {
+			a.log.Warn("discord replay check unavailable; interaction accepted", zap.Error(err))
+		}
+		return g.Replayed()
+	}
+	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
 	defer cancel()
-	fresh, err := a.st.Client().SetNX(ctx, a.st.Key("discord", "seen", in.ID), 1, replayTTL).Result()
+	dup, err := a.st.CheckReplay(ctx, g)
 	if err != nil {
 		a.log.Warn("discord replay check unavailable; interaction accepted", zap.Error(err))
-		return true
+		return false
 	}
-	return fresh
+	return dup
 }
