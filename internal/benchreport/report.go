@@ -11,27 +11,26 @@ import (
 
 // Goals of issue 7, and the one this report adds (soak growth).
 const (
-	GoalCommandP99Ms     = 25.0  // command p99 at 200 req/s, ms
-	GoalLoadRate         = 200.0 // req/s the load runs at
-	GoalRoundTrips       = 2.0   // Redis round trips per command
-	GoalLatenessP99Ms    = 250.0 // timer lateness p99, ms
-	GoalFirstSendS       = 1.0   // call-out: reply to first send, s
-	GoalCalloutS         = 2.0   // call-out: reply to last send, unpaced, s
-	GoalPacedOffPct      = 5.0   // paced rate within this many % of the setting
-	GoalIdleRSSBytes     = 40e6  // idle RSS, bytes (MB = 10^6 bytes)
-	GoalTasksRSSBytes    = 150e6 // RSS with 100,000 open tasks, bytes
-	GoalSoakGrowthBytes  = 10e6  // RSS growth over the soak after warm-up (this report's bar)
-	timerLatenessBench   = "BenchmarkTimerLateness"
-	loadBench            = "BenchmarkSlackCommandLoad200"
-	roundTripBench       = "BenchmarkCommandRoundTrips"
-	slackCommandBench    = "BenchmarkSlackCommand"
-	calloutUnpacedBench  = "BenchmarkCalloutUnpaced"
-	calloutPacedBench    = "BenchmarkCalloutPaced"
-	spreadBurst          = "pending=100000/spread=20s"
-	spreadSteady         = "pending=100000/spread=200s"
-	auditAppendBench     = "BenchmarkAuditAppend"
-	raiseChainedBench    = "BenchmarkRaiseIncidentChained"
-	replayCheckRoundTrip = 1
+	GoalCommandP99Ms    = 25.0  // command p99 at 200 req/s, ms
+	GoalLoadRate        = 200.0 // req/s the load runs at
+	GoalRoundTrips      = 2.0   // Redis round trips per command
+	GoalLatenessP99Ms   = 250.0 // timer lateness p99, ms
+	GoalFirstSendS      = 1.0   // call-out: reply to first send, s
+	GoalCalloutS        = 2.0   // call-out: reply to last send, unpaced, s
+	GoalPacedOffPct     = 5.0   // paced rate within this many % of the setting
+	GoalIdleRSSBytes    = 40e6  // idle RSS, bytes (MB = 10^6 bytes)
+	GoalTasksRSSBytes   = 150e6 // RSS with 100,000 open tasks, bytes
+	GoalSoakGrowthBytes = 10e6  // RSS growth over the soak after warm-up (this report's bar)
+	timerLatenessBench  = "BenchmarkTimerLateness"
+	loadBench           = "BenchmarkSlackCommandLoad200"
+	roundTripBench      = "BenchmarkCommandRoundTrips"
+	slackCommandBench   = "BenchmarkSlackCommand"
+	calloutUnpacedBench = "BenchmarkCalloutUnpaced"
+	calloutPacedBench   = "BenchmarkCalloutPaced"
+	spreadBurst         = "pending=100000/spread=20s"
+	spreadSteady        = "pending=100000/spread=200s"
+	auditAppendBench    = "BenchmarkAuditAppend"
+	raiseChainedBench   = "BenchmarkRaiseIncidentChained"
 )
 
 // Report is everything the benchmark report shows.
@@ -251,7 +250,7 @@ func Render(r Report) string {
 
 	b.WriteString("## Redis round trips per command\n\n")
 	b.WriteString("`BenchmarkCommandRoundTrips` (internal/benchreport) sends every chat command of the grammar as a signed Slack slash command and counts the Redis round trips of the whole HTTP path with a go-redis hook: one per command sent alone, one per pipeline or MULTI/EXEC, one per script. ")
-	fmt.Fprintf(&b, "The path includes the Slack replay check (one `SET NX` of the request's signature, %d round trip), so the store's own share is one less. Setup (raising the incident that `show` reads, triggering the plan that `ack` answers) is not counted.\n\n", replayCheckRoundTrip)
+	b.WriteString("The path includes the Slack replay check (a `SET NX` of the request's signature): it rides on the command's first round trip, in the prelude of its first script or at the head of its first read pipeline (store/guard.go), so only a command that reads no records (`/muster help`, `/plan list`) pays it as a round trip of its own. Lists are measured with records in them. Setup (raising the incident that `show` reads, triggering the plan that `ack` answers) is not counted. `TestCommandRoundTrips` fails CI when a command needs more than 2.\n\n")
 	var rts []row
 	for _, res := range p.Results {
 		name, ok := strings.CutPrefix(res.Name, roundTripBench+"/")
@@ -264,7 +263,7 @@ func Render(r Report) string {
 				if v <= GoalRoundTrips {
 					return ""
 				}
-				return fmt.Sprintf("replay check 1 + store %s", trimFloat(v-replayCheckRoundTrip))
+				return "replay check included"
 			}}))
 	}
 	if len(rts) == 0 {
@@ -377,6 +376,7 @@ var roundTripCommands = map[string]string{
 	"PlanStatus": "/plan status A-n", "PlanStanddown": "/plan standdown A-n", "Roster": "/roster @site", "RosterWeek": "/roster @site week",
 	"RosterCover": "/roster cover", "Ack": "/ack T-n", "Done": "/done T-n", "DrillStart": "/drill start",
 	"DrillStop": "/drill stop D-n", "DrillReport": "/drill report D-n", "DrillAction": "/drill action D-n",
+	"PlanStatusLatest": "/plan status", "AckNewest": "/ack", "DrillActionList": "/drill action list D-n",
 }
 
 // summaryRows are the issue's headline goals, one line each.
