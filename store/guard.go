@@ -256,10 +256,17 @@ func (h guardHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 }
 
 // settleFirst settles a pending guard of ctx before the round trip goes
-// out; the SET NX it sends finds the guard taken and passes through.
+// out (the SET NX it sends finds the guard taken and passes through), and
+// refuses every round trip of a context whose guard found a replay.
 func (h guardHook) settleFirst(ctx context.Context) error {
 	g := guardFrom(ctx)
-	if g == nil || !g.claim() {
+	if g == nil {
+		return nil
+	}
+	if !g.claim() {
+		if g.Replayed() {
+			return ErrReplayed
+		}
 		return nil
 	}
 	fresh, err := h.s.rdb.SetNX(ctx, h.s.Key(g.name), 1, g.ttl).Result()

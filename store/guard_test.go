@@ -1,0 +1,218 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// trips counts Redis round trips: one per command sent alone, one per
+// pipeline or script.
+type trips struct{ n atomic.Int64 }
+
+func (c *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+func guarded(name string) (context.Context, *store.ReplayGuard) {
+	g := store.NewReplayGuard(name, time.Minute)
+	return store.WithReplayGuard(context.Background(), g), g
+}
+
+func incidentCount(t *testing.T, s *store.Store) int {
+	t.Helper()
+	list, err := s.ListIncidents(context.Background(), store.IncidentFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// A guard rides on the first script of its command: one round trip, and
+// a second request with the same key changes nothing and says so.
+func TestReplayGuardRidesOnTheFirstScript(t *testing.T) {
+	s := storetest.Open(t, nil)
+	in := store.NewIncident{Site: "harbour", Category: "fire", Severity: "sev2", Reporter: "farid", Text: "smoke"}
+	if _, err := s.RaiseIncident(context.Background(), in); err != nil { // scripts loaded
+		t.Fatal(err)
+	}
+	rt := &trips{}
+	s.Client().AddHook(rt)
+
+	ctx, g := guarded("test:seen:a")
+	if _, err := s.RaiseIncident(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.n.Load(); n != 1 {
+		t.Errorf("guarded raise: %d round trips, want 1", n)
+	}
+	if !g.Settled() || g.Replayed() || g.Err() != nil {
+		t.Errorf("guard after a first request: settled %v replayed %v err %v; want settled, not replayed", g.Settled(), g.Replayed(), g.Err())
+	}
+	// Later calls with the same context pass: the guard is spent.
+	if _, err := s.Incident(ctx, 1); err != nil {
+		t.Fatalf("read after the guard: %v", err)
+	}
+
+	ctx2, g2 := guarded("test:seen:a")
+	_, err := s.RaiseIncident(ctx2, in)
+	if !errors.Is(err, store.ErrReplayed) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("replayed raise: err = %v, want ErrReplayed (not unavailable)", err)
+	}
+	if !g2.Replayed() {
+		t.Error("guard of the replay does not say so")
+	}
+	// Nothing the replayed context asks afterwards reaches Redis.
+	before := rt.n.Load()
+	if _, err := s.RaiseIncident(ctx2, in); !errors.Is(err, store.ErrReplayed) {
+		t.Errorf("second call on the replayed context: %v, want ErrReplayed", err)
+	}
+	if _, err := s.Incident(ctx2, 1); !errors.Is(err, store.ErrReplayed) {
+		t.Errorf("read on the replayed context: %v, want ErrReplayed", err)
+	}
+	if n := rt.n.Load() - before; n != 0 {
+		t.Errorf("calls on a replayed context made %d round trips, want 0", n)
+	}
+	if n := incidentCount(t, s); n != 2 {
+		t.Errorf("%d incidents, want 2 (the replay raised none)", n)
+	}
+}
+
+// A guard rides at the head of a read pipeline; a replay discards the
+// reads.
+func TestReplayGuardRidesOnTheFirstRead(t *testing.T) {
+	s := storetest.Open(t, nil)
+	inc, err := s.RaiseIncident(context.Background(), store.NewIncident{Site: "harbour", Category: "fire", Severity: "sev2", Reporter: "farid", Text: "smoke"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.IncidentWithTimeline(context.Background(), inc.Num); err != nil { // connections open
+		t.Fatal(err)
+	}
+	rt := &trips{}
+	s.Client().AddHook(rt)
+	ctx, g := guarded("test:seen:b")
+	got, tl, err := s.IncidentWithTimeline(ctx, inc.Num)
+	if err != nil || got.Num != inc.Num || len(tl) != 1 {
+		t.Fatalf("guarded read: %+v %v %v", got, tl, err)
+	}
+	if n := rt.n.Load(); n != 1 || !g.Settled() || g.Replayed() {
+		t.Errorf("guarded read: %d round trips, settled %v, replayed %v; want 1, true, false", n, g.Settled(), g.Replayed())
+	}
+	ctx2, _ := guarded("test:seen:b")
+	if _, _, err := s.IncidentWithTimeline(ctx2, inc.Num); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("replayed read: %v, want ErrReplayed", err)
+	}
+	// A missing record is still its own answer, and the guard is spent.
+	ctx3, g3 := guarded("test:seen:c")
+	if _, err := s.Incident(ctx3, 999); !errors.Is(err, store.ErrNotFound) || !g3.Settled() {
+		t.Fatalf("guarded read of nothing: %v (settled %v), want ErrNotFound and a settled guard", err, g3.Settled())
+	}
+}
+
+// A command that touched no records leaves its guard for the adapter;
+// CheckReplay settles it with one SET NX and remembers the answer.
+func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
+	s := storetest.Open(t, nil)
+	rt := &trips{}
+	s.Client().AddHook(rt)
+	_, g := guarded("test:seen:d")
+	if dup, err := s.CheckReplay(context.Background(), g); dup || err != nil {
+		t.Fatalf("first: replay %v err %v", dup, err)
+	}
+	if dup, err := s.CheckReplay(context.Background(), g); dup || err != nil {
+		t.Fatalf("asked again: replay %v err %v", dup, err)
+	}
+	if n := rt.n.Load(); n != 1 {
+		t.Errorf("%d round trips, want 1 (the answer is remembered)", n)
+	}
+	_, g2 := guarded("test:seen:d")
+	if dup, err := s.CheckReplay(context.Background(), g2); !dup || err != nil {
+		t.Fatalf("copy: replay %v err %v, want a replay", dup, err)
+	}
+	if ttl := s.Client().PTTL(context.Background(), s.Key("test:seen:d")).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("the guard key lives %v, want up to a minute", ttl)
+	}
+}
+
+// A round trip for a guarded context that bypasses the store's helpers
+// (a raw client call) still settles the guard first, and is refused on a
+// replay: no path skips the check.
+func TestReplayGuardCannotBeSkipped(t *testing.T) {
+	s := storetest.Open(t, nil)
+	ctx, g := guarded("test:seen:e")
+	if err := s.Client().Set(ctx, s.Key("raw"), "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Settled() || g.Replayed() {
+		t.Fatalf("raw call: guard settled %v replayed %v", g.Settled(), g.Replayed())
+	}
+	ctx2, _ := guarded("test:seen:e")
+	if err := s.Client().Set(ctx2, s.Key("raw"), "2", time.Minute).Err(); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("raw call with a replayed guard: %v, want ErrReplayed", err)
+	}
+	pipe := s.Client().TxPipeline()
+	pipe.Set(ctx2, s.Key("raw"), "3", time.Minute)
+	if _, err := pipe.Exec(ctx2); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("MULTI with a replayed guard: %v, want ErrReplayed", err)
+	}
+	if v := s.Client().Get(context.Background(), s.Key("raw")).Val(); v != "1" {
+		t.Errorf("raw = %q, want 1 (the replays wrote nothing)", v)
+	}
+}
+
+// Two requests racing with one key: exactly one gets through.
+func TestReplayGuardRace(t *testing.T) {
+	s := storetest.Open(t, nil)
+	in := store.NewIncident{Site: "harbour", Category: "fire", Severity: "sev2", Reporter: "farid", Text: "smoke"}
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() {
+			ctx, _ := guarded("test:seen:f")
+			_, err := s.RaiseIncident(ctx, in)
+			errs <- err
+		}()
+	}
+	ok, dup := 0, 0
+	for range 6 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrReplayed):
+			dup++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || dup != 5 || incidentCount(t, s) != 1 {
+		t.Fatalf("%d through, %d refused, %d incidents; want 1, 5, 1", ok, dup, incidentCount(t, s))
+	}
+}
+
+// When Redis does not answer, the guard is settled as unknown and the
+// request is let through (fail open); the command itself answers that
+// records are unavailable.
+func TestReplayGuardFailsOpen(t *testing.T) {
+	s := storetest.Open(t, nil)
+	ctx, g := guarded("test:seen:g")
+	ctx, cancel := context.WithCancel(ctx)
+	cancel() // every round trip of this context fails
+	_, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("raise on a dead context: %v, want ErrUnavailable", err)
+	}
+	if !g.Settled() || g.Replayed() || g.Err() == nil {
+		t.Fatalf("guard: settled %v replayed %v err %v; want settled, not a replay, with the error", g.Settled(), g.Replayed(), g.Err())
+	}
+}
