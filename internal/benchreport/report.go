@@ -409,7 +409,7 @@ func summaryRows(r Report) []row {
 	if n == 0 {
 		rows = append(rows, p.lookup(fig{bench: roundTripBench, unit: "redis-rt/op", label: "Redis round trips per command", format: numFmt, goal: "≤ 2", ok: le(GoalRoundTrips)}))
 	} else {
-		note := fmt.Sprintf("%d of %d commands within; the Slack replay check is 1 of them", within, n)
+		note := fmt.Sprintf("%d of %d commands within; the Slack replay check rides on the first", within, n)
 		rows = append(rows, row{"Redis round trips per command (worst)", fmt.Sprintf("%s (%s)", trimFloat(worst), commandLine(worstName)), "≤ 2", metStr(worst <= GoalRoundTrips), note})
 	}
 	for _, shape := range []struct{ name, label string }{{spreadBurst, "all due within 20 s"}, {spreadSteady, "due over 200 s"}} {
