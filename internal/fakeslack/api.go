@@ -29,6 +29,9 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	case subtle.ConstantTimeCompare([]byte(c.token), []byte(s.botToken)) != 1:
 		answer = fail("invalid_auth")
 	}
+	if answer == nil && !s.wait(r) {
+		return // the caller went away while held: nothing happened
+	}
 	if answer == nil {
 		if after, limited := s.takeRateLimit(); limited {
 			s.record(c, http.StatusTooManyRequests, "ratelimited")

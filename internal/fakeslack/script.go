@@ -73,3 +73,58 @@ func writeRateLimited(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
 }
+
+// Hold makes Web API calls (after authentication) wait, unanswered and
+// unrecorded, until Release: a test can then see what its caller does
+// while a request is in flight. A held call whose client goes away is
+// dropped, as if it never reached Slack.
+func (s *Server) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+}
+
+// Release lets the held calls through and stops holding.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+}
+
+// Held is how many calls wait at the gate now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// wait holds r while the gate is closed; false when r's client went away.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	gate := s.gate
+	if gate != nil {
+		s.held++
+	}
+	s.mu.Unlock()
+	if gate == nil {
+		return true
+	}
+	s.changes.Notify()
+	defer func() {
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
+		s.changes.Notify()
+	}()
+	select {
+	case <-gate:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}

@@ -49,6 +49,8 @@ type Server struct {
 	requests   []Request       // every Web API call
 	rateLimits []rateLimit     // scripted 429s, oldest first
 	failures   []methodFailure // scripted ok:false answers, oldest first
+	gate       chan struct{}   // while non-nil, Web API calls wait for it to close (Hold)
+	held       int             // calls waiting at the gate
 
 	sock socketMode // Socket Mode, off until EnableSocketMode
 }
