@@ -426,17 +426,29 @@ func (d *Deliverer) sleep(ctx context.Context, wait time.Duration, poke <-chan s
 	}
 }
 
+// sendShare is the part of the lease a notifier has to send in; the rest
+// is for recording the outcome. A send must end, and its outcome be
+// recorded, before the lease does: after it another process takes the
+// message over and sends it again.
+const sendShare = 0.75
+
 // send delivers one taken message and records the outcome. A stop (ctx
 // ending) lets the send and its record finish: an abandoned HTTP request
-// would leave it unknown whether the message went out.
+// would leave it unknown whether the message went out. The notifier gets
+// a deadline inside the lease and must have returned by it (a chat
+// adapter that waits for its turn in a paced channel gives up the wait,
+// and the message comes back through its lane).
 func (d *Deliverer) send(ctx context.Context, e store.OutboxEntry) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.lease)
-	defer cancel()
+	base := context.WithoutCancel(ctx)
+	nctx, ncancel := context.WithTimeout(base, time.Duration(float64(d.lease)*sendShare))
 	m := e.Msg
-	retry, err := d.out.Notify(ctx, Message{
+	retry, err := d.out.Notify(nctx, Message{
 		Key: m.Key, Channel: m.Channel, Site: m.Site, To: m.To, Kind: m.Kind,
 		Text: m.Text, Ref: m.Ref, Drill: m.Drill == "1",
 	})
+	ncancel()
+	ctx, cancel := context.WithTimeout(base, d.lease)
+	defer cancel()
 	res := Delivered{Msg: m, Lane: e.Lane, Attempt: e.Attempts, Err: err}
 	switch {
 	case err == nil:

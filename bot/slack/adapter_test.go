@@ -208,18 +208,27 @@ func TestNoMentionInjection(t *testing.T) {
 // adapter's clock, in order.
 func TestPacingOnePostPerSecondPerChannel(t *testing.T) {
 	e := newEnv(t, nil)
-	for i := 1; i <= 3; i++ {
-		if _, err := e.a.Notify(context.Background(), notify.Message{Channel: notify.Chat, Site: "harbour", Kind: "broadcast", Text: "note " + strconv.Itoa(i)}); err != nil {
-			t.Fatal(err)
-		}
+	// Notify waits for its post; each is queued before the next starts,
+	// so they queue in order.
+	errs := make(chan error, 4)
+	// The first goes at once; the next wait for the clock.
+	harbour := func(i int) notify.Message {
+		return notify.Message{Channel: notify.Chat, Site: "harbour", Kind: "broadcast", Text: "note " + strconv.Itoa(i)}
 	}
+	notifyAsync(t, e, errs, harbour(1), func() bool { return len(postsTo(e.fake, "C0HARBOUR")) == 1 && e.a.Pending() == 0 })
+	notifyAsync(t, e, errs, harbour(2), func() bool { return e.a.Pending() == 1 })
+	notifyAsync(t, e, errs, harbour(3), func() bool { return e.a.Pending() == 2 })
 	// Another channel is not held up by harbour's queue.
-	if _, err := e.a.Notify(context.Background(), notify.Message{Channel: notify.Chat, Site: "depot", Kind: "broadcast", Text: "depot note"}); err != nil {
-		t.Fatal(err)
-	}
+	notifyAsync(t, e, errs, notify.Message{Channel: notify.Chat, Site: "depot", Kind: "broadcast", Text: "depot note"},
+		func() bool { return len(postsTo(e.fake, "C0DEPOT")) == 1 })
 	pump(t, e.clk, e.fake, 250*time.Millisecond, func() bool {
 		return len(postsTo(e.fake, "C0HARBOUR")) == 3 && len(postsTo(e.fake, "C0DEPOT")) == 1
 	})
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 	posts := postsTo(e.fake, "C0HARBOUR")
 	for i, p := range posts {
 		if want := "note " + strconv.Itoa(i+1); p.Text != want {
@@ -241,10 +250,13 @@ func TestPacingOnePostPerSecondPerChannel(t *testing.T) {
 func TestRateLimitRetryAfterHonoured(t *testing.T) {
 	e := newEnv(t, nil)
 	e.fake.RateLimitNext(1, 3*time.Second)
-	if _, err := e.a.Notify(context.Background(), notify.Message{Channel: notify.Chat, Site: "harbour", Kind: "broadcast", Text: "after the limit"}); err != nil {
+	errs := make(chan error, 1)
+	notifyAsync(t, e, errs, notify.Message{Channel: notify.Chat, Site: "harbour", Kind: "broadcast", Text: "after the limit"},
+		func() bool { return len(e.fake.Requests()) == 1 })
+	pump(t, e.clk, e.fake, 500*time.Millisecond, func() bool { return len(postsTo(e.fake, "C0HARBOUR")) == 1 })
+	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	pump(t, e.clk, e.fake, 500*time.Millisecond, func() bool { return len(postsTo(e.fake, "C0HARBOUR")) == 1 })
 	reqs := e.fake.Requests()
 	if len(reqs) != 2 || reqs[0].Status != http.StatusTooManyRequests {
 		t.Fatalf("requests = %+v, want a 429 then a post", reqs)

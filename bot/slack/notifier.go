@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -25,6 +27,10 @@ var (
 	// ErrQueueFull: the channel's queue is full (Slack is slower than
 	// muster is writing); try again later.
 	ErrQueueFull = errors.New("slack: channel queue full")
+	// ErrChannelBusy: the channel's queue (paced, or waiting out a 429)
+	// cannot post the message before the caller's deadline; try again
+	// after the RetryAfter the error carries.
+	ErrChannelBusy = errors.New("slack: channel busy")
 	// ErrClosed: the adapter is shutting down.
 	ErrClosed = errors.New("slack: adapter closed")
 )
@@ -34,6 +40,11 @@ const (
 	maxRateLimited = 5 // 429s honoured before giving up
 	maxRetries     = 3 // other retryable failures
 )
+
+// minAttempt is the least time before a post's deadline for which an
+// attempt is still started: an attempt cut short by the deadline leaves it
+// unknown whether Slack has the post, and the outbox would post it again.
+const minAttempt = 500 * time.Millisecond
 
 // op is what a job does.
 type op int
@@ -49,17 +60,115 @@ const (
 type job struct {
 	op      op
 	msg     notify.Message // opPost
+	post    *post          // opPost: the waiting Notify
 	channel string         // a channel id; empty for a DM not yet opened
 	user    string         // the Slack user id of a DM
 	ts      string         // opUpdate: the message to edit
 	ref     string         // opUpdate: the record it shows
 }
 
+// post is the hand-over between a Notify that waits for its post and the
+// queue's worker that makes it.
+type post struct {
+	// ctx is the caller's: when it ends, a post not yet attempted is
+	// abandoned, and one being attempted is not attempted again.
+	ctx context.Context
+	// deadline is ctx's (zero: none). No attempt starts that could not end
+	// by then, and each attempt is cut off at it.
+	deadline time.Time
+	// done receives the outcome, once.
+	done chan error
+
+	// mu guards state.
+	mu    sync.Mutex
+	state postState
+}
+
+type postState int
+
+const (
+	postWaiting   postState = iota // queued, or between attempts
+	postAttempt                    // a call to Slack is in flight
+	postAbandoned                  // the caller gave up before it was attempted
+)
+
+// begin marks an attempt started; false when the caller gave up.
+func (p *post) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == postAbandoned {
+		return false
+	}
+	p.state = postAttempt
+	return true
+}
+
+// pause marks the post waiting again (before a retry).
+func (p *post) pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == postAttempt {
+		p.state = postWaiting
+	}
+}
+
+// abandon gives the post up unless an attempt is in flight; false when
+// one is (its outcome must then be awaited).
+func (p *post) abandon() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == postAttempt {
+		return false
+	}
+	p.state = postAbandoned
+	return true
+}
+
+// finish hands the outcome to the waiting Notify.
+func (p *post) finish(err error) {
+	select {
+	case p.done <- err:
+	default:
+	}
+}
+
+// timeLeft is how long until the post's deadline; a large value when it
+// has none.
+func (p *post) timeLeft() time.Duration {
+	if p.deadline.IsZero() {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Until(p.deadline)
+}
+
+// busyError is a refusal that says when to try again; the outbox honours
+// RetryAfter.
+type busyError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("%v (try again in %v)", e.err, e.after.Round(time.Millisecond))
+}
+func (e *busyError) Unwrap() error { return e.err }
+
+// RetryAfter is how long to wait before trying again.
+func (e *busyError) RetryAfter() time.Duration { return e.after }
+
 // queue is one channel's line of jobs; one worker drains it, at most one
-// call per PostInterval.
+// call per PostInterval. Posts go before card edits: a post has a caller
+// waiting (the outbox, under a lease), an edit does not.
 type queue struct {
-	key string
-	ch  chan job
+	key     string
+	posts   chan job
+	updates chan job
+
+	// mu guards the fields that follow (read by Notify to tell whether a
+	// new post can make its deadline).
+	mu      sync.Mutex
+	next    time.Time // on the adapter's clock: when the next call may go
+	waiting int       // posts queued or being attempted
 }
 
 // Notify shows a chat message in Slack: m.Site posts to the site's
@@ -67,14 +176,22 @@ type queue struct {
 // cards, task notices (Ref T-n) task cards, an incident's updates go into
 // its card's thread, and anything else is posted as escaped text.
 //
-// Notify only queues the message (Slack allows one post per second per
-// channel, and the caller may be a command that must answer within three
-// seconds); the queue's worker posts it, retrying a 429 after its
-// Retry-After and a transient failure with backoff, and logs a failure it
-// gives up on. The error is ErrNoDestination (retry false) when Slack has
-// nowhere to show m, and ErrQueueFull or ErrClosed (retry true) when it
-// cannot take it now.
-func (a *Adapter) Notify(_ context.Context, m notify.Message) (bool, error) {
+// Notify returns only once Slack has accepted the post, or the post has
+// failed: the outbox records a message sent only when it is in Slack, so
+// a process killed with posts still queued loses none (the outbox sends
+// them again after the lease). The post waits its turn in the channel's
+// queue (Slack allows one post per second per channel), which retries a
+// 429 after its Retry-After and a transient failure with backoff, within
+// ctx's deadline. When ctx ends before the post was attempted, the post
+// is abandoned and Notify returns retry true; when an attempt is in
+// flight, Notify waits for its outcome (the attempt is cut off at ctx's
+// deadline), so a post is never reported failed while Slack may have it.
+//
+// retry is false for ErrNoDestination and for failures that will not
+// pass (an unknown channel, a revoked token); true for ErrQueueFull,
+// ErrChannelBusy (its error has a RetryAfter), ErrClosed, rate limits,
+// 5xx and network failures.
+func (a *Adapter) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	if m.Channel != "" && m.Channel != notify.Chat {
 		return false, fmt.Errorf("%w: channel %q is not chat", ErrNoDestination, m.Channel)
 	}
@@ -100,91 +217,258 @@ func (a *Adapter) Notify(_ context.Context, m notify.Message) (bool, error) {
 	default:
 		return false, fmt.Errorf("%w: neither site nor person", ErrNoDestination)
 	}
+	p := &post{ctx: ctx, done: make(chan error, 1)}
+	if dl, ok := ctx.Deadline(); ok {
+		p.deadline = dl
+	}
+	j.post = p
 	if err := a.enqueue(key, j); err != nil {
 		return true, err
 	}
-	return false, nil
+	select {
+	case err := <-p.done:
+		return postOutcome(err)
+	case <-ctx.Done():
+		if p.abandon() {
+			return true, fmt.Errorf("slack: not posted to %s: %w", key, ctx.Err())
+		}
+		// An attempt is in flight: its outcome decides.
+		return postOutcome(<-p.done)
+	}
+}
+
+// postOutcome maps a post's outcome to Notify's answer.
+func postOutcome(err error) (bool, error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrChannelBusy), errors.Is(err, ErrQueueFull),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return true, err
+	}
+	return retryable(err), err
 }
 
 // enqueue adds j to the queue named key, starting its worker on first use.
+// A post is refused with ErrChannelBusy when the queue cannot reach it
+// before its deadline.
 func (a *Adapter) enqueue(key string, j job) error {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.closed {
-		a.mu.Unlock()
 		return ErrClosed
 	}
 	q := a.queues[key]
 	if q == nil {
-		q = &queue{key: key, ch: make(chan job, a.qsize)}
+		q = &queue{key: key, posts: make(chan job, a.qsize), updates: make(chan job, a.qsize)}
 		a.queues[key] = q
 		a.wg.Add(1)
 		go a.work(q)
 	}
-	a.pending++
-	a.mu.Unlock()
+	line := q.updates
+	if j.op == opPost {
+		line = q.posts
+		q.mu.Lock()
+		// Every post ahead takes at least one interval; the first waits
+		// for the queue's next slot (pacing, or a 429's Retry-After).
+		wait := max(q.next.Sub(a.clock.Now()), 0) + time.Duration(q.waiting)*a.every
+		if wait+minAttempt > j.post.timeLeft() {
+			q.mu.Unlock()
+			return &busyError{err: fmt.Errorf("%w: %s", ErrChannelBusy, key), after: wait}
+		}
+		q.waiting++
+		q.mu.Unlock()
+	}
+	// Sent under a.mu, so Close (which sets closed under a.mu before it
+	// stops the workers) finds every queued job when it drains.
 	select {
-	case q.ch <- j:
+	case line <- j:
+		a.pending++
 		return nil
 	default:
-		a.jobDone()
+		if j.op == opPost {
+			q.donePost()
+		}
 		a.log.Warn("slack queue full; message refused", zap.String("queue", key), zap.Int("size", a.qsize))
 		return ErrQueueFull
 	}
 }
 
+// donePost counts one post out of the queue.
+func (q *queue) donePost() {
+	q.mu.Lock()
+	q.waiting--
+	q.mu.Unlock()
+}
+
+// hold moves the queue's next slot to at least t.
+func (q *queue) hold(t time.Time) {
+	q.mu.Lock()
+	if t.After(q.next) {
+		q.next = t
+	}
+	q.mu.Unlock()
+}
+
 // work drains one queue until the adapter closes, keeping PostInterval
-// between calls on the adapter's clock.
+// between calls on the adapter's clock, posts first.
 func (a *Adapter) work(q *queue) {
 	defer a.wg.Done()
-	var last time.Time
 	for {
+		var j job
 		select {
-		case <-a.ctx.Done():
-			if n := len(q.ch); n > 0 {
-				a.log.Warn("slack queue dropped at shutdown", zap.String("queue", q.key), zap.Int("jobs", n))
+		case j = <-q.posts:
+		default:
+			select {
+			case <-a.ctx.Done():
+				a.shut(q)
+				return
+			case j = <-q.posts:
+			case j = <-q.updates:
 			}
-			return
-		case j := <-q.ch:
-			a.run(q.key, j, &last)
-			a.jobDone()
 		}
+		if j.op == opPost {
+			a.runPost(q, j)
+			q.donePost()
+		} else {
+			a.runUpdate(q, j)
+		}
+		a.jobDone()
 	}
 }
 
-// pace waits until PostInterval has passed since *last.
-func (a *Adapter) pace(last time.Time) bool {
-	if last.IsZero() {
-		return true
+// shut answers the posts still queued at close with ErrClosed (their
+// callers put them back in the outbox) and drops the queued card edits.
+func (a *Adapter) shut(q *queue) {
+	edits := 0
+	for {
+		select {
+		case j := <-q.posts:
+			j.post.finish(ErrClosed)
+			q.donePost()
+		case <-q.updates:
+			edits++
+		default:
+			if edits > 0 {
+				a.log.Info("slack card edits dropped at shutdown", zap.String("queue", q.key), zap.Int("edits", edits))
+			}
+			return
+		}
+		a.jobDone()
 	}
-	if wait := last.Add(a.every).Sub(a.clock.Now()); wait > 0 {
-		return a.sleep(wait)
+}
+
+// pace waits until the queue's next slot, or until done or the adapter
+// closes (false).
+func (a *Adapter) pace(q *queue, done <-chan struct{}) bool {
+	q.mu.Lock()
+	next := q.next
+	q.mu.Unlock()
+	if wait := next.Sub(a.clock.Now()); wait > 0 {
+		return a.sleep(wait, done)
 	}
 	return true
 }
 
-// sleep waits d on the adapter's clock; false when the adapter closed.
-func (a *Adapter) sleep(d time.Duration) bool {
+// called records a call to Slack made now: the next waits PostInterval.
+func (a *Adapter) called(q *queue) { q.hold(a.clock.Now().Add(a.every)) }
+
+// sleep waits d on the adapter's clock; false when done ends or the
+// adapter closed first.
+func (a *Adapter) sleep(d time.Duration, done <-chan struct{}) bool {
 	c, stop := a.clock.After(d)
 	defer stop()
 	select {
 	case <-c:
 		return true
+	case <-done:
+		return false
 	case <-a.ctx.Done():
 		return false
 	}
 }
 
-// run performs one job with its retries. *last is when this queue last
-// called Slack.
-func (a *Adapter) run(key string, j job, last *time.Time) {
+// runPost makes one post, with its retries, and hands the outcome to the
+// waiting Notify.
+func (a *Adapter) runPost(q *queue, j job) {
+	p := j.post
+	limited, failed := 0, 0
+	for {
+		if !a.pace(q, p.ctx.Done()) {
+			if a.ctx.Err() != nil {
+				p.finish(ErrClosed)
+			} else {
+				p.finish(fmt.Errorf("slack: not posted to %s: %w", q.key, p.ctx.Err()))
+			}
+			return
+		}
+		if left := p.timeLeft(); left < minAttempt {
+			p.finish(&busyError{err: fmt.Errorf("%w: %s: %v left before the deadline", ErrChannelBusy, q.key, left.Round(time.Millisecond)), after: a.every})
+			return
+		}
+		if !p.begin() {
+			return // abandoned: the caller puts it back in the outbox
+		}
+		// The attempt is not cut off by the adapter closing or the caller
+		// giving up, only by the deadline (and the HTTP client's timeout):
+		// cut short, it would leave unknown whether Slack has the post.
+		actx, cancel := context.WithCancel(context.Background())
+		if !p.deadline.IsZero() {
+			actx, cancel = context.WithDeadline(context.Background(), p.deadline)
+		}
+		err := a.attempt(actx, &j)
+		cancel()
+		a.called(q)
+		if err == nil {
+			p.finish(nil)
+			return
+		}
+		p.pause()
+		var rl *slack.RateLimitedError
+		switch {
+		case p.ctx.Err() != nil || a.ctx.Err() != nil:
+		case errors.As(err, &rl) && limited < maxRateLimited:
+			limited++
+			wait := max(rl.RetryAfter, time.Second)
+			q.hold(a.clock.Now().Add(wait))
+			if wait+minAttempt > p.timeLeft() {
+				// Not within the caller's deadline: the outbox tries again
+				// once the limit has passed.
+				p.finish(&busyError{err: err, after: wait})
+				return
+			}
+			a.log.Info("slack rate limited; waiting", zap.String("queue", q.key), zap.Duration("retry_after", wait))
+			continue
+		case retryable(err) && failed < maxRetries:
+			failed++
+			wait := time.Duration(1<<(failed-1)) * time.Second
+			if wait+minAttempt > p.timeLeft() {
+				p.finish(err)
+				return
+			}
+			if !a.sleep(wait, p.ctx.Done()) {
+				p.finish(err)
+				return
+			}
+			continue
+		}
+		p.finish(err)
+		return
+	}
+}
+
+// runUpdate performs one card edit with its retries. Card edits are best
+// effort: one that fails is logged and the card stays as it was until
+// the record's next change (the outbox does not carry them).
+func (a *Adapter) runUpdate(q *queue, j job) {
 	ctx := a.ctx
 	limited, failed := 0, 0
 	for {
-		if !a.pace(*last) {
+		if !a.pace(q, nil) {
 			return
 		}
 		err := a.attempt(ctx, &j)
-		*last = a.clock.Now()
+		a.called(q)
 		if err == nil {
 			return
 		}
@@ -195,20 +479,17 @@ func (a *Adapter) run(key string, j job, last *time.Time) {
 		case errors.As(err, &rl) && limited < maxRateLimited:
 			limited++
 			wait := max(rl.RetryAfter, time.Second)
-			a.log.Info("slack rate limited; waiting", zap.String("queue", key), zap.Duration("retry_after", wait))
-			if !a.sleep(wait) {
-				return
-			}
+			a.log.Info("slack rate limited; waiting", zap.String("queue", q.key), zap.Duration("retry_after", wait))
+			q.hold(a.clock.Now().Add(wait))
 			continue
 		case retryable(err) && failed < maxRetries:
 			failed++
-			if !a.sleep(time.Duration(1<<(failed-1)) * time.Second) {
+			if !a.sleep(time.Duration(1<<(failed-1))*time.Second, nil) {
 				return
 			}
 			continue
 		}
-		a.log.Warn("slack delivery failed", zap.String("queue", key), zap.String("ref", j.ref+j.msg.Ref),
-			zap.String("kind", j.msg.Kind), zap.Error(err))
+		a.log.Warn("slack card edit failed", zap.String("queue", q.key), zap.String("ref", j.ref), zap.Error(err))
 		return
 	}
 }

@@ -128,7 +128,7 @@ func (h *Harness) Settle() {
 		if err != nil {
 			h.T.Fatalf("engine tick: %v", err)
 		}
-		n, err := h.del.Drain(ctx)
+		n, err := h.drain(ctx)
 		if err != nil {
 			h.T.Fatalf("outbox drain: %v", err)
 		}
@@ -137,6 +137,39 @@ func (h *Harness) Settle() {
 		}
 	}
 	h.T.Fatal("scenario did not settle after 1000 rounds")
+}
+
+// drain delivers the outbox. A chat adapter's Notify returns only once
+// its post is made, and a Slack channel's queue waits its pacing (or a
+// Retry-After) on the clock: while the drain waits on the clock, the
+// clock moves a quarter second at a time.
+func (h *Harness) drain(ctx context.Context) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := h.del.Drain(ctx)
+		done <- result{n, err}
+	}()
+	for {
+		changed := h.Clock.Changed()
+		select {
+		case r := <-done:
+			return r.n, r.err
+		default:
+		}
+		if h.Clock.Waiters() > 0 {
+			h.Clock.Advance(250 * time.Millisecond)
+			continue
+		}
+		select {
+		case r := <-done:
+			return r.n, r.err
+		case <-changed:
+		}
+	}
 }
 
 // Advance moves the clock forward in one-second steps, settling after
