@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -33,6 +34,7 @@ type Store interface {
 	RecordDelivery(ctx context.Context, providerID, status, errorCode string, failed bool) (store.Delivery, string, error)
 	AdvanceAfter(ctx context.Context, key, reason string) (string, error)
 	RecordSMSOptIn(ctx context.Context, person, maskedPhone, keyword string, out bool) error
+	CheckReplay(ctx context.Context, g *store.ReplayGuard) (bool, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -119,10 +121,33 @@ var (
 // smsCommands are the commands SMS accepts; everything else is chat only.
 var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true}
 
+// inboundTTL is how long an inbound message's MessageSid is remembered:
+// Twilio retries a webhook that got no 2xx within minutes, never days.
+const inboundTTL = 24 * time.Hour
+
+// replayCheckTimeout bounds the separate replay check of a command that
+// touched no records; when Redis does not answer, the message counts as
+// new (fail open).
+const replayCheckTimeout = time.Second
+
 // SMS serves POST /twilio/sms: an inbound text.
+//
+// Twilio retries a webhook it got no 2xx for, with the same MessageSid,
+// so the same ACK can arrive twice, at two replicas. The MessageSid is
+// remembered in Redis (SET NX, muster:{ns}:twilio:sms:<sid>) in the
+// command's first round trip, before anything changes (a
+// store.ReplayGuard, see store/guard.go), so exactly one copy acts; a
+// second copy changes nothing and is answered 200 with an empty TwiML
+// (no second reply text).
 func (h *Handlers) SMS() http.Handler {
 	return h.verified("sms", func(w http.ResponseWriter, r *http.Request) {
 		from, body := r.PostFormValue("From"), strings.TrimSpace(r.PostFormValue("Body"))
+		ctx := r.Context()
+		var g *store.ReplayGuard
+		if sid := r.PostFormValue("MessageSid"); sid != "" {
+			g = store.NewReplayGuard("twilio:sms:"+sid, inboundTTL)
+			ctx = store.WithReplayGuard(ctx, g)
+		}
 		p, known := h.cfg.PersonByPhone(from)
 		word := strings.ToUpper(strings.Trim(firstWord(body), ".!"))
 		who := ""
@@ -132,7 +157,12 @@ func (h *Handlers) SMS() http.Handler {
 		switch {
 		case optOut[word] || optIn[word]:
 			out := optOut[word]
-			if err := h.st.RecordSMSOptIn(r.Context(), who, logging.MaskPhone(from), word, out); err != nil {
+			switch err := h.st.RecordSMSOptIn(ctx, who, logging.MaskPhone(from), word, out); {
+			case errors.Is(err, store.ErrReplayed):
+				h.log.Info("sms already handled (Twilio retry); ignored", zap.String("phone", logging.MaskPhone(from)))
+				writeTwiML(w, "")
+				return
+			case err != nil:
 				h.log.Warn("sms opt-out not recorded", zap.String("phone", logging.MaskPhone(from)), zap.Error(err))
 			}
 			h.log.Info("sms opt keyword", zap.String("keyword", word), zap.String("person", who), zap.String("phone", logging.MaskPhone(from)))
@@ -143,10 +173,37 @@ func (h *Handlers) SMS() http.Handler {
 			writeTwiML(w, message("Sorry, this number is not on the muster roster, so muster cannot act on your message. Please contact your control room."))
 			return
 		}
-		reply := h.run(r.Context(), p, from, body)
+		reply := h.run(ctx, p, from, body)
+		if h.replayed(r.Context(), g) {
+			h.log.Info("sms already handled (Twilio retry); ignored", zap.String("person", p.ID),
+				zap.String("phone", logging.MaskPhone(from)))
+			writeTwiML(w, "")
+			return
+		}
 		h.log.Info("sms command", zap.String("person", p.ID), zap.String("command", strings.ToLower(word)), zap.Bool("refused", reply.Error))
 		writeTwiML(w, message(reply.Text))
 	})
+}
+
+// replayed reports whether the message whose guard is g was handled
+// before. A command that made no round trip (HELP) has the guard settled
+// here with one SET NX; when Redis does not answer, the message counts as
+// new.
+func (h *Handlers) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+	if g == nil {
+		return false
+	}
+	if g.Settled() {
+		return g.Replayed()
+	}
+	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
+	defer cancel()
+	dup, err := h.st.CheckReplay(ctx, g)
+	if err != nil {
+		h.log.Warn("sms replay check unavailable; message accepted", zap.Error(err))
+		return false
+	}
+	return dup
 }
 
 // run handles one SMS command from a known person. By SMS a person may

@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -98,8 +99,11 @@ func TestInboundSMS(t *testing.T) {
 	const token, public = "0123456789abcdef", "https://muster.example.com"
 	h, rec, st, logs := newHandlers(t, token, public)
 	sms := h.SMS()
+	sids := 0
 	form := func(from, body string) url.Values {
-		return url.Values{"From": {from}, "To": {"+447700900999"}, "Body": {body}, "MessageSid": {"SM1"}}
+		// Each message has its own MessageSid (a repeated one is a retry).
+		sids++
+		return url.Values{"From": {from}, "To": {"+447700900999"}, "Body": {body}, "MessageSid": {fmt.Sprintf("SM%032d", sids)}}
 	}
 
 	// Forged: 403 and nothing runs.
