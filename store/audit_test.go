@@ -47,12 +47,21 @@ func shaInputs() []string {
 		in = append(in, strings.Repeat("x", n))
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 40; i++ {
-		b := make([]byte, r.IntN(400))
+	random := func(n int) string {
+		b := make([]byte, n)
 		for j := range b {
 			b[j] = byte(r.IntN(256))
 		}
-		in = append(in, string(b))
+		return string(b)
+	}
+	// Every byte value at each padding and block edge (the LuaBitOp mode
+	// reads a block with one string.byte call), and words that are all
+	// ones (the largest sums its arithmetic rotations see).
+	for _, n := range []int{0, 55, 56, 63, 64, 119, 120, 1000} {
+		in = append(in, random(n), strings.Repeat("\xff", n))
+	}
+	for i := 0; i < 40; i++ {
+		in = append(in, random(r.IntN(400)))
 	}
 	return in
 }

@@ -15,10 +15,90 @@ if KEYS[2] then
   end
 end
 
+-- bitsha256 is SHA-256 on Redis's Lua 5.1 with LuaBitOp (B), as fast as
+-- that allows: the audit chain hashes every event in the script that
+-- appends it, so this is most of what an escalation step costs Redis.
+-- A call into `bit` costs some 15-20 ns there, about as much as five VM
+-- operations, so a round uses six (SHA-256 done plainly takes sixteen):
+--   * Words are kept as non-negative doubles below 2^32, and rotations
+--     and shifts are arithmetic. With m = x % 2^n, ror(x, n) is
+--     (x - m) / 2^n + m * 2^(32-n), or in one operation fewer
+--     x / 2^n + m * (2^(32-n) - 2^-n), whose product needs 32 + n bits:
+--     exact in a double for n <= 21, so the rotations by 22 and 25 take
+--     the first form. A shift is (x - m) / 2^n. A sum of words is reduced
+--     with % 2^32 (a VM operation, not a call) only where a rotation
+--     will read it.
+--   * band and bxor reduce their arguments mod 2^32 themselves (any
+--     integer-valued double below 2^51), so sums go in unreduced, and
+--     their signed results go into sums that are reduced later.
+--   * ch(e, f, g) = (e and f) + ((not e) and g): the two share no bits,
+--     so their sum is their OR; not e is -1 - e.
+--   * maj(a, b, c) = (a and b) + (c and (a xor b)), disjoint likewise,
+--     with a xor b = a + b - 2 (a and b): the AND already computed.
+-- The message is read with one string.byte call per block.
+-- store/audit_test.go checks it against crypto/sha256.
+local function bitsha256(B, K)
+  local band, bxor, hex = B.band, B.bxor, B.tohex
+  local byte, rep, char = string.byte, string.rep, string.char
+  local w = {}
+  for i = 1, 64 do w[i] = 0 end
+  return function(s)
+    local n = #s
+    -- Pad: 0x80, zeros to 56 mod 64, then the length in bits as eight
+    -- bytes, big-endian. A Redis string is at most 512 MB, so the length
+    -- is below 2^32 bits and the first four bytes are zero (char refuses
+    -- a larger l0 rather than hash it wrongly).
+    local l = n * 8
+    local l3 = l % 256
+    l = (l - l3) / 256
+    local l2 = l % 256
+    l = (l - l2) / 256
+    local l1 = l % 256
+    local l0 = (l - l1) / 256
+    s = s .. '\128' .. rep('\0', (55 - n) % 64) .. char(0, 0, 0, 0, l0, l1, l2, l3)
+    local h0, h1, h2, h3 = 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a
+    local h4, h5, h6, h7 = 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+    for off = 0, #s - 1, 64 do
+      local m = {byte(s, off + 1, off + 64)}
+      for i = 1, 16 do
+        local j = i * 4
+        w[i] = ((m[j - 3] * 256 + m[j - 2]) * 256 + m[j - 1]) * 256 + m[j]
+      end
+      for i = 17, 64 do
+        -- s0 = ror7 ^ ror18 ^ shr3 of w[i-15]; s1 = ror17 ^ ror19 ^ shr10 of w[i-2]
+        local x, y = w[i - 15], w[i - 2]
+        local x7, x18, x3 = x % 128, x % 262144, x % 8
+        local y17, y19, y10 = y % 131072, y % 524288, y % 1024
+        w[i] = (w[i - 16] + w[i - 7]
+          + bxor(x / 128 + x7 * (2 ^ 25 - 2 ^ -7), x / 262144 + x18 * (2 ^ 14 - 2 ^ -18), (x - x3) / 8)
+          + bxor(y / 131072 + y17 * (2 ^ 15 - 2 ^ -17), y / 524288 + y19 * (2 ^ 13 - 2 ^ -19), (y - y10) / 1024))
+          % 4294967296
+      end
+      local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7
+      for i = 1, 64 do
+        -- t1 = h + S1(e) + ch(e, f, g) + K[i] + w[i], S1 = ror6 ^ ror11 ^ ror25
+        local e6, e11, e25 = e % 64, e % 2048, e % 33554432
+        local t1 = h + K[i] + w[i] + band(e, f) + band(-1 - e, g)
+          + bxor(e / 64 + e6 * (2 ^ 26 - 2 ^ -6), e / 2048 + e11 * (2 ^ 21 - 2 ^ -11), (e - e25) / 33554432 + e25 * 128)
+        -- t2 = S0(a) + maj(a, b, c), S0 = ror2 ^ ror13 ^ ror22
+        local a2, a13, a22 = a % 4, a % 8192, a % 4194304
+        local ab = band(a, b)
+        local t2 = ab + band(c, a + b - 2 * ab)
+          + bxor(a / 4 + a2 * (2 ^ 30 - 2 ^ -2), a / 8192 + a13 * (2 ^ 19 - 2 ^ -13), (a - a22) / 4194304 + a22 * 1024)
+        h, g, f, e = g, f, e, (d + t1) % 4294967296
+        d, c, b, a = c, b, a, (t1 + t2) % 4294967296
+      end
+      h0, h1, h2, h3 = (h0 + a) % 4294967296, (h1 + b) % 4294967296, (h2 + c) % 4294967296, (h3 + d) % 4294967296
+      h4, h5, h6, h7 = (h4 + e) % 4294967296, (h5 + f) % 4294967296, (h6 + g) % 4294967296, (h7 + h) % 4294967296
+    end
+    return hex(h0) .. hex(h1) .. hex(h2) .. hex(h3) .. hex(h4) .. hex(h5) .. hex(h6) .. hex(h7)
+  end
+end
+
 -- newsha256 returns a function giving the SHA-256 digest of a string as
 -- 64 lowercase hex digits (FIPS 180-4), and a function naming the way it
 -- computes it. Redis 5 to 7 ship the LuaBitOp library `bit` (signed 32-bit
--- operations): mode "bit". The embedded server (gopher-lua) has no `bit`;
+-- operations): mode "bit" (bitsha256). The embedded server (gopher-lua) has no `bit`;
 -- there the digest comes from the server's MUSTER.SHA256 command when the
 -- store registered it (mode "native", see store/audit.go), and otherwise
 -- from the same rounds on plain arithmetic over non-negative integers
@@ -39,8 +119,9 @@ local function newsha256(force)
   }
   local floor, byte, rep, char = math.floor, string.byte, string.rep, string.char
   local HEXD = '0123456789abcdef'
-  -- band, bxor, bxor3, ror, shr work on 32-bit words; norm reduces a sum
-  -- of words to one word; hex writes a word as 8 hex digits.
+  -- Mode "arithmetic": band, bxor, bxor3, ror, shr work on 32-bit words;
+  -- norm reduces a sum of words to one word; hex writes a word as 8 hex
+  -- digits.
   local band, bxor, bxor3, ror, shr, norm, hex
   local B = rawget(_G, 'bit')
   local mode = force
@@ -57,8 +138,9 @@ local function newsha256(force)
     return function(s) return redis.call('MUSTER.SHA256', s) end, named
   end
   if mode == 'bit' then
-    band, bxor, bxor3, ror, shr, norm, hex = B.band, B.bxor, B.bxor, B.ror, B.rshift, B.tobit, B.tohex
-  else
+    return bitsha256(B, K), named
+  end
+  do
     local X, A -- 4-bit XOR and AND tables, index a*16+b; built on first use
     local function tables()
       X, A = {}, {}
@@ -182,17 +264,20 @@ end
 -- form: only '"', '\\' and the bytes 0x00-0x1f are escaped ('\\"', '\\\\',
 -- '\\u00XX' with lowercase hex); every other byte, UTF-8 included, is
 -- written as it is. store/audit.go writes the same bytes in Go.
+local function auditescape(c)
+  if c == '"' then return '\\"' end
+  if c == '\\' then return '\\\\' end
+  local b = string.byte(c)
+  local hexd = '0123456789abcdef'
+  local lo = b % 16
+  local hi = (b - lo) / 16
+  return '\\u00' .. string.sub(hexd, hi + 1, hi + 1) .. string.sub(hexd, lo + 1, lo + 1)
+end
 local function auditjson(v)
-  local out = string.gsub(v, '[%z\1-\31"\\]', function(c)
-    if c == '"' then return '\\"' end
-    if c == '\\' then return '\\\\' end
-    local b = string.byte(c)
-    local hexd = '0123456789abcdef'
-    local lo = b % 16
-    local hi = (b - lo) / 16
-    return '\\u00' .. string.sub(hexd, hi + 1, hi + 1) .. string.sub(hexd, lo + 1, lo + 1)
-  end)
-  return '"' .. out .. '"'
+  -- Most fields (kind, actor, subject, prev) need no escaping: one
+  -- search instead of a substitution.
+  if not string.find(v, '[%z\1-\31"\\]') then return '"' .. v .. '"' end
+  return '"' .. string.gsub(v, '[%z\1-\31"\\]', auditescape) .. '"'
 end
 
 -- audit appends one event to the namespace's append-only audit stream.
