@@ -6,7 +6,7 @@
 --       unanswered), messages JSON, timeline text, audit data JSON
 local now, tn, token, s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local tk = P .. 'task:' .. tn
-local t = redis.call('HMGET', tk, 'status', 'claim', 'step', 'assignee')
+local t = redis.call('HMGET', tk, 'status', 'claim', 'step', 'assignee', 'activation')
 if not t[1] then
   redis.call('ZREM', P .. 'timers', tn)
   return 'gone'
@@ -50,8 +50,8 @@ else
   redis.call('ZADD', P .. 'timers', ARGV[6], tn)
   timeline(tk .. ':timeline', now, 'muster', 'step', ARGV[8])
 end
-local an = redis.call('HGET', tk, 'activation')
-if an then
+local an = t[5]
+if an and an ~= '' then
   timeline(P .. 'activation:' .. an .. ':timeline', now, 'muster', kind, 'T-' .. tn .. ' ' .. ARGV[8])
 end
 audit(now, kind, 'muster', 'T-' .. tn, ARGV[9])

@@ -7,27 +7,40 @@
 -- claimer's lease end, and the next step must still be scheduled from
 -- the original deadline.
 -- Each claim also carries the task's fields, so the engine needs no
--- further read to run the step.
+-- further read to run the step. It runs for every deadline that falls
+-- due, so it stays at two commands per claim and two per batch.
 -- ARGV: now, lease_until, limit, token
 -- Returns a flat list of (task num, due ms, {task hash as field, value...}).
 local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local now = tonumber(ARGV[1])
-local out = {}
+local out, held = {}, {}
 for i = 1, #due, 2 do
   local tn, score = due[i], due[i + 1]
   local tk = P .. 'task:' .. tn
-  if redis.call('EXISTS', tk) == 0 then
+  local rec = redis.call('HGETALL', tk)
+  if #rec == 0 then
     -- The task is gone: drop its timer rather than stamp a claim onto
     -- an empty hash.
     redis.call('ZREM', P .. 'timers', tn)
   else
-    redis.call('ZADD', P .. 'timers', ARGV[2], tn)
     redis.call('HSET', tk, 'claim', ARGV[4])
-    local d = tonumber(redis.call('HGET', tk, 'due') or '')
+    held[#held + 1] = ARGV[2]
+    held[#held + 1] = tn
+    local d
+    for j = 1, #rec, 2 do
+      if rec[j] == 'due' then
+        d = tonumber(rec[j + 1])
+        break
+      end
+    end
     if d and d <= tonumber(score) and d <= now then score = tostring(d) end
     out[#out + 1] = tn
     out[#out + 1] = score
-    out[#out + 1] = redis.call('HGETALL', tk)
+    out[#out + 1] = rec
   end
+end
+if #held > 0 then
+  -- Every claimed timer moves to the end of the lease in one command.
+  redis.call('ZADD', P .. 'timers', unpack(held))
 end
 return out

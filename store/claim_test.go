@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
+)
+
+// ClaimDue holds each due timer until the end of the lease under its
+// token, carries the task and the step's scheduled due time, drops the
+// timer of a task that is gone, claims nothing twice while the lease
+// holds, and lets another token take the claims over once it ends (the
+// due time staying the step's, not the lease's).
+func TestClaimDueLeasesAndTakesOver(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	now := start
+	s := storetest.Open(t, func() time.Time { return now })
+	_, tasks, err := s.TriggerPlan(ctx, store.NewActivation{Plan: "fire-evacuation", PlanName: "Fire evacuation", PlanVersion: 3,
+		Site: "harbour", By: "jonah", Tasks: []store.NewTask{
+			{Title: "Sweep floors", Role: "guard", Policy: "standard", Assignee: "amara"},
+			{Title: "Roll call", Role: "supervisor", Policy: "critical", Assignee: "ben"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A timer whose task is gone.
+	if err := s.Client().ZAdd(ctx, s.Key("timers"), redis.Z{Score: float64(start.UnixMilli()), Member: "999"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	now = start.Add(3 * time.Second)
+	const lease = 30 * time.Second
+	claims, err := s.ClaimDue(ctx, now, lease, 10, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 2 {
+		t.Fatalf("claimed %d, want the 2 tasks (not the gone one): %+v", len(claims), claims)
+	}
+	byNum := map[int64]store.Claim{}
+	for _, c := range claims {
+		byNum[c.Task] = c
+	}
+	for _, tk := range tasks {
+		c, ok := byNum[tk.Num]
+		if !ok {
+			t.Fatalf("%s not claimed", tk.ID())
+		}
+		if !c.Due.Equal(start) {
+			t.Errorf("%s claimed with due %s, want its scheduled %s", tk.ID(), c.Due, start)
+		}
+		if c.Record == nil || c.Record.Num != tk.Num || c.Record.Title != tk.Title || c.Record.Assignee != tk.Assignee ||
+			c.Record.Policy != tk.Policy || c.Record.Status != store.TaskOpen {
+			t.Errorf("%s claimed with record %+v, want the task as triggered", tk.ID(), c.Record)
+		}
+		score, err := s.Client().ZScore(ctx, s.Key("timers"), strconv.FormatInt(c.Task, 10)).Result()
+		if err != nil || int64(score) != now.Add(lease).UnixMilli() {
+			t.Errorf("%s timer at %v (%v), want the end of the lease %d", tk.ID(), score, err, now.Add(lease).UnixMilli())
+		}
+		if tok, _ := s.Client().HGet(ctx, s.Key("task", strconv.FormatInt(c.Task, 10)), "claim").Result(); tok != "A" {
+			t.Errorf("%s claim token %q, want A", tk.ID(), tok)
+		}
+	}
+	if err := s.Client().ZScore(ctx, s.Key("timers"), "999").Err(); err != redis.Nil {
+		t.Errorf("the gone task's timer is still there (%v)", err)
+	}
+
+	// Nothing is claimed twice while the lease holds.
+	now = now.Add(lease - time.Millisecond)
+	if again, err := s.ClaimDue(ctx, now, lease, 10, "B"); err != nil || len(again) != 0 {
+		t.Fatalf("during the lease B claimed %d (%v), want none", len(again), err)
+	}
+	// When it ends, B takes both over, still at the steps' due time.
+	now = now.Add(time.Millisecond)
+	taken, err := s.ClaimDue(ctx, now, lease, 10, "B")
+	if err != nil || len(taken) != 2 {
+		t.Fatalf("after the lease B claimed %d (%v), want 2", len(taken), err)
+	}
+	for _, c := range taken {
+		if !c.Due.Equal(start) {
+			t.Errorf("T-%d taken over with due %s, want its scheduled %s", c.Task, c.Due, start)
+		}
+	}
+	// A's late step is refused; B's runs.
+	run := store.StepRun{Task: tasks[0].Num, Token: "A", Step: 0, NextDue: start.Add(2 * time.Minute), Note: "step 1", Audit: map[string]any{"step": 0}}
+	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepStale {
+		t.Errorf("A's step after the take-over: %q (%v), want %q", res, err, store.StepStale)
+	}
+	run.Token = "B"
+	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepOK {
+		t.Errorf("B's step: %q (%v), want %q", res, err, store.StepOK)
+	}
+	if v, err := s.VerifyAudit(ctx); err != nil || !v.OK() {
+		t.Fatalf("audit chain: %v %v", err, v.Problem)
+	}
+}
