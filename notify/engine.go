@@ -149,17 +149,39 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Tick claims and runs every due deadline, then says how long to wait for
 // the next one (0: more are due now).
+//
+// Claiming and recording overlap: while one batch's steps are recorded
+// (Redis busy running the step scripts), the next batch is claimed and
+// planned (this process busy), and so on until a claim comes back empty.
+// Under a burst neither side waits for the other. A task is in at most
+// one batch at a time: its timer sits at the end of the lease from its
+// claim until its step is recorded, so its steps stay in order. After a
+// failure the batch already claimed is still recorded, then Tick stops
+// claiming and returns the error.
 func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
-	now := e.clock.Now()
-	claims, err := e.claim(ctx, now)
-	if err != nil {
-		return 0, err
+	cur := e.claimBatch(ctx)
+	if cur.err != nil {
+		return 0, cur.err
 	}
-	if err := e.fireAll(ctx, claims, now); err != nil {
-		return 0, err
+	var failed error
+	for len(cur.claims) > 0 {
+		var ahead chan claimed
+		if failed == nil && ctx.Err() == nil {
+			ahead = make(chan claimed, 1)
+			go func() { ahead <- e.claimBatch(ctx) }()
+		}
+		if err := e.fireAll(ctx, cur); err != nil && failed == nil {
+			failed = err
+		}
+		if ahead == nil {
+			break
+		}
+		if cur = <-ahead; cur.err != nil && failed == nil {
+			failed = cur.err
+		}
 	}
-	if len(claims) == e.batch {
-		return 0, nil
+	if failed != nil {
+		return 0, failed
 	}
 	next, ok, err := e.st.NextDue(ctx)
 	if err != nil {
@@ -177,6 +199,30 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 	return min(wait+time.Millisecond, maxIdle), nil
 }
 
+// claimed is a batch of claims with the step each will run.
+type claimed struct {
+	now    time.Time // when they were claimed: no deadline after it is in
+	claims []store.Claim
+	runs   []store.StepRun
+	err    error
+}
+
+// claimBatch claims up to a batch of the deadlines due now and plans each
+// claim's step.
+func (e *Engine) claimBatch(ctx context.Context) claimed {
+	now := e.clock.Now()
+	claims, err := e.claim(ctx, now)
+	if err != nil || len(claims) == 0 {
+		return claimed{now: now, err: err}
+	}
+	b := &batch{e: e, now: now}
+	runs := make([]store.StepRun, len(claims))
+	for i, c := range claims {
+		runs[i] = e.prepare(ctx, b, c)
+	}
+	return claimed{now: now, claims: claims, runs: runs}
+}
+
 // claim takes up to a batch of the deadlines due at now, under this
 // engine's lease. A claim that is never run (the process died) falls due
 // again when the lease ends and another engine takes it over.
@@ -184,26 +230,20 @@ func (e *Engine) claim(ctx context.Context, now time.Time) ([]store.Claim, error
 	return e.st.ClaimDue(ctx, now, e.lease, e.batch, e.token)
 }
 
-// fireAll runs claimed deadlines: each step is planned from the task the
-// claim carries, then every step is recorded in one pipelined round trip
+// fireAll records a claimed batch's steps in one pipelined round trip
 // (each still its own atomic script). Claims name distinct tasks (a task
 // has one timer, and its next step is only scheduled when this one is
 // recorded), so a task's steps stay in order.
-func (e *Engine) fireAll(ctx context.Context, claims []store.Claim, now time.Time) error {
-	if len(claims) == 0 {
+func (e *Engine) fireAll(ctx context.Context, c claimed) error {
+	if len(c.claims) == 0 {
 		return nil
 	}
-	b := &batch{e: e, now: now}
-	runs := make([]store.StepRun, len(claims))
-	for i, c := range claims {
-		runs[i] = e.prepare(ctx, b, c)
-	}
-	results, err := e.st.RunSteps(ctx, runs)
-	for i, c := range claims {
+	results, err := e.st.RunSteps(ctx, c.runs)
+	for i, cl := range c.claims {
 		if results[i] == "" {
 			continue // failed: the claim's lease brings it back
 		}
-		e.recorded(c, runs[i], results[i], now)
+		e.recorded(cl, c.runs[i], results[i], c.now)
 	}
 	return err
 }
@@ -336,7 +376,11 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, due time.Tim
 	}
 	run.NextDue = due.Add(st.Wait.D())
 	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, orNobody(who), st.Wait)
-	run.Audit = map[string]any{"step": t.Step, "notify": st.Notify, "to": who, "due": due.UTC().Format(time.RFC3339Nano)}
+	// The audit event names the step, its channels and its recipient
+	// (what commands/report reads), nothing more: the script hashes the
+	// event, and a step that fits four SHA-256 blocks is one fifth
+	// cheaper than one that needs five. The timeline keeps the prose.
+	run.Audit = map[string]any{"step": t.Step, "notify": st.Notify, "to": who}
 }
 
 func orNobody(who string) string {
