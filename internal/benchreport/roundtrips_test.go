@@ -256,7 +256,7 @@ func withDrillAction(format string) func(testing.TB, *rtEnv) string {
 var rtCases = []rtCase{
 	{"MusterWhoami", supervisor, "/muster", fixed("whoami"), "Farid"},
 	{"MusterHelp", supervisor, "/muster", fixed("help"), "muster commands"},
-	{"MusterStatus", supervisor, "/muster", fixed("status"), ""},
+	{"MusterStatus", supervisor, "/muster", withOpenTask("status"), "Open tasks"},
 	{"IncidentRaise", supervisor, "/incident", fixed("raise intrusion sev2 @harbour fence cut near gate B"), "INC-"},
 	{"IncidentList", supervisor, "/incident", withIncidentsListed("list"), "INC-"},
 	{"IncidentShow", supervisor, "/incident", withIncident("show %s"), "INC-"},
