@@ -100,3 +100,33 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 		t.Fatalf("audit chain: %v %v", err, v.Problem)
 	}
 }
+
+// A claim larger than one ZADD's worth of timers (the script holds them
+// in chunks) claims every one, each held to the end of the lease.
+func TestClaimDueLargeBatch(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	s := storetest.Open(t, func() time.Time { return now })
+	const n = 4100 // 8,200 values: more than one unpack takes
+	pipe := s.Client().Pipeline()
+	due := now.Add(-time.Second).UnixMilli()
+	for i := 1; i <= n; i++ {
+		num := strconv.Itoa(i)
+		pipe.HSet(ctx, s.Key("task", num), "num", num, "status", store.TaskOpen, "step", "0", "due", due)
+		pipe.ZAdd(ctx, s.Key("timers"), redis.Z{Score: float64(due), Member: num})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.ClaimDue(ctx, now, time.Minute, 5000, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != n {
+		t.Fatalf("claimed %d, want all %d", len(claims), n)
+	}
+	held, err := s.Client().ZCount(ctx, s.Key("timers"), strconv.FormatInt(now.Add(time.Minute).UnixMilli(), 10), "+inf").Result()
+	if err != nil || held != n {
+		t.Fatalf("%d timers at the end of the lease (%v), want %d", held, err, n)
+	}
+}

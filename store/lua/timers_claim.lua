@@ -14,6 +14,12 @@
 local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local now = tonumber(ARGV[1])
 local out, held = {}, {}
+-- hold moves the claimed timers to the end of the lease, many in one
+-- command (in chunks: unpack takes some thousands of values at most).
+local function hold()
+  if #held > 0 then redis.call('ZADD', P .. 'timers', unpack(held)) end
+  held = {}
+end
 for i = 1, #due, 2 do
   local tn, score = due[i], due[i + 1]
   local tk = P .. 'task:' .. tn
@@ -26,6 +32,7 @@ for i = 1, #due, 2 do
     redis.call('HSET', tk, 'claim', ARGV[4])
     held[#held + 1] = ARGV[2]
     held[#held + 1] = tn
+    if #held >= 1000 then hold() end
     local d
     for j = 1, #rec, 2 do
       if rec[j] == 'due' then
@@ -39,8 +46,5 @@ for i = 1, #due, 2 do
     out[#out + 1] = rec
   end
 end
-if #held > 0 then
-  -- Every claimed timer moves to the end of the lease in one command.
-  redis.call('ZADD', P .. 'timers', unpack(held))
-end
+hold()
 return out
