@@ -338,6 +338,36 @@ func BenchmarkRaiseIncidentChained(b *testing.B) {
 	})
 }
 
+// BenchmarkLuaSHA256 measures the script-side SHA-256 per 64-byte block
+// (what each audit event costs Redis, four blocks for an escalation
+// step): one 64 KiB input per call, so the round trip is lost in the
+// noise. Run against a real Redis (the LuaBitOp mode):
+// MUSTER_TEST_REDIS_URL=redis://127.0.0.1:6379/9 go test ./store -run '^$' -bench LuaSHA256
+func BenchmarkLuaSHA256(b *testing.B) {
+	s := storetest.Open(b, nil)
+	if err := s.RegisterEmbeddedSHA256(); err != nil {
+		b.Fatal(err)
+	}
+	in := strings.Repeat("Fence cut near gate B, cam 4 x\xff\x00", 65536/32) // 32 bytes
+	sum := sha256.Sum256([]byte(in))
+	want := hex.EncodeToString(sum[:])
+	blocks := len(in)/64 + 1
+	b.ResetTimer()
+	var mode string
+	for range b.N {
+		got, m, err := s.LuaSHA256(context.Background(), in, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != want {
+			b.Fatalf("lua sha256 (%s) = %s, want %s", m, got, want)
+		}
+		mode = m
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*blocks), "µs/block")
+	b.Logf("mode %s, %d blocks a call", mode, blocks)
+}
+
 func benchP99(b *testing.B, op func(*store.Store, int) error) {
 	s := storetest.Open(b, nil)
 	if err := s.RegisterEmbeddedSHA256(); err != nil {
