@@ -201,7 +201,7 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 
 // claimed is a batch of claims with the step each will run.
 type claimed struct {
-	now    time.Time // when they were claimed: no deadline after it is in
+	now    time.Time // when they were claimed (each was due by then)
 	claims []store.Claim
 	runs   []store.StepRun
 	err    error
