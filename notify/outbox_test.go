@@ -231,3 +231,37 @@ func TestRetryAndGiveUp(t *testing.T) {
 	}
 	t.Log(outcomes)
 }
+
+// A notifier gets a deadline inside the message's lease (it must be done
+// before another process may take the message over), and a notifier
+// that runs out of it has its message put back for another attempt, not
+// recorded sent.
+func TestNotifierDeadlineInsideLease(t *testing.T) {
+	st := storetest.Open(t, nil)
+	ctx := context.Background()
+	const lease = 400 * time.Millisecond
+	var left time.Duration
+	late := notify.NotifierFunc(func(ctx context.Context, _ notify.Message) (bool, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return false, fmt.Errorf("no deadline")
+		}
+		left = time.Until(dl)
+		<-ctx.Done() // a chat post waiting for its turn past the deadline
+		return true, ctx.Err()
+	})
+	d := notify.NewDeliverer(st, late, nil, "one", lease)
+	if _, err := st.Enqueue(ctx, store.OutMessage{Key: "k:1", Channel: notify.Chat, Site: "harbour", Kind: "test", Text: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Drain(ctx); err != nil || n != 1 {
+		t.Fatalf("drain: %d, %v", n, err)
+	}
+	if left <= 0 || left > lease*3/4 {
+		t.Fatalf("notifier had %v of a %v lease, want at most 3/4 of it", left, lease)
+	}
+	// Not recorded sent: back on its lane, untaken.
+	if n, err := st.OutboxLen(ctx); err != nil || n != 1 {
+		t.Fatalf("outbox holds %d (%v), want the message back", n, err)
+	}
+}
