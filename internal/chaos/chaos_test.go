@@ -14,6 +14,7 @@ import (
 
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/faketwilio"
+	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -23,6 +24,8 @@ const (
 	// policySteps is the chaos policy's step count; a task's last step
 	// (index policySteps) marks it unanswered.
 	policySteps = 3
+	// lease is engine.lease in the chaos config (the deliverer's too).
+	lease = 4 * time.Second
 )
 
 var (
@@ -128,11 +131,14 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 		if !waitUntil(ctx, 5*time.Second, func() bool { return r.twilio.flying() == 0 && r.slack.flying() == 0 }) {
 			t.Fatalf("%s's requests never came back", r.name)
 		}
-		quiet := time.NewTimer(200 * time.Millisecond) // its last outcomes reach Redis
-		<-quiet.C
+		// Its last outcomes reach Redis.
+		if !waitUntil(ctx, 5*time.Second, func() bool { return w.recorded(ctx, st, cfg) }) {
+			t.Logf("%s: a request the vendors accepted has no recorded outcome after 5 s (%s); killing anyway", r.name, w.unrecorded(ctx, st, cfg))
+		}
+		heldTw, heldSl := r.twilio.held(), r.slack.held()
 		r.kill9()
 		t.Logf("+%v %s killed (SIGKILL); %d Twilio and %d Slack requests held at its door, never sent",
-			time.Since(began).Round(time.Millisecond), r.name, r.twilio.held(), r.slack.held())
+			time.Since(began).Round(time.Millisecond), r.name, heldTw, heldSl)
 	}
 
 	trigger(r0, "harbour")
@@ -182,14 +188,37 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	if !waitUntil(ctx, 10*time.Second, func() bool { return escalated(0)-escalated(1) >= 3*len(activations) }) {
 		t.Fatal("the last plan's first steps did not run")
 	}
-	quiet()
+	// Every door holds, what is in flight lands and is recorded, and
+	// Redis dies: a message taken meanwhile waits at a door, and is
+	// refused (503, unseen by the vendor) after the restart, so it is
+	// retried, never sent twice.
+	for _, r := range w.replicas {
+		r.twilio.hold()
+		r.slack.hold()
+	}
+	if !waitUntil(ctx, 3*time.Second, func() bool {
+		for _, r := range w.replicas {
+			if r.twilio.flying()+r.slack.flying() > 0 {
+				return false
+			}
+		}
+		return w.recorded(ctx, st, cfg)
+	}) {
+		t.Logf("a request the vendors accepted has no recorded outcome after 3 s (%s); killing Redis anyway", w.unrecorded(ctx, st, cfg))
+	}
 	w.redis.kill()
 	w.kills = append(w.kills, fmt.Sprintf("Redis killed at +%v", time.Since(began).Round(time.Millisecond)))
 	t.Logf("+%v Redis killed (SIGKILL)", time.Since(began).Round(time.Millisecond))
 	down := time.NewTimer(3 * time.Second) // the outage
 	<-down.C
 	w.redis.start()
-	t.Logf("+%v Redis restarted on its AOF", time.Since(began).Round(time.Millisecond))
+	held := 0
+	for _, r := range w.replicas {
+		held += r.twilio.held() + r.slack.held()
+		r.twilio.refuse()
+		r.slack.refuse()
+	}
+	t.Logf("+%v Redis restarted on its AOF; %d requests held through the outage refused at the doors", time.Since(began).Round(time.Millisecond), held)
 	w.tw.Fail(faketwilio.Failure{Resource: faketwilio.ResourceMessages, Status: 500, Times: 2})
 	w.sl.RateLimitNext(1, time.Second)
 
@@ -475,6 +504,93 @@ func (w *world) recordedSentBeforeKill(ctx context.Context, t *testing.T, st *st
 		}
 	}
 	return n
+}
+
+// recorded reports whether every message a vendor accepted through the
+// doors has its outcome recorded. A replica or Redis killed before that
+// would have the message sent again when its lease ends: Twilio and
+// Slack take no idempotency key, so that window is at least once, and
+// the kills wait for it to close.
+func (w *world) recorded(ctx context.Context, st *store.Store, cfg *configs.Config) bool {
+	return w.unrecorded(ctx, st, cfg) == ""
+}
+
+// unrecorded names a message still taken for sending (its outcome not
+// recorded) that a vendor already accepted through a door since it was
+// taken; "" when there is none.
+func (w *world) unrecorded(ctx context.Context, st *store.Store, cfg *configs.Config) string {
+	lanes, err := st.OutboxLanes(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	rdb := st.Client()
+	for _, l := range lanes {
+		ids, err := rdb.ZRangeWithScores(ctx, st.Key("outbox", "lane", l), 0, -1).Result()
+		if err != nil {
+			return err.Error()
+		}
+		for _, z := range ids {
+			id := fmt.Sprint(z.Member)
+			m, err := rdb.HGetAll(ctx, st.Key("outbox", "m", id)).Result()
+			if err != nil {
+				return err.Error()
+			}
+			if m["claim"] == "" {
+				continue
+			}
+			taken := time.UnixMilli(int64(z.Score)).Add(-lease)
+			if w.accepted(cfg, m, taken) {
+				return fmt.Sprintf("%s (%s to %s%s) accepted, still taken", m["key"], m["channel"], m["to"], m["site"])
+			}
+		}
+	}
+	return ""
+}
+
+// accepted reports whether a door passed a request for the outbox
+// message m (its hash) that the vendor accepted, since taken.
+func (w *world) accepted(cfg *configs.Config, m map[string]string, taken time.Time) bool {
+	p, _ := cfg.Person(m["to"])
+	for _, r := range w.replicas {
+		var log []sent
+		switch m["channel"] {
+		case "sms", "voice":
+			log = r.twilio.log()
+		default:
+			log = r.slack.log()
+		}
+		for _, s := range log {
+			if s.Status >= 300 || s.At.Before(taken) {
+				continue
+			}
+			switch m["channel"] {
+			case "sms":
+				if p != nil && strings.HasSuffix(s.Path, "/Messages.json") && s.Form.Get("To") == p.Phone && s.Form.Get("Body") == notify.SMSText(m["text"]) {
+					return true
+				}
+			case "voice":
+				u, err := url.Parse(s.Form.Get("Url"))
+				if p != nil && err == nil && strings.HasSuffix(s.Path, "/Calls.json") && s.Form.Get("To") == p.Phone &&
+					u.Query().Get("task") == m["ref"] {
+					return true
+				}
+			default:
+				if !strings.HasSuffix(s.Path, "chat.postMessage") {
+					continue
+				}
+				ch := ""
+				if site, ok := cfg.Site(m["site"]); ok && m["site"] != "" {
+					ch = site.Channels.Slack
+				} else if p != nil {
+					ch = "D" + p.Slack
+				}
+				if s.Form.Get("channel") == ch && (m["ref"] == "" || strings.Contains(s.Form.Get("text"), m["ref"])) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // nothingTaken reports whether no outbox message is taken for sending

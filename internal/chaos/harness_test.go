@@ -150,13 +150,23 @@ type door struct {
 	// mu guards the fields that follow.
 	mu       sync.Mutex
 	holding  bool
-	release  chan struct{}
+	release  *gate
 	waiting  int
 	arrived  chan struct{} // closed and renewed when a request waits
 	inFlight int
 	sent     []sent
 	dropped  []sent // held requests whose replica died: never sent
 }
+
+// gate is one hold of a door: closing ch lets the held requests go on,
+// to the vendor, or (reject, set before ch is closed) back to their
+// replica with a 503 the vendor never saw.
+type gate struct {
+	ch     chan struct{}
+	reject bool
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
 
 // sent is one request the door passed to the vendor.
 type sent struct {
@@ -168,7 +178,7 @@ type sent struct {
 
 func newDoor(target string) *door {
 	u, _ := url.Parse(target)
-	d := &door{proxy: httputil.NewSingleHostReverseProxy(u), release: make(chan struct{}), arrived: make(chan struct{})}
+	d := &door{proxy: httputil.NewSingleHostReverseProxy(u), release: newGate(), arrived: make(chan struct{})}
 	d.proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 	}
@@ -189,16 +199,20 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.arrived = make(chan struct{})
 		d.mu.Unlock()
 		select {
-		case <-rel:
+		case <-rel.ch:
 		case <-r.Context().Done():
 		}
-		if r.Context().Err() != nil {
-			// The replica is gone: the vendor never sees this request.
+		if r.Context().Err() != nil || rel.reject {
+			// The replica is gone, or the hold ends in a refusal: the
+			// vendor never sees this request.
 			form, _ := url.ParseQuery(string(body))
 			d.mu.Lock()
 			d.waiting--
 			d.dropped = append(d.dropped, sent{At: time.Now(), Path: r.URL.Path, Form: form})
 			d.mu.Unlock()
+			if r.Context().Err() == nil {
+				http.Error(w, "held at the chaos door and refused", http.StatusServiceUnavailable)
+			}
 			return
 		}
 		d.mu.Lock()
@@ -247,13 +261,20 @@ func (d *door) hold() {
 }
 
 // open lets held requests through and stops holding.
-func (d *door) open() {
+func (d *door) open() { d.end(false) }
+
+// refuse answers the held requests 503 without passing them to the
+// vendor (their replica retries them), and stops holding.
+func (d *door) refuse() { d.end(true) }
+
+func (d *door) end(reject bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.holding {
 		d.holding = false
-		close(d.release)
-		d.release = make(chan struct{})
+		d.release.reject = reject
+		close(d.release.ch)
+		d.release = newGate()
 	}
 }
 
