@@ -41,8 +41,13 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	// checks the sender may answer it and answers it. Someone the task was
 	// re-assigned away from (the guard who got the SMS before it went to
 	// the supervisor) may still answer it: their "ACK 3" is not refused.
+	// By SMS everyone, supervisors included, may answer only their own
+	// tasks: a text is easier to forge or misdirect than a chat message,
+	// and "ACK 3" from the wrong phone must not silence someone else's
+	// escalation.
+	bySMS := c.req.Platform == PlatformSMS
 	t, err := s.st.AnswerTask(ctx, store.TaskAnswer{Num: num, Actor: c.who.ID, Action: action, Note: note,
-		Lead: c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator)})
+		Lead: !bySMS && c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator)})
 	id := store.FormatID("T", num)
 	var (
 		se *store.StateError
@@ -53,6 +58,8 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 		return fail("You have no open task to acknowledge. /plan status shows the latest activation.")
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s.", id))
+	case errors.As(err, &na) && bySMS:
+		return fail(fmt.Sprintf("%s is not assigned to you. By SMS you can only %s your own tasks; reply STATUS to list them.", id, strings.ToUpper(action)))
 	case errors.As(err, &na) && !na.NeedReason:
 		return fail(fmt.Sprintf("%s is assigned to %s; you may only %s your own tasks. /ack alone acknowledges your newest one.", id, s.personName(na.Assignee), action))
 	case errors.As(err, &na):

@@ -5,7 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
@@ -118,5 +121,109 @@ func TestInboundSMSDedupedByMessageSid(t *testing.T) {
 	// acknowledged, and the reply says so).
 	if fresh := send(hs[0], picked[0], "SM00000000000000000000000000000003"); fresh == emptyTwiML {
 		t.Fatalf("a new MessageSid got the empty answer")
+	}
+}
+
+// roundTrips counts Redis round trips: one per command sent alone, one per
+// pipeline or script.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+// An SMS ACK is one Redis round trip: the ack's own script checks that
+// the task is the sender's and carries the MessageSid's SET NX. Nothing
+// runs between remembering the sid and acknowledging, so a process that
+// dies mid-request leaves either both (Twilio's retry is a copy, and the
+// task is acknowledged) or neither (the retry acts). A supervisor's ACK
+// of someone else's task by SMS is refused in the same single step.
+func TestSMSAckIsOneRoundTrip(t *testing.T) {
+	const public = "https://muster.example.com"
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Open(t, nil)
+	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	ctx := context.Background()
+	if r := svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "jonah", Text: "/plan trigger medical-emergency @harbour"}); r.Error {
+		t.Fatal(r.Text)
+	}
+	a, err := st.LatestActivation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := st.Tasks(ctx, a.Tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var picked []*store.Task
+	for _, tk := range tasks {
+		if p, ok := cfg.Person(tk.Assignee); ok && p.Phone != "" && tk.Status == store.TaskOpen {
+			picked = append(picked, tk)
+		}
+	}
+	if len(picked) < 2 {
+		t.Fatalf("need two open tasks with a phone, have %d", len(picked))
+	}
+	h, err := New(Options{Config: cfg, Commands: svc, Store: st, AuthToken: exampleToken, PublicURL: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(from, body, sid string) string {
+		form := url.Values{"From": {from}, "To": {"+447700900999"}, "Body": {body}, "MessageSid": {sid},
+			"AccountSid": {"AC00000000000000000000000000000000"}}
+		w := post(h.SMS(), "/twilio/sms", form, exampleToken, public+"/twilio/sms")
+		if w.Code != 200 {
+			t.Fatalf("%s: HTTP %d %s", sid, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	phone := func(id string) string {
+		p, _ := cfg.Person(id)
+		return p.Phone
+	}
+	// The first ACK loads the script into Redis; measure the second.
+	send(phone(picked[0].Assignee), "ACK "+picked[0].ID(), "SM00000000000000000000000000000010")
+
+	rt := &roundTrips{}
+	st.Client().AddHook(rt)
+
+	// Someone else's task, from a supervisor's phone: refused, one trip.
+	var lead *configs.Person
+	for i := range cfg.People {
+		p := &cfg.People[i]
+		if p.Phone != "" && p.ID != picked[1].Assignee && p.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
+			lead = p
+			break
+		}
+	}
+	if lead == nil {
+		t.Fatal("the example config has no supervisor with a phone")
+	}
+	before := rt.n.Load()
+	refused := send(lead.Phone, "ACK "+picked[1].ID(), "SM00000000000000000000000000000011")
+	if !strings.Contains(refused, "not assigned to you") || !strings.Contains(refused, "only ACK your own tasks") {
+		t.Fatalf("supervisor's SMS ACK of %s's task answered %s, want a refusal", picked[1].Assignee, refused)
+	}
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("a refused SMS ACK took %d round trips, want 1", n)
+	}
+	if tk, err := st.Task(ctx, picked[1].Num); err != nil || tk.Status != store.TaskOpen {
+		t.Fatalf("after the refused ACK %s is %v (%v), want open", picked[1].ID(), tk.Status, err)
+	}
+
+	before = rt.n.Load()
+	ok := send(phone(picked[1].Assignee), "ACK "+picked[1].ID(), "SM00000000000000000000000000000012")
+	if !strings.Contains(ok, "acknowledged") {
+		t.Fatalf("ACK answered %s", ok)
+	}
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("an SMS ACK took %d round trips, want 1 (the sid rides on the ack's script)", n)
 	}
 }
