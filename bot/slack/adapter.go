@@ -67,7 +67,12 @@ var (
 	_ Handler         = (*commands.Service)(nil)
 	_ Records         = (*store.Store)(nil)
 	_ notify.Notifier = (*Adapter)(nil)
+	_ notify.Named    = (*Adapter)(nil)
 )
+
+// Name is the chat surface's name, under which the notify.Dispatcher
+// records the messages Slack took.
+func (a *Adapter) Name() string { return Platform }
 
 // Options configure New.
 type Options struct {
@@ -294,8 +299,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close stops the queues (what is still queued is dropped, and logged)
-// and waits for background work to end. It is safe to call twice.
+// Close stops the queues and waits for background work to end: a post
+// still queued is refused with ErrClosed, so the outbox keeps it for
+// another attempt or another process; queued card edits are dropped. It is safe to call twice.
 func (a *Adapter) Close() {
 	a.mu.Lock()
 	a.closed = true

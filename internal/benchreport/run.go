@@ -95,7 +95,7 @@ func (o *Options) defaults() {
 		o.SingleShot = DefaultSingleShot
 	}
 	if o.LoadSeconds <= 0 {
-		o.LoadSeconds = 30
+		o.LoadSeconds = 60
 	}
 	if o.Soak <= 0 {
 		o.Soak = 10 * time.Minute

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pkgs := fs.String("pkgs", "./...", "packages to benchmark, space-separated")
 	fs.StringVar(&o.BenchTime, "benchtime", "1s", "-benchtime for the benchmarks that are not single-shot")
 	fs.StringVar(&o.SingleShot, "single-shot", benchreport.DefaultSingleShot, "benchmarks run once (-benchtime 1x)")
-	fs.IntVar(&o.LoadSeconds, "load-seconds", 30, "length of the 200 req/s command load, in seconds")
+	fs.IntVar(&o.LoadSeconds, "load-seconds", 60, "length of the 200 req/s command load, in seconds (the response-time goal is stated for 60 s)")
 	fs.DurationVar(&o.Soak, "soak", 10*time.Minute, "length of the RSS soak")
 	fs.Float64Var(&o.SoakRate, "soak-rate", 10, "soak commands per second")
 	fs.IntVar(&o.Tasks, "tasks", 100_000, "open tasks for the second RSS figure")
