@@ -26,34 +26,8 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 // is a new message.
 func TestInboundSMSDedupedByMessageSid(t *testing.T) {
 	const public = "https://muster.example.com"
-	cfg, err := configs.Example()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := storetest.Open(t, nil)
-	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	cfg, st, svc, picked := twoPhoneTasks(t)
 	ctx := context.Background()
-	if r := svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "jonah", Text: "/plan trigger medical-emergency @harbour"}); r.Error {
-		t.Fatal(r.Text)
-	}
-	a, err := st.LatestActivation(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tasks, err := st.Tasks(ctx, a.Tasks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Two open tasks of people with phones, one per round.
-	var picked []*store.Task
-	for _, tk := range tasks {
-		if p, ok := cfg.Person(tk.Assignee); ok && p.Phone != "" && tk.Status == store.TaskOpen {
-			picked = append(picked, tk)
-		}
-	}
-	if len(picked) < 2 {
-		t.Fatalf("need two open tasks with a phone, have %d", len(picked))
-	}
 	// Two replicas: two handlers on one Redis.
 	var hs []*Handlers
 	for range 2 {
@@ -144,33 +118,8 @@ func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // of someone else's task by SMS is refused in the same single step.
 func TestSMSAckIsOneRoundTrip(t *testing.T) {
 	const public = "https://muster.example.com"
-	cfg, err := configs.Example()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := storetest.Open(t, nil)
-	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	cfg, st, svc, picked := twoPhoneTasks(t)
 	ctx := context.Background()
-	if r := svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "jonah", Text: "/plan trigger medical-emergency @harbour"}); r.Error {
-		t.Fatal(r.Text)
-	}
-	a, err := st.LatestActivation(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tasks, err := st.Tasks(ctx, a.Tasks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var picked []*store.Task
-	for _, tk := range tasks {
-		if p, ok := cfg.Person(tk.Assignee); ok && p.Phone != "" && tk.Status == store.TaskOpen {
-			picked = append(picked, tk)
-		}
-	}
-	if len(picked) < 2 {
-		t.Fatalf("need two open tasks with a phone, have %d", len(picked))
-	}
 	h, err := New(Options{Config: cfg, Commands: svc, Store: st, AuthToken: exampleToken, PublicURL: public})
 	if err != nil {
 		t.Fatal(err)
@@ -226,4 +175,38 @@ func TestSMSAckIsOneRoundTrip(t *testing.T) {
 	if n := rt.n.Load() - before; n != 1 {
 		t.Errorf("an SMS ACK took %d round trips, want 1 (the sid rides on the ack's script)", n)
 	}
+}
+
+// twoPhoneTasks triggers the medical plan at the harbour on a fresh store
+// and returns two of its open tasks whose assignees have phones.
+func twoPhoneTasks(t *testing.T) (*configs.Config, *store.Store, *commands.Service, []*store.Task) {
+	t.Helper()
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Open(t, nil)
+	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	ctx := context.Background()
+	if r := svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "jonah", Text: "/plan trigger medical-emergency @harbour"}); r.Error {
+		t.Fatal(r.Text)
+	}
+	a, err := st.LatestActivation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := st.Tasks(ctx, a.Tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var picked []*store.Task
+	for _, tk := range tasks {
+		if p, ok := cfg.Person(tk.Assignee); ok && p.Phone != "" && tk.Status == store.TaskOpen {
+			picked = append(picked, tk)
+		}
+	}
+	if len(picked) < 2 {
+		t.Fatalf("need two open tasks with a phone, have %d", len(picked))
+	}
+	return cfg, st, svc, picked
 }
