@@ -13,12 +13,7 @@ if ARGV[5] and ARGV[5] ~= '' then
   for _, m in ipairs(cjson.decode(ARGV[5])) do
     -- Fill in the id, but leave the message's ref as the caller set it:
     -- a cover has no card.
-    local ph = '\1ID\1'
-    local i = string.find(m.text or '', ph, 1, true)
-    while i do
-      m.text = string.sub(m.text, 1, i - 1) .. id .. string.sub(m.text, i + string.len(ph))
-      i = string.find(m.text, ph, 1, true)
-    end
+    m.text = fillid(m.text, id)
     enqueue(m, now)
   end
 end

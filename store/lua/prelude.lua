@@ -323,15 +323,21 @@ end
 -- enqueue puts one outgoing message on the durable outbox, at most once
 -- per idempotency key: a retried step never enqueues the same send twice.
 -- m is a table with key, channel, to, site, kind, ref, text, task, drill.
+-- fillid writes a record's id, only known inside the script that makes
+-- it, where a message's text holds the placeholder \1ID\1.
+local function fillid(text, id)
+  local ph = '\1ID\1'
+  local i = string.find(text or '', ph, 1, true)
+  while i do
+    text = string.sub(text, 1, i - 1) .. id .. string.sub(text, i + string.len(ph))
+    i = string.find(text, ph, 1, true)
+  end
+  return text
+end
+
 local function enqueue(m, now, id)
   if id then
-    -- The record's id is only known here: fill in the placeholder.
-    local ph = '\1ID\1'
-    local i = string.find(m.text or '', ph, 1, true)
-    while i do
-      m.text = string.sub(m.text, 1, i - 1) .. id .. string.sub(m.text, i + string.len(ph))
-      i = string.find(m.text, ph, 1, true)
-    end
+    m.text = fillid(m.text, id)
     if not m.ref or m.ref == '' then m.ref = id end
   end
   if m.key and m.key ~= '' then
