@@ -3,27 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
-
-// trips counts Redis round trips: one per command sent alone, one per
-// pipeline or script.
-type trips struct{ n atomic.Int64 }
-
-func (c *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
 
 func guarded(name string) (context.Context, *store.ReplayGuard) {
 	g := store.NewReplayGuard(name, time.Minute)
@@ -47,14 +32,13 @@ func TestReplayGuardRidesOnTheFirstScript(t *testing.T) {
 	if _, err := s.RaiseIncident(context.Background(), in); err != nil { // scripts loaded
 		t.Fatal(err)
 	}
-	rt := &trips{}
-	s.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(s)
 
 	ctx, g := guarded("test:seen:a")
 	if _, err := s.RaiseIncident(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if n := rt.n.Load(); n != 1 {
+	if n := rt.Load(); n != 1 {
 		t.Errorf("guarded raise: %d round trips, want 1", n)
 	}
 	if !g.Settled() || g.Replayed() || g.Err() != nil {
@@ -74,14 +58,14 @@ func TestReplayGuardRidesOnTheFirstScript(t *testing.T) {
 		t.Error("guard of the replay does not say so")
 	}
 	// Nothing the replayed context asks afterwards reaches Redis.
-	before := rt.n.Load()
+	before := rt.Load()
 	if _, err := s.RaiseIncident(ctx2, in); !errors.Is(err, store.ErrReplayed) {
 		t.Errorf("second call on the replayed context: %v, want ErrReplayed", err)
 	}
 	if _, err := s.Incident(ctx2, 1); !errors.Is(err, store.ErrReplayed) {
 		t.Errorf("read on the replayed context: %v, want ErrReplayed", err)
 	}
-	if n := rt.n.Load() - before; n != 0 {
+	if n := rt.Load() - before; n != 0 {
 		t.Errorf("calls on a replayed context made %d round trips, want 0", n)
 	}
 	if n := incidentCount(t, s); n != 2 {
@@ -100,14 +84,13 @@ func TestReplayGuardRidesOnTheFirstRead(t *testing.T) {
 	if _, _, err := s.IncidentWithTimeline(context.Background(), inc.Num); err != nil { // connections open
 		t.Fatal(err)
 	}
-	rt := &trips{}
-	s.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(s)
 	ctx, g := guarded("test:seen:b")
 	got, tl, err := s.IncidentWithTimeline(ctx, inc.Num)
 	if err != nil || got.Num != inc.Num || len(tl) != 1 {
 		t.Fatalf("guarded read: %+v %v %v", got, tl, err)
 	}
-	if n := rt.n.Load(); n != 1 || !g.Settled() || g.Replayed() {
+	if n := rt.Load(); n != 1 || !g.Settled() || g.Replayed() {
 		t.Errorf("guarded read: %d round trips, settled %v, replayed %v; want 1, true, false", n, g.Settled(), g.Replayed())
 	}
 	ctx2, _ := guarded("test:seen:b")
@@ -125,8 +108,7 @@ func TestReplayGuardRidesOnTheFirstRead(t *testing.T) {
 // CheckReplay settles it with one SET NX and remembers the answer.
 func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
 	s := storetest.Open(t, nil)
-	rt := &trips{}
-	s.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(s)
 	_, g := guarded("test:seen:d")
 	if dup, err := s.CheckReplay(context.Background(), g); dup || err != nil {
 		t.Fatalf("first: replay %v err %v", dup, err)
@@ -134,7 +116,7 @@ func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
 	if dup, err := s.CheckReplay(context.Background(), g); dup || err != nil {
 		t.Fatalf("asked again: replay %v err %v", dup, err)
 	}
-	if n := rt.n.Load(); n != 1 {
+	if n := rt.Load(); n != 1 {
 		t.Errorf("%d round trips, want 1 (the answer is remembered)", n)
 	}
 	_, g2 := guarded("test:seen:d")

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,32 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/store/storetest"
 )
-
-// roundTrips counts Redis round trips: one per command sent alone, one
-// per pipeline (MULTI/EXEC included).
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // benchServer is muster's Slack routes on a real HTTP listener, over the
 // test Redis (MUSTER_TEST_REDIS_URL, else the embedded server), with the
@@ -51,7 +28,7 @@ func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 type benchServer struct {
 	url    string
 	client *http.Client
-	rt     *roundTrips
+	rt     *storetest.RoundTrips
 	seq    atomic.Int64
 }
 
@@ -62,8 +39,7 @@ func newBenchServer(b *testing.B) *benchServer {
 		b.Fatal(err)
 	}
 	st := storetest.Open(b, nil)
-	rt := &roundTrips{}
-	st.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(st)
 	svc := commands.New(commands.Options{Config: cfg, Store: st})
 	a, err := New(Options{Service: svc, Store: st, Config: cfg, BotToken: testBotToken, SigningSecret: testSecret, APIURL: "http://127.0.0.1:1/api/"})
 	if err != nil {
@@ -144,7 +120,7 @@ func BenchmarkSlackCommand(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			s := newBenchServer(b)
 			lat := make([]time.Duration, 0, b.N)
-			before := s.rt.n.Load()
+			before := s.rt.Load()
 			b.ResetTimer()
 			for range b.N {
 				d, err := s.do(bc.command, bc.text)
@@ -154,7 +130,7 @@ func BenchmarkSlackCommand(b *testing.B) {
 				lat = append(lat, d)
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(s.rt.n.Load()-before)/float64(b.N), "redis-rt/op")
+			b.ReportMetric(float64(s.rt.Load()-before)/float64(b.N), "redis-rt/op")
 			reportLatencies(b, lat)
 		})
 	}
@@ -183,7 +159,7 @@ func BenchmarkSlackCommandLoad200(b *testing.B) {
 		dropped  atomic.Int64
 		inFlight = make(chan struct{}, maxInFlight)
 	)
-	before := s.rt.n.Load()
+	before := s.rt.Load()
 	start := time.Now()
 	b.ResetTimer()
 	for i := range total {
@@ -221,7 +197,7 @@ func BenchmarkSlackCommandLoad200(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "req/s")
-	b.ReportMetric(float64(s.rt.n.Load()-before)/float64(total), "redis-rt/op")
+	b.ReportMetric(float64(s.rt.Load()-before)/float64(total), "redis-rt/op")
 	b.ReportMetric(float64(failures.Load()), "failed")
 	b.ReportMetric(float64(dropped.Load()), "dropped")
 	b.ReportMetric(float64(over3s), "over-3s")

@@ -5,10 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
@@ -98,18 +95,6 @@ func TestInboundSMSDedupedByMessageSid(t *testing.T) {
 	}
 }
 
-// roundTrips counts Redis round trips: one per command sent alone, one per
-// pipeline or script.
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
-
 // An SMS ACK is one Redis round trip: the ack's own script checks that
 // the task is the sender's and carries the MessageSid's SET NX. Nothing
 // runs between remembering the sid and acknowledging, so a process that
@@ -140,8 +125,7 @@ func TestSMSAckIsOneRoundTrip(t *testing.T) {
 	// The first ACK loads the script into Redis; measure the second.
 	send(phone(picked[0].Assignee), "ACK "+picked[0].ID(), "SM00000000000000000000000000000010")
 
-	rt := &roundTrips{}
-	st.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(st)
 
 	// Someone else's task, from a supervisor's phone: refused, one trip.
 	var lead *configs.Person
@@ -155,24 +139,24 @@ func TestSMSAckIsOneRoundTrip(t *testing.T) {
 	if lead == nil {
 		t.Fatal("the example config has no supervisor with a phone")
 	}
-	before := rt.n.Load()
+	before := rt.Load()
 	refused := send(lead.Phone, "ACK "+picked[1].ID(), "SM00000000000000000000000000000011")
 	if !strings.Contains(refused, "not assigned to you") || !strings.Contains(refused, "only ACK your own tasks") {
 		t.Fatalf("supervisor's SMS ACK of %s's task answered %s, want a refusal", picked[1].Assignee, refused)
 	}
-	if n := rt.n.Load() - before; n != 1 {
+	if n := rt.Load() - before; n != 1 {
 		t.Errorf("a refused SMS ACK took %d round trips, want 1", n)
 	}
 	if tk, err := st.Task(ctx, picked[1].Num); err != nil || tk.Status != store.TaskOpen {
 		t.Fatalf("after the refused ACK %s is %v (%v), want open", picked[1].ID(), tk.Status, err)
 	}
 
-	before = rt.n.Load()
+	before = rt.Load()
 	ok := send(phone(picked[1].Assignee), "ACK "+picked[1].ID(), "SM00000000000000000000000000000012")
 	if !strings.Contains(ok, "acknowledged") {
 		t.Fatalf("ACK answered %s", ok)
 	}
-	if n := rt.n.Load() - before; n != 1 {
+	if n := rt.Load() - before; n != 1 {
 		t.Errorf("an SMS ACK took %d round trips, want 1 (the sid rides on the ack's script)", n)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // adapter) on the same Redis and namespace as e, as a second replica
 // behind a load balancer would be, and returns its URL and round-trip
 // counter.
-func (e *rtEnv) replica(t testing.TB) (string, *counter) {
+func (e *rtEnv) replica(t testing.TB) (string, *storetest.RoundTrips) {
 	t.Helper()
 	cfg, err := configs.Example()
 	if err != nil {
@@ -31,8 +31,7 @@ func (e *rtEnv) replica(t testing.TB) (string, *counter) {
 	} else {
 		st = storetest.OpenNamespace(t, e.st.Namespace(), nil)
 	}
-	rt := &counter{}
-	st.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(st)
 	a, err := slackbot.New(slackbot.Options{Service: commands.New(commands.Options{Config: cfg, Store: st}), Store: st,
 		Config: cfg, BotToken: rtBotToken, SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
 	if err != nil {
@@ -94,7 +93,7 @@ func TestReplayedCommandChangesNothing(t *testing.T) {
 			for _, to := range []struct {
 				name string
 				url  string
-				rt   *counter
+				rt   *storetest.RoundTrips
 			}{{"same replica", e.url, e.rt}, {"other replica", other, otherRT}} {
 				code, raw, _ := send(t, to.url, to.rt, req)
 				if code != http.StatusUnauthorized {

@@ -15,36 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
-
-// counter counts Redis round trips: one per command sent alone, one per
-// pipeline (MULTI/EXEC included), as bot/slack's benchmark does.
-type counter struct{ n atomic.Int64 }
-
-var _ redis.Hook = (*counter)(nil)
-
-func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 const (
 	rtSecret   = "bench-signing-secret"
@@ -60,7 +36,7 @@ type rtEnv struct {
 	st  *store.Store
 	svc *commands.Service
 	url string
-	rt  *counter
+	rt  *storetest.RoundTrips
 	seq atomic.Int64
 }
 
@@ -71,8 +47,7 @@ func newRTEnv(b testing.TB) *rtEnv {
 		b.Fatal(err)
 	}
 	st := storetest.Open(b, nil)
-	rt := &counter{}
-	st.Client().AddHook(rt)
+	rt := storetest.CountRoundTrips(st)
 	svc := commands.New(commands.Options{Config: cfg, Store: st})
 	a, err := slackbot.New(slackbot.Options{Service: svc, Store: st, Config: cfg, BotToken: rtBotToken,
 		SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
@@ -140,7 +115,7 @@ func (e *rtEnv) sign(user, command, text string) signed {
 
 // send sends a signed slash command to url's /slack/commands and returns
 // the HTTP status, the body and the round trips counted by rt.
-func send(b testing.TB, url string, rt *counter, s signed) (int, []byte, int64) {
+func send(b testing.TB, url string, rt *storetest.RoundTrips, s signed) (int, []byte, int64) {
 	b.Helper()
 	req, err := http.NewRequest(http.MethodPost, url+"/slack/commands", strings.NewReader(s.body))
 	if err != nil {
@@ -149,14 +124,14 @@ func send(b testing.TB, url string, rt *counter, s signed) (int, []byte, int64) 
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(s.ts, 10))
 	req.Header.Set("X-Slack-Signature", s.sig)
-	before := rt.n.Load()
+	before := rt.Load()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
 	raw, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	n := rt.n.Load() - before
+	n := rt.Load() - before
 	if err != nil {
 		b.Fatal(err)
 	}
