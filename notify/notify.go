@@ -5,9 +5,13 @@ package notify
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/store"
 )
 
 // Channels a message can go out on.
@@ -19,6 +23,11 @@ const (
 
 // Message is one thing to tell someone.
 type Message struct {
+	// ID is the outbox entry the message comes from, the same on every
+	// retry and takeover; empty for a message sent directly (degraded
+	// mode). With several chat surfaces, the Dispatcher remembers under it
+	// which surfaces took the message.
+	ID string
 	// Key identifies the send for idempotency (task, step, channel); a
 	// retried step with the same key is never sent twice.
 	Key string
@@ -51,6 +60,13 @@ type NotifierFunc func(ctx context.Context, m Message) (bool, error)
 // Notify calls f.
 func (f NotifierFunc) Notify(ctx context.Context, m Message) (bool, error) { return f(ctx, m) }
 
+// Named is a chat surface with a stable name ("slack", "discord",
+// "console"): the Dispatcher records under it which surfaces took a
+// message, so the name must be the same in every process and release.
+type Named interface {
+	Name() string
+}
+
 // Dispatcher routes each message to the notifiers of its channel: every
 // connected chat platform gets chat messages; SMS and voice have one
 // provider each.
@@ -58,9 +74,17 @@ type Dispatcher struct {
 	log *zap.Logger
 	// mu guards the fields that follow.
 	mu    sync.RWMutex
-	chats []Notifier
+	chats []surface
 	sms   Notifier
 	voice Notifier
+	st    *store.Store
+}
+
+// surface is one chat surface and the name its deliveries are recorded
+// under.
+type surface struct {
+	name string
+	n    Notifier
 }
 
 // NewDispatcher returns a dispatcher with no notifiers.
@@ -71,11 +95,34 @@ func NewDispatcher(log *zap.Logger) *Dispatcher {
 	return &Dispatcher{log: log}
 }
 
-// AddChat adds a chat surface (Slack, Discord, the console).
+// AddChat adds a chat surface (Slack, Discord, the console). It is named
+// by its Name when it implements Named, else by its position ("chat-1"
+// is the second added).
 func (d *Dispatcher) AddChat(n Notifier) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.chats = append(d.chats, n)
+	pos := strconv.Itoa(len(d.chats))
+	name := "chat-" + pos
+	if nn, ok := n.(Named); ok && nn.Name() != "" {
+		name = nn.Name()
+	}
+	for _, c := range d.chats {
+		if c.name == name {
+			name += "-" + pos
+			break
+		}
+	}
+	d.chats = append(d.chats, surface{name: name, n: n})
+}
+
+// SetStore lets the dispatcher remember which chat surfaces took each
+// outbox message, so that with several surfaces a message is delivered
+// once on each (see Notify). Without it, a chat message counts as
+// delivered when any surface took it.
+func (d *Dispatcher) SetStore(st *store.Store) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.st = st
 }
 
 // SetSMS sets the SMS provider.
@@ -95,11 +142,20 @@ func (d *Dispatcher) SetVoice(n Notifier) {
 // ErrNoProvider: nothing is configured to deliver that channel.
 var ErrNoProvider = errors.New("no provider for this channel")
 
-// Notify delivers m on its channel. A chat message goes to every chat
-// surface; it counts as delivered when one of them took it.
+// Notify delivers m on its channel.
+//
+// A chat message goes to every chat surface, once each. With one surface
+// its answer is the surface's. With several, the dispatcher records in
+// the store each surface that took the message (by m.ID) and asks only
+// the others, so a retry neither loses one surface's copy nor posts
+// another's twice: it reports retry when any surface failed in a way
+// that may pass, and success when every surface took the message, or
+// when those that did not never will (logged). A message without an ID,
+// or a dispatcher without a store, has nothing to remember surfaces by:
+// it counts as delivered when any surface took it.
 func (d *Dispatcher) Notify(ctx context.Context, m Message) (bool, error) {
 	d.mu.RLock()
-	chats, sms, voice := d.chats, d.sms, d.voice
+	chats, sms, voice, st := d.chats, d.sms, d.voice, d.st
 	d.mu.RUnlock()
 	switch m.Channel {
 	case SMS:
@@ -112,32 +168,90 @@ func (d *Dispatcher) Notify(ctx context.Context, m Message) (bool, error) {
 			return false, ErrNoProvider
 		}
 		return voice.Notify(ctx, m)
-	default:
-		if len(chats) == 0 {
-			return false, ErrNoProvider
-		}
-		var (
-			errs  []error
-			retry bool
-			ok    bool
-		)
-		for _, n := range chats {
-			r, err := n.Notify(ctx, m)
-			if err != nil {
-				errs = append(errs, err)
-				retry = retry || r
-				continue
-			}
-			ok = true
-		}
-		if ok {
-			if len(errs) > 0 {
-				d.log.Warn("chat surface failed", zap.String("ref", m.Ref), zap.Error(errors.Join(errs...)))
-			}
-			return false, nil
-		}
-		return retry, errors.Join(errs...)
 	}
+	switch {
+	case len(chats) == 0:
+		return false, ErrNoProvider
+	case len(chats) == 1:
+		return chats[0].n.Notify(ctx, m)
+	case st == nil || m.ID == "":
+		return d.anyChat(ctx, m, chats)
+	}
+	return d.eachChat(ctx, st, m, chats)
+}
+
+// markTimeout bounds recording that a surface took a message. The record
+// is made even when the send used up the caller's deadline: without it a
+// retry would post the message on that surface again.
+const markTimeout = 2 * time.Second
+
+// eachChat delivers m once on each chat surface, remembering in st which
+// surfaces took it.
+func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, chats []surface) (bool, error) {
+	taken, err := st.SurfacesTaken(ctx, m.ID)
+	if err != nil {
+		// Which surfaces have it is unknown: ask again later.
+		return true, err
+	}
+	var (
+		errs  []error
+		retry bool
+		took  = len(taken) > 0
+	)
+	for _, c := range chats {
+		if taken[c.name] {
+			continue
+		}
+		r, err := c.n.Notify(ctx, m)
+		if err != nil {
+			errs = append(errs, err)
+			retry = retry || r
+			continue
+		}
+		took = true
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		err = st.MarkSurface(mctx, m.ID, c.name)
+		cancel()
+		if err != nil {
+			d.log.Warn("chat surface took a message but it was not recorded; a retry would post it there again",
+				zap.String("surface", c.name), zap.String("ref", m.Ref), zap.String("key", m.Key), zap.Error(err))
+		}
+	}
+	if len(errs) == 0 {
+		return false, nil
+	}
+	err = errors.Join(errs...)
+	if retry || !took {
+		return retry, err
+	}
+	d.log.Warn("chat surface failed for good; others took the message", zap.String("ref", m.Ref), zap.String("key", m.Key), zap.Error(err))
+	return false, nil
+}
+
+// anyChat delivers m on every chat surface; it counts as delivered when
+// one of them took it.
+func (d *Dispatcher) anyChat(ctx context.Context, m Message, chats []surface) (bool, error) {
+	var (
+		errs  []error
+		retry bool
+		ok    bool
+	)
+	for _, c := range chats {
+		r, err := c.n.Notify(ctx, m)
+		if err != nil {
+			errs = append(errs, err)
+			retry = retry || r
+			continue
+		}
+		ok = true
+	}
+	if ok {
+		if len(errs) > 0 {
+			d.log.Warn("chat surface failed", zap.String("ref", m.Ref), zap.Error(errors.Join(errs...)))
+		}
+		return false, nil
+	}
+	return retry, errors.Join(errs...)
 }
 
 var _ Notifier = (*Dispatcher)(nil)

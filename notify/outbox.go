@@ -443,7 +443,7 @@ func (d *Deliverer) send(ctx context.Context, e store.OutboxEntry) {
 	nctx, ncancel := context.WithTimeout(base, time.Duration(float64(d.lease)*sendShare))
 	m := e.Msg
 	retry, err := d.out.Notify(nctx, Message{
-		Key: m.Key, Channel: m.Channel, Site: m.Site, To: m.To, Kind: m.Kind,
+		ID: e.ID, Key: m.Key, Channel: m.Channel, Site: m.Site, To: m.To, Kind: m.Kind,
 		Text: m.Text, Ref: m.Ref, Drill: m.Drill == "1",
 	})
 	ncancel()

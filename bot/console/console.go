@@ -101,7 +101,14 @@ func (c *Console) Notify(_ context.Context, m notify.Message) (bool, error) {
 	return false, nil
 }
 
-var _ notify.Notifier = (*Console)(nil)
+var (
+	_ notify.Notifier = (*Console)(nil)
+	_ notify.Named    = (*Console)(nil)
+)
+
+// Name is the chat surface's name, under which the notify.Dispatcher
+// records the messages the console took.
+func (c *Console) Name() string { return "console" }
 
 // FormatMessage renders an outgoing message the way the console shows it:
 //

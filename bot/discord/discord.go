@@ -145,7 +145,14 @@ type Adapter struct {
 	dms map[string]string // Discord user id -> DM channel id
 }
 
-var _ notify.Notifier = (*Adapter)(nil)
+var (
+	_ notify.Notifier = (*Adapter)(nil)
+	_ notify.Named    = (*Adapter)(nil)
+)
+
+// Name is the chat surface's name, under which the notify.Dispatcher
+// records the messages Discord took.
+func (a *Adapter) Name() string { return Platform }
 
 // Sentinel errors of New and Notify.
 var (

@@ -67,6 +67,7 @@ func NewDiscord(t testing.TB) *Discord {
 	}
 
 	disp := notify.NewDispatcher(nil)
+	disp.SetStore(h.Store) // as muster serve: each chat surface gets a message once
 	disp.AddChat(h.Out)
 	disp.SetSMS(h.Out)
 	disp.SetVoice(h.Out)

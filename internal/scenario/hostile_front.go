@@ -152,6 +152,7 @@ func NewFront(t testing.TB, o Options) *Front {
 	t.Cleanup(discord.Wait)
 
 	disp := notify.NewDispatcher(nil)
+	disp.SetStore(h.Store) // as muster serve: each chat surface gets a message once
 	disp.AddChat(h.Out)
 	disp.AddChat(slack)
 	disp.AddChat(discord)

@@ -52,6 +52,7 @@ func NewSlack(t testing.TB) *Slack {
 	t.Cleanup(api.Close)
 
 	disp := notify.NewDispatcher(nil)
+	disp.SetStore(h.Store) // as muster serve: each chat surface gets a message once
 	disp.AddChat(h.Out)
 	disp.SetSMS(h.Out)
 	disp.SetVoice(h.Out)

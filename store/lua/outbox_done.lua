@@ -29,6 +29,8 @@ else
   end
   audit(now, 'outbox.failed', 'muster', m[7], cjson.encode({key = m[6], channel = m[3], to = m[4], error = ARGV[6]}))
 end
-redis.call('DEL', mk)
+-- The chat surfaces that took it (store/surfaces.go) matter only while it
+-- may be sent again.
+redis.call('DEL', mk, P .. 'outbox:surfaces:' .. id)
 redis.call('ZREM', lane, id)
 return 'ok'
