@@ -45,6 +45,11 @@ type Message struct {
 	// surfaces can render a card with buttons and keep it current.
 	Ref   string
 	Drill bool
+	// MaybeSent, when not zero, says an earlier attempt may have sent the
+	// message, at this time or later, without its outcome being recorded
+	// (store.OutboxEntry.Unsure): a provider without idempotency keys
+	// looks for it before sending again.
+	MaybeSent time.Time
 }
 
 // Notifier delivers messages. retry reports whether a failed delivery

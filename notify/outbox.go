@@ -444,7 +444,7 @@ func (d *Deliverer) send(ctx context.Context, e store.OutboxEntry) {
 	m := e.Msg
 	retry, err := d.out.Notify(nctx, Message{
 		ID: e.ID, Key: m.Key, Channel: m.Channel, Site: m.Site, To: m.To, Kind: m.Kind,
-		Text: m.Text, Ref: m.Ref, Drill: m.Drill == "1",
+		Text: m.Text, Ref: m.Ref, Drill: m.Drill == "1", MaybeSent: e.MaybeSent(),
 	})
 	ncancel()
 	ctx, cancel := context.WithTimeout(base, d.lease)

@@ -44,7 +44,24 @@ type OutboxEntry struct {
 	LastError string
 	// Lane is the lane the message was taken from (lanes only).
 	Lane string
+	// Unsure says an earlier attempt may have delivered the message
+	// without its outcome being recorded: its taker died or ran out of
+	// its lease mid-send, or its error was OutcomeUnknown (lanes only; see
+	// lua/outbox_take.lua). It stays set for every later attempt. A
+	// notifier whose provider takes no idempotency key looks the message
+	// up before sending it again.
+	Unsure bool
+	// First is when the message was first taken (lanes only): an earlier
+	// attempt's send cannot be older.
+	First time.Time
 }
+
+// OutcomeUnknown, in the error text RetryOutbox records, marks a failed
+// attempt whose request may have reached the provider all the same (a
+// timeout or a dropped connection after the request was written): the
+// next take marks the message Unsure. lua/outbox_take.lua looks for this
+// text.
+const OutcomeUnknown = "outcome unknown"
 
 // EnsureOutbox creates the outbox stream and its consumer group.
 func (s *Store) EnsureOutbox(ctx context.Context) error {
@@ -219,6 +236,8 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 		Queued    string `json:"queued"`
 		Attempts  int    `json:"attempts"`
 		LastError string `json:"last_error"`
+		Unsure    bool   `json:"unsure"`
+		First     string `json:"first"`
 	}
 	var res struct {
 		Wait    float64             `json:"wait"`
@@ -236,6 +255,7 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 	for _, m := range res.Taken {
 		out.Entries = append(out.Entries, OutboxEntry{
 			ID: m.ID, Queued: fromMS(toInt(m.Queued)), Attempts: m.Attempts, LastError: m.LastError, Lane: t.Lane,
+			Unsure: m.Unsure, First: fromMS(toInt(m.First)),
 			Msg: OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site, Kind: m.Kind, Ref: m.Ref,
 				Text: m.Text, Task: m.Task, Drill: m.Drill},
 		})
@@ -361,4 +381,17 @@ func (s *Store) WakeChannel() string { return s.Key("wake") }
 // SubscribeWake subscribes to deadline changes. Close the PubSub when done.
 func (s *Store) SubscribeWake(ctx context.Context) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.WakeChannel())
+}
+
+// MaybeSent is when an earlier attempt may have sent a taken message, at
+// the earliest: its first take, or its queueing for an entry taken before
+// takes were stamped. It is zero unless the entry is Unsure.
+func (e OutboxEntry) MaybeSent() time.Time {
+	switch {
+	case !e.Unsure:
+		return time.Time{}
+	case !e.First.IsZero():
+		return e.First
+	}
+	return e.Queued
 }

@@ -120,6 +120,9 @@ func (s *Server) SendStatus(ctx context.Context, msgSID, status string, errorCod
 		return fmt.Errorf("%w: message %s", ErrUnknownSID, msgSID)
 	}
 	s.messages[i].Status, s.messages[i].ErrorCode = status, errorCode
+	if s.messages[i].DateSent.IsZero() && status != "queued" && status != "accepted" && status != "sending" && status != "scheduled" {
+		s.messages[i].DateSent = s.now()
+	}
 	m := s.messages[i]
 	s.mu.Unlock()
 	s.changes.Notify()

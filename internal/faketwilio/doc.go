@@ -5,6 +5,7 @@
 // JSON shapes:
 //
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json
+//	GET  /2010-04-01/Accounts/{AccountSid}/Messages.json (To, From, DateSent filters, pages)
 //	POST /2010-04-01/Accounts/{AccountSid}/Calls.json
 //
 // and it plays Twilio's side of the webhooks: status callbacks, inbound SMS and voice <Gather>

@@ -9,6 +9,7 @@ import (
 
 // Twilio error codes the fake answers with. See https://www.twilio.com/docs/api/errors.
 const (
+	CodeInvalidParameter    = 20001 // a query parameter Twilio cannot read
 	CodeAuthenticate        = 20003 // bad or missing credentials
 	CodeNotFound            = 20404 // no such resource
 	CodeTooManyRequests     = 20429 // rate limited

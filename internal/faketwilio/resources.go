@@ -94,6 +94,8 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	auto := s.autoDeliver && m.StatusCallback != ""
 	s.mu.Unlock()
 
+	s.changes.Notify()
+	s.hold(r)
 	writeJSON(w, http.StatusCreated, messageJSON(m))
 	if auto {
 		s.deliverLater(m.SID)
@@ -144,6 +146,8 @@ func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 	c.Received = s.now()
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
+	s.changes.Notify()
+	s.hold(r)
 	writeJSON(w, http.StatusCreated, callJSON(c))
 }
 
@@ -157,6 +161,14 @@ func orDefault(v, def string) string {
 // twilioDate formats t as Twilio does: RFC 2822 in GMT.
 func twilioDate(t time.Time) string {
 	return t.UTC().Format(time.RFC1123Z)
+}
+
+// dateOrNull is t as Twilio writes it, or nil (JSON null) for the zero time.
+func dateOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return twilioDate(t)
 }
 
 // nullable returns nil for "", so that it encodes as JSON null.
@@ -176,7 +188,7 @@ func messageJSON(m Message) map[string]any {
 		"api_version":           APIVersion,
 		"body":                  m.Body,
 		"date_created":          date,
-		"date_sent":             nil,
+		"date_sent":             dateOrNull(m.DateSent),
 		"date_updated":          date,
 		"direction":             "outbound-api",
 		"error_code":            nil,

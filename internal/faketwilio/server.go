@@ -45,6 +45,8 @@ type Server struct {
 	calls       []Call
 	requests    []Request
 	callbacks   []Callback
+	gate        chan struct{} // closed by Release; nil when not holding
+	held        int           // create requests waiting at the gate
 }
 
 // Message is an SMS the fake accepted through the Messages resource.
@@ -62,6 +64,7 @@ type Message struct {
 	NumSegments         int
 	Params              url.Values // every form field as received
 	Received            time.Time
+	DateSent            time.Time // when SendStatus first reported it sent (or past sending); zero before
 }
 
 // Call is a voice call the fake accepted through the Calls resource.
@@ -130,14 +133,16 @@ func New(accountSID, authToken string) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.handleMessages)
+	s.mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.handleListMessages)
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Calls.json", s.handleCalls)
 	s.mux.HandleFunc("/", s.handleNotFound)
 	return s
 }
 
-// Close stops automatic delivery callbacks and waits for those in flight. It does not close
-// the HTTP server that serves the fake.
+// Close releases held requests (Hold), stops automatic delivery callbacks and waits for those
+// in flight. It does not close the HTTP server that serves the fake.
 func (s *Server) Close() {
+	s.Release()
 	s.cancel()
 	s.wg.Wait()
 }

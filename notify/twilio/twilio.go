@@ -8,6 +8,26 @@
 // Pacing, retries and durability are the outbox's (notify.Deliverer): a
 // Client makes one attempt per Notify and says, through the retry flag,
 // whether another attempt could succeed.
+//
+// # Sending again after an unknown outcome
+//
+// Twilio takes no idempotency key. When an earlier attempt may have
+// delivered an SMS without its outcome being recorded (notify.Message
+// MaybeSent: its process died mid-send, or the request timed out or lost
+// its connection after it was written, which this client reports as
+// ErrOutcomeUnknown), Notify first lists the messages to the same number
+// from the same sender (one GET of Messages.json, one page, newest first)
+// and looks for one with the same body created no earlier than the first
+// attempt, less LookupMargin. Found: it is not sent again, Notify reports
+// success and remembers that SID for the status callbacks. Not found: it
+// is sent as usual. The lookup failed: it is sent as usual too (at least
+// once beats never), and the failure is logged.
+//
+// The lookup does not filter by DateSent, though Twilio offers it: a
+// message still in Twilio's queue (a call-out beyond the sender's rate)
+// has no date_sent yet, and that filter would miss exactly the message
+// looked for. Calls are not looked up: a call taken over after an unknown
+// outcome may ring twice.
 package twilio
 
 import (
@@ -184,12 +204,24 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
 		return false, fmt.Errorf("twilio: no phone number for %q", m.To)
 	}
 	var (
-		sid string
-		err error
+		sid   string
+		err   error
+		found bool
 	)
 	switch m.Channel {
 	case notify.SMS:
-		sid, err = c.SendSMS(ctx, p.Phone, m.Text)
+		if !m.MaybeSent.IsZero() {
+			var lerr error
+			sid, lerr = c.FindSMS(ctx, p.Phone, m.Text, m.MaybeSent.Add(-LookupMargin))
+			found = sid != ""
+			if lerr != nil {
+				c.log.Warn("twilio lookup failed; sending again, which may deliver the SMS twice",
+					zap.String("to", m.To), zap.String("key", m.Key), zap.Error(lerr))
+			}
+		}
+		if !found {
+			sid, err = c.SendSMS(ctx, p.Phone, m.Text)
+		}
 	case notify.Voice:
 		sid, err = c.Call(ctx, p.Phone, m.Ref, m.Text)
 	default:
@@ -198,7 +230,11 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	if err != nil {
 		return Retryable(err), err
 	}
-	c.log.Info("twilio accepted", zap.String("channel", m.Channel), zap.String("sid", sid), zap.String("to", m.To),
+	what := "twilio accepted"
+	if found {
+		what = "twilio had accepted it already; not sent again"
+	}
+	c.log.Info(what, zap.String("channel", m.Channel), zap.String("sid", sid), zap.String("to", m.To),
 		zap.String("phone", logging.MaskPhone(p.Phone)), zap.String("key", m.Key))
 	if c.deliv != nil && sid != "" {
 		task, _ := store.ParseID("T", m.Ref)
@@ -235,6 +271,47 @@ func (c *Client) SendSMS(_ context.Context, phone, body string) (string, error) 
 		return "", nil // accepted; only its status reports are lost
 	}
 	return *msg.Sid, nil
+}
+
+// LookupMargin is how much earlier than the first attempt a message found
+// by FindSMS may have been created: the skew between muster's clock and
+// Twilio's, and the whole seconds of date_created.
+const LookupMargin = time.Minute
+
+// lookupPage is how many of the newest messages to one number FindSMS
+// reads (one page). A number that got more from this sender since the
+// first attempt is beyond it; the message is then sent again.
+const lookupPage = 100
+
+// FindSMS looks for an SMS this client's sender sent to phone with body
+// (as SendSMS sends it), created at since or later, and returns its SID,
+// or "" when there is none.
+func (c *Client) FindSMS(_ context.Context, phone, body string, since time.Time) (string, error) {
+	params := &openapi.ListMessageParams{}
+	params.SetTo(phone)
+	if c.service == "" {
+		params.SetFrom(c.from)
+	}
+	params.SetPageSize(lookupPage)
+	page, err := c.rest.Api.PageMessage(params, "", "")
+	if err != nil {
+		return "", wrap("sms lookup", err)
+	}
+	body = notify.SMSText(body)
+	for _, m := range page.Messages {
+		switch {
+		case m.Sid == nil || m.Body == nil || *m.Body != body || m.DateCreated == nil:
+			continue
+		case c.service != "" && (m.MessagingServiceSid == nil || *m.MessagingServiceSid != c.service):
+			continue
+		}
+		created, err := time.Parse(time.RFC1123Z, *m.DateCreated)
+		if err != nil || created.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		return *m.Sid, nil
+	}
+	return "", nil
 }
 
 // Call places a voice call to phone. For a task (ref T-n) Twilio fetches
@@ -280,8 +357,17 @@ func (e *Error) Error() string {
 	return logging.MaskText(fmt.Sprintf("twilio %s: %d %d: %s", e.What, e.Status, e.Code, e.Message))
 }
 
+// ErrOutcomeUnknown marks a failed request that may have reached Twilio
+// all the same: it timed out, or its connection broke, after it was
+// written. Its text is store.OutcomeUnknown, which the outbox records with
+// the retry, so the next attempt looks the message up before sending it
+// again (see the package doc).
+var ErrOutcomeUnknown = errors.New(store.OutcomeUnknown)
+
 // wrap turns twilio-go's errors into *Error (API answers) or a wrapped
-// transport error.
+// transport error; one that may have come after the request reached
+// Twilio also wraps ErrOutcomeUnknown. A request that could not connect
+// never reached it.
 func wrap(what string, err error) error {
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
@@ -291,7 +377,11 @@ func wrap(what string, err error) error {
 	if errors.As(err, &v1) {
 		return &Error{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message, What: what}
 	}
-	return fmt.Errorf("twilio %s: %w", what, err)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("twilio %s: %w", what, err)
+	}
+	return fmt.Errorf("twilio %s: %w: %w", what, ErrOutcomeUnknown, err)
 }
 
 // Retryable is the one place that decides whether a failed request may

@@ -13,6 +13,17 @@
 -- and then moves TAT one interval on. Checking and moving it here, in the
 -- same script as the take, keeps processes from overrunning the rate
 -- together.
+-- A message taken again may already have gone out: Twilio's Messages API
+-- takes no idempotency key. Its previous attempt's outcome is unknown when
+-- the previous taker's `claim` is still set (it died, or ran out of its
+-- lease, before recording success, retry or failure), or when the
+-- recorded error says the request may have reached the provider (its text
+-- holds "outcome unknown", store.OutcomeUnknown: a timeout or a dropped
+-- connection after the request was written). Such a message is marked
+-- `unsure`, for good, so the notifier looks for it before sending again;
+-- `first` is when it was first taken, where that lookup starts. Both
+-- fields go out in the HSET every take makes anyway: a message whose
+-- outcomes were all recorded costs no extra command.
 -- ARGV: now ms, now µs, lane, limit, lease until ms, token,
 --       interval µs (0: unpaced), burst µs
 -- Returns JSON {wait=µs until pacing allows the next send (0: not paced
@@ -30,7 +41,7 @@ for _, id in ipairs(ids) do
   if #taken >= limit then break end
   local mk = P .. 'outbox:m:' .. id
   local m = redis.call('HMGET', mk, 'key', 'channel', 'to', 'site', 'kind', 'ref', 'text', 'task',
-    'drill', 'queued', 'attempts', 'last_error')
+    'drill', 'queued', 'attempts', 'last_error', 'claim', 'unsure', 'first')
   if not m[2] then
     redis.call('ZREM', lane, id)
   else
@@ -54,11 +65,23 @@ for _, id in ipairs(ids) do
         redis.call('SET', pace, string.format('%.0f', tat + interval), 'PX', 3600000)
       end
       local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
-      redis.call('HSET', mk, 'claim', token)
+      local set = {'HSET', mk, 'claim', token}
+      local unsure = m[14] == '1'
+      if not unsure and ((m[13] and m[13] ~= '') or
+          (m[12] and string.find(m[12], 'outcome unknown', 1, true))) then
+        unsure = true
+        set[#set + 1], set[#set + 2] = 'unsure', '1'
+      end
+      local first = m[15]
+      if not first then
+        first = now
+        set[#set + 1], set[#set + 2] = 'first', now
+      end
+      redis.call(unpack(set))
       redis.call('ZADD', lane, lease, id)
       taken[#taken + 1] = {id = id, key = m[1], channel = m[2], to = m[3], site = m[4], kind = m[5],
         ref = m[6], text = m[7], task = m[8], drill = m[9], queued = m[10], attempts = attempts,
-        last_error = m[12] or ''}
+        last_error = m[12] or '', unsure = unsure, first = first}
     end
   end
 end
