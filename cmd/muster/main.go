@@ -236,6 +236,9 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 		return nil, err
 	}
 	disp := notify.NewDispatcher(log)
+	// With several chat surfaces, the store remembers which of them took
+	// each message, so a retry goes only to the ones that did not.
+	disp.SetStore(st)
 	sec := cfg.SecretsFromEnv(nil)
 	twilioOn := sec.TwilioAccountSID != "" && sec.TwilioAuthToken != ""
 	if twilioOn {
