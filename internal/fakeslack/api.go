@@ -29,7 +29,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	case subtle.ConstantTimeCompare([]byte(c.token), []byte(s.botToken)) != 1:
 		answer = fail("invalid_auth")
 	}
-	if answer == nil && !s.wait(r) {
+	if answer == nil && !s.door.Pass(r.Context()) {
 		return // the caller went away while held: nothing happened
 	}
 	if answer == nil {

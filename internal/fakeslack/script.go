@@ -78,53 +78,10 @@ func writeRateLimited(w http.ResponseWriter, after time.Duration) {
 // unrecorded, until Release: a test can then see what its caller does
 // while a request is in flight. A held call whose client goes away is
 // dropped, as if it never reached Slack.
-func (s *Server) Hold() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate == nil {
-		s.gate = make(chan struct{})
-	}
-}
+func (s *Server) Hold() { s.door.Hold() }
 
 // Release lets the held calls through and stops holding.
-func (s *Server) Release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate != nil {
-		close(s.gate)
-		s.gate = nil
-	}
-}
+func (s *Server) Release() { s.door.Release() }
 
-// Held is how many calls wait at the gate now.
-func (s *Server) Held() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
-// wait holds r while the gate is closed; false when r's client went away.
-func (s *Server) wait(r *http.Request) bool {
-	s.mu.Lock()
-	gate := s.gate
-	if gate != nil {
-		s.held++
-	}
-	s.mu.Unlock()
-	if gate == nil {
-		return true
-	}
-	s.changes.Notify()
-	defer func() {
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-		s.changes.Notify()
-	}()
-	select {
-	case <-gate:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
+// Held is how many calls wait at the door now.
+func (s *Server) Held() int { return s.door.Held() }

@@ -35,6 +35,7 @@ type Server struct {
 	botToken string
 	mux      *http.ServeMux
 	changes  fakewait.Changes
+	door     fakewait.Door // holds Web API calls (Hold)
 
 	// mu guards the fields that follow.
 	mu         sync.Mutex
@@ -49,8 +50,6 @@ type Server struct {
 	requests   []Request       // every Web API call
 	rateLimits []rateLimit     // scripted 429s, oldest first
 	failures   []methodFailure // scripted ok:false answers, oldest first
-	gate       chan struct{}   // while non-nil, Web API calls wait for it to close (Hold)
-	held       int             // calls waiting at the gate
 
 	sock socketMode // Socket Mode, off until EnableSocketMode
 }
@@ -93,6 +92,7 @@ func New(botToken string) *Server {
 		dms:      map[string]bool{},
 		respURLs: map[string]int{},
 	}
+	s.door.Changes = &s.changes
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/api/{method}", s.handleAPI)
 	s.mux.HandleFunc("POST /response/{id}", s.handleResponse)

@@ -95,7 +95,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	s.changes.Notify()
-	s.hold(r)
+	s.door.Pass(r.Context())
 	writeJSON(w, http.StatusCreated, messageJSON(m))
 	if auto {
 		s.deliverLater(m.SID)
@@ -147,7 +147,7 @@ func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 	s.changes.Notify()
-	s.hold(r)
+	s.door.Pass(r.Context())
 	writeJSON(w, http.StatusCreated, callJSON(c))
 }
 

@@ -26,6 +26,7 @@ type Server struct {
 	authToken  string
 	mux        *http.ServeMux
 	changes    fakewait.Changes
+	door       fakewait.Door // holds create requests (Hold)
 
 	// base is cancelled by Close; automatic delivery callbacks run under it, counted by wg.
 	base   context.Context
@@ -45,8 +46,6 @@ type Server struct {
 	calls       []Call
 	requests    []Request
 	callbacks   []Callback
-	gate        chan struct{} // closed by Release; nil when not holding
-	held        int           // create requests waiting at the gate
 }
 
 // Message is an SMS the fake accepted through the Messages resource.
@@ -131,6 +130,7 @@ func New(accountSID, authToken string) *Server {
 		now:        time.Now,
 		client:     &http.Client{Timeout: 15 * time.Second},
 	}
+	s.door.Changes = &s.changes
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.handleMessages)
 	s.mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.handleListMessages)
