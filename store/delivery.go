@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 var (
@@ -124,6 +127,28 @@ func (s *Store) MapDelivery(ctx context.Context, providerID string, d Delivery) 
 		return fmt.Errorf("map %s: %w", providerID, unavailable(err))
 	}
 	return nil
+}
+
+// DeliveryKeys says which message each provider id was sent for: the
+// idempotency key MapDelivery remembered, or "" for an id muster does not
+// know. One round trip.
+func (s *Store) DeliveryKeys(ctx context.Context, providerIDs []string) ([]string, error) {
+	out := make([]string, len(providerIDs))
+	if len(providerIDs) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(providerIDs))
+	for i, id := range providerIDs {
+		cmds[i] = pipe.HGet(ctx, s.Key("twilio", "sid", id), "key")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
 }
 
 func refOf(d Delivery) string {

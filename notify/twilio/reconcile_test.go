@@ -194,3 +194,26 @@ func TestAmbiguousFailureSaysOutcomeUnknown(t *testing.T) {
 		t.Fatalf("503: %v; want an error with a known outcome", err)
 	}
 }
+
+// Escalation often sends the same text to the same person again. An
+// unsure SMS whose text Twilio holds only as an earlier message, one muster
+// recorded for another step, is not taken for it: it is sent.
+func TestUnsureSMSIsNotAnEarlierStepWithTheSameText(t *testing.T) {
+	c, fake, _ := setup(t, nil)
+	text := "T-3 Harbour: Sweep Reply ACK 3"
+	first := notify.Message{Key: "T-3:0:sms", Channel: notify.SMS, To: "amara", Ref: "T-3", Text: text}
+	if _, err := c.Notify(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	third := notify.Message{Key: "T-3:2:sms", Channel: notify.SMS, To: "amara", Ref: "T-3", Text: text,
+		MaybeSent: time.Now()}
+	if retry, err := c.Notify(context.Background(), third); err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
+	}
+	if msgs := fake.Messages(); len(msgs) != 2 {
+		t.Fatalf("the fake holds %d messages, want 2 (the earlier step's and this one): %+v", len(msgs), msgs)
+	}
+	if got := methods(fake); !sameMethods(got, http.MethodPost, http.MethodGet, http.MethodPost) {
+		t.Fatalf("requests %v, want POST, the lookup, POST", got)
+	}
+}

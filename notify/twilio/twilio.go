@@ -18,7 +18,10 @@
 // ErrOutcomeUnknown), Notify first lists the messages to the same number
 // from the same sender (one GET of Messages.json, one page, newest first)
 // and looks for one with the same body created no earlier than the first
-// attempt, less LookupMargin. Found: it is not sent again, Notify reports
+// attempt, less LookupMargin, that muster does not already know as another
+// message (escalation often sends the same text to the same person again:
+// the SIDs of messages whose outcome was recorded are remembered, and such
+// a message is not this one). Found: it is not sent again, Notify reports
 // success and remembers that SID for the status callbacks. Not found: it
 // is sent as usual. The lookup failed: it is sent as usual too (at least
 // once beats never), and the failure is logged.
@@ -212,7 +215,7 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	case notify.SMS:
 		if !m.MaybeSent.IsZero() {
 			var lerr error
-			sid, lerr = c.FindSMS(ctx, p.Phone, m.Text, m.MaybeSent.Add(-LookupMargin))
+			sid, lerr = c.FindSMS(ctx, p.Phone, m.Text, m.MaybeSent.Add(-LookupMargin), m.Key)
 			found = sid != ""
 			if lerr != nil {
 				c.log.Warn("twilio lookup failed; sending again, which may deliver the SMS twice",
@@ -284,9 +287,10 @@ const LookupMargin = time.Minute
 const lookupPage = 100
 
 // FindSMS looks for an SMS this client's sender sent to phone with body
-// (as SendSMS sends it), created at since or later, and returns its SID,
-// or "" when there is none.
-func (c *Client) FindSMS(_ context.Context, phone, body string, since time.Time) (string, error) {
+// (as SendSMS sends it), created at since or later, that muster does not
+// know as another message than the one keyed key, and returns its SID, or
+// "" when there is none.
+func (c *Client) FindSMS(ctx context.Context, phone, body string, since time.Time, key string) (string, error) {
 	params := &openapi.ListMessageParams{}
 	params.SetTo(phone)
 	if c.service == "" {
@@ -298,6 +302,7 @@ func (c *Client) FindSMS(_ context.Context, phone, body string, since time.Time)
 		return "", wrap("sms lookup", err)
 	}
 	body = notify.SMSText(body)
+	var candidates []string
 	for _, m := range page.Messages {
 		switch {
 		case m.Sid == nil || m.Body == nil || *m.Body != body || m.DateCreated == nil:
@@ -309,9 +314,29 @@ func (c *Client) FindSMS(_ context.Context, phone, body string, since time.Time)
 		if err != nil || created.Before(since.Truncate(time.Second)) {
 			continue
 		}
-		return *m.Sid, nil
+		candidates = append(candidates, *m.Sid)
+	}
+	if len(candidates) == 0 {
+		return "", nil
+	}
+	known := make([]string, len(candidates))
+	if k, ok := c.deliv.(deliveryKeys); ok {
+		if known, err = k.DeliveryKeys(ctx, candidates); err != nil {
+			return "", wrap("sms lookup", err)
+		}
+	}
+	for i, sid := range candidates {
+		if known[i] == "" || known[i] == key {
+			return sid, nil
+		}
 	}
 	return "", nil
+}
+
+// deliveryKeys is the part of the store that says which message a SID was
+// sent for (store.Store.DeliveryKeys).
+type deliveryKeys interface {
+	DeliveryKeys(ctx context.Context, sids []string) ([]string, error)
 }
 
 // Call places a voice call to phone. For a task (ref T-n) Twilio fetches

@@ -15,6 +15,7 @@ import (
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
+	"github.com/muster-ops/muster/store/storetest"
 )
 
 const (
@@ -22,16 +23,23 @@ const (
 	token = "0123456789abcdef0123456789abcdef"
 )
 
+// mapper is the real store's SID memory, with a copy of what the client
+// asked it to remember for the tests to read.
 type mapper struct {
+	st *store.Store
 	mu sync.Mutex
 	m  map[string]store.Delivery
 }
 
-func (m *mapper) MapDelivery(_ context.Context, id string, d store.Delivery) error {
+func (m *mapper) MapDelivery(ctx context.Context, id string, d store.Delivery) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.m[id] = d
-	return nil
+	m.mu.Unlock()
+	return m.st.MapDelivery(ctx, id, d)
+}
+
+func (m *mapper) DeliveryKeys(ctx context.Context, ids []string) ([]string, error) {
+	return m.st.DeliveryKeys(ctx, ids)
 }
 
 func setup(t *testing.T, mutate func(*twilio.Options)) (*twilio.Client, *faketwilio.Server, *mapper) {
@@ -43,7 +51,7 @@ func setup(t *testing.T, mutate func(*twilio.Options)) (*twilio.Client, *faketwi
 	fake := faketwilio.New(sid, token)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); srv.Close() })
-	mp := &mapper{m: map[string]store.Delivery{}}
+	mp := &mapper{st: storetest.Open(t, nil), m: map[string]store.Delivery{}}
 	o := twilio.Options{AccountSID: sid, AuthToken: token, From: "+447700900999", APIURL: srv.URL,
 		PublicURL: "https://muster.example.com/", People: cfg, Deliveries: mp}
 	if mutate != nil {
