@@ -175,6 +175,11 @@ func (j *Journal) Append(e Entry) (Entry, error) {
 
 // Pending lists the entries not yet replayed, oldest file first.
 func (j *Journal) Pending() ([]Entry, error) {
+	// Under j.mu, as takeAside renames: listing the pending files and then
+	// reading the active one must not straddle that rename, or an entry
+	// moved in between is in neither.
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	var out []Entry
 	files, err := j.pendingFiles()
 	if err != nil {
