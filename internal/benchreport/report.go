@@ -208,7 +208,7 @@ func Render(r Report) string {
 	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", m.LoadAvg, r.LoadEnd)
 	b.WriteString("\n")
 	if la := loadPerCPU(m); la > 0.5 {
-		fmt.Fprintf(&b, "The machine was busy with other work when this ran (load average %.1f per CPU at the start): latency figures are pessimistic, throughput ones too.\n\n", la)
+		fmt.Fprintf(&b, "The machine had a load average %.1f per CPU at the start (the 1-minute figure counts whatever ran in the minute before, too); if other work ran during the benchmarks, latency figures are pessimistic, throughput ones too.\n\n", la)
 	}
 
 	b.WriteString("## Summary\n\n")
