@@ -3,14 +3,10 @@ package benchreport_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
-	slackbot "github.com/muster-ops/muster/bot/slack"
-	"github.com/muster-ops/muster/commands"
-	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
@@ -21,10 +17,6 @@ import (
 // counter.
 func (e *rtEnv) replica(t testing.TB) (string, *storetest.RoundTrips) {
 	t.Helper()
-	cfg, err := configs.Example()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st *store.Store
 	if e.st.Embedded() {
 		st = storetest.OpenURL(t, "redis://"+e.st.Addr(), e.st.Namespace(), nil)
@@ -32,17 +24,8 @@ func (e *rtEnv) replica(t testing.TB) (string, *storetest.RoundTrips) {
 		st = storetest.OpenNamespace(t, e.st.Namespace(), nil)
 	}
 	rt := storetest.CountRoundTrips(st)
-	a, err := slackbot.New(slackbot.Options{Service: commands.New(commands.Options{Config: cfg, Store: st}), Store: st,
-		Config: cfg, BotToken: rtBotToken, SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL, rt
+	_, url := serveSlack(t, st)
+	return url, rt
 }
 
 // state is what any change of a command leaves a trace in: the audit

@@ -42,12 +42,20 @@ type rtEnv struct {
 
 func newRTEnv(b testing.TB) *rtEnv {
 	b.Helper()
+	st := storetest.Open(b, nil)
+	rt := storetest.CountRoundTrips(st)
+	svc, url := serveSlack(b, st)
+	return &rtEnv{st: st, svc: svc, url: url, rt: rt}
+}
+
+// serveSlack runs muster's Slack routes over st on a test listener, as
+// one replica: its service and its URL.
+func serveSlack(b testing.TB, st *store.Store) (*commands.Service, string) {
+	b.Helper()
 	cfg, err := configs.Example()
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := storetest.Open(b, nil)
-	rt := storetest.CountRoundTrips(st)
 	svc := commands.New(commands.Options{Config: cfg, Store: st})
 	a, err := slackbot.New(slackbot.Options{Service: svc, Store: st, Config: cfg, BotToken: rtBotToken,
 		SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
@@ -59,7 +67,7 @@ func newRTEnv(b testing.TB) *rtEnv {
 	a.Register(mux)
 	srv := httptest.NewServer(mux)
 	b.Cleanup(srv.Close)
-	return &rtEnv{st: st, svc: svc, url: srv.URL, rt: rt}
+	return svc, srv.URL
 }
 
 // handle runs a setup command directly and fails the benchmark on an
