@@ -258,6 +258,11 @@ func (s *Server) setCallStatus(callSID, status string) (Call, error) {
 		return Call{}, fmt.Errorf("%w: call %s", ErrUnknownSID, callSID)
 	}
 	s.calls[i].Status = status
+	// Twilio sets start_time when it dials: a queued call, or one canceled
+	// or failed before dialing, has none.
+	if s.calls[i].StartTime.IsZero() && status != "queued" && status != "canceled" && status != "failed" {
+		s.calls[i].StartTime = s.now()
+	}
 	c := s.calls[i]
 	s.mu.Unlock()
 	s.changes.Notify()

@@ -7,6 +7,7 @@
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json
 //	GET  /2010-04-01/Accounts/{AccountSid}/Messages.json (To, From, DateSent filters, pages)
 //	POST /2010-04-01/Accounts/{AccountSid}/Calls.json
+//	GET  /2010-04-01/Accounts/{AccountSid}/Calls.json (To, From, Status, StartTime filters, pages)
 //
 // and it plays Twilio's side of the webhooks: status callbacks, inbound SMS and voice <Gather>
 // results, each signed with X-Twilio-Signature exactly as Twilio signs them (see Sign).

@@ -28,12 +28,77 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	size, page := defaultPageSize, 0
+	size, page, ok := paging(w, q)
+	if !ok {
+		return
+	}
+	sent, ok := dateFilters(w, q, "DateSent")
+	if !ok {
+		return
+	}
+	to, from := q.Get("To"), q.Get("From")
+	var all []Message
+	for _, m := range s.Messages() {
+		if (to != "" && m.To != to) || (from != "" && m.From != from) || m.AccountSID != r.PathValue("sid") || !sent(m.DateSent) {
+			continue
+		}
+		all = append(all, m)
+	}
+	// Newest first; the SID sequence breaks ties within a second.
+	slices.Reverse(all)
+	slices.SortStableFunc(all, func(a, b Message) int { return cmp.Compare(b.Received.Unix(), a.Received.Unix()) })
+	items := make([]map[string]any, len(all))
+	for i, m := range all {
+		items[i] = messageJSON(m)
+	}
+	writePage(w, r, "messages", items, size, page)
+}
+
+// handleListCalls answers GET /Calls.json as Twilio's "Read multiple Call resources": the
+// account's calls, newest first, filtered by To, From, Status and the start_time filters
+// StartTime (that day), StartTime< (on or before) and StartTime> (on or after), in pages as
+// Messages.json. A call not yet dialed (queued) has no start_time, so a StartTime filter never
+// matches it, as on Twilio.
+func (s *Server) handleListCalls(w http.ResponseWriter, r *http.Request) {
+	if !s.checkAccount(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	size, page, ok := paging(w, q)
+	if !ok {
+		return
+	}
+	started, ok := dateFilters(w, q, "StartTime")
+	if !ok {
+		return
+	}
+	to, from, status := q.Get("To"), q.Get("From"), q.Get("Status")
+	var all []Call
+	for _, c := range s.Calls() {
+		if (to != "" && c.To != to) || (from != "" && c.From != from) || (status != "" && c.Status != status) ||
+			c.AccountSID != r.PathValue("sid") || !started(c.StartTime) {
+			continue
+		}
+		all = append(all, c)
+	}
+	// Newest first; the SID sequence breaks ties within a second.
+	slices.Reverse(all)
+	slices.SortStableFunc(all, func(a, b Call) int { return cmp.Compare(b.Received.Unix(), a.Received.Unix()) })
+	items := make([]map[string]any, len(all))
+	for i, c := range all {
+		items[i] = callJSON(c)
+	}
+	writePage(w, r, "calls", items, size, page)
+}
+
+// paging reads PageSize and Page, answering 400 for a bad one.
+func paging(w http.ResponseWriter, q url.Values) (size, page int, ok bool) {
+	size = defaultPageSize
 	if v := q.Get("PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			writeError(w, http.StatusBadRequest, CodeInvalidParameter, "Invalid PageSize: "+v)
-			return
+			return 0, 0, false
 		}
 		size = min(n, maxPageSize)
 	}
@@ -41,19 +106,26 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			writeError(w, http.StatusBadRequest, CodeInvalidParameter, "Invalid Page: "+v)
-			return
+			return 0, 0, false
 		}
 		page = n
 	}
+	return size, page, true
+}
+
+// dateFilters reads the filters name (that day), name< (on or before) and name> (on or after),
+// answering 400 for a bad date. keep reports whether a time passes them all; the zero time
+// (not yet set) passes only when none is given.
+func dateFilters(w http.ResponseWriter, q url.Values, name string) (keep func(time.Time) bool, ok bool) {
 	type dateFilter struct {
 		param string
-		keep  func(sent, day time.Time) bool
+		keep  func(t, day time.Time) bool
 	}
-	var keep []func(Message) bool
+	var keeps []func(time.Time) bool
 	for _, f := range []dateFilter{
-		{"DateSent", func(sent, day time.Time) bool { return !sent.Before(day) && sent.Before(day.AddDate(0, 0, 1)) }},
-		{"DateSent<", func(sent, day time.Time) bool { return sent.Before(day.AddDate(0, 0, 1)) }},
-		{"DateSent>", func(sent, day time.Time) bool { return !sent.Before(day) }},
+		{name, func(t, day time.Time) bool { return !t.Before(day) && t.Before(day.AddDate(0, 0, 1)) }},
+		{name + "<", func(t, day time.Time) bool { return t.Before(day.AddDate(0, 0, 1)) }},
+		{name + ">", func(t, day time.Time) bool { return !t.Before(day) }},
 	} {
 		v := q.Get(f.param)
 		if v == "" {
@@ -62,29 +134,24 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 		day, ok := parseDay(v)
 		if !ok {
 			writeError(w, http.StatusBadRequest, CodeInvalidParameter, fmt.Sprintf("Invalid %s: %s", f.param, v))
-			return
+			return nil, false
 		}
-		keep = append(keep, func(m Message) bool { return !m.DateSent.IsZero() && f.keep(m.DateSent.UTC(), day) })
+		keeps = append(keeps, func(t time.Time) bool { return !t.IsZero() && f.keep(t.UTC(), day) })
 	}
-	to, from := q.Get("To"), q.Get("From")
-	var all []Message
-	for _, m := range s.Messages() {
-		if (to != "" && m.To != to) || (from != "" && m.From != from) || m.AccountSID != r.PathValue("sid") {
-			continue
+	return func(t time.Time) bool {
+		for _, k := range keeps {
+			if !k(t) {
+				return false
+			}
 		}
-		ok := true
-		for _, k := range keep {
-			ok = ok && k(m)
-		}
-		if ok {
-			all = append(all, m)
-		}
-	}
-	// Newest first; the SID sequence breaks ties within a second.
-	slices.Reverse(all)
-	slices.SortStableFunc(all, func(a, b Message) int { return cmp.Compare(b.Received.Unix(), a.Received.Unix()) })
+		return true
+	}, true
+}
 
-	path := r.URL.Path
+// writePage answers one page of a list resource, its items under key, with Twilio's page
+// fields.
+func writePage(w http.ResponseWriter, r *http.Request, key string, all []map[string]any, size, page int) {
+	q, path := r.URL.Query(), r.URL.Path
 	pageURI := func(p int) string {
 		v := url.Values{}
 		for k, vs := range q {
@@ -101,10 +168,6 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	start := min(page*size, len(all))
 	end := min(start+size, len(all))
-	msgs := make([]map[string]any, 0, end-start)
-	for _, m := range all[start:end] {
-		msgs = append(msgs, messageJSON(m))
-	}
 	var next, prev any
 	if end < len(all) {
 		next = pageURI(page + 1)
@@ -115,7 +178,7 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"end":               max(end-1, start),
 		"first_page_uri":    pageURI(0),
-		"messages":          msgs,
+		key:                 all[start:end],
 		"next_page_uri":     next,
 		"page":              page,
 		"page_size":         size,

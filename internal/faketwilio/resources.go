@@ -232,7 +232,7 @@ func callJSON(c Call) map[string]any {
 		"price_unit":       "USD",
 		"queue_time":       "0",
 		"sid":              c.SID,
-		"start_time":       nil,
+		"start_time":       dateOrNull(c.StartTime),
 		"status":           c.Status,
 		"subresource_uris": map[string]string{
 			"events":        uri + "/Events.json",

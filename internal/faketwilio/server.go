@@ -82,6 +82,7 @@ type Call struct {
 	Status               string // "queued", then the last status sent by SendCallStatus or AnswerCall
 	Params               url.Values
 	Received             time.Time
+	StartTime            time.Time // when the call was first reported dialed (see setCallStatus); zero before
 }
 
 // Request is one HTTP request the fake's API received, whatever it answered.
@@ -135,6 +136,7 @@ func New(accountSID, authToken string) *Server {
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.handleMessages)
 	s.mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.handleListMessages)
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Calls.json", s.handleCalls)
+	s.mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Calls.json", s.handleListCalls)
 	s.mux.HandleFunc("/", s.handleNotFound)
 	return s
 }

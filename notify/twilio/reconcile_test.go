@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
@@ -215,5 +218,133 @@ func TestUnsureSMSIsNotAnEarlierStepWithTheSameText(t *testing.T) {
 	}
 	if got := methods(fake); !sameMethods(got, http.MethodPost, http.MethodGet, http.MethodPost) {
 		t.Fatalf("requests %v, want POST, the lookup, POST", got)
+	}
+}
+
+func voice(key string) notify.Message {
+	return notify.Message{Key: key, Channel: notify.Voice, To: "amara", Ref: "T-3", Text: "T-3 Harbour: Sweep"}
+}
+
+// A call whose earlier attempt Twilio accepted, though nobody recorded it,
+// is found and not placed again (it would ring twice); its SID is
+// remembered again for the status callbacks.
+func TestUnsureCallAlreadyAcceptedIsNotCalledAgain(t *testing.T) {
+	c, fake, mp := setup(t, nil)
+	m := voice("T-3:1:voice")
+	first := time.Now()
+	if _, err := c.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mp.mu.Lock()
+	clear(mp.m)
+	mp.mu.Unlock()
+
+	m.MaybeSent = first
+	retry, err := c.Notify(context.Background(), m)
+	if err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
+	}
+	calls := fake.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("the fake holds %d calls, want 1: %+v", len(calls), calls)
+	}
+	if got := methods(fake); !sameMethods(got, http.MethodPost, http.MethodGet) {
+		t.Fatalf("requests %v, want the first POST and one lookup", got)
+	}
+	if d, ok := mp.m[calls[0].SID]; !ok || d.Task != 3 || d.Key != m.Key || d.Channel != notify.Voice {
+		t.Fatalf("SID %s not remembered again: %+v", calls[0].SID, mp.m)
+	}
+	if r := fake.Requests()[1]; r.Path != "/2010-04-01/Accounts/"+sid+"/Calls.json" {
+		t.Fatalf("lookup path %s", r.Path)
+	}
+}
+
+// An unsure call that Twilio never took is placed, once. Calls to the same
+// number that muster has no record of are not it when they were created
+// before the first attempt (less the margin) or came from another sender;
+// nor is a text message to it.
+func TestUnsureCallNotAtTwilioIsCalledOnce(t *testing.T) {
+	var o twilio.Options
+	c, fake, _ := setup(t, func(opts *twilio.Options) { o = *opts })
+	// Clients that remember no SIDs: their calls are unknown to muster.
+	o.Deliveries = nil
+	unrecorded, err := twilio.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.From = "+447700900998"
+	otherSender, err := twilio.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// Yesterday's call, then today another sender's call and an SMS.
+	fake.SetClock(func() time.Time { return now.Add(-24 * time.Hour) })
+	if _, err := unrecorded.Notify(context.Background(), voice("T-3:1:voice")); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetClock(time.Now)
+	if _, err := otherSender.Notify(context.Background(), voice("T-3:1:voice")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Notify(context.Background(), callout("T-3 Harbour: Sweep Reply ACK 3")); err != nil {
+		t.Fatal(err)
+	}
+
+	m := voice("T-3:1:voice")
+	m.MaybeSent = now
+	retry, err := c.Notify(context.Background(), m)
+	if err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
+	}
+	if got := methods(fake); !sameMethods(got, http.MethodPost, http.MethodPost, http.MethodPost, http.MethodGet, http.MethodPost) {
+		t.Fatalf("requests %v, want a lookup then one POST", got)
+	}
+	if _, n := fake.CountTo("+447700900101"); n != 3 {
+		t.Fatalf("%d calls to amara, want 3", n)
+	}
+}
+
+// An earlier step's call to the same person, which muster recorded for
+// that step, is not taken for an unsure later one: it is placed.
+func TestUnsureCallIsNotAnEarlierStepsCall(t *testing.T) {
+	c, fake, _ := setup(t, nil)
+	if _, err := c.Notify(context.Background(), voice("T-3:0:voice")); err != nil {
+		t.Fatal(err)
+	}
+	third := voice("T-3:2:voice")
+	third.MaybeSent = time.Now()
+	if retry, err := c.Notify(context.Background(), third); err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
+	}
+	if calls := fake.Calls(); len(calls) != 2 {
+		t.Fatalf("the fake holds %d calls, want 2 (the earlier step's and this one): %+v", len(calls), calls)
+	}
+	if got := methods(fake); !sameMethods(got, http.MethodPost, http.MethodGet, http.MethodPost) {
+		t.Fatalf("requests %v, want POST, the lookup, POST", got)
+	}
+}
+
+// A call lookup that fails falls back to calling: at least once beats
+// never.
+func TestUnsureCallLookupFailureCalls(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	c, fake, _ := setup(t, func(o *twilio.Options) {
+		o.Transport = failGets{http.DefaultTransport}
+		o.Logger = zap.New(core)
+	})
+	m := voice("T-3:1:voice")
+	m.MaybeSent = time.Now()
+	if retry, err := c.Notify(context.Background(), m); err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
+	}
+	if n := logs.FilterMessage("twilio lookup failed; calling again, which may ring twice").Len(); n != 1 {
+		t.Fatalf("%d warnings of the failed lookup, want 1: %v", n, logs.All())
+	}
+	if got := methods(fake); !sameMethods(got, http.MethodPost) {
+		t.Fatalf("requests reaching the fake %v, want one POST", got)
+	}
+	if calls := fake.Calls(); len(calls) != 1 {
+		t.Fatalf("the fake holds %d calls, want 1", len(calls))
 	}
 }

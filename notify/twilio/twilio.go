@@ -12,25 +12,29 @@
 // # Sending again after an unknown outcome
 //
 // Twilio takes no idempotency key. When an earlier attempt may have
-// delivered an SMS without its outcome being recorded (notify.Message
-// MaybeSent: its process died mid-send, or the request timed out or lost
-// its connection after it was written, which this client reports as
-// ErrOutcomeUnknown), Notify first lists the messages to the same number
-// from the same sender (one GET of Messages.json, one page, newest first)
-// and looks for one with the same body created no earlier than the first
-// attempt, less LookupMargin, that muster does not already know as another
-// message (escalation often sends the same text to the same person again:
-// the SIDs of messages whose outcome was recorded are remembered, and such
-// a message is not this one). Found: it is not sent again, Notify reports
-// success and remembers that SID for the status callbacks. Not found: it
-// is sent as usual. The lookup failed: it is sent as usual too (at least
-// once beats never), and the failure is logged.
+// delivered an SMS or placed a call without its outcome being recorded
+// (notify.Message MaybeSent: its process died mid-send, or the request
+// timed out or lost its connection after it was written, which this client
+// reports as ErrOutcomeUnknown), Notify first lists what this sender sent
+// to the same number (one GET of Messages.json or Calls.json with To and
+// From, one page, newest first) and looks for one created no earlier than
+// the first attempt, less LookupMargin (for an SMS, one with the same
+// body), that muster does not already know as another message (escalation
+// often sends the same text, or calls the same person, again: the SIDs of
+// messages and calls whose outcome was recorded are remembered, and such a
+// one is not this one). Found: it is not sent or called again, Notify
+// reports success and remembers that SID for the status callbacks. Not
+// found: it is sent or called as usual. The lookup failed: it is sent or
+// called as usual too (at least once beats never), and the failure is
+// logged.
 //
-// The lookup does not filter by DateSent, though Twilio offers it: a
-// message still in Twilio's queue (a call-out beyond the sender's rate)
-// has no date_sent yet, and that filter would miss exactly the message
-// looked for. Calls are not looked up: a call taken over after an unknown
-// outcome may ring twice.
+// The lookups filter by date in code, on date_created, not with Twilio's
+// DateSent or StartTime filters: a message still in Twilio's queue (a
+// call-out beyond the sender's rate) has no date_sent yet, nor has a call
+// not yet dialed a start_time, and those filters would miss exactly the
+// one looked for. A call has no body to match: any call from this sender
+// to the number in that window that muster does not know as another
+// message is taken for it.
 package twilio
 
 import (
@@ -226,7 +230,18 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
 			sid, err = c.SendSMS(ctx, p.Phone, m.Text)
 		}
 	case notify.Voice:
-		sid, err = c.Call(ctx, p.Phone, m.Ref, m.Text)
+		if !m.MaybeSent.IsZero() && c.from != "" {
+			var lerr error
+			sid, lerr = c.FindCall(ctx, p.Phone, m.MaybeSent.Add(-LookupMargin), m.Key)
+			found = sid != ""
+			if lerr != nil {
+				c.log.Warn("twilio lookup failed; calling again, which may ring twice",
+					zap.String("to", m.To), zap.String("key", m.Key), zap.Error(lerr))
+			}
+		}
+		if !found {
+			sid, err = c.Call(ctx, p.Phone, m.Ref, m.Text)
+		}
 	default:
 		return false, fmt.Errorf("twilio: cannot deliver channel %q", m.Channel)
 	}
@@ -276,14 +291,16 @@ func (c *Client) SendSMS(_ context.Context, phone, body string) (string, error) 
 	return *msg.Sid, nil
 }
 
-// LookupMargin is how much earlier than the first attempt a message found
-// by FindSMS may have been created: the skew between muster's clock and
-// Twilio's, and the whole seconds of date_created.
+// LookupMargin is how much earlier than the first attempt a message or
+// call found by FindSMS or FindCall may have been created: the skew
+// between muster's clock and Twilio's, and the whole seconds of
+// date_created.
 const LookupMargin = time.Minute
 
-// lookupPage is how many of the newest messages to one number FindSMS
-// reads (one page). A number that got more from this sender since the
-// first attempt is beyond it; the message is then sent again.
+// lookupPage is how many of the newest messages or calls to one number
+// FindSMS and FindCall read (one page). A number that got more from this
+// sender since the first attempt is beyond it; the message is then sent
+// (or the call placed) again.
 const lookupPage = 100
 
 // FindSMS looks for an SMS this client's sender sent to phone with body
@@ -316,13 +333,47 @@ func (c *Client) FindSMS(ctx context.Context, phone, body string, since time.Tim
 		}
 		candidates = append(candidates, *m.Sid)
 	}
+	return c.unknown(ctx, candidates, key, "sms lookup")
+}
+
+// FindCall looks for a call this client's sender placed to phone, created
+// at since or later, that muster does not know as another message than the
+// one keyed key, and returns its SID, or "" when there is none.
+func (c *Client) FindCall(ctx context.Context, phone string, since time.Time, key string) (string, error) {
+	params := &openapi.ListCallParams{}
+	params.SetTo(phone)
+	params.SetFrom(c.from)
+	params.SetPageSize(lookupPage)
+	page, err := c.rest.Api.PageCall(params, "", "")
+	if err != nil {
+		return "", wrap("call lookup", err)
+	}
+	var candidates []string
+	for _, call := range page.Calls {
+		if call.Sid == nil || call.DateCreated == nil {
+			continue
+		}
+		created, err := time.Parse(time.RFC1123Z, *call.DateCreated)
+		if err != nil || created.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		candidates = append(candidates, *call.Sid)
+	}
+	return c.unknown(ctx, candidates, key, "call lookup")
+}
+
+// unknown returns the first of candidates (newest first) that muster does
+// not know as another message than the one keyed key, or "". what names
+// the lookup in its error.
+func (c *Client) unknown(ctx context.Context, candidates []string, key, what string) (string, error) {
 	if len(candidates) == 0 {
 		return "", nil
 	}
 	known := make([]string, len(candidates))
 	if k, ok := c.deliv.(deliveryKeys); ok {
+		var err error
 		if known, err = k.DeliveryKeys(ctx, candidates); err != nil {
-			return "", wrap("sms lookup", err)
+			return "", wrap(what, err)
 		}
 	}
 	for i, sid := range candidates {
