@@ -41,8 +41,14 @@ func TestAckRacesDeadlines(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
+	var recorded atomic.Int64 // escalation steps recorded, by both engines
 	for i, name := range []string{"A", "B"} {
 		e := NewEngine(EngineOptions{Config: cfg, Store: stores[i], Clock: clk, Token: name})
+		e.OnStep = func(_ int64, _ int, result string, _, _ time.Time) {
+			if result == store.StepOK {
+				recorded.Add(1)
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -75,7 +81,12 @@ func TestAckRacesDeadlines(t *testing.T) {
 	}()
 
 	// The acks, in random order, from 8 goroutines, while the clock moves
-	// 10 s on for every 1/30 of them: steps 0, 1 and 2 race the acks.
+	// 10 s on for every 1/30 of them: steps 0, 1 and 2 race the acks. The
+	// acks go out in those thirtieths; after each move of the clock the
+	// next thirtieth waits until the engines have recorded a step (or none
+	// is due), so the engines are mid-escalation while the acks run, however
+	// fast the acks are next to the steps (the embedded Redis is slower at
+	// steps than a real one).
 	order := rand.Perm(n)
 	var (
 		acked   atomic.Int64
@@ -105,9 +116,18 @@ func TestAckRacesDeadlines(t *testing.T) {
 			}
 		}()
 	}
+	step := int64(n / 30)
+	release := make(chan struct{})
 	go func() {
 		defer close(work)
-		for _, i := range order {
+		for k, i := range order {
+			if k > 0 && int64(k)%step == 0 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return
+				}
+			}
 			select {
 			case work <- nums[i]:
 			case <-ctx.Done():
@@ -115,13 +135,24 @@ func TestAckRacesDeadlines(t *testing.T) {
 			}
 		}
 	}()
-	step := int64(n / 30)
 	for next := step; ; next += step {
 		waitFor(t, 2*time.Minute, "acks to progress", func() bool { return acked.Load() >= min(next, int64(n)) })
 		if acked.Load() >= int64(n) {
 			break
 		}
+		before := recorded.Load()
 		clk.Advance(10 * time.Second)
+		waitFor(t, 2*time.Minute, "the engines to record a step", func() bool {
+			if recorded.Load() > before {
+				return true
+			}
+			due, ok, err := stores[0].NextDue(ctx)
+			return err == nil && (!ok || due.After(clk.Now()))
+		})
+		select {
+		case release <- struct{}{}:
+		case <-ctx.Done():
+		}
 	}
 	ackers.Wait()
 	for _, e := range ackErrs {
