@@ -58,19 +58,7 @@ func TestSureSMSIsOnePost(t *testing.T) {
 func TestUnsureSMSAlreadyAcceptedIsNotSentAgain(t *testing.T) {
 	c, fake, mp := setup(t, nil)
 	m := callout("T-3 Harbour: Sweep Reply ACK 3")
-	first := time.Now()
-	if _, err := c.Notify(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
-	mp.mu.Lock()
-	clear(mp.m)
-	mp.mu.Unlock()
-
-	m.MaybeSent = first
-	retry, err := c.Notify(context.Background(), m)
-	if err != nil || retry {
-		t.Fatalf("Notify: %v, retry %v", err, retry)
-	}
+	resendUnsure(t, c, mp, m)
 	msgs := fake.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("the fake holds %d messages, want 1: %+v", len(msgs), msgs)
@@ -231,19 +219,7 @@ func voice(key string) notify.Message {
 func TestUnsureCallAlreadyAcceptedIsNotCalledAgain(t *testing.T) {
 	c, fake, mp := setup(t, nil)
 	m := voice("T-3:1:voice")
-	first := time.Now()
-	if _, err := c.Notify(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
-	mp.mu.Lock()
-	clear(mp.m)
-	mp.mu.Unlock()
-
-	m.MaybeSent = first
-	retry, err := c.Notify(context.Background(), m)
-	if err != nil || retry {
-		t.Fatalf("Notify: %v, retry %v", err, retry)
-	}
+	resendUnsure(t, c, mp, m)
 	calls := fake.Calls()
 	if len(calls) != 1 {
 		t.Fatalf("the fake holds %d calls, want 1: %+v", len(calls), calls)
@@ -346,5 +322,25 @@ func TestUnsureCallLookupFailureCalls(t *testing.T) {
 	}
 	if calls := fake.Calls(); len(calls) != 1 {
 		t.Fatalf("the fake holds %d calls, want 1", len(calls))
+	}
+}
+
+// resendUnsure sends m once, forgets what the client remembered of it (as
+// a process that died before recording the outcome would), and sends it
+// again marked unsure; the second Notify must succeed without a retry.
+func resendUnsure(t *testing.T, c *twilio.Client, mp *mapper, m notify.Message) {
+	t.Helper()
+	first := time.Now()
+	if _, err := c.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mp.mu.Lock()
+	clear(mp.m)
+	mp.mu.Unlock()
+
+	m.MaybeSent = first
+	retry, err := c.Notify(context.Background(), m)
+	if err != nil || retry {
+		t.Fatalf("Notify: %v, retry %v", err, retry)
 	}
 }
