@@ -189,7 +189,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis cluster url %q: %w", redactURL(rawURL), err)
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
-		return redis.NewClusterClient(o), nil
+		// Find a promoted replica within about a second (failover.go).
+		o.ClusterStateReloadInterval = ClusterReload
+		return followFailover(redis.NewClusterClient(o)), nil
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {

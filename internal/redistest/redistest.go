@@ -1,6 +1,7 @@
 // Package redistest starts real redis-server processes for tests: a
-// 3-master Redis Cluster (StartCluster) and a primary, a replica and one
-// Sentinel (StartSentinel). Each returns the URL muster's store takes
+// 3-master Redis Cluster (StartCluster; StartClusterWith gives each master
+// replicas, and KillMaster plays a failover) and a primary, its replicas
+// and one Sentinel (StartSentinel; KillPrimary). Each returns the URL muster's store takes
 // (store.NewClient), so the same tests run on a single server, a Cluster
 // and Sentinel.
 //
@@ -164,6 +165,13 @@ func (s *Server) Kill() {
 	s.killed = true
 	_ = s.cmd.Process.Kill()
 	<-s.done
+}
+
+// dead reports whether Kill was called.
+func (s *Server) dead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.killed
 }
 
 // Client returns a plain client to this one process (for set-up and

@@ -129,3 +129,101 @@ func pollUntil(ctx context.Context, f func() bool) error {
 	}
 	return nil
 }
+
+// Killing the master of a key's slot: the cluster promotes its replica,
+// and the client store.NewClient builds writes to it within 10 s of the
+// promotion (muster's promise; go-redis alone reloads its slot map only
+// on MOVED/ASK or once a minute, and kept writing to the dead master for
+// up to a minute).
+func TestClusterFailoverFollowsThePromotedReplica(t *testing.T) {
+	c := redistest.StartClusterWith(t, redistest.ClusterOptions{Replicas: 1})
+	const key = "muster:{failover}:k"
+	took := writesResume(t, c.URL, key, func(ctx context.Context) (time.Time, error) {
+		t0 := time.Now()
+		killed, promoted, at, err := c.KillMaster(ctx, key)
+		if err == nil {
+			t.Logf("killed %s; the cluster promoted %s %v later", killed.Addr, promoted.Addr, at.Sub(t0).Round(time.Millisecond))
+		}
+		return at, err
+	})
+	t.Logf("the client writes to the promoted replica %v after the promotion", took.Round(time.Millisecond))
+}
+
+// Killing the Sentinel's primary (SIGKILL): the Sentinel promotes a
+// replica, and the client store.NewClient builds writes to it within
+// 10 s of the promotion.
+func TestSentinelPrimaryKilled(t *testing.T) {
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
+	took := writesResume(t, s.URL, "k", func(ctx context.Context) (time.Time, error) {
+		t0 := time.Now()
+		promoted, err := s.KillPrimary(ctx)
+		if err == nil {
+			t.Logf("killed the primary; the Sentinel promoted %s %v later", promoted.Addr, time.Since(t0).Round(time.Millisecond))
+		}
+		return time.Now(), err
+	})
+	t.Logf("the client writes to the new primary %v after the promotion", took.Round(time.Millisecond))
+}
+
+// writesResume writes key through a client from url every 20 ms while
+// failover runs, and returns how long after the promotion failover
+// reports the first write succeeded (a write that succeeds after the
+// promotion went to the promoted server: the old one is dead). It fails
+// the test beyond 10 s.
+func writesResume(t *testing.T, url, key string, failover func(context.Context) (promotedAt time.Time, err error)) time.Duration {
+	t.Helper()
+	rdb, err := store.NewClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := rdb.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ok := make(chan time.Time, 1)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	defer func() { stop(); <-done }()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; wctx.Err() == nil; i++ {
+			cctx, ccancel := context.WithTimeout(wctx, time.Second)
+			err := rdb.Set(cctx, key, i, 0).Err()
+			ccancel()
+			if err == nil {
+				select {
+				case <-ok: // keep only the latest success
+				default:
+				}
+				ok <- time.Now()
+			}
+			select {
+			case <-wctx.Done():
+			case <-tick.C:
+			}
+		}
+	}()
+	at, err := failover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case w := <-ok:
+			if w.Before(at) {
+				continue
+			}
+			took := w.Sub(at)
+			if took > 10*time.Second {
+				t.Errorf("writes resumed %v after the promotion, want within 10 s", took)
+			}
+			return took
+		case <-ctx.Done():
+			t.Fatalf("no write succeeded in the 60 s after the promotion")
+		}
+	}
+}
