@@ -286,7 +286,7 @@ func (e *Engine) prepare(ctx context.Context, b *batch, c store.Claim) store.Ste
 	}
 	run := store.StepRun{Task: t.Num, Token: e.token, Step: t.Step}
 	if t.Status == store.TaskOpen {
-		e.plan(ctx, b, t, c.Due, &run)
+		e.plan(ctx, b, t, &run)
 	}
 	return run
 }
@@ -312,7 +312,7 @@ func fallbackSteps() []configs.Step {
 
 // plan decides what step t.Step does: whom it goes to, what is sent, and
 // when the next step is due.
-func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, due time.Time, run *store.StepRun) {
+func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.StepRun) {
 	site := t.Site
 	if s, ok := e.cfg.Site(t.Site); ok {
 		site = s.Name
@@ -374,7 +374,11 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, due time.Tim
 			Text: TaskText(ch, &shown, site, drill), Drill: flagStr(drill),
 		})
 	}
-	run.NextDue = due.Add(st.Wait.D())
+	// The next step waits its full policy wait from when this one is
+	// recorded, not from this step's deadline: after an outage or a lease
+	// take-over an overdue step runs once and the next person still gets
+	// their whole wait.
+	run.Wait = st.Wait.D()
 	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, orNobody(who), st.Wait)
 	// The audit event names the step, its channels and its recipient
 	// (what commands/report reads), nothing more: the script hashes the

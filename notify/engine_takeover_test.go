@@ -15,8 +15,9 @@ import (
 // Redis, one shared clock) escalate 1,000 tasks. Mid-escalation one of
 // them claims a batch of due steps and dies without running them; when
 // its lease ends the other two take the batch over. Every step of every
-// task runs exactly once, in order, at its scheduled time (the take-over
-// late by the lease, the steps after it back on the original schedule).
+// task runs exactly once, in order, never early; the taken-over steps run
+// late by the lease, and each step after one of them still waits its full
+// policy wait from when the taken-over step actually ran.
 func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	const (
 		lease = 10 * time.Second
@@ -41,19 +42,21 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	for i, n := range nums {
 		policyOf[n] = policy(i)
 	}
-	// schedule[policy][k] is when step k is due: the sum of the waits
-	// before it; the last entry is the unanswered step.
+	// schedule[policy][k] is when step k is due when nothing runs late:
+	// the sum of the waits before it; the last entry is the unanswered
+	// step. waits[policy][k] is the wait after step k.
 	schedule := map[string][]time.Duration{}
+	waits := map[string][]time.Duration{}
 	for _, id := range []string{"standard", "critical"} {
 		p, _ := cfg.Policy(id)
 		var at time.Duration
 		for _, st := range Steps(p) {
 			schedule[id] = append(schedule[id], at)
+			waits[id] = append(waits[id], st.Wait.D())
 			at += st.Wait.D()
 		}
 		schedule[id] = append(schedule[id], at)
 	}
-	end := max(schedule["standard"][len(schedule["standard"])-1], schedule["critical"][len(schedule["critical"])-1])
 
 	log := &stepLog{}
 	engines := map[string]*Engine{}
@@ -86,7 +89,7 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	running := 3
 	crashAt := 5 * time.Minute
 	var held []store.Claim
-	for at := time.Duration(0); at <= end+time.Minute; at += time.Minute {
+	for at := time.Duration(0); ; at += time.Minute {
 		if at == crashAt {
 			// C dies mid-escalation: it stops, then (as if in its last
 			// breath) claims a batch of the steps falling due now and
@@ -107,6 +110,14 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 		waitFor(t, time.Minute, fmt.Sprintf("the engines to settle at +%s", at), func() bool {
 			return settled(t, stores[0], clk, running)
 		})
+		if _, pending, err := stores[0].NextDue(ctx); err != nil {
+			t.Fatal(err)
+		} else if !pending {
+			break
+		}
+		if at > time.Hour {
+			t.Fatal("deadlines still pending an hour in")
+		}
 	}
 
 	// Exactly once: one "ok" per task and step, and only those steps.
@@ -133,16 +144,24 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	byEngine := map[string]int{}
 	for _, n := range nums {
 		sched := schedule[policyOf[n]]
-		for k, due := range sched {
+		var prev stepEvent
+		for k := range sched {
 			ev, found := ok[key{n, k}]
 			if !found {
 				t.Errorf("T-%d (%s) step %d never ran", n, policyOf[n], k)
-				continue
+				break
 			}
 			byEngine[ev.engine]++
-			if want := engineStart.Add(due); !ev.due.Equal(want) {
-				t.Errorf("T-%d step %d was due %s, want +%s (the policy's schedule)", n, k, ev.due.Sub(engineStart), due)
+			// Step k is due its full wait after step k-1 ran.
+			want := engineStart
+			if k > 0 {
+				want = prev.fired.Add(waits[policyOf[n]][k-1])
 			}
+			if !ev.due.Equal(want) {
+				t.Errorf("T-%d step %d was due +%s, want +%s (the wait counted from when step %d ran, +%s)",
+					n, k, ev.due.Sub(engineStart), want.Sub(engineStart), k-1, prev.fired.Sub(engineStart))
+			}
+			prev = ev
 			if ev.fired.Before(ev.due) {
 				t.Errorf("T-%d step %d fired early: at +%s, due +%s", n, k, ev.fired.Sub(engineStart), ev.due.Sub(engineStart))
 			}
@@ -165,6 +184,12 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 		}
 		if late := ev.fired.Sub(ev.due); late < lease {
 			t.Errorf("T-%d step %d ran %s after its deadline, before the crashed engine's lease (%s) ended", c.Task, step, late, lease)
+		}
+		// The person paged by the taken-over step still gets the whole wait.
+		if after, found := ok[key{c.Task, step + 1}]; found {
+			if got, wait := after.fired.Sub(ev.fired), waits[policyOf[c.Task]][step]; got < wait {
+				t.Errorf("T-%d step %d ran %s after the taken-over step %d, want its full wait of %s", c.Task, step+1, got, step, wait)
+			}
 		}
 	}
 	if byEngine["A"] == 0 || byEngine["B"] == 0 || byEngine["C"] == 0 {

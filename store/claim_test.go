@@ -88,13 +88,23 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 		}
 	}
 	// A's late step is refused; B's runs.
-	run := store.StepRun{Task: tasks[0].Num, Token: "A", Step: 0, NextDue: start.Add(2 * time.Minute), Note: "step 1", Audit: map[string]any{"step": 0}}
+	run := store.StepRun{Task: tasks[0].Num, Token: "A", Step: 0, Wait: 2 * time.Minute, Note: "step 1", Audit: map[string]any{"step": 0}}
 	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepStale {
 		t.Errorf("A's step after the take-over: %q (%v), want %q", res, err, store.StepStale)
 	}
 	run.Token = "B"
 	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepOK {
 		t.Errorf("B's step: %q (%v), want %q", res, err, store.StepOK)
+	}
+	// The next step waits its full two minutes from when B ran this one,
+	// not from the step's original deadline.
+	want := now.Add(2 * time.Minute).UnixMilli()
+	n := strconv.FormatInt(tasks[0].Num, 10)
+	if score, err := s.Client().ZScore(ctx, s.Key("timers"), n).Result(); err != nil || int64(score) != want {
+		t.Errorf("next step's timer at %v (%v), want %d: the take-over time plus the wait", score, err, want)
+	}
+	if due, _ := s.Client().HGet(ctx, s.Key("task", n), "due").Result(); due != strconv.FormatInt(want, 10) {
+		t.Errorf("next step due %q, want %d", due, want)
 	}
 	if v, err := s.VerifyAudit(ctx); err != nil || !v.OK() {
 		t.Fatalf("audit chain: %v %v", err, v.Problem)

@@ -35,7 +35,7 @@ func TestAdvanceTaskOnlyAtTheSameStep(t *testing.T) {
 		t.Fatalf("claim: %v %v", claims, err)
 	}
 	check(0, store.AdvanceRunning) // an engine holds it
-	if res, err := st.RunStep(ctx, store.StepRun{Task: n, Token: "e", Step: 0, NextDue: now.Add(2 * time.Minute), Note: "step 1"}); err != nil || res != store.StepOK {
+	if res, err := st.RunStep(ctx, store.StepRun{Task: n, Token: "e", Step: 0, Wait: 2 * time.Minute, Note: "step 1"}); err != nil || res != store.StepOK {
 		t.Fatalf("run step: %v %v", res, err)
 	}
 	check(2, store.AdvanceMoved)

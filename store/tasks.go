@@ -290,8 +290,10 @@ type StepRun struct {
 	Step  int
 	// NewAssignee re-assigns the task ("" keeps the assignee).
 	NewAssignee string
-	// NextDue is when the next step runs; zero marks the task unanswered.
-	NextDue  time.Time
+	// Wait is how long the next step waits, counted from when this step
+	// is recorded (the script's now), so every step gets its full wait
+	// however late this one ran; zero marks the task unanswered.
+	Wait     time.Duration
 	Messages []OutMessage
 	Note     string // timeline text
 	Audit    map[string]any
@@ -345,15 +347,15 @@ func (s *Store) RunSteps(ctx context.Context, runs []StepRun) ([]string, error) 
 }
 
 func (s *Store) stepArgs(r StepRun) []any {
-	next := ""
-	if !r.NextDue.IsZero() {
-		next = strconv.FormatInt(ms(r.NextDue), 10)
+	wait := ""
+	if r.Wait > 0 {
+		wait = strconv.FormatInt(r.Wait.Milliseconds(), 10)
 	}
 	msgs := r.Messages
 	if msgs == nil {
 		msgs = []OutMessage{}
 	}
-	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, next, mustJSON(msgs), r.Note, auditData(r.Audit)}
+	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, wait, mustJSON(msgs), r.Note, auditData(r.Audit)}
 }
 
 // Task actions for AckTask.

@@ -2,8 +2,12 @@
 -- caller still holds the claim and the step is the one it expects: this
 -- is where escalation and acknowledgement race, and exactly one wins.
 -- ARGV: now, task num, claim token, expected step, new assignee ('' keeps),
---       next due ms ('' when this was the last step: the task becomes
---       unanswered), messages JSON, timeline text, audit data JSON
+--       wait ms before the next step ('' when this was the last step: the
+--       task becomes unanswered), messages JSON, timeline text, audit data
+--       JSON
+-- The next step falls due a full wait after now, when this step ran, not
+-- after this step's own deadline: a step that ran late (after an outage
+-- or a lease take-over) still leaves the next person their whole wait.
 local now, tn, token, s = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local tk = P .. 'task:' .. tn
 local t = redis.call('HMGET', tk, 'status', 'claim', 'step', 'assignee', 'activation')
@@ -46,8 +50,9 @@ if ARGV[6] == '' then
   kind = 'task.unanswered'
   timeline(tk .. ':timeline', now, 'muster', 'unanswered', ARGV[8])
 else
-  redis.call('HSET', tk, 'step', tonumber(s) + 1, 'due', ARGV[6])
-  redis.call('ZADD', P .. 'timers', ARGV[6], tn)
+  local next = string.format('%.0f', tonumber(now) + tonumber(ARGV[6]))
+  redis.call('HSET', tk, 'step', tonumber(s) + 1, 'due', next)
+  redis.call('ZADD', P .. 'timers', next, tn)
   timeline(tk .. ':timeline', now, 'muster', 'step', ARGV[8])
 end
 local an = t[5]

@@ -4,8 +4,8 @@
 -- process takes it over; a stale claimer's later write is refused.
 -- Each claim reports the step's scheduled due time (the task's `due`),
 -- not the timer's score: after a take-over the score is the dead
--- claimer's lease end, and the next step must still be scheduled from
--- the original deadline.
+-- claimer's lease end, and the step's lateness is measured from its
+-- deadline. (The next step is scheduled from when this one runs.)
 -- Each claim also carries the task's fields, so the engine needs no
 -- further read to run the step. It runs for every deadline that falls
 -- due, so it stays at two commands per claim and two per batch.
