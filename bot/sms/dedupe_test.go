@@ -9,6 +9,8 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/testtime"
+	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
@@ -162,14 +164,15 @@ func TestSMSAckIsOneRoundTrip(t *testing.T) {
 }
 
 // twoPhoneTasks triggers the medical plan at the harbour on a fresh store
-// and returns two of its open tasks whose assignees have phones.
+// running at testtime.Start and returns two of its open tasks whose
+// assignees have phones.
 func twoPhoneTasks(t *testing.T) (*configs.Config, *store.Store, *commands.Service, []*store.Task) {
 	t.Helper()
 	cfg, err := configs.Example()
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := storetest.Open(t, nil)
+	st := storetest.Open(t, clock.NewScaled(testtime.Start, 1).Now)
 	svc := commands.New(commands.Options{Config: cfg, Store: st})
 	ctx := context.Background()
 	if r := svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "jonah", Text: "/plan trigger medical-emergency @harbour"}); r.Error {

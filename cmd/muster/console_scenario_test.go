@@ -1,13 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
+	"github.com/muster-ops/muster/internal/testtime"
 )
 
 // TestConsoleEscalationScenario is the issue's piped rehearsal, with the
-// console's clock 600 times faster (a minute passes in 0.1 s):
+// console's clock starting at testtime.Start and running 600 times faster
+// (a minute passes in 0.1 s):
 //
 //	/roster cover harbour-guard amara now 12h   # whoever's shift it is, amara is the guard
 //	/plan trigger medical-emergency @harbour Visitor collapsed in reception
@@ -30,7 +37,7 @@ func TestConsoleEscalationScenario(t *testing.T) {
 		"/ack T-3",
 		":wait 12m",
 	}, "\n") + "\n"
-	r := o.console(t, script, "--as", "farid", "--time-scale", "600")
+	r := o.console(t, script, "--as", "farid", "--time-scale", "600", "--start", testtime.Start.Format(time.RFC3339))
 	out := r.stdout
 
 	if !strings.Contains(out, "A-1 triggered: Medical emergency v1 at Harbour Point HQ by Farid Haddad.") ||
@@ -61,5 +68,33 @@ func TestConsoleEscalationScenario(t *testing.T) {
 	// further steps: T-1 (critical) went unanswered.
 	if !strings.Contains(after, "T-1 UNANSWERED") {
 		t.Errorf("no further escalation at all after the ack; did the second :wait run?\n%s", after)
+	}
+}
+
+// TestConsoleTriggerAnyDay triggers the medical emergency from a console
+// started on each of fourteen consecutive days: every task goes to whoever
+// `muster roster` says holds its role at harbour that day.
+func TestConsoleTriggerAnyDay(t *testing.T) {
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, day := range testtime.Days(14) {
+		t.Run(day.Format("2006-01-02"), func(t *testing.T) {
+			o := newOrg(t)
+			r := o.console(t, "/plan trigger medical-emergency @harbour Visitor collapsed in reception\n",
+				"--as", "farid", "--start", day.Format(time.RFC3339))
+			plan, _ := cfg.Plan("medical-emergency")
+			for i, task := range plan.Tasks {
+				sh, ok := roster.OnDuty(cfg, "harbour", task.Role, day, nil)
+				if !ok || sh.Person == nil {
+					t.Fatalf("nobody holds %s at harbour on %s", task.Role, day)
+				}
+				want := fmt.Sprintf("\n  T-%d %s: %s\n", i+1, sh.Person.Name, task.Title)
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("want %q in:\n%s", want, r.stdout)
+				}
+			}
+		})
 	}
 }

@@ -47,7 +47,7 @@ func main() {
 const usage = `muster: chat-ops and incident communication for security operations
 
 Usage:
-  muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N]
+  muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N] [--start RFC3339]
   muster serve [--config FILE] [--redis URL]
   muster roster --site SITE [--at RFC3339] [--role ROLE] [--config FILE]
   muster check-config [FILE]
@@ -270,6 +270,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	as := fs.String("as", "", "person id typing the commands (default: the first coordinator)")
 	redisURL := fs.String("redis", "", "Redis URL (default: redis.url, MUSTER_REDIS_URL, else embedded)")
 	scale := fs.Float64("time-scale", 1, "run the console's clock this many times faster (rehearsals)")
+	startAt := fs.String("start", "", "start the console's clock at this instant, RFC 3339 (rehearse another shift)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -278,6 +279,14 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "muster console: --time-scale must be between 0 and 10000")
 		return 2
 	}
+	start := time.Now()
+	if *startAt != "" {
+		var err error
+		if start, err = time.Parse(time.RFC3339, *startAt); err != nil {
+			fmt.Fprintf(stderr, "muster console: --start %q is not RFC 3339 (e.g. 2026-11-28T19:30:00Z)\n", *startAt)
+			return 2
+		}
+	}
 	log, err := logging.New(stderr, false, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "muster console: --log-level:", err)
@@ -285,8 +294,8 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	defer func() { _ = log.Sync() }()
 	var clk clock.Clock = clock.Real{}
-	if *scale != 1 {
-		clk = clock.NewScaled(time.Now(), *scale)
+	if *scale != 1 || *startAt != "" {
+		clk = clock.NewScaled(start, *scale)
 	}
 	a, err := openApp(ctx, *cfgPath, *redisURL, clk, log)
 	if err != nil {

@@ -317,4 +317,8 @@ func TestConsoleBadArgs(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, bad+":10: ") {
 		t.Errorf("console --config %s: exit %d, stderr %q; want 1 and the problem's line", bad, r.code, r.stderr)
 	}
+	r = muster(t, "", "console", "--start", "tomorrow")
+	if r.code != 2 || !strings.Contains(r.stderr, `--start "tomorrow" is not RFC 3339`) {
+		t.Errorf("console --start tomorrow: exit %d, stderr %q; want 2 and the format", r.code, r.stderr)
+	}
 }

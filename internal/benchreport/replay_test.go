@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/testtime"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
@@ -19,12 +20,12 @@ func (e *rtEnv) replica(t testing.TB) (string, *storetest.RoundTrips) {
 	t.Helper()
 	var st *store.Store
 	if e.st.Embedded() {
-		st = storetest.OpenURL(t, "redis://"+e.st.Addr(), e.st.Namespace(), nil)
+		st = storetest.OpenURL(t, "redis://"+e.st.Addr(), e.st.Namespace(), e.clock.Now)
 	} else {
-		st = storetest.OpenNamespace(t, e.st.Namespace(), nil)
+		st = storetest.OpenNamespace(t, e.st.Namespace(), e.clock.Now)
 	}
 	rt := storetest.CountRoundTrips(st)
-	_, url := serveSlack(t, st)
+	_, url := serveSlack(t, st, e.clock)
 	return url, rt
 }
 
@@ -63,30 +64,46 @@ func (e *rtEnv) state(t testing.TB) state {
 // done, trigger, stand-down, cover, drill start/stop/action) above all.
 func TestReplayedCommandChangesNothing(t *testing.T) {
 	for _, c := range rtCases {
-		t.Run(c.name, func(t *testing.T) {
-			e := newRTEnv(t)
-			other, otherRT := e.replica(t)
-			text := c.setup(t, e)
-			req := e.sign(c.user, c.command, text)
-			before := e.state(t)
-			if _, _, _ = e.postSigned(t, req); c.mutates() && e.state(t) == before {
-				t.Fatalf("%s %s changed nothing the first time: the check below would prove nothing", c.command, text)
-			}
-			after := e.state(t)
-			for _, to := range []struct {
-				name string
-				url  string
-				rt   *storetest.RoundTrips
-			}{{"same replica", e.url, e.rt}, {"other replica", other, otherRT}} {
-				code, raw, _ := send(t, to.url, to.rt, req)
-				if code != http.StatusUnauthorized {
-					t.Errorf("%s %s sent again to the %s: HTTP %d %s, want 401", c.command, text, to.name, code, raw)
-				}
-				if got := e.state(t); got != after {
-					t.Errorf("%s %s sent again to the %s changed the records:\n got %+v\nwant %+v", c.command, text, to.name, got, after)
-				}
+		t.Run(c.name, func(t *testing.T) { replayChangesNothing(t, newRTEnv(t), c) })
+	}
+}
+
+// TestReplayedCommandChangesNothingAnyDay is the same on fourteen
+// consecutive days, whoever is on duty (one store and two replicas a
+// day, the cases one after another).
+func TestReplayedCommandChangesNothingAnyDay(t *testing.T) {
+	for _, day := range testtime.Days(14) {
+		t.Run(day.Format("2006-01-02"), func(t *testing.T) {
+			e := newRTEnvAt(t, day)
+			for _, c := range rtCases {
+				t.Run(c.name, func(t *testing.T) { replayChangesNothing(t, e, c) })
 			}
 		})
+	}
+}
+
+func replayChangesNothing(t *testing.T, e *rtEnv, c rtCase) {
+	t.Helper()
+	other, otherRT := e.replica(t)
+	text := c.setup(t, e)
+	req := e.sign(c.user, c.command, text)
+	before := e.state(t)
+	if _, _, _ = e.postSigned(t, req); c.mutates() && e.state(t) == before {
+		t.Fatalf("%s %s changed nothing the first time: the check below would prove nothing", c.command, text)
+	}
+	after := e.state(t)
+	for _, to := range []struct {
+		name string
+		url  string
+		rt   *storetest.RoundTrips
+	}{{"same replica", e.url, e.rt}, {"other replica", other, otherRT}} {
+		code, raw, _ := send(t, to.url, to.rt, req)
+		if code != http.StatusUnauthorized {
+			t.Errorf("%s %s sent again to the %s: HTTP %d %s, want 401", c.command, text, to.name, code, raw)
+		}
+		if got := e.state(t); got != after {
+			t.Errorf("%s %s sent again to the %s changed the records:\n got %+v\nwant %+v", c.command, text, to.name, got, after)
+		}
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
+	"github.com/muster-ops/muster/internal/testtime"
+	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/storetest"
 )
@@ -25,40 +28,71 @@ import (
 const (
 	rtSecret   = "bench-signing-secret"
 	rtBotToken = "xoxb-bench"
-	supervisor = "U0FARID" // farid: supervisor and guard at harbour
+	// supervisor stands for whoever is the harbour supervisor on duty
+	// (a guard too, in the example) when the env runs; rtEnv.user
+	// resolves it, so the cases hold on every day of the rotation.
+	supervisor = "supervisor on duty at harbour"
 	coord      = "U0JONAH" // jonah: coordinator
 )
 
 // rtEnv is the Slack HTTP route over a test store, with a round-trip
 // counter on the store's client. Setup runs through the same service
-// directly (its round trips are not counted).
+// directly (its round trips are not counted). Everything runs on a clock
+// that starts at a fixed instant (the store's, the service's and the
+// signature check's), never on today's date.
 type rtEnv struct {
-	st  *store.Store
-	svc *commands.Service
-	url string
-	rt  *storetest.RoundTrips
-	seq atomic.Int64
+	st    *store.Store
+	svc   *commands.Service
+	clock clock.Clock
+	url   string
+	rt    *storetest.RoundTrips
+	seq   atomic.Int64
+	// onDuty is the Slack id of the harbour supervisor on duty.
+	onDuty string
 }
 
-func newRTEnv(b testing.TB) *rtEnv {
+// newRTEnv runs at testtime.Start.
+func newRTEnv(b testing.TB) *rtEnv { return newRTEnvAt(b, testtime.Start) }
+
+// newRTEnvAt runs on a clock that reads at when the env starts and then
+// moves at the wall clock's pace.
+func newRTEnvAt(b testing.TB, at time.Time) *rtEnv {
 	b.Helper()
-	st := storetest.Open(b, nil)
+	clk := clock.NewScaled(at, 1)
+	st := storetest.Open(b, clk.Now)
 	rt := storetest.CountRoundTrips(st)
-	svc, url := serveSlack(b, st)
-	return &rtEnv{st: st, svc: svc, url: url, rt: rt}
+	svc, url := serveSlack(b, st, clk)
+	cfg, err := configs.Example()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sh, ok := roster.OnDuty(cfg, "harbour", "supervisor", at, nil)
+	if !ok || sh.Person == nil {
+		b.Fatalf("nobody is the harbour supervisor at %s", at)
+	}
+	return &rtEnv{st: st, svc: svc, clock: clk, url: url, rt: rt, onDuty: sh.Person.Slack}
+}
+
+// user is the Slack id behind a case's user: the on-duty supervisor for
+// supervisor, else the id itself.
+func (e *rtEnv) user(u string) string {
+	if u == supervisor {
+		return e.onDuty
+	}
+	return u
 }
 
 // serveSlack runs muster's Slack routes over st on a test listener, as
-// one replica: its service and its URL.
-func serveSlack(b testing.TB, st *store.Store) (*commands.Service, string) {
+// one replica on clk: its service and its URL.
+func serveSlack(b testing.TB, st *store.Store, clk clock.Clock) (*commands.Service, string) {
 	b.Helper()
 	cfg, err := configs.Example()
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := commands.New(commands.Options{Config: cfg, Store: st})
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now})
 	a, err := slackbot.New(slackbot.Options{Service: svc, Store: st, Config: cfg, BotToken: rtBotToken,
-		SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/"})
+		SigningSecret: rtSecret, APIURL: "http://127.0.0.1:1/api/", Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +110,7 @@ func (e *rtEnv) handle(b testing.TB, user, line string) commands.Reply {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r := e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, UserID: user, Text: line, Channel: "C0HARBOUR"})
+	r := e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformSlack, UserID: e.user(user), Text: line, Channel: "C0HARBOUR"})
 	if r.Error {
 		b.Fatalf("setup %q: %s", line, r.Text)
 	}
@@ -110,14 +144,15 @@ type signed struct {
 	sig           string
 }
 
-// sign builds a signed slash command with its own trigger_id.
+// sign builds a signed slash command with its own trigger_id, stamped
+// with the env's clock.
 func (e *rtEnv) sign(user, command, text string) signed {
 	body := url.Values{
-		"team_id": {"T0FAKE0001"}, "channel_id": {"C0HARBOUR"}, "user_id": {user},
+		"team_id": {"T0FAKE0001"}, "channel_id": {"C0HARBOUR"}, "user_id": {e.user(user)},
 		"command": {command}, "text": {text}, "response_url": {"http://127.0.0.1:1/response/x"},
 		"trigger_id": {strconv.FormatInt(e.seq.Add(1), 10)},
 	}.Encode()
-	ts := time.Now().Unix()
+	ts := e.clock.Now().Unix()
 	return signed{command: command, text: text, body: body, ts: ts, sig: slackbot.Sign(rtSecret, ts, []byte(body))}
 }
 
@@ -237,7 +272,7 @@ func withDrillAction(format string) func(testing.TB, *rtEnv) string {
 // rtCases is every chat command of the grammar (commands/help.go), in the
 // shapes that cost the most round trips (lists with records in them).
 var rtCases = []rtCase{
-	{"MusterWhoami", supervisor, "/muster", fixed("whoami"), "Farid"},
+	{"MusterWhoami", supervisor, "/muster", fixed("whoami"), "supervisor, guard at Northgate Security"},
 	{"MusterHelp", supervisor, "/muster", fixed("help"), "muster commands"},
 	{"MusterStatus", supervisor, "/muster", withOpenTask("status"), "Open tasks"},
 	{"IncidentRaise", supervisor, "/incident", fixed("raise intrusion sev2 @harbour fence cut near gate B"), "INC-"},
@@ -266,6 +301,13 @@ var rtCases = []rtCase{
 	{"DrillActionList", coord, "/drill", withDrillAction("action list %s"), "Corrective actions of D-"},
 }
 
+// BenchmarkCommandRoundTrips sends each chat command as a signed Slack
+// slash command and reports the Redis round trips of the whole HTTP path
+// as redis-rt/op, and its p99 time. The path includes the Slack replay
+// check: it rides on the command's first round trip (a script's prelude,
+// or the head of a read pipeline; store/guard.go), and only a command that
+// reads no records (/muster help, /plan list) pays it as a round trip of
+// its own. The goal (issue 5) is at most 2 round trips a command;
 // BenchmarkCommandRoundTrips sends each chat command as a signed Slack
 // slash command and reports the Redis round trips of the whole HTTP path
 // as redis-rt/op, and its p99 time. The path includes the Slack replay
@@ -317,25 +359,42 @@ func BenchmarkCommandRoundTrips(b *testing.B) {
 // same budget.
 func TestCommandRoundTrips(t *testing.T) {
 	for _, c := range rtCases {
-		t.Run(c.name, func(t *testing.T) {
-			e := newRTEnv(t)
-			e.post(t, c.user, c.command, c.setup(t, e)) // warm up: scripts loaded, connections open
-			text := c.setup(t, e)
-			answer, n, req := e.postSigned(t, e.sign(c.user, c.command, text))
-			if c.want != "" && !strings.Contains(answer, c.want) {
-				t.Fatalf("%s %s: answer %q lacks %q", c.command, text, answer, c.want)
-			}
-			if n > maxRoundTrips {
-				t.Errorf("%s %s: %d Redis round trips, want at most %d", c.command, text, n, maxRoundTrips)
-			}
-			code, raw, n := send(t, e.url, e.rt, req)
-			if code != http.StatusUnauthorized {
-				t.Errorf("%s %s sent again: HTTP %d %s, want 401", c.command, text, code, raw)
-			}
-			if n > maxRoundTrips {
-				t.Errorf("%s %s sent again: %d Redis round trips, want at most %d", c.command, text, n, maxRoundTrips)
+		t.Run(c.name, func(t *testing.T) { roundTrips(t, newRTEnv(t), c) })
+	}
+}
+
+// TestCommandRoundTripsAnyDay runs every case on fourteen consecutive
+// days, one after another in one store a day: the supervisor sending
+// them is whoever the rotation puts on duty that day, and each command
+// still works within its budget.
+func TestCommandRoundTripsAnyDay(t *testing.T) {
+	for _, day := range testtime.Days(14) {
+		t.Run(day.Format("2006-01-02"), func(t *testing.T) {
+			e := newRTEnvAt(t, day)
+			for _, c := range rtCases {
+				t.Run(c.name, func(t *testing.T) { roundTrips(t, e, c) })
 			}
 		})
+	}
+}
+
+func roundTrips(t *testing.T, e *rtEnv, c rtCase) {
+	t.Helper()
+	e.post(t, c.user, c.command, c.setup(t, e)) // warm up: scripts loaded, connections open
+	text := c.setup(t, e)
+	answer, n, req := e.postSigned(t, e.sign(c.user, c.command, text))
+	if c.want != "" && !strings.Contains(answer, c.want) {
+		t.Fatalf("%s %s: answer %q lacks %q", c.command, text, answer, c.want)
+	}
+	if n > maxRoundTrips {
+		t.Errorf("%s %s: %d Redis round trips, want at most %d", c.command, text, n, maxRoundTrips)
+	}
+	code, raw, n := send(t, e.url, e.rt, req)
+	if code != http.StatusUnauthorized {
+		t.Errorf("%s %s sent again: HTTP %d %s, want 401", c.command, text, code, raw)
+	}
+	if n > maxRoundTrips {
+		t.Errorf("%s %s sent again: %d Redis round trips, want at most %d", c.command, text, n, maxRoundTrips)
 	}
 }
 
