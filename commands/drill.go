@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/store"
 )
@@ -72,62 +73,6 @@ func (s *Service) drillStop(ctx context.Context, c *call, args []string) Reply {
 	return Reply{Text: fmt.Sprintf("DRILL — %s stopped by %s; %d task(s) still open were closed. /drill report %s gives the results.", d.ID(), c.who.Name, n, d.ID()), Public: true, Ref: d.ID()}
 }
 
-// DrillResult is the after-action figures of one drill.
-type DrillResult struct {
-	Drill      *store.Drill
-	Activation *store.Activation
-	Rows       []DrillRow
-	// Passed: every live task acknowledged within the plan's target.
-	Passed bool
-	// Slowest is the longest time to acknowledge among those who did.
-	Slowest time.Duration
-}
-
-// DrillRow is one task of a drill.
-type DrillRow struct {
-	Task      *store.Task
-	Person    string // whoever acknowledged, else the last assignee
-	Acked     bool
-	TimeToAck time.Duration
-	// Steps is how many escalation steps ran before the ack.
-	Steps     int
-	Simulated bool
-}
-
-// DrillResults computes the after-action figures of a drill.
-func (s *Service) DrillResults(ctx context.Context, d *store.Drill) (*DrillResult, error) {
-	_, act, tasks, err := s.st.DrillWithTasks(ctx, d.Num)
-	if err != nil {
-		return nil, err
-	}
-	return drillResults(d, act, tasks), nil
-}
-
-// drillResults computes the figures from the records.
-func drillResults(d *store.Drill, act *store.Activation, tasks []*store.Task) *DrillResult {
-	res := &DrillResult{Drill: d, Activation: act, Passed: true}
-	for _, t := range tasks {
-		row := DrillRow{Task: t, Person: t.Assignee, Simulated: t.Status == store.TaskSimulated}
-		if !t.AckedAt.IsZero() {
-			row.Acked = true
-			row.Person = t.AckedBy
-			row.TimeToAck = t.AckedAt.Sub(t.Created)
-			// Step counts the steps run so far; the first step is the
-			// notice itself, so steps beyond it are escalations.
-			row.Steps = max(t.Step-1, 0)
-			res.Slowest = max(res.Slowest, row.TimeToAck)
-			if d.Target > 0 && row.TimeToAck > d.Target {
-				res.Passed = false
-			}
-		} else if !row.Simulated {
-			row.Steps = max(t.Step-1, 0)
-			res.Passed = false
-		}
-		res.Rows = append(res.Rows, row)
-	}
-	return res
-}
-
 // drillReport reads the drill, its activation and its tasks in one round
 // trip.
 func (s *Service) drillReport(ctx context.Context, args []string) Reply {
@@ -146,11 +91,13 @@ func (s *Service) drillReport(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return failErr(err, "the drill report")
 	}
-	return Reply{Text: s.DrillReportText(drillResults(d, act, tasks)), Ref: d.ID()}
+	return Reply{Text: s.drillReportText(report.DrillResult(d, act, tasks)), Ref: d.ID()}
 }
 
-// DrillReportText renders the after-action summary.
-func (s *Service) DrillReportText(res *DrillResult) string {
+// drillReportText renders the after-action summary. Its figures are the
+// ones `muster report drill` prints (commands/report works them out for
+// both).
+func (s *Service) drillReportText(res *report.DrillFigures) string {
 	d := res.Drill
 	var b strings.Builder
 	status := "running"
@@ -158,21 +105,22 @@ func (s *Service) DrillReportText(res *DrillResult) string {
 		status = "stopped " + s.localTime(d.Stopped)
 	}
 	fmt.Fprintf(&b, "DRILL — %s report: %s at %s, started %s by %s, %s. Target: every task acknowledged within %s.",
-		d.ID(), res.Activation.PlanName, s.siteName(d.Site), s.localTime(d.Started), s.personName(d.StartedBy), status, d.Target)
-	var silent []string
-	for _, r := range res.Rows {
+		d.ID(), res.Act.PlanName, s.siteName(d.Site), s.localTime(d.Started), s.personName(d.StartedBy), status, d.Target)
+	for _, f := range res.Tasks {
+		t := f.Task
 		switch {
-		case r.Simulated:
-			fmt.Fprintf(&b, "\n  %s %s: simulated (live only)", r.Task.ID(), r.Task.Title)
-		case r.Acked:
-			fmt.Fprintf(&b, "\n  %s %s: acknowledged by %s after %s, %d escalation step(s)", r.Task.ID(), r.Task.Title, s.personName(r.Person), r.TimeToAck.Round(time.Second), r.Steps)
+		case f.Simulated:
+			fmt.Fprintf(&b, "\n  %s %s: simulated (live only)", t.ID(), t.Title)
+		case f.AckedLate():
+			fmt.Fprintf(&b, "\n  %s %s: acknowledged by %s after %s, only after its escalation ran out (%d escalation step(s))", t.ID(), t.Title, s.personName(f.AckedBy), f.TimeToAck().Round(time.Second), f.Escalations())
+		case f.Acked():
+			fmt.Fprintf(&b, "\n  %s %s: acknowledged by %s after %s, %d escalation step(s)", t.ID(), t.Title, s.personName(f.AckedBy), f.TimeToAck().Round(time.Second), f.Escalations())
 		default:
-			fmt.Fprintf(&b, "\n  %s %s: NOT acknowledged (%s, %d escalation step(s))", r.Task.ID(), r.Task.Title, s.personName(r.Person), r.Steps)
-			silent = append(silent, s.personName(r.Person))
+			fmt.Fprintf(&b, "\n  %s %s: NOT acknowledged (%s, %d escalation step(s))", t.ID(), t.Title, s.names(f.Holders), f.Escalations())
 		}
 	}
-	if len(silent) > 0 {
-		fmt.Fprintf(&b, "\nNever answered: %s.", strings.Join(silent, ", "))
+	if len(res.NonResponders) > 0 {
+		fmt.Fprintf(&b, "\nNever answered: %s.", s.names(res.NonResponders))
 	}
 	if res.Passed {
 		fmt.Fprintf(&b, "\nResult: PASS (slowest acknowledgement %s, target %s).", res.Slowest.Round(time.Second), d.Target)
@@ -180,4 +128,16 @@ func (s *Service) DrillReportText(res *DrillResult) string {
 		fmt.Fprintf(&b, "\nResult: FAIL (target %s).", d.Target)
 	}
 	return b.String()
+}
+
+// names lists people's display names.
+func (s *Service) names(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = s.personName(id)
+	}
+	if len(out) == 0 {
+		return "nobody"
+	}
+	return strings.Join(out, ", ")
 }

@@ -343,7 +343,7 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 			}
 		}
 		run.Note = "escalation ran out"
-		run.Audit = map[string]any{"step": t.Step, "assignee": t.Assignee}
+		run.Audit = map[string]any{"step": t.Step + 1, "assignee": t.Assignee}
 		return
 	}
 	st := steps[t.Step]
@@ -384,7 +384,8 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 	// (what commands/report reads), nothing more: the script hashes the
 	// event, and a step that fits four SHA-256 blocks is one fifth
 	// cheaper than one that needs five. The timeline keeps the prose.
-	run.Audit = map[string]any{"step": t.Step, "notify": st.Notify, "to": who}
+	// Steps are numbered from 1 here as in the timeline.
+	run.Audit = map[string]any{"step": t.Step + 1, "notify": st.Notify, "to": who}
 }
 
 func orNobody(who string) string {

@@ -94,8 +94,8 @@ func TestStepAuditEventFitsFourBlocks(t *testing.T) {
 		Notify []string `json:"notify"`
 		To     string   `json:"to"`
 	}
-	if err := json.Unmarshal([]byte(step.Data), &d); err != nil || d.Step == nil || *d.Step != 0 || len(d.Notify) != 2 || d.To != "amara" {
-		t.Errorf("step event data %s (%v): want step 0, the critical policy's two channels, to amara", step.Data, err)
+	if err := json.Unmarshal([]byte(step.Data), &d); err != nil || d.Step == nil || *d.Step != 1 || len(d.Notify) != 2 || d.To != "amara" {
+		t.Errorf("step event data %s (%v): want step 1, the critical policy's two channels, to amara", step.Data, err)
 	}
 	if n := len(step.Canonical()); n > 247 {
 		t.Errorf("step event canonical form is %d bytes, more than four SHA-256 blocks hold (247): %s", n, step.Canonical())

@@ -163,31 +163,37 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 			continue
 		}
 		goneAct[a.Num] = true
-		p.Activations = append(p.Activations, a.Num)
-		for _, t := range a.Tasks {
-			if task, ok := recs.Tasks[t]; ok && task.Status != TaskOpen {
-				p.Tasks = append(p.Tasks, t)
-			}
-		}
 	}
 	actions := map[int64][]*CorrectiveAction{}
 	for _, ca := range recs.Actions {
 		actions[ca.Drill] = append(actions[ca.Drill], ca)
 	}
+	// A drill goes only with its activation, and only once its corrective
+	// actions are all done; a drill that stays keeps its activation and
+	// tasks, so its report still has what it is made of.
 	for _, d := range recs.Drills {
-		if d.Status != "stopped" || !goneAct[d.Activation] {
-			continue
-		}
 		open := false
 		for _, ca := range actions[d.Num] {
 			open = open || ca.Status != ActionDone
 		}
-		if open {
+		if d.Status != "stopped" || !goneAct[d.Activation] || open {
+			delete(goneAct, d.Activation)
 			continue
 		}
 		p.Drills = append(p.Drills, d.Num)
 		for _, ca := range actions[d.Num] {
 			p.Actions = append(p.Actions, ca.Num)
+		}
+	}
+	for _, a := range recs.Activations {
+		if !goneAct[a.Num] {
+			continue
+		}
+		p.Activations = append(p.Activations, a.Num)
+		for _, t := range a.Tasks {
+			if task, ok := recs.Tasks[t]; ok && task.Status != TaskOpen {
+				p.Tasks = append(p.Tasks, t)
+			}
 		}
 	}
 	errStop := errors.New("stop")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ type Task struct {
 	DoneAt   time.Time
 	Drill    int64
 	LiveOnly bool
+	// UnansweredAt is when its escalation ran out (zero if it never did);
+	// an acknowledgement may still come after it.
+	UnansweredAt time.Time
 }
 
 // ID is the human id, T-17.
@@ -89,6 +93,25 @@ func (t *Task) WasAssigned(person string) bool {
 		}
 	}
 	return false
+}
+
+// Holders lists everyone who held the task, in the order they were given
+// it, each once (a repeating policy can hand it back and forth).
+func (t *Task) Holders() []string {
+	list := t.Assignees
+	if len(list) == 0 && t.Assignee != "" {
+		list = []string{t.Assignee}
+	}
+	var out []string
+	for _, p := range list {
+		if p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if t.Assignee != "" && !slices.Contains(out, t.Assignee) {
+		out = append(out, t.Assignee)
+	}
+	return out
 }
 
 // Closed reports whether nothing more happens to the task.
@@ -636,7 +659,7 @@ func taskFromHash(m map[string]string) *Task {
 		Policy: m["policy"], Site: m["site"], Assignee: m["assignee"], Status: m["status"], Step: int(toInt(m["step"])),
 		Due: fromMS(toInt(m["due"])), Created: fromMS(toInt(m["created"])), AckedBy: m["acked_by"],
 		AckedAt: fromMS(toInt(m["acked_at"])), AckNote: m["ack_note"], DoneBy: m["done_by"], DoneAt: fromMS(toInt(m["done_at"])),
-		Drill: toInt(m["drill"]), LiveOnly: m["live_only"] == "1",
+		Drill: toInt(m["drill"]), LiveOnly: m["live_only"] == "1", UnansweredAt: fromMS(toInt(m["unanswered_at"])),
 	}
 }
 

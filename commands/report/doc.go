@@ -13,7 +13,9 @@ import (
 	"html"
 	"io"
 	"math"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Doc is a report as data; Markdown, HTML and CSV render it.
@@ -28,29 +30,89 @@ type Doc struct {
 type Section struct {
 	Heading string
 	// Facts are label: value pairs.
-	Facts  [][2]string
+	Facts  []Fact
 	Paras  []string
 	Charts []Chart
 	Tables []Table
 }
+
+// Fact is one "label: value" line.
+type Fact struct {
+	Label, Value string
+	// Duration marks a value written by dur ("4m2s", or "-" for none):
+	// CSV writes it as a number of seconds.
+	Duration bool
+}
+
+// fact is a plain fact.
+func fact(label, value string) Fact { return Fact{Label: label, Value: value} }
+
+// durFact is a duration fact; text is dur's, or words saying why there
+// is none.
+func durFact(label, text string) Fact { return Fact{Label: label, Value: text, Duration: true} }
 
 // Table is a captioned table.
 type Table struct {
 	Caption string
 	Header  []string
 	Rows    [][]string
+	// Durations lists the columns whose cells are durations written by
+	// dur: CSV writes them as numbers of seconds, headed "<header> (s)".
+	Durations []int
 }
 
-// Chart is a horizontal bar chart.
+// seconds is a duration cell or fact as CSV writes it: whole seconds as a
+// number; empty for "-"; any other words as they are.
+func seconds(text string) string {
+	if text == "-" {
+		return ""
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil {
+		return text
+	}
+	return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10)
+}
+
+// Chart is a horizontal bar chart with a value axis.
 type Chart struct {
 	Title  string
 	Labels []string
 	Values []float64
-	// Unit follows each value ("min", "").
+	// Missing, where an entry is not empty, says why a row has no value
+	// ("no data: no incidents"): no bar is drawn and the words are
+	// written instead, so no data never reads as zero.
+	Missing []string
+	// Unit follows each value ("min", "%", "").
 	Unit string
+	// Axis names the value axis (its unit is added).
+	Axis string
+	// Target, when above 0, draws a dashed line across every row at that
+	// value, labelled TargetLabel.
+	Target      float64
+	TargetLabel string
+	// Targets, where an entry is above 0, marks that row's own target
+	// (a plan's) with a dashed tick.
+	Targets []float64
 	// Dup: the section's tables or facts already give these numbers, so
 	// Markdown and CSV, which cannot draw, leave the chart out.
 	Dup bool
+}
+
+// missing is why row i has no value, or "".
+func (c Chart) missing(i int) string {
+	if i < len(c.Missing) {
+		return c.Missing[i]
+	}
+	return ""
+}
+
+// target is row i's own target, or 0.
+func (c Chart) target(i int) float64 {
+	if i < len(c.Targets) {
+		return c.Targets[i]
+	}
+	return 0
 }
 
 // Markdown writes the document as GitHub-flavoured Markdown.
@@ -63,7 +125,7 @@ func (d *Doc) Markdown(w io.Writer) error {
 	for _, s := range d.Sections {
 		fmt.Fprintf(&b, "## %s\n\n", s.Heading)
 		for _, f := range s.Facts {
-			fmt.Fprintf(&b, "- **%s:** %s\n", mdEscape(f[0]), mdEscape(f[1]))
+			fmt.Fprintf(&b, "- **%s:** %s\n", mdEscape(f.Label), mdEscape(f.Value))
 		}
 		if len(s.Facts) > 0 {
 			b.WriteString("\n")
@@ -78,7 +140,11 @@ func (d *Doc) Markdown(w io.Writer) error {
 			// Markdown has no charts: the chart's numbers as a table.
 			t := Table{Caption: c.Title, Header: []string{"", c.Title}}
 			for i, l := range c.Labels {
-				t.Rows = append(t.Rows, []string{l, formatValue(c.Values[i], c.Unit)})
+				v := formatValue(c.Values[i], c.Unit)
+				if m := c.missing(i); m != "" {
+					v = m
+				}
+				t.Rows = append(t.Rows, []string{l, v})
 			}
 			mdTable(&b, t)
 		}
@@ -128,20 +194,40 @@ func (d *Doc) CSV(w io.Writer) error {
 	write("section", "table", "cells...")
 	for _, s := range d.Sections {
 		for _, f := range s.Facts {
-			write(s.Heading, "facts", f[0], f[1])
+			if f.Duration {
+				write(s.Heading, "facts", f.Label+" (s)", seconds(f.Value))
+				continue
+			}
+			write(s.Heading, "facts", f.Label, f.Value)
 		}
 		for _, c := range s.Charts {
 			if c.Dup {
 				continue
 			}
 			for i, l := range c.Labels {
-				write(s.Heading, c.Title, l, formatNumber(c.Values[i]))
+				v := formatNumber(c.Values[i])
+				if m := c.missing(i); m != "" {
+					v = m
+				}
+				write(s.Heading, c.Title, l, v)
 			}
 		}
 		for _, t := range s.Tables {
-			write(append([]string{s.Heading, t.Caption}, t.Header...)...)
+			header := append([]string{s.Heading, t.Caption}, t.Header...)
+			for _, c := range t.Durations {
+				if c < len(t.Header) {
+					header[2+c] += " (s)"
+				}
+			}
+			write(header...)
 			for _, r := range t.Rows {
-				write(append([]string{s.Heading, t.Caption}, r...)...)
+				row := append([]string{s.Heading, t.Caption}, r...)
+				for _, c := range t.Durations {
+					if c < len(r) {
+						row[2+c] = seconds(r[c])
+					}
+				}
+				write(row...)
 			}
 		}
 	}
@@ -185,7 +271,7 @@ func (d *Doc) HTML(w io.Writer) error {
 		if len(s.Facts) > 0 {
 			b.WriteString("<dl>\n")
 			for _, f := range s.Facts {
-				fmt.Fprintf(&b, "<dt>%s</dt><dd>%s</dd>\n", e(f[0]), e(f[1]))
+				fmt.Fprintf(&b, "<dt>%s</dt><dd>%s</dd>\n", e(f.Label), e(f.Value))
 			}
 			b.WriteString("</dl>\n")
 		}
@@ -224,39 +310,108 @@ func (d *Doc) HTML(w io.Writer) error {
 	return err
 }
 
-// svgChart draws a horizontal bar chart: one row per label, bars scaled
-// to the largest value, the value written after each bar.
+// svgChart draws a horizontal bar chart: one row per label, a value axis
+// under the rows with ticks and its name and unit, bars scaled to the
+// axis, the value (or why there is none) after each bar, and dashed
+// target lines.
 func svgChart(b *strings.Builder, c Chart) {
 	const (
-		labelW = 170
-		barW   = 360
+		labelW = 190 // the row labels, right-aligned before the plot
+		plotW  = 360 // the value axis
 		rowH   = 24
-		pad    = 8
+		pad    = 10
+		axisH  = 44 // ticks, their numbers and the axis name
 	)
 	e := html.EscapeString
-	h := pad*2 + rowH*max(len(c.Labels), 1)
-	width := labelW + barW + 90
-	top := 0.0
-	for _, v := range c.Values {
-		top = math.Max(top, v)
+	rows := max(len(c.Labels), 1)
+	top := pad
+	if c.Target > 0 {
+		top += 14 // the target line's label
 	}
+	plotH := rowH * rows
+	h := top + plotH + axisH
+	width := labelW + plotW + 200
+	peak := math.Max(c.Target, 0)
+	for i, v := range c.Values {
+		if c.missing(i) == "" {
+			peak = math.Max(peak, v)
+		}
+		peak = math.Max(peak, c.target(i))
+	}
+	axisMax, step := niceAxis(peak)
+	x := func(v float64) float64 { return float64(labelW) + v/axisMax*plotW }
+
 	fmt.Fprintf(b, "<figure class=\"chart\">\n<figcaption>%s</figcaption>\n", e(c.Title))
 	fmt.Fprintf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n", width, h, width, h, e(c.Title))
 	fmt.Fprintf(b, "<title>%s</title>\n", e(c.Title))
+	// The axes: the value axis along the bottom with its ticks, and the
+	// base line the bars grow from.
+	bottom := top + plotH
+	fmt.Fprintf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#111\"/>\n", labelW, top, labelW, bottom)
+	fmt.Fprintf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#111\"/>\n", labelW, bottom, labelW+plotW, bottom)
+	for v := 0.0; v <= axisMax+step/1000; v += step {
+		tx := x(v)
+		fmt.Fprintf(b, "<line class=\"tick\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#111\"/>\n", tx, bottom, tx, bottom+5)
+		fmt.Fprintf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", tx, bottom+18, e(formatNumber(v)))
+	}
+	axis := c.Axis
+	switch {
+	case axis == "" && c.Unit != "":
+		axis = c.Unit
+	case c.Unit != "":
+		axis += " (" + c.Unit + ")"
+	}
+	if axis != "" {
+		fmt.Fprintf(b, "<text class=\"axis-name\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", labelW+plotW/2, bottom+36, e(axis))
+	}
 	if len(c.Labels) == 0 {
-		fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\">No data.</text>\n", pad, pad+16)
+		fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\">No data.</text>\n", labelW+8, top+16)
 	}
 	for i, l := range c.Labels {
-		y := pad + i*rowH
-		w := 0.0
-		if top > 0 {
-			w = c.Values[i] / top * barW
-		}
+		y := top + i*rowH
 		fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", labelW-6, y+16, e(l))
-		fmt.Fprintf(b, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", labelW, y+4, w, rowH-8, BarColor)
-		fmt.Fprintf(b, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", float64(labelW)+w+6, y+16, e(formatValue(c.Values[i], c.Unit)))
+		if m := c.missing(i); m != "" {
+			fmt.Fprintf(b, "<text class=\"no-data\" x=\"%d\" y=\"%d\" font-style=\"italic\">%s</text>\n", labelW+6, y+16, e(m))
+		} else {
+			w := x(c.Values[i]) - labelW
+			fmt.Fprintf(b, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", labelW, y+4, w, rowH-8, BarColor)
+			fmt.Fprintf(b, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", float64(labelW)+w+6, y+16, e(formatValue(c.Values[i], c.Unit)))
+		}
+		if t := c.target(i); t > 0 {
+			fmt.Fprintf(b, "<line class=\"target\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n", x(t), y+1, x(t), y+rowH-1, TargetColor)
+		}
+	}
+	if c.Target > 0 {
+		tx := x(c.Target)
+		fmt.Fprintf(b, "<line class=\"target\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>\n", tx, top-2, tx, bottom, TargetColor)
+		label := c.TargetLabel
+		if label == "" {
+			label = "target " + formatValue(c.Target, c.Unit)
+		}
+		fmt.Fprintf(b, "<text class=\"target\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", tx, top-4, e(label))
 	}
 	b.WriteString("</svg>\n</figure>\n")
+}
+
+// TargetColor draws target lines.
+const TargetColor = "#c0392b"
+
+// niceAxis picks the value axis: a maximum at or above peak and a tick
+// step of 1, 2 or 5 times a power of ten, about five ticks in all.
+func niceAxis(peak float64) (axisMax, step float64) {
+	if peak <= 0 {
+		return 1, 1
+	}
+	raw := peak / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step = 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	return math.Ceil(peak/step-1e-9) * step, step
 }
 
 func formatNumber(v float64) string {

@@ -39,116 +39,62 @@ func (b *Builder) history(ctx context.Context) (history, error) {
 	return h, err
 }
 
-// TaskStory is what happened to one task, rebuilt from its audit events.
+// TaskStory is one task's figures (from its record) with the escalation
+// steps that ran (from its audit events).
 type TaskStory struct {
-	Task *store.Task
-	// FirstAssignee is whom the task was first given to.
-	FirstAssignee string
+	TaskFigures
 	// Steps are the escalation steps that ran, in order; the first is the
-	// first notice.
+	// first notice. Empty once the audit events are pruned.
 	Steps []StepRun
-	// StepsBeforeAck counts the steps that ran before the acknowledgement
-	// (all of them when none came).
-	StepsBeforeAck int
-	// Channels are the channels those steps used (chat, sms, voice).
+	// Channels are the channels the steps before the acknowledgement used
+	// (chat, sms, voice).
 	Channels []string
-	// Unanswered: escalation ran out before anyone acknowledged.
-	Unanswered bool
-	// AckedBy and AckedAt: the first acknowledgement (or done).
-	AckedBy string
-	AckedAt time.Time
-	// Missed lists, in order, each person who held the task and did not
-	// answer it: it was re-assigned away from them, or went unanswered
-	// while theirs.
-	Missed []string
 }
 
 // StepRun is one escalation step of a task.
 type StepRun struct {
-	At     time.Time
+	At time.Time
+	// Step numbers the task's steps from 1, as its timeline does.
 	Step   int
 	Notify []string
 	To     string
 }
 
-// TimeToAck is the time from the task's creation to its acknowledgement
-// (0 when it was not acknowledged).
-func (s *TaskStory) TimeToAck() time.Duration {
-	if s.AckedAt.IsZero() {
-		return 0
+// FirstAssignee is whom the task was first given to.
+func (s *TaskStory) FirstAssignee() string {
+	if len(s.Holders) == 0 {
+		return ""
 	}
-	return s.AckedAt.Sub(s.Task.Created)
+	return s.Holders[0]
 }
-
-// Escalations is how many steps beyond the first notice ran before the
-// acknowledgement.
-func (s *TaskStory) Escalations() int { return max(s.StepsBeforeAck-1, 0) }
 
 // Used reports whether a step before the acknowledgement used channel.
 func (s *TaskStory) Used(channel string) bool { return slices.Contains(s.Channels, channel) }
 
 func story(t *store.Task, evs []store.AuditEvent) *TaskStory {
-	s := &TaskStory{Task: t, FirstAssignee: t.Assignee}
-	holder := ""
-	done := false
+	s := &TaskStory{TaskFigures: Figures(t)}
 	for _, e := range evs {
+		if e.Kind != "task.escalated" {
+			continue
+		}
 		var d struct {
-			Assignee string   `json:"assignee"`
-			From     string   `json:"from"`
-			To       string   `json:"to"`
-			Step     any      `json:"step"`
-			Notify   []string `json:"notify"`
+			To     string   `json:"to"`
+			Notify []string `json:"notify"`
 		}
 		_ = json.Unmarshal([]byte(e.Data), &d)
-		switch e.Kind {
-		case "task.assigned":
-			s.FirstAssignee, holder = d.Assignee, d.Assignee
-		case "task.reassigned":
-			if !done && d.From != "" {
-				s.Missed = append(s.Missed, d.From)
-			}
-			holder = d.To
-		case "task.escalated":
-			s.Steps = append(s.Steps, StepRun{At: e.At, Step: stepNum(d.Step), Notify: d.Notify, To: d.To})
-			if !done {
-				s.StepsBeforeAck++
-				for _, ch := range d.Notify {
-					if !slices.Contains(s.Channels, ch) {
-						s.Channels = append(s.Channels, ch)
-					}
-				}
-			}
-		case "task.unanswered":
-			if !done {
-				s.Unanswered = true
-				if holder != "" {
-					s.Missed = append(s.Missed, holder)
-				}
-			}
-		case "task.ack", "task.done":
-			if !done {
-				done = true
-				s.AckedBy, s.AckedAt = e.Actor, e.At
+		// Steps are numbered by their order: events written before step
+		// numbers were 1-based in the audit data carry 0 for the first.
+		s.Steps = append(s.Steps, StepRun{At: e.At, Step: len(s.Steps) + 1, Notify: d.Notify, To: d.To})
+		if s.Acked() && e.At.After(s.AckedAt) {
+			continue
+		}
+		for _, ch := range d.Notify {
+			if !slices.Contains(s.Channels, ch) {
+				s.Channels = append(s.Channels, ch)
 			}
 		}
 	}
-	if !done && !t.AckedAt.IsZero() {
-		// The audit events were pruned: the task record still knows.
-		s.AckedBy, s.AckedAt = t.AckedBy, t.AckedAt
-	}
 	return s
-}
-
-func stepNum(v any) int {
-	switch t := v.(type) {
-	case float64:
-		return int(t)
-	case string:
-		var n int
-		_, _ = fmt.Sscan(t, &n)
-		return n
-	}
-	return 0
 }
 
 // timeCells writes an instant as local time (the organization's zone)
@@ -304,12 +250,25 @@ func taskIDs(tasks []*store.Task) []string {
 }
 
 func (b *Builder) taskTable(p *activationParts) Table {
-	t := Table{Caption: "Tasks", Header: []string{"Task", "Title", "Role", "First assigned", "Status", "Acknowledged by", "Time to acknowledge", "Escalation steps", "Channels", "Did not answer"}}
+	t := Table{Caption: "Tasks", Header: []string{"Task", "Title", "Role", "First assigned", "Status", "Acknowledged by", "Time to acknowledge", "Escalation steps", "Channels", "Did not answer"},
+		Durations: []int{6}}
 	for _, s := range p.stories {
-		t.Rows = append(t.Rows, []string{s.Task.ID(), s.Task.Title, s.Task.Role, b.person(s.FirstAssignee), s.Task.Status,
-			b.person(s.AckedBy), dur(s.TimeToAck()), fmt.Sprint(s.Escalations()), strings.Join(s.Channels, "+"), b.people(s.Missed)})
+		t.Rows = append(t.Rows, []string{s.Task.ID(), s.Task.Title, s.Task.Role, b.person(s.FirstAssignee()), s.Task.Status,
+			b.ackedBy(s.TaskFigures), dur(s.TimeToAck()), fmt.Sprint(s.Escalations()), strings.Join(s.Channels, "+"), b.people(s.NotAnswered)})
 	}
 	return t
+}
+
+// ackedBy names whoever acknowledged a task, and says so when it came
+// only after the escalation ran out.
+func (b *Builder) ackedBy(f TaskFigures) string {
+	if !f.Acked() {
+		return "-"
+	}
+	if f.AckedLate() {
+		return b.person(f.AckedBy) + " (after the escalation ran out)"
+	}
+	return b.person(f.AckedBy)
 }
 
 func (b *Builder) messageTable(p *activationParts) Table {
@@ -322,7 +281,7 @@ func (b *Builder) messageTable(p *activationParts) Table {
 	for _, s := range p.stories {
 		for _, st := range s.Steps {
 			for _, ch := range st.Notify {
-				ms = append(ms, msg{st.At, s.Task.ID(), ch, b.person(st.To), fmt.Sprintf("queued (step %d)", st.Step+1)})
+				ms = append(ms, msg{st.At, s.Task.ID(), ch, b.person(st.To), fmt.Sprintf("queued (step %d)", st.Step)})
 			}
 		}
 	}
@@ -388,21 +347,21 @@ func (b *Builder) Incident(ctx context.Context, num int64) (*Doc, error) {
 	if inc.Hold {
 		hold = "yes: kept past retention until released"
 	}
-	facts := [][2]string{
-		{"Site", b.site(inc.Site)}, {"Category", inc.Category}, {"Severity", inc.Severity}, {"Status", inc.Status},
-		{"Raised", b.when(inc.Created) + " by " + b.person(inc.Reporter)}, {"Report", inc.Text},
-		{"Acknowledged", ackText(b, inc)}, {"Resolved", resolvedText(b, inc)},
-		{"Time to acknowledge", dur(incidentTTA(inc))}, {"Time to resolve", dur(incidentTTR(inc))},
-		{"Legal hold", hold},
+	facts := []Fact{
+		fact("Site", b.site(inc.Site)), fact("Category", inc.Category), fact("Severity", inc.Severity), fact("Status", inc.Status),
+		fact("Raised", b.when(inc.Created)+" by "+b.person(inc.Reporter)), fact("Report", inc.Text),
+		fact("Acknowledged", ackText(b, inc)), fact("Resolved", resolvedText(b, inc)),
+		durFact("Time to acknowledge", ttaText(inc)), durFact("Time to resolve", ttrText(inc)),
+		fact("Legal hold", hold),
 	}
 	if inc.Summary != "" {
-		facts = append(facts, [2]string{"Outcome", inc.Summary})
+		facts = append(facts, fact("Outcome", inc.Summary))
 	}
 	doc := &Doc{Title: "Incident report " + inc.ID(), Subtitle: b.generated()}
 	subjects := []string{inc.ID()}
 	var sections []Section
 	if inc.Activation != "" {
-		facts = append(facts, [2]string{"Plan triggered", inc.Activation})
+		facts = append(facts, fact("Plan triggered", inc.Activation))
 		if an, err := store.ParseID("A", inc.Activation); err == nil {
 			if act, err := b.st.Activation(ctx, an); err == nil {
 				p, err := b.activationParts(ctx, h, act)
@@ -435,45 +394,57 @@ func resolvedText(b *Builder, inc *store.Incident) string {
 	return b.when(inc.ResolvedAt) + " by " + b.person(inc.ResolvedBy)
 }
 
-// incidentTTA is the time from the raise to the first response: the
-// acknowledgement, or the resolution when it came without one. 0: none
-// yet.
-func incidentTTA(inc *store.Incident) time.Duration {
-	switch {
-	case !inc.AckedAt.IsZero():
-		return inc.AckedAt.Sub(inc.Created)
-	case !inc.ResolvedAt.IsZero():
-		return inc.ResolvedAt.Sub(inc.Created)
+// incidentTTA is the time from the raise to the acknowledgement; false
+// when the incident was never acknowledged (resolving it is not an
+// acknowledgement).
+func incidentTTA(inc *store.Incident) (time.Duration, bool) {
+	if inc.AckedAt.IsZero() {
+		return 0, false
 	}
-	return 0
+	return inc.AckedAt.Sub(inc.Created), true
 }
 
-// incidentTTR is the time from the raise to the resolution (0: open).
-func incidentTTR(inc *store.Incident) time.Duration {
+// incidentTTR is the time from the raise to the resolution; false while
+// it is open.
+func incidentTTR(inc *store.Incident) (time.Duration, bool) {
 	if inc.ResolvedAt.IsZero() {
-		return 0
+		return 0, false
 	}
-	return inc.ResolvedAt.Sub(inc.Created)
+	return inc.ResolvedAt.Sub(inc.Created), true
 }
 
-func (b *Builder) activationFacts(act *store.Activation) [][2]string {
+func ttaText(inc *store.Incident) string {
+	if d, ok := incidentTTA(inc); ok {
+		return dur(d)
+	}
+	return "not acknowledged"
+}
+
+func ttrText(inc *store.Incident) string {
+	if d, ok := incidentTTR(inc); ok {
+		return dur(d)
+	}
+	return "not resolved"
+}
+
+func (b *Builder) activationFacts(act *store.Activation) []Fact {
 	kind := "live"
 	if act.Drill > 0 {
 		kind = fmt.Sprintf("drill D-%d", act.Drill)
 	}
-	f := [][2]string{
-		{"Plan", fmt.Sprintf("%s (%s) v%d", act.PlanName, act.Plan, act.PlanVersion)}, {"Kind", kind}, {"Site", b.site(act.Site)},
-		{"Triggered", b.when(act.Created) + " by " + b.person(act.TriggeredBy)}, {"Status", strings.ReplaceAll(act.Status, "_", " ")},
-		{"Target", "every task acknowledged within " + dur(act.Target)},
+	f := []Fact{
+		fact("Plan", fmt.Sprintf("%s (%s) v%d", act.PlanName, act.Plan, act.PlanVersion)), fact("Kind", kind), fact("Site", b.site(act.Site)),
+		fact("Triggered", b.when(act.Created)+" by "+b.person(act.TriggeredBy)), fact("Status", strings.ReplaceAll(act.Status, "_", " ")),
+		fact("Target", "every task acknowledged within "+dur(act.Target)),
 	}
 	if !act.ClosedAt.IsZero() {
-		f = append(f, [2]string{"Closed", b.when(act.ClosedAt) + " by " + b.person(act.ClosedBy)})
+		f = append(f, fact("Closed", b.when(act.ClosedAt)+" by "+b.person(act.ClosedBy)))
 	}
 	if act.Note != "" {
-		f = append(f, [2]string{"Note", act.Note})
+		f = append(f, fact("Note", act.Note))
 	}
 	if act.Incident > 0 {
-		f = append(f, [2]string{"Incident", store.FormatID("INC", act.Incident)})
+		f = append(f, fact("Incident", store.FormatID("INC", act.Incident)))
 	}
 	return f
 }
@@ -505,20 +476,10 @@ func (b *Builder) Activation(ctx context.Context, num int64) (*Doc, error) {
 	return doc, nil
 }
 
-// DrillOutcome is the after-action result of one drill.
+// DrillOutcome is a drill's result with its tasks' stories.
 type DrillOutcome struct {
-	Drill   *store.Drill
-	Act     *store.Activation
+	*DrillFigures
 	Stories []*TaskStory
-	// Passed: every live task acknowledged within the target.
-	Passed bool
-	// Slowest is the longest time to acknowledge among the tasks that
-	// were acknowledged.
-	Slowest time.Duration
-	// NonResponders: everyone who held a task and did not answer it.
-	NonResponders []string
-	// Participants: everyone who was given, or acknowledged, a task.
-	Participants []string
 }
 
 func (b *Builder) drillOutcome(ctx context.Context, h history, d *store.Drill) (*DrillOutcome, error) {
@@ -530,39 +491,11 @@ func (b *Builder) drillOutcome(ctx context.Context, h history, d *store.Drill) (
 	if err != nil {
 		return nil, err
 	}
-	o := &DrillOutcome{Drill: d, Act: act, Stories: p.stories, Passed: true}
-	add := func(list *[]string, id string) {
-		if id != "" && !slices.Contains(*list, id) {
-			*list = append(*list, id)
-		}
+	tasks := make([]*store.Task, len(p.stories))
+	for i, s := range p.stories {
+		tasks[i] = s.Task
 	}
-	for _, s := range p.stories {
-		if s.Task.Status == store.TaskSimulated {
-			continue
-		}
-		add(&o.Participants, s.FirstAssignee)
-		for _, st := range s.Steps {
-			add(&o.Participants, st.To)
-		}
-		add(&o.Participants, s.AckedBy)
-		for _, m := range s.Missed {
-			add(&o.NonResponders, m)
-		}
-		switch {
-		case s.AckedAt.IsZero():
-			o.Passed = false
-			if !s.Unanswered {
-				// Stopped before anyone answered: whoever held it did not.
-				add(&o.NonResponders, s.Task.Assignee)
-			}
-		default:
-			o.Slowest = max(o.Slowest, s.TimeToAck())
-			if d.Target > 0 && s.TimeToAck() > d.Target {
-				o.Passed = false
-			}
-		}
-	}
-	return o, nil
+	return &DrillOutcome{DrillFigures: DrillResult(d, act, tasks), Stories: p.stories}, nil
 }
 
 // Drill builds the after-action report of D-num: the objective (the plan
@@ -599,33 +532,34 @@ func (b *Builder) Drill(ctx context.Context, num int64) (*Doc, error) {
 		stopped = b.when(d.Stopped) + " by " + b.person(d.StoppedBy)
 	}
 	doc := &Doc{Title: "Drill after-action report " + d.ID() + ": " + o.Act.PlanName, Subtitle: b.generated()}
-	doc.Sections = append(doc.Sections, Section{Heading: "Objective", Facts: [][2]string{
-		{"Plan", o.Act.PlanName + " (" + d.Plan + ")" + version}, {"Site", b.site(d.Site)},
-		{"Target", "every task acknowledged within " + dur(d.Target)},
-		{"Started", b.when(d.Started) + " by " + b.person(d.StartedBy)}, {"Stopped", stopped},
-		{"Activation", o.Act.ID()},
+	doc.Sections = append(doc.Sections, Section{Heading: "Objective", Facts: []Fact{
+		fact("Plan", o.Act.PlanName+" ("+d.Plan+")"+version), fact("Site", b.site(d.Site)),
+		fact("Target", "every task acknowledged within "+dur(d.Target)),
+		fact("Started", b.when(d.Started)+" by "+b.person(d.StartedBy)), fact("Stopped", stopped),
+		fact("Activation", o.Act.ID()),
 	}})
-	rt := Table{Caption: "Tasks", Header: []string{"Task", "Title", "First assigned", "Acknowledged by", "Time to acknowledge", "Within target", "Escalation steps needed", "Channels", "Did not answer"}}
+	rt := Table{Caption: "Tasks", Header: []string{"Task", "Title", "First assigned", "Acknowledged by", "Time to acknowledge", "Within target", "Escalation steps needed", "Channels", "Did not answer"},
+		Durations: []int{4}}
 	for _, s := range o.Stories {
 		within := "-"
 		switch {
-		case s.Task.Status == store.TaskSimulated:
+		case s.Simulated:
 			within = "simulated (live only)"
-		case s.AckedAt.IsZero():
+		case !s.Acked():
 			within = "no: not acknowledged"
 		case d.Target == 0 || s.TimeToAck() <= d.Target:
 			within = "yes"
 		default:
 			within = "no"
 		}
-		rt.Rows = append(rt.Rows, []string{s.Task.ID(), s.Task.Title, b.person(s.FirstAssignee), b.person(s.AckedBy), dur(s.TimeToAck()),
-			within, fmt.Sprint(s.Escalations()), strings.Join(s.Channels, "+"), b.people(s.Missed)})
+		rt.Rows = append(rt.Rows, []string{s.Task.ID(), s.Task.Title, b.person(s.FirstAssignee()), b.ackedBy(s.TaskFigures), dur(s.TimeToAck()),
+			within, fmt.Sprint(s.Escalations()), strings.Join(s.Channels, "+"), b.people(s.NotAnswered)})
 	}
 	doc.Sections = append(doc.Sections,
 		Section{Heading: "Participants", Paras: []string{b.people(o.Participants)}},
 		Section{Heading: "Results per task", Tables: []Table{rt}},
 		Section{Heading: "Non-responders", Paras: []string{b.people(o.NonResponders)}},
-		Section{Heading: "Overall result", Facts: [][2]string{{"Result", result}, {"Slowest acknowledgement", dur(o.Slowest)}, {"Target", dur(d.Target)}}},
+		Section{Heading: "Overall result", Facts: []Fact{fact("Result", result), durFact("Slowest acknowledgement", dur(o.Slowest)), durFact("Target", dur(d.Target))}},
 		Section{Heading: "Corrective actions", Tables: []Table{b.actionTable(actions)}},
 	)
 	return doc, nil

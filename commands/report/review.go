@@ -30,14 +30,20 @@ type Count struct {
 	N     int
 }
 
-// Stats summarises durations: how many, the median and the 90th
-// percentile, both by the nearest-rank method (the value at rank
-// ceil(p/100 * N) of the sorted list, so the median of an even count is
-// the lower of the two middle values).
+// Stats summarises the time incidents took to reach a point (their
+// acknowledgement, their resolution): the median and the 90th
+// percentile by the nearest-rank method (the value at rank ceil(p/100 *
+// N) of the sorted list, so the median of an even count is the lower of
+// the two middle values). Incidents that never reached the point (not
+// acknowledged, not resolved) count in N and rank after every one that
+// did: a percentile that falls on one of them is not reached
+// (MedianReached, P90Reached false), and its time is unknown.
 type Stats struct {
-	N      int
-	Median time.Duration
-	P90    time.Duration
+	// N counts the incidents; Reached how many reached the point.
+	N, Reached    int
+	Median, P90   time.Duration
+	MedianReached bool
+	P90Reached    bool
 }
 
 // GroupStats is the response times of one group of incidents.
@@ -71,10 +77,12 @@ type Review struct {
 	// voice) before anyone acknowledged them; TasksReassigned those
 	// escalated to someone else.
 	TasksSMS, TasksVoice, TasksReassigned int
-	// Unanswered are the live tasks whose escalation ran out.
-	Unanswered []*TaskStory
+	// Unanswered are the live tasks whose escalation ran out and that
+	// nobody has answered since; AckedLate those answered only after it
+	// ran out.
+	Unanswered, AckedLate []*TaskStory
 	// NonResponders counts, per person, the live tasks they held and did
-	// not answer (re-assigned away from them, or unanswered while theirs).
+	// not answer (however often a repeating policy handed them back).
 	NonResponders []Count
 	// Drills started in the period, and how many were completed
 	// (stopped) and passed.
@@ -134,8 +142,10 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 	r.ByCategory = counts(cat, b.cfg.Categories)
 	r.BySeverity = counts(sev, store.Severities)
 	r.All = groupStats("All incidents", all)
-	for _, s := range r.BySite {
-		r.BySiteTimes = append(r.BySiteTimes, groupStats(s.Label, bySite[s.Label]))
+	for _, id := range siteOrder {
+		if o.Site == "" || id == o.Site {
+			r.BySiteTimes = append(r.BySiteTimes, groupStats(id, bySite[id]))
+		}
 	}
 	var shifts []string
 	for k := range byShift {
@@ -166,13 +176,16 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 			if s.Used(configs.ChannelVoice) {
 				r.TasksVoice++
 			}
-			if len(t.Assignees) > 1 || hasKind(h[t.ID()], "task.reassigned") {
+			if len(s.Holders) > 1 {
 				r.TasksReassigned++
 			}
-			if s.Unanswered {
+			switch {
+			case s.Unanswered():
 				r.Unanswered = append(r.Unanswered, s)
+			case s.AckedLate():
+				r.AckedLate = append(r.AckedLate, s)
 			}
-			for _, p := range s.Missed {
+			for _, p := range s.NotAnswered {
 				missed[p]++
 			}
 		}
@@ -238,15 +251,6 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 	return r, nil
 }
 
-func hasKind(evs []store.AuditEvent, kind string) bool {
-	for _, e := range evs {
-		if e.Kind == kind {
-			return true
-		}
-	}
-	return false
-}
-
 func (b *Builder) rosteredAt(person, site string) bool {
 	for _, r := range b.cfg.Rosters {
 		if r.Site != site {
@@ -287,30 +291,40 @@ func counts(m map[string]int, order []string) []Count {
 func groupStats(label string, incs []*store.Incident) GroupStats {
 	var tta, ttr []time.Duration
 	for _, inc := range incs {
-		if d := incidentTTA(inc); d > 0 {
+		if d, ok := incidentTTA(inc); ok {
 			tta = append(tta, d)
 		}
-		if d := incidentTTR(inc); d > 0 {
+		if d, ok := incidentTTR(inc); ok {
 			ttr = append(ttr, d)
 		}
 	}
-	return GroupStats{Label: label, Incidents: len(incs), TTA: stats(tta), TTR: stats(ttr)}
+	return GroupStats{Label: label, Incidents: len(incs), TTA: stats(tta, len(incs)), TTR: stats(ttr, len(incs))}
 }
 
-func stats(ds []time.Duration) Stats {
-	if len(ds) == 0 {
-		return Stats{}
+// stats summarises the times of the n incidents of a group, of which
+// those in ds reached the point.
+func stats(ds []time.Duration, n int) Stats {
+	st := Stats{N: n, Reached: len(ds)}
+	if n == 0 {
+		return st
 	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return Stats{N: len(s), Median: nearestRank(s, 50), P90: nearestRank(s, 90)}
+	st.Median, st.MedianReached = nearestRank(s, n, 50)
+	st.P90, st.P90Reached = nearestRank(s, n, 90)
+	return st
 }
 
-// nearestRank is the p-th percentile of sorted: the value at rank
-// ceil(p/100 * N), counting from 1.
-func nearestRank(sorted []time.Duration, p int) time.Duration {
-	rank := int(math.Ceil(float64(p) / 100 * float64(len(sorted))))
-	return sorted[max(rank, 1)-1]
+// nearestRank is the p-th percentile of n values of which sorted are the
+// known ones, smallest first, and the rest are longer: the value at rank
+// ceil(p/100 * n), counting from 1; false when that rank is one of the
+// unknown ones.
+func nearestRank(sorted []time.Duration, n, p int) (time.Duration, bool) {
+	rank := max(int(math.Ceil(float64(p)/100*float64(n))), 1)
+	if rank > len(sorted) {
+		return 0, false
+	}
+	return sorted[rank-1], true
 }
 
 // shiftLabel names the shift an instant falls in at a site: from the
@@ -339,6 +353,18 @@ func (b *Builder) shiftLabel(site string, t time.Time) string {
 }
 
 func minutes(d time.Duration) float64 { return math.Round(d.Minutes()*10) / 10 }
+
+// pct writes a percentile of n incidents: its time, or none when it was
+// not reached ("-" when there are no incidents).
+func pct(d time.Duration, reached bool, n int, none string) string {
+	switch {
+	case n == 0:
+		return "-"
+	case !reached:
+		return none
+	}
+	return d.Round(time.Second).String()
+}
 
 // ReviewDoc lays the pack out as a document.
 func (b *Builder) ReviewDoc(r *Review) *Doc {
@@ -376,32 +402,50 @@ func (b *Builder) ReviewDoc(r *Review) *Doc {
 	}
 	doc.Sections = append(doc.Sections, Section{
 		Heading: "Incidents",
-		Facts:   [][2]string{{"Incidents raised", fmt.Sprint(r.Incidents)}},
+		Facts:   []Fact{fact("Incidents raised", fmt.Sprint(r.Incidents))},
 		Charts:  []Chart{chart("Incidents by site", r.BySite, siteName), chart("Incidents by severity", r.BySeverity, same)},
 		Tables: []Table{countTable("By site", "Site", r.BySite, siteName), countTable("By category", "Category", r.ByCategory, same),
 			countTable("By severity", "Severity", r.BySeverity, same)},
 	})
-	tt := Table{Caption: "Time to acknowledge (TTA) and to resolve (TTR); median and 90th percentile, nearest rank",
-		Header: []string{"Group", "Incidents", "TTA median", "TTA p90", "TTR median", "TTR p90"}}
+	tt := Table{Caption: "Time to acknowledge (TTA) and to resolve (TTR); median and 90th percentile, nearest rank; incidents never acknowledged (or not resolved) rank last",
+		Header:    []string{"Group", "Incidents", "Acknowledged", "TTA median", "TTA p90", "Resolved", "TTR median", "TTR p90"},
+		Durations: []int{3, 4, 6, 7}}
 	row := func(prefix string, g GroupStats) {
-		tt.Rows = append(tt.Rows, []string{prefix + g.Label, fmt.Sprint(g.Incidents), dur(g.TTA.Median), dur(g.TTA.P90), dur(g.TTR.Median), dur(g.TTR.P90)})
+		tt.Rows = append(tt.Rows, []string{prefix + g.Label, fmt.Sprint(g.Incidents),
+			fmt.Sprint(g.TTA.Reached), pct(g.TTA.Median, g.TTA.MedianReached, g.Incidents, "not acknowledged"), pct(g.TTA.P90, g.TTA.P90Reached, g.Incidents, "not acknowledged"),
+			fmt.Sprint(g.TTR.Reached), pct(g.TTR.Median, g.TTR.MedianReached, g.Incidents, "not resolved"), pct(g.TTR.P90, g.TTR.P90Reached, g.Incidents, "not resolved")})
 	}
 	row("", r.All)
-	ttaChart := Chart{Title: "Median time to acknowledge by site", Unit: "min"}
+	ttaChart := Chart{Title: "Median time to acknowledge by site", Unit: "min", Axis: "minutes from the raise to the acknowledgement"}
 	for _, g := range r.BySiteTimes {
 		row("Site: ", GroupStats{Label: siteName(g.Label), Incidents: g.Incidents, TTA: g.TTA, TTR: g.TTR})
 		ttaChart.Labels = append(ttaChart.Labels, siteName(g.Label))
-		ttaChart.Values = append(ttaChart.Values, minutes(g.TTA.Median))
+		switch {
+		case g.Incidents == 0:
+			ttaChart.Values = append(ttaChart.Values, 0)
+			ttaChart.Missing = append(ttaChart.Missing, "no data: no incidents")
+		case !g.TTA.MedianReached:
+			ttaChart.Values = append(ttaChart.Values, 0)
+			ttaChart.Missing = append(ttaChart.Missing, fmt.Sprintf("no median: %d of %d not acknowledged", g.Incidents-g.TTA.Reached, g.Incidents))
+		default:
+			ttaChart.Values = append(ttaChart.Values, minutes(g.TTA.Median))
+			ttaChart.Missing = append(ttaChart.Missing, "")
+		}
 	}
 	for _, g := range r.ByShift {
 		row("Shift ", g)
 	}
 	doc.Sections = append(doc.Sections, Section{Heading: "Response times", Charts: []Chart{ttaChart}, Tables: []Table{tt}})
 
-	ut := Table{Caption: "Unanswered tasks", Header: []string{"Task", "Activation", "Title", "Site", "Created", "Did not answer"}}
+	ut := Table{Caption: "Unanswered tasks (escalation ran out, nobody answered)", Header: []string{"Task", "Activation", "Title", "Site", "Created", "Did not answer"}}
 	for _, s := range r.Unanswered {
 		l, _ := b.timeCells(s.Task.Created)
-		ut.Rows = append(ut.Rows, []string{s.Task.ID(), store.FormatID("A", s.Task.Activation), s.Task.Title, siteName(s.Task.Site), l, b.people(s.Missed)})
+		ut.Rows = append(ut.Rows, []string{s.Task.ID(), store.FormatID("A", s.Task.Activation), s.Task.Title, siteName(s.Task.Site), l, b.people(s.NotAnswered)})
+	}
+	lt := Table{Caption: "Tasks acknowledged after their escalation ran out", Header: []string{"Task", "Activation", "Title", "Site", "Acknowledged by", "Time to acknowledge", "Did not answer"},
+		Durations: []int{5}}
+	for _, s := range r.AckedLate {
+		lt.Rows = append(lt.Rows, []string{s.Task.ID(), store.FormatID("A", s.Task.Activation), s.Task.Title, siteName(s.Task.Site), b.person(s.AckedBy), dur(s.TimeToAck()), b.people(s.NotAnswered)})
 	}
 	nt := Table{Caption: "Non-responders (live tasks held and not answered)", Header: []string{"Person", "Tasks not answered"}}
 	for _, c := range r.NonResponders {
@@ -409,13 +453,15 @@ func (b *Builder) ReviewDoc(r *Review) *Doc {
 	}
 	doc.Sections = append(doc.Sections, Section{
 		Heading: "Escalations (live plans)",
-		Facts: [][2]string{{"Plans triggered", fmt.Sprint(r.Activations)}, {"Tasks", fmt.Sprint(r.Tasks)},
-			{"Tasks that needed SMS", fmt.Sprint(r.TasksSMS)}, {"Tasks that needed voice", fmt.Sprint(r.TasksVoice)},
-			{"Tasks escalated to someone else", fmt.Sprint(r.TasksReassigned)}, {"Tasks unanswered", fmt.Sprint(len(r.Unanswered))}},
-		Tables: []Table{ut, nt},
+		Facts: []Fact{fact("Plans triggered", fmt.Sprint(r.Activations)), fact("Tasks", fmt.Sprint(r.Tasks)),
+			fact("Tasks that needed SMS", fmt.Sprint(r.TasksSMS)), fact("Tasks that needed voice", fmt.Sprint(r.TasksVoice)),
+			fact("Tasks escalated to someone else", fmt.Sprint(r.TasksReassigned)), fact("Tasks unanswered", fmt.Sprint(len(r.Unanswered))),
+			fact("Tasks acknowledged after the escalation ran out", fmt.Sprint(len(r.AckedLate)))},
+		Tables: []Table{ut, lt, nt},
 	})
 
-	dt := Table{Caption: "Drills held", Header: []string{"Drill", "Plan", "Site", "Started", "Status", "Result", "Slowest acknowledgement", "Target", "Non-responders"}}
+	dt := Table{Caption: "Drills held", Header: []string{"Drill", "Plan", "Site", "Started", "Status", "Result", "Slowest acknowledgement", "Target", "Non-responders"},
+		Durations: []int{6, 7}}
 	for _, o := range r.Drills {
 		res := "FAIL"
 		if o.Passed {
@@ -430,9 +476,9 @@ func (b *Builder) ReviewDoc(r *Review) *Doc {
 	}
 	doc.Sections = append(doc.Sections, Section{
 		Heading: "Drills",
-		Facts: [][2]string{{"Drills started", fmt.Sprint(len(r.Drills))}, {"Drills completed", fmt.Sprint(r.DrillsCompleted)},
-			{"Drills passed", fmt.Sprint(r.Passed)}, {"Plans drilled", fmt.Sprintf("%d of %d", len(b.cfg.Plans)-len(r.PlansNotDrilled), len(b.cfg.Plans))},
-			{"Plans not drilled in the period", notDrilled}},
+		Facts: []Fact{fact("Drills started", fmt.Sprint(len(r.Drills))), fact("Drills completed", fmt.Sprint(r.DrillsCompleted)),
+			fact("Drills passed", fmt.Sprint(r.Passed)), fact("Plans drilled", fmt.Sprintf("%d of %d", len(b.cfg.Plans)-len(r.PlansNotDrilled), len(b.cfg.Plans))),
+			fact("Plans not drilled in the period", notDrilled)},
 		Charts: []Chart{{Title: "Drill results", Dup: true, Labels: []string{"Passed", "Failed"}, Values: []float64{float64(r.Passed), float64(len(r.Drills) - r.Passed)}}},
 		Tables: []Table{dt},
 	})

@@ -145,7 +145,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	trigger(r1, "depot")
 
 	// Mid-escalation: tasks are past their first step.
-	if !waitUntil(ctx, 20*time.Second, func() bool { return escalated(1) >= 2 }) {
+	if !waitUntil(ctx, 20*time.Second, func() bool { return escalated(2) >= 2 }) {
 		t.Fatal("escalation did not reach step 2")
 	}
 	quietKill(r0)
@@ -185,7 +185,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	}
 	quiet()
 	trigger(r0, "depot")
-	if !waitUntil(ctx, 10*time.Second, func() bool { return escalated(0)-escalated(1) >= 3*len(activations) }) {
+	if !waitUntil(ctx, 10*time.Second, func() bool { return escalated(1)-escalated(2) >= 3*len(activations) }) {
 		t.Fatal("the last plan's first steps did not run")
 	}
 	// Every door holds, what is in flight lands and is recorded, and
@@ -287,7 +287,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	})
 	stepsExpected, stepsHappened, stepsTwice, stepsMissing := 0, 0, 0, 0
 	for _, tk := range tasks {
-		for s := 0; s <= policySteps; s++ {
+		for s := 1; s <= policySteps+1; s++ {
 			stepsExpected++
 			switch n := stepCount[fmt.Sprintf("%s step %d", tk.ID(), s)]; {
 			case n == 0:

@@ -35,7 +35,7 @@ if ARGV[5] ~= '' and ARGV[5] ~= old then
   if old and old ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. old, tn) end
   redis.call('ZADD', P .. 'tasks:open:' .. who, tn, tn)
   timeline(tk .. ':timeline', now, 'muster', 'reassigned', (old or '') .. ' -> ' .. who)
-  audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = s}))
+  audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = tonumber(s) + 1}))
 end
 
 for _, m in ipairs(cjson.decode(ARGV[7])) do
