@@ -147,7 +147,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 func NewClient(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		return nil, fmt.Errorf("redis url %q: want redis://host:port or rediss://host:port", redactURL(rawURL))
+		return nil, fmt.Errorf("redis url %q: want redis://host:port or rediss://host:port", RedactURL(rawURL))
 	}
 	q := u.Query()
 	// wait_replicas=N makes every transition wait until N replicas have it
@@ -157,7 +157,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	if v := q.Get("wait_replicas"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 10 {
-			return nil, fmt.Errorf("redis url %q: wait_replicas must be a number of replicas (0-10)", redactURL(rawURL))
+			return nil, fmt.Errorf("redis url %q: wait_replicas must be a number of replicas (0-10)", RedactURL(rawURL))
 		}
 		waitReplicas = n
 		q.Del("wait_replicas")
@@ -172,21 +172,34 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	}
 	switch {
 	case q.Has("master_name"):
-		o, err := redis.ParseFailoverURL(rawURL)
+		// sentinel_username and sentinel_password authenticate to the
+		// Sentinels (as the userinfo does); go-redis knows only the
+		// userinfo form, so they are taken off here.
+		sentinelUser, sentinelPass := q.Get("sentinel_username"), q.Get("sentinel_password")
+		q.Del("sentinel_username")
+		q.Del("sentinel_password")
+		u.RawQuery = q.Encode()
+		o, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis sentinel url %q: %w", redactURL(rawURL), err)
+			return nil, fmt.Errorf("redis sentinel url %q: %w", RedactURL(rawURL), err)
+		}
+		if sentinelUser != "" {
+			o.SentinelUsername = sentinelUser
+		}
+		if sentinelPass != "" {
+			o.SentinelPassword = sentinelPass
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		return withWait(redis.NewFailoverClient(o)), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		if waitReplicas > 0 {
-			return nil, fmt.Errorf("redis url %q: wait_replicas is for a single server or Sentinel, not a Cluster", redactURL(rawURL))
+			return nil, fmt.Errorf("redis url %q: wait_replicas is for a single server or Sentinel, not a Cluster", RedactURL(rawURL))
 		}
 		q.Del("cluster")
 		u.RawQuery = q.Encode()
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis cluster url %q: %w", redactURL(rawURL), err)
+			return nil, fmt.Errorf("redis cluster url %q: %w", RedactURL(rawURL), err)
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		// Find a promoted replica within about a second (failover.go).
@@ -195,7 +208,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis url %q: %w", redactURL(rawURL), err)
+			return nil, fmt.Errorf("redis url %q: %w", RedactURL(rawURL), err)
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		return withWait(redis.NewClient(o)), nil
@@ -229,11 +242,26 @@ func outageLimits(contextTimeout *bool, dialTimeout *time.Duration, dialerRetrie
 	}
 }
 
-// redactURL hides a password so URLs can appear in errors and logs.
-func redactURL(raw string) string {
+// RedactURL hides every password in a Redis URL, so it can appear in
+// errors and logs: the userinfo's (a Sentinel URL's is the Sentinel's)
+// and the password and sentinel_password query parameters (a Sentinel
+// URL's password= is the data nodes'). A URL that does not parse is not
+// shown at all.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "<unparseable>"
+		return "<unparseable redis url>"
+	}
+	q := u.Query()
+	masked := false
+	for name := range q {
+		if strings.Contains(strings.ToLower(name), "password") {
+			q.Set(name, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
