@@ -30,6 +30,9 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ready    Pinger
+	// readyNote is added to /readyz's answer (serve --demo says state
+	// lives in memory only).
+	readyNote string
 }
 
 // NewServer builds the listener's routes: /healthz, /readyz and /metrics
@@ -57,6 +60,10 @@ func NewServer(log *zap.Logger, ready Pinger) *Server {
 	return s
 }
 
+// SetReadyNote adds a line to /readyz's answer, for a caveat an operator
+// must see (serve --demo). Call it before serving.
+func (s *Server) SetReadyNote(note string) { s.readyNote = note }
+
 // Registry is where adapters register their own metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
@@ -77,6 +84,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	if s.readyNote != "" {
+		_, _ = w.Write([]byte(s.readyNote + "\n"))
+	}
 }
 
 // statusRecorder remembers the status code a handler wrote.

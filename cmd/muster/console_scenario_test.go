@@ -21,12 +21,16 @@ import (
 //	:wait 4m        # T-3 (guard amara, standard policy): chat, then sms at 2m
 //	:as amara
 //	/ack T-3
-//	:wait 12m       # spans the voice step (5m), the supervisor (8m), unanswered (13m)
+//	:wait 16m       # spans the voice step (5m), the supervisor (8m), unanswered (13m)
 //
 // The silent assignee gets an SMS after the first wait; once she has
 // acknowledged, nothing more is printed about T-3. The waits sit well
 // clear of the deadlines (a minute of console time either side is 100 ms
-// of real time) so a loaded machine does not make the test flaky.
+// of real time) so a loaded machine does not make the test flaky. Each
+// step waits its full wait from when the step before it actually ran, so
+// at this speed a few milliseconds of real lateness a step add up: T-1's
+// critical policy (16 minutes in all) goes unanswered well inside the
+// second wait's 20 minutes.
 func TestConsoleEscalationScenario(t *testing.T) {
 	o := newOrg(t)
 	script := strings.Join([]string{
@@ -35,7 +39,7 @@ func TestConsoleEscalationScenario(t *testing.T) {
 		":wait 4m",
 		":as amara",
 		"/ack T-3",
-		":wait 12m",
+		":wait 16m",
 	}, "\n") + "\n"
 	r := o.console(t, script, "--as", "farid", "--time-scale", "600", "--start", testtime.Start.Format(time.RFC3339))
 	out := r.stdout

@@ -48,7 +48,8 @@ const usage = `muster: chat-ops and incident communication for security operatio
 
 Usage:
   muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N] [--start RFC3339]
-  muster serve [--config FILE] [--redis URL]
+  muster serve --config FILE --redis URL [--listen ADDR]   (or MUSTER_CONFIG, MUSTER_REDIS_URL)
+  muster serve --demo          the example organization, in memory (to try muster)
   muster roster --site SITE [--at RFC3339] [--role ROLE] [--config FILE]
   muster check-config [FILE]
   muster help
@@ -56,9 +57,11 @@ Usage:
 Records:
 ` + report.CLIUsage + `
 
-With no --config, muster uses its embedded example configuration.
-With no Redis URL (--redis, redis.url or MUSTER_REDIS_URL), state lives
-in an embedded in-memory server and is lost on exit.
+--config may also come from MUSTER_CONFIG. The console and roster use the
+embedded example configuration without one; serve and the record commands
+need one. With no Redis URL (--redis, redis.url or MUSTER_REDIS_URL) the
+console keeps state in an embedded in-memory server, lost on exit; with one
+it is a client of the muster serve processes on that Redis.
 `
 
 // run is main without the process: tests call it with their own streams.
@@ -86,6 +89,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 2
 }
 
+// EnvConfig names the variable that gives the configuration file when
+// --config is not given.
+const EnvConfig = "MUSTER_CONFIG"
+
+// configPath is --config's value, else MUSTER_CONFIG's.
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv(EnvConfig)
+}
+
 // loadConfig reads FILE, or the embedded example when path is empty.
 func loadConfig(path string) (*configs.Config, error) {
 	if path == "" {
@@ -107,8 +122,19 @@ func printConfigError(w io.Writer, err error) {
 }
 
 // runRecords runs the audit, report and records commands.
+//
+// They read the records of a real organization, so they need its config
+// and its Redis: on the example config or an empty in-memory store,
+// `audit verify` would pass a chain that holds nothing. Only the commands
+// that read no records (verifying an export file) run without them.
 func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfgPath, redisURL, rest := report.GlobalFlags(args)
+	cfgFlag, redisURL, rest := report.GlobalFlags(args)
+	cfgPath := configPath(cfgFlag)
+	needsRecords := !readsNoRecords(rest)
+	if needsRecords && cfgPath == "" {
+		fmt.Fprintf(stderr, "muster %s: no configuration: set --config FILE or %s (the organization whose records to read)\n", args[0], EnvConfig)
+		return 2
+	}
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		printConfigError(stderr, err)
@@ -117,6 +143,11 @@ func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if redisURL == "" {
 		redisURL = cfg.SecretsFromEnv(nil).RedisURL
 	}
+	if needsRecords && redisURL == "" {
+		fmt.Fprintf(stderr, "muster %s: no Redis URL: set --redis URL, redis.url or %s to the Redis muster serve uses (an in-memory store holds no records)\n",
+			args[0], cfg.Redis.URLEnv)
+		return 2
+	}
 	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: cfg.Namespace})
 	if err != nil {
 		fmt.Fprintln(stderr, "muster:", err)
@@ -124,6 +155,24 @@ func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer st.Close()
 	return report.RunCLI(ctx, rest, cfg, st, stdout, stderr)
+}
+
+// readsNoRecords reports whether a record command line works without the
+// organization's Redis: verifying an export file, or printing the audit
+// public key.
+func readsNoRecords(rest []string) bool {
+	if len(rest) >= 2 && rest[0] == "audit" && rest[1] == "public-key" {
+		return true
+	}
+	if len(rest) < 2 || rest[0] != "audit" || rest[1] != "verify" {
+		return false
+	}
+	for _, a := range rest[2:] {
+		if a == "--file" || a == "-file" || strings.HasPrefix(a, "--file=") || strings.HasPrefix(a, "-file=") {
+			return true
+		}
+	}
+	return false
 }
 
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
@@ -209,23 +258,40 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	return func() { <-done; <-done; <-done; <-done; a.svc.WaitDegraded() }
 }
 
-func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log *zap.Logger) (*app, error) {
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return nil, err
+// appOptions say what kind of process openApp builds.
+type appOptions struct {
+	// cfgPath is the configuration file; "" for the embedded example.
+	cfgPath string
+	// redisURL is the organization's Redis; "" for the embedded store.
+	redisURL string
+	clock    clock.Clock
+	log      *zap.Logger
+	// client is a console on a shared Redis: the muster serve processes
+	// there escalate, deliver and hand over, so this process does none of
+	// it, and has no degraded mode of its own (its journal would never be
+	// replayed).
+	client bool
+}
+
+// redisURLFor is the Redis URL a command uses: its --redis flag, else the
+// config's redis.url or the variable redis.url_env names; "" for none.
+func redisURLFor(flagValue string, cfg *configs.Config) string {
+	if flagValue != "" {
+		return flagValue
 	}
-	secrets := cfg.SecretsFromEnv(nil)
-	if redisURL == "" {
-		redisURL = secrets.RedisURL
-	}
-	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log})
+	return cfg.SecretsFromEnv(nil).RedisURL
+}
+
+func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, error) {
+	clk, log := o.clock, o.log
+	st, err := store.Open(ctx, store.Options{URL: o.redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	// The audit log records which configuration each process ran with.
 	raw := configs.ExampleYAML()
-	if cfgPath != "" {
-		if raw, err = os.ReadFile(cfgPath); err != nil {
+	if o.cfgPath != "" {
+		if raw, err = os.ReadFile(o.cfgPath); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -240,7 +306,7 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 	// each message, so a retry goes only to the ones that did not.
 	disp.SetStore(st)
 	sec := cfg.SecretsFromEnv(nil)
-	twilioOn := sec.TwilioAccountSID != "" && sec.TwilioAuthToken != ""
+	twilioOn := !o.client && sec.TwilioAccountSID != "" && sec.TwilioAuthToken != ""
 	if twilioOn {
 		tw, err := twilio.New(twilio.Options{AccountSID: sec.TwilioAccountSID, AuthToken: sec.TwilioAuthToken,
 			From: cfg.Twilio.From, MessagingServiceSID: cfg.Twilio.MessagingServiceSID, APIURL: cfg.Twilio.APIURL,
@@ -252,25 +318,28 @@ func openApp(ctx context.Context, cfgPath, redisURL string, clk clock.Clock, log
 		disp.SetSMS(tw)
 		disp.SetVoice(tw)
 	}
-	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
-	jr, err := journal.Open(journal.Options{Path: cfg.Server.Journal, Records: st, Logger: log.Named("journal")})
-	if err != nil {
-		_ = st.Close()
-		return nil, err
+	a := &app{cfg: cfg, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn}
+	opts := commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log}
+	if !o.client {
+		a.eng = notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
+		if a.journal, err = journal.Open(journal.Options{Path: cfg.Server.Journal, Records: st, Logger: log.Named("journal")}); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		opts.Engine, opts.Degraded, opts.Journal = a.eng, disp, a.journal
 	}
-	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log, Engine: eng,
-		Degraded: disp, Journal: jr})
-	return &app{cfg: cfg, st: st, svc: svc, disp: disp, eng: eng, clock: clk, log: log, twilio: twilioOn, journal: jr}, nil
+	a.svc = commands.New(opts)
+	return a, nil
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
+	cfgPath := fs.String("config", "", "configuration file (default: "+EnvConfig+", else the embedded example)")
 	as := fs.String("as", "", "person id typing the commands (default: the first coordinator)")
-	redisURL := fs.String("redis", "", "Redis URL (default: redis.url, MUSTER_REDIS_URL, else embedded)")
-	scale := fs.Float64("time-scale", 1, "run the console's clock this many times faster (rehearsals)")
-	startAt := fs.String("start", "", "start the console's clock at this instant, RFC 3339 (rehearse another shift)")
+	redisURL := fs.String("redis", "", "Redis URL of muster serve's records (default: redis.url, MUSTER_REDIS_URL, else an embedded in-memory store)")
+	scale := fs.Float64("time-scale", 1, "run the console's clock this many times faster (rehearsals; embedded store only)")
+	startAt := fs.String("start", "", "start the console's clock at this instant, RFC 3339 (rehearse another shift; embedded store only)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -293,17 +362,36 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	var clk clock.Clock = clock.Real{}
-	if *scale != 1 || *startAt != "" {
-		clk = clock.NewScaled(start, *scale)
-	}
-	a, err := openApp(ctx, *cfgPath, *redisURL, clk, log)
+	path := configPath(*cfgPath)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		printConfigError(stderr, err)
 		return 1
 	}
+	// On a shared Redis the console is a client of muster serve, which
+	// escalates and delivers on the real clock: a console clock of its
+	// own there would page real people early.
+	url := redisURLFor(*redisURL, cfg)
+	client := url != ""
+	if client && (*scale != 1 || *startAt != "") {
+		fmt.Fprintln(stderr, "muster console: --time-scale and --start run only on the embedded store; on a shared Redis the console is a client and muster serve escalates on the real clock")
+		return 2
+	}
+	var clk clock.Clock = clock.Real{}
+	if *scale != 1 || *startAt != "" {
+		clk = clock.NewScaled(start, *scale)
+	}
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clk, log: log, client: client})
+	if err != nil {
+		fmt.Fprintln(stderr, "muster console:", err)
+		return 1
+	}
 	defer a.st.Close()
-	con, err := console.New(console.Options{Service: a.svc, As: *as, Out: stdout, Settle: a.settle, Wait: func(ctx context.Context, d time.Duration) error {
+	settle := a.settle
+	if client {
+		settle = nil // muster serve delivers; nothing here to wait for
+	}
+	con, err := console.New(console.Options{Service: a.svc, As: *as, Out: stdout, Settle: settle, Wait: func(ctx context.Context, d time.Duration) error {
 		c, stop := clk.After(d)
 		defer stop()
 		select {
@@ -317,20 +405,26 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "muster console:", err)
 		return 2
 	}
-	a.disp.AddChat(con)
-	if !a.twilio {
-		a.disp.SetSMS(con)
-		a.disp.SetVoice(con)
+	if !client {
+		// On the embedded store the console is the whole system: it
+		// escalates, and prints what muster would send.
+		a.disp.AddChat(con)
+		if !a.twilio {
+			a.disp.SetSMS(con)
+			a.disp.SetVoice(con)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		wait := a.start(runCtx)
+		defer func() { cancel(); wait() }()
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	wait := a.start(runCtx)
-	defer func() { cancel(); wait() }()
 
 	f, isFile := stdin.(*os.File)
 	if isFile && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprintf(stdout, "muster console: %s, typing as %s. /muster help lists commands, :quit leaves.\n", a.cfg.Organization, con.As())
 		if a.st.Embedded() {
 			fmt.Fprintln(stdout, "State lives in memory only (no Redis configured).")
+		} else {
+			fmt.Fprintf(stdout, "Connected to %s as a client: muster serve escalates and delivers.\n", store.RedactURL(url))
 		}
 		fmt.Fprintln(stdout, "Try: /incident raise intrusion sev2 @harbour Fence cut near gate B")
 		fmt.Fprintln(stdout, "  or: /plan trigger fire-evacuation @harbour, then :wait 2m to watch escalation, then /ack")
@@ -354,12 +448,42 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
-	redisURL := fs.String("redis", "", "Redis URL (default: redis.url, MUSTER_REDIS_URL, else embedded)")
+	cfgPath := fs.String("config", "", "configuration file (required, or "+EnvConfig+")")
+	redisURL := fs.String("redis", "", "Redis URL (required: this flag, redis.url or MUSTER_REDIS_URL)")
 	listen := fs.String("listen", "", "listen address (default: server.listen)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	demo := fs.Bool("demo", false, "try muster: the example organization (or --config) on an in-memory store, lost on exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "muster serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	path := configPath(*cfgPath)
+	// A real organization's muster needs its own config and a Redis that
+	// outlives the process: without them serve would page the example's
+	// fictional people from memory and call itself ready. --demo asks for
+	// exactly that, knowingly.
+	if *demo && *redisURL != "" {
+		fmt.Fprintln(stderr, "muster serve: --demo keeps state in memory; leave out --redis")
+		return 2
+	}
+	if !*demo && path == "" {
+		fmt.Fprintf(stderr, "muster serve: no configuration: set --config FILE or %s (or --demo to try muster on the example organization in memory)\n", EnvConfig)
+		return 2
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	url := ""
+	if !*demo {
+		if url = redisURLFor(*redisURL, cfg); url == "" {
+			fmt.Fprintf(stderr, "muster serve: no Redis URL: set --redis URL, redis.url or %s (or --demo to keep state in memory)\n", cfg.Redis.URLEnv)
+			return 2
+		}
 	}
 	log, err := logging.New(stderr, true, *logLevel)
 	if err != nil {
@@ -367,9 +491,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	a, err := openApp(ctx, *cfgPath, *redisURL, clock.Real{}, log)
+	if *demo {
+		log.Warn("demo mode: " + demoNote)
+		fmt.Fprintln(stdout, "muster serve --demo: "+demoNote)
+	}
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log})
 	if err != nil {
-		printConfigError(stderr, err)
+		fmt.Fprintln(stderr, "muster serve:", err)
 		return 1
 	}
 	defer a.st.Close()
@@ -378,6 +506,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		addr = *listen
 	}
 	srv := bot.NewServer(log, a.st)
+	if *demo {
+		srv.SetReadyNote("demo mode: " + demoNote)
+	}
 	secrets := a.cfg.SecretsFromEnv(nil)
 	// Each platform whose secrets are present is on: its routes are
 	// mounted and it joins the chat surfaces before delivery starts.
@@ -465,6 +596,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("muster stopped cleanly")
 	return 0
 }
+
+// demoNote is what serve --demo says at start and in /readyz.
+const demoNote = "state lives in memory only and is lost on exit; not for a real organization"
 
 func orNone(s []string) string {
 	if len(s) == 0 {

@@ -17,7 +17,6 @@ import (
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/fakeslack"
 	"github.com/muster-ops/muster/internal/faketwilio"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // muster serve with Slack secrets in its environment serves Slack: a
@@ -46,9 +45,7 @@ func TestServeWiresSlack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	args := []string{"serve", "--config", o.config, "--listen", "127.0.0.1:0", "--log-level", "error"}
-	if u := storetest.URL(); u != "" {
-		args = append(args, "--redis", u)
-	}
+	args = append(args, "--redis", o.redisURL(t))
 	banner, code := startServe(ctx, t, args)
 	if !strings.Contains(banner, "platforms: slack") {
 		t.Fatalf("banner %q does not list slack", banner)
@@ -126,9 +123,7 @@ func TestServeWiresTwilio(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"serve", "--config", o.config, "--listen", "127.0.0.1:" + port, "--log-level", "error"}
-	if u := storetest.URL(); u != "" {
-		args = append(args, "--redis", u)
-	}
+	args = append(args, "--redis", o.redisURL(t))
 	banner, code := startServe(ctx, t, args)
 	if !strings.Contains(banner, "twilio") {
 		t.Fatalf("banner %q does not list twilio", banner)
@@ -179,4 +174,61 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
+}
+
+// A console pointed at the Redis of a running muster serve is its client:
+// a plan it triggers is escalated and delivered by serve (the task
+// notices reach Slack), and the console prints none of them. Its own
+// clock cannot be sped up or moved there.
+func TestConsoleIsAClientOfServe(t *testing.T) {
+	o := newOrg(t)
+	fake := fakeslack.New("xoxb-test")
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	cfg, err := os.ReadFile(o.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), "  bot_token_env: SLACK_BOT_TOKEN", "  api_url: "+api.URL+"/api/\n  bot_token_env: SLACK_BOT_TOKEN", 1))
+	if err := os.WriteFile(o.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-test")
+	t.Setenv("SLACK_SIGNING_SECRET", "test-signing-secret")
+	t.Setenv("SLACK_APP_TOKEN", "")
+	t.Setenv("DISCORD_BOT_TOKEN", "")
+	t.Setenv("DISCORD_PUBLIC_KEY", "")
+	redis := o.redisURL(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, code := startServe(ctx, t, []string{"serve", "--config", o.config, "--redis", redis, "--listen", "127.0.0.1:0", "--log-level", "error"})
+
+	r := muster(t, "/plan trigger fire-evacuation @harbour Smoke in the loading bay\n", "console", "--config", o.config, "--redis", redis, "--as", "farid")
+	if r.code != 0 || !strings.Contains(r.stdout, "A-1 triggered") {
+		t.Fatalf("console trigger: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "→") {
+		t.Errorf("the console printed outgoing messages; serve should deliver them:\n%s", r.stdout)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	for _, task := range []string{"T-1", "T-2", "T-3"} {
+		if _, err := fake.WaitForPost(wctx, func(p fakeslack.Post) bool {
+			return strings.HasPrefix(p.Channel, "D") && strings.Contains(p.Text+string(p.Blocks), task)
+		}); err != nil {
+			t.Errorf("no notice of %s in a DM through serve: %v", task, err)
+		}
+	}
+
+	for _, extra := range [][]string{{"--time-scale", "60"}, {"--start", "2026-03-24T10:00:00Z"}} {
+		r := muster(t, "", append([]string{"console", "--config", o.config, "--redis", redis}, extra...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "run only on the embedded store") {
+			t.Errorf("console --redis %v: exit %d, stderr %q; want 2 and the reason", extra, r.code, r.stderr)
+		}
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d", c)
+	}
 }
