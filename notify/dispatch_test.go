@@ -18,6 +18,7 @@ type chatFake struct {
 	name  string // "" for a surface without a Name
 	fails int
 	retry bool
+	stale bool // answers notify.ErrStale instead of taking a message
 	// mu guards the fields that follow.
 	mu    sync.Mutex
 	calls int
@@ -31,6 +32,9 @@ func (f *chatFake) Notify(_ context.Context, m notify.Message) (bool, error) {
 	f.ids = append(f.ids, m.ID)
 	if f.calls <= f.fails {
 		return f.retry, errors.New(f.name + " refused")
+	}
+	if f.stale {
+		return false, notify.ErrStale
 	}
 	return false, nil
 }
@@ -129,6 +133,11 @@ func TestDispatcherChatOutcomes(t *testing.T) {
 		{"one fails for good", &chatFake{name: "slack", fails: 1}, &chatFake{name: "discord"}, []string{notify.OutcomeSent}, [2]int{1, 1}},
 		{"both fail for good", &chatFake{name: "slack", fails: 1}, &chatFake{name: "discord", fails: 1}, []string{notify.OutcomeFailed}, [2]int{1, 1}},
 		{"one for good, one may pass", &chatFake{name: "slack", fails: 1}, &chatFake{name: "discord", fails: 1, retry: true},
+			[]string{notify.OutcomeRetry, notify.OutcomeSent}, [2]int{2, 2}},
+		// A surface whose post found its task closed has nothing to post.
+		{"both stale", &chatFake{name: "slack", stale: true}, &chatFake{name: "discord", stale: true}, []string{notify.OutcomeDropped}, [2]int{1, 1}},
+		{"one stale, one takes it", &chatFake{name: "slack", stale: true}, &chatFake{name: "discord"}, []string{notify.OutcomeSent}, [2]int{1, 1}},
+		{"one stale, one may pass", &chatFake{name: "slack", stale: true}, &chatFake{name: "discord", fails: 1, retry: true},
 			[]string{notify.OutcomeRetry, notify.OutcomeSent}, [2]int{2, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -150,7 +150,9 @@ var ErrNoProvider = errors.New("no provider for this channel")
 // Notify delivers m on its channel.
 //
 // A chat message goes to every chat surface, once each. With one surface
-// its answer is the surface's. With several, the dispatcher records in
+// its answer is the surface's. A surface that answers ErrStale (the task
+// closed before its post went out) has nothing to post; the message is
+// ErrStale when no surface took it. With several, the dispatcher records in
 // the store each surface that took the message (by m.ID) and asks only
 // the others, so a retry neither loses one surface's copy nor posts
 // another's twice: it reports retry when any surface failed in a way
@@ -201,6 +203,7 @@ func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, c
 	var (
 		errs  []error
 		retry bool
+		stale bool
 		took  = len(taken) > 0
 	)
 	for _, c := range chats {
@@ -208,6 +211,10 @@ func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, c
 			continue
 		}
 		r, err := c.n.Notify(ctx, m)
+		if errors.Is(err, ErrStale) {
+			stale = true // nothing to post there, now or later
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			retry = retry || r
@@ -223,6 +230,9 @@ func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, c
 		}
 	}
 	if len(errs) == 0 {
+		if stale && !took {
+			return false, ErrStale
+		}
 		return false, nil
 	}
 	err = errors.Join(errs...)
@@ -240,9 +250,14 @@ func (d *Dispatcher) anyChat(ctx context.Context, m Message, chats []surface) (b
 		errs  []error
 		retry bool
 		ok    bool
+		stale bool
 	)
 	for _, c := range chats {
 		r, err := c.n.Notify(ctx, m)
+		if errors.Is(err, ErrStale) {
+			stale = true
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			retry = retry || r
@@ -255,6 +270,9 @@ func (d *Dispatcher) anyChat(ctx context.Context, m Message, chats []surface) (b
 			d.log.Warn("chat surface failed", zap.String("ref", m.Ref), zap.Error(errors.Join(errs...)))
 		}
 		return false, nil
+	}
+	if stale && len(errs) == 0 {
+		return false, ErrStale
 	}
 	return retry, errors.Join(errs...)
 }

@@ -83,7 +83,7 @@ const (
 	OutcomeSent    = "sent"
 	OutcomeRetry   = "retry"   // failed; tried again later
 	OutcomeFailed  = "failed"  // failed for good
-	OutcomeDropped = "dropped" // its task closed before it went out
+	OutcomeDropped = "dropped" // its task closed before it went out (ErrStale)
 	OutcomeRefused = "refused" // its sender's lane was full
 )
 
@@ -454,6 +454,11 @@ func (d *Deliverer) send(ctx context.Context, e store.OutboxEntry) {
 	case err == nil:
 		res.Outcome = OutcomeSent
 		d.report(e.Lane, d.st.FinishOutbox(ctx, e, d.consumer))
+	case errors.Is(err, ErrStale):
+		res.Outcome, res.Err = OutcomeDropped, nil
+		d.log.Info("not sent: its task was closed first", zap.String("key", m.Key), zap.String("ref", m.Ref),
+			zap.String("to", m.To), zap.String("site", m.Site))
+		d.report(e.Lane, d.st.DropOutbox(ctx, e, d.consumer))
 	case retry && e.Attempts < d.attempts:
 		res.Outcome = OutcomeRetry
 		wait := d.backoff(e.Attempts)

@@ -265,3 +265,32 @@ func TestNotifierDeadlineInsideLease(t *testing.T) {
 		t.Fatalf("outbox holds %d (%v), want the message back", n, err)
 	}
 }
+
+// A notifier that answers ErrStale (the task closed while the message
+// waited its turn) has the message dropped: off its lane, not retried,
+// not recorded sent.
+func TestStaleMessageIsDropped(t *testing.T) {
+	st := storetest.Open(t, nil)
+	ctx := context.Background()
+	if _, err := st.Enqueue(ctx, store.OutMessage{Key: "T-1:0:chat", Channel: notify.Chat, To: "amara", Kind: "task", Ref: "T-1", Text: "T-1"}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	d := notify.NewDeliverer(st, notify.NotifierFunc(func(context.Context, notify.Message) (bool, error) {
+		calls++
+		return false, notify.ErrStale
+	}), nil, "", time.Minute)
+	var got []notify.Delivered
+	d.OnDeliver = func(r notify.Delivered) { got = append(got, r) }
+	for range 2 {
+		if _, err := d.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 || len(got) != 1 || got[0].Outcome != notify.OutcomeDropped || got[0].Err != nil {
+		t.Fatalf("%d calls, outcomes %+v; want one attempt, dropped", calls, got)
+	}
+	if n, err := st.OutboxLen(ctx); err != nil || n != 0 {
+		t.Fatalf("outbox holds %d (%v), want 0", n, err)
+	}
+}

@@ -286,6 +286,16 @@ func (s *Store) FailOutbox(ctx context.Context, e OutboxEntry, token, reason str
 	return nil
 }
 
+// DropOutbox takes a taken message off its lane without recording it
+// sent or failed: its task closed before it went out.
+func (s *Store) DropOutbox(ctx context.Context, e OutboxEntry, token string) error {
+	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "dropped", 0, "")
+	if err != nil {
+		return fmt.Errorf("drop %s: %w", e.ID, err)
+	}
+	return nil
+}
+
 // RetryOutbox puts a taken message back on its lane, due at, if token
 // still holds it. It reports false when the message was gone or taken
 // over by another process meanwhile.

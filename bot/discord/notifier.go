@@ -2,6 +2,9 @@ package discord
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/store"
 )
 
 // Retry limits for 429 answers: a wait longer than maxRateWait is not
@@ -28,7 +32,10 @@ const (
 // (store.AddCard) so it is edited when the record changes; an incident's
 // update is a reply to its card. A message with no Discord destination
 // (the site has no discord channel, the person no discord id) is not
-// Discord's to deliver and returns nil.
+// Discord's to deliver and returns nil. A task's notice whose task was
+// acknowledged (or closed) meanwhile is not posted: notify.ErrStale. Every
+// post of an outbox message carries a nonce that makes Discord refuse a
+// second copy (see sendOnce).
 //
 // retry is true when the failure may pass (a 429 longer than muster waits,
 // a 5xx, a network error), false when it will not (a 4xx, no bot token).
@@ -49,9 +56,28 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (retry bool, err
 	}
 	send := &discordgo.MessageSend{Content: clip(m.Text, maxContent), AllowedMentions: mentions()}
 	isCard := refKind(m.Ref) != "" && m.Kind != "update"
+	var task *store.Task
+	if isCard && refKind(m.Ref) == "T" {
+		// Acknowledged (or closed) since the outbox took the message
+		// (while a 429 was waited out, say): nothing to post.
+		if t, err := a.task(ctx, m.Ref); err == nil {
+			if notify.Stale(m, t) {
+				return false, notify.ErrStale
+			}
+			task = t
+		}
+	}
 	switch {
 	case isCard:
-		c, rerr := a.render(ctx, m.Ref)
+		var (
+			c    card
+			rerr error
+		)
+		if task != nil {
+			c = a.taskCard(task)
+		} else {
+			c, rerr = a.render(ctx, m.Ref)
+		}
 		if rerr != nil {
 			// Post the text anyway: the message matters more than its card.
 			a.log.Warn("discord card not rendered; posting text", zap.String("ref", m.Ref), zap.Error(rerr))
@@ -69,7 +95,7 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (retry bool, err
 	var sent *discordgo.Message
 	err = a.retry(ctx, func() error {
 		var err error
-		sent, err = a.session.ChannelMessageSendComplex(channel, send, discordgo.WithContext(ctx))
+		sent, err = a.sendOnce(ctx, channel, send, a.nonce(m))
 		return err
 	})
 	if err != nil {
@@ -83,6 +109,68 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (retry bool, err
 		}
 	}
 	return false, nil
+}
+
+// task reads the task ref (T-n).
+func (a *Adapter) task(ctx context.Context, ref string) (*store.Task, error) {
+	n, err := store.ParseID("T", ref)
+	if err != nil {
+		return nil, err
+	}
+	return a.st.Task(ctx, n)
+}
+
+// Posting once
+//
+// Discord's message create takes a nonce and, with enforce_nonce, returns
+// the message an author already created with that nonce in the past few
+// minutes instead of creating another. Every post of an outbox message
+// carries a nonce derived from the organization's namespace and the
+// outbox message id, the same on every attempt of every process, so a
+// post whose answer was lost (its process died, its request timed out)
+// is not posted twice when the message is sent again within those
+// minutes. A message sent again later than that (after a long Redis
+// outage) may be posted twice.
+
+// nonceLen is the longest nonce Discord takes.
+const nonceLen = 25
+
+// nonce is the nonce of m's post; "" for a message not from the outbox.
+func (a *Adapter) nonce(m notify.Message) string {
+	if m.ID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(a.cfg.Namespace + "\x00" + m.ID))
+	return hex.EncodeToString(sum[:])[:nonceLen-1]
+}
+
+// sendOnce creates a message in channel: ChannelMessageSendComplex's
+// request with nonce and enforce_nonce added (discordgo v0.29's
+// MessageSend has neither).
+func (a *Adapter) sendOnce(ctx context.Context, channel string, send *discordgo.MessageSend, nonce string) (*discordgo.Message, error) {
+	if nonce == "" {
+		return a.session.ChannelMessageSendComplex(channel, send, discordgo.WithContext(ctx))
+	}
+	body := struct {
+		*discordgo.MessageSend
+		Nonce        string `json:"nonce"`
+		EnforceNonce bool   `json:"enforce_nonce"`
+	}{send, nonce, true}
+	for _, e := range send.Embeds {
+		if e.Type == "" {
+			e.Type = discordgo.EmbedTypeRich
+		}
+	}
+	endpoint := discordgo.EndpointChannelMessages(channel)
+	raw, err := a.session.RequestWithBucketID(http.MethodPost, endpoint, body, endpoint, discordgo.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	var msg discordgo.Message
+	if err := json.Unmarshal(raw, &msg); err != nil {
+		return nil, fmt.Errorf("discord: decode the created message: %w", err)
+	}
+	return &msg, nil
 }
 
 // destination is the channel m goes to, and the Discord user to ping:

@@ -65,6 +65,10 @@ type job struct {
 	user    string         // the Slack user id of a DM
 	ts      string         // opUpdate: the message to edit
 	ref     string         // opUpdate: the record it shows
+	// unsure, when set, is the earliest time an earlier attempt may have
+	// posted the message (opPost): it is looked up before it is posted
+	// again (lookup.go).
+	unsure time.Time
 }
 
 // post is the hand-over between a Notify that waits for its post and the
@@ -187,15 +191,21 @@ type queue struct {
 // flight, Notify waits for its outcome (the attempt is cut off at ctx's
 // deadline), so a post is never reported failed while Slack may have it.
 //
-// retry is false for ErrNoDestination and for failures that will not
-// pass (an unknown channel, a revoked token); true for ErrQueueFull,
+// A task's notice whose task was acknowledged (or closed) while the post
+// waited its turn is not posted: Notify returns notify.ErrStale. A post
+// that an earlier attempt may have made (m.MaybeSent, or an attempt of
+// this call that broke after its request was written) is looked up
+// before it is posted again (lookup.go).
+//
+// retry is false for ErrNoDestination, notify.ErrStale and failures that
+// will not pass (an unknown channel, a revoked token); true for ErrQueueFull,
 // ErrChannelBusy (its error has a RetryAfter), ErrClosed, rate limits,
 // 5xx and network failures.
 func (a *Adapter) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	if m.Channel != "" && m.Channel != notify.Chat {
 		return false, fmt.Errorf("%w: channel %q is not chat", ErrNoDestination, m.Channel)
 	}
-	j := job{op: opPost, msg: m}
+	j := job{op: opPost, msg: m, unsure: m.MaybeSent}
 	key := ""
 	switch {
 	case m.Site != "":
@@ -242,6 +252,8 @@ func postOutcome(err error) (bool, error) {
 	switch {
 	case err == nil:
 		return false, nil
+	case errors.Is(err, notify.ErrStale):
+		return false, err
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrChannelBusy), errors.Is(err, ErrQueueFull),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return true, err
@@ -418,6 +430,10 @@ func (a *Adapter) runPost(q *queue, j job) {
 		}
 		err := a.attempt(actx, &j)
 		cancel()
+		if errors.Is(err, notify.ErrStale) {
+			p.finish(err) // no call to Slack was made
+			return
+		}
 		a.called(q)
 		if err == nil {
 			p.finish(nil)
@@ -555,7 +571,21 @@ func (a *Adapter) attempt(ctx context.Context, j *job) error {
 	case isRef && kind == "INC" && m.Kind == "update":
 		c = textCard(m.Text)
 		thread = a.cardTS(ctx, m.Ref, j.channel)
-	case isRef && (kind == "INC" || kind == "T") && m.Kind != "update":
+	case isRef && kind == "T" && m.Kind != "update":
+		remember = true
+		c = textCard(m.Text)
+		t, err := a.task(ctx, m.Ref)
+		switch {
+		case err != nil:
+			a.log.Warn("slack card not rendered", zap.String("ref", m.Ref), zap.Error(err))
+		case notify.Stale(m, t):
+			// Acknowledged (or closed) while the post waited its turn:
+			// the person has answered; the card, if any, shows it.
+			return notify.ErrStale
+		default:
+			c = taskCard(a.cfg, t)
+		}
+	case isRef && kind == "INC" && m.Kind != "update":
 		remember = true
 		var ok bool
 		if c, ok = a.renderRef(ctx, m.Ref); !ok {
@@ -568,11 +598,41 @@ func (a *Adapter) attempt(ctx context.Context, j *job) error {
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
-	ch, ts, err := a.api.PostMessageContext(ctx, j.channel, opts...)
-	if err != nil {
-		return fmt.Errorf("chat.postMessage %s to %s: %w", m.Ref, j.channel, err)
+	if md, ok := a.metadata(m); ok {
+		opts = append(opts, slack.MsgOptionMetadata(md))
 	}
-	a.log.Debug("slack message posted", zap.String("ref", m.Ref), zap.String("kind", m.Kind), zap.String("channel", ch))
+	ch, ts := "", ""
+	if !j.unsure.IsZero() && m.ID != "" {
+		found, err := a.findPost(ctx, j.channel, thread, m, j.unsure.Add(-LookupMargin))
+		var rl *slack.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			return err // waited out and tried again, like a post
+		case err != nil:
+			a.log.Warn("slack lookup failed; posting again, which may post the message twice",
+				zap.String("ref", m.Ref), zap.String("key", m.Key), zap.String("channel", j.channel), zap.Error(err))
+		case found != "":
+			ch, ts = j.channel, found
+			a.log.Info("slack had the post already; not posted again", zap.String("ref", m.Ref), zap.String("key", m.Key),
+				zap.String("channel", ch), zap.String("ts", ts))
+		}
+	}
+	if ts == "" {
+		at := a.clock.Now()
+		var err error
+		ch, ts, err = a.api.PostMessageContext(ctx, j.channel, opts...)
+		if err != nil && outcomeUnknown(err) {
+			// Slack may have the post: look before posting it again.
+			if j.unsure.IsZero() {
+				j.unsure = at
+			}
+			return fmt.Errorf("chat.postMessage %s to %s: %w: %w", m.Ref, j.channel, errOutcomeUnknown, err)
+		}
+		if err != nil {
+			return fmt.Errorf("chat.postMessage %s to %s: %w", m.Ref, j.channel, err)
+		}
+		a.log.Debug("slack message posted", zap.String("ref", m.Ref), zap.String("kind", m.Kind), zap.String("channel", ch))
+	}
 	if !remember {
 		return nil
 	}
@@ -620,6 +680,15 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 	}
 	a.log.Warn("slack card not rendered", zap.String("ref", ref), zap.Error(err))
 	return card{}, false
+}
+
+// task reads the task ref (T-n).
+func (a *Adapter) task(ctx context.Context, ref string) (*store.Task, error) {
+	n, err := store.ParseID("T", ref)
+	if err != nil {
+		return nil, err
+	}
+	return a.st.Task(ctx, n)
 }
 
 // cardTS is the ts of ref's first card in channel, to thread under; ""

@@ -19,6 +19,10 @@
 // Unauthorized", "code": 0} otherwise; interaction and webhook routes need no authorization,
 // as on Discord, because the interaction token authorizes them.
 //
+// A message create may carry a nonce (a string or an integer, at most 25 characters); with
+// enforce_nonce true, a create whose nonce the bot used within NonceWindow answers the message
+// created then and creates nothing, as Discord does.
+//
 // Message payloads may be JSON or multipart/form-data with a payload_json part (what discordgo
 // sends when files are attached). The fake records content, embeds, components and
 // allowed_mentions as raw JSON, so a test can tell "allowed_mentions":{"parse":[]} from a

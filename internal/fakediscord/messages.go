@@ -158,10 +158,66 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	m := Message{Op: OpCreate, ChannelID: r.PathValue("channel")}
 	p.apply(&m)
-	if checkMessage(w, p, m, true) {
+	nonce, enforce, ok := readNonce(w, p)
+	if !ok || checkMessage(w, p, m, true) {
 		return
 	}
+	m.Nonce = nonce
+	if enforce && nonce != "" {
+		s.mu.Lock()
+		if first := s.byNonce(nonce); first != nil {
+			// The same author sent this nonce within NonceWindow: Discord
+			// answers with that message and creates nothing.
+			out := s.messageJSON(first)
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		s.mu.Unlock()
+	}
 	s.create(w, m, false)
+}
+
+// NonceWindow is how long the fake remembers a nonce for enforce_nonce. Discord says "the past
+// few minutes"; the fake takes the short end, so muster relies on no more than that.
+const NonceWindow = 2 * time.Minute
+
+// maxNonce is the longest nonce Discord takes.
+const maxNonce = 25
+
+// readNonce reads a create's nonce (a string or an integer, at most 25 characters) and
+// enforce_nonce; it answers Discord's form error and reports false for a bad one.
+func readNonce(w http.ResponseWriter, p payload) (nonce string, enforce, ok bool) {
+	if raw, has := p.fields["nonce"]; has && string(raw) != "null" {
+		var n json.Number
+		if json.Unmarshal(raw, &nonce) != nil {
+			if json.Unmarshal(raw, &n) != nil {
+				writeFormError(w, "nonce", "BASE_TYPE_BAD_TYPE", "Must be a string or an integer.")
+				return "", false, false
+			}
+			nonce = n.String()
+		}
+		if utf8.RuneCountInString(nonce) > maxNonce {
+			writeFormError(w, "nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+			return "", false, false
+		}
+	}
+	if raw, has := p.fields["enforce_nonce"]; has {
+		_ = json.Unmarshal(raw, &enforce)
+	}
+	return nonce, enforce, true
+}
+
+// byNonce is the bot's message created with nonce within NonceWindow, or nil. Call with mu
+// held.
+func (s *Server) byNonce(nonce string) *stored {
+	now := s.now()
+	for _, st := range s.current {
+		if !st.webhook && st.msg.Nonce == nonce && now.Sub(st.created) < NonceWindow {
+			return st
+		}
+	}
+	return nil
 }
 
 func (s *Server) handleEditMessage(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +301,9 @@ func (s *Server) messageJSON(st *stored) map[string]any {
 		"attachments": attachments, "embeds": rawArray(m.Embeds), "components": rawArray(m.Components),
 		"mentions": []any{}, "mention_roles": []any{}, "mention_everyone": false, "pinned": false,
 		"tts": false, "timestamp": timestamp(st.created), "edited_timestamp": edited, "flags": m.Flags,
+	}
+	if m.Nonce != "" {
+		out["nonce"] = m.Nonce
 	}
 	if st.webhook {
 		out["webhook_id"], out["application_id"] = s.appID, s.appID

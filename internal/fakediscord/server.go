@@ -74,6 +74,7 @@ type Message struct {
 	Components       json.RawMessage // as sent: nil when absent, "null" when sent as null
 	AllowedMentions  json.RawMessage // as sent: nil when absent, "null" when sent as null
 	Flags            int
+	Nonce            string          // the create's nonce, "" when none was sent
 	Files            []string        // names of attached files
 	Payload          json.RawMessage // the whole JSON payload (payload_json of a multipart body)
 	Received         time.Time

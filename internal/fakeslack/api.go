@@ -47,6 +47,9 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	slackErr, _ := answer["error"].(string)
 	s.record(c, status, slackErr)
+	if c.method == "chat.postMessage" && slackErr == "" && !s.answers.Pass(r.Context()) {
+		return // the caller went away; the post stays made, as on Slack
+	}
 	writeJSON(w, status, answer)
 }
 
@@ -74,6 +77,10 @@ func (s *Server) dispatch(c call) (int, map[string]any) {
 		return http.StatusOK, s.postEphemeral(c)
 	case "conversations.open":
 		return http.StatusOK, s.openConversation(c)
+	case "conversations.history":
+		return http.StatusOK, s.history(c)
+	case "conversations.replies":
+		return http.StatusOK, s.replies(c)
 	case "auth.test":
 		return http.StatusOK, map[string]any{
 			"ok": true, "url": "https://fake-security-ops.slack.com/", "team": TeamName, "user": BotName,
@@ -123,10 +130,16 @@ func (s *Server) parsePost(c call) (Post, string) {
 	return p, ""
 }
 
-// nextTS returns a new message timestamp, unique and increasing: 1700000000.000100, ...
+// nextTS returns a new message timestamp: the fake's clock in microseconds, as Slack's are
+// the time of the post, made unique and increasing (a post in the same microsecond as the
+// last, or a clock that went back, gets the last plus one). Call with mu held.
 func (s *Server) nextTS() string {
-	s.tsSeq += 100
-	return fmt.Sprintf("%d.%06d", 1700000000+s.tsSeq/1000000, s.tsSeq%1000000)
+	us := s.now().UnixMicro()
+	if us <= s.tsSeq {
+		us = s.tsSeq + 1
+	}
+	s.tsSeq = us
+	return fmt.Sprintf("%d.%06d", us/1000000, us%1000000)
 }
 
 func (s *Server) postMessage(c call) map[string]any {
@@ -163,6 +176,9 @@ func (s *Server) update(c call) map[string]any {
 	}
 	if _, sent := c.rawJSON("attachments"); !sent {
 		p.Attachments = old.Attachments
+	}
+	if _, sent := c.rawJSON("metadata"); !sent {
+		p.Metadata = old.Metadata
 	}
 	if p.ThreadTS == "" {
 		p.ThreadTS = old.ThreadTS

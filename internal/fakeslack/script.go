@@ -85,3 +85,16 @@ func (s *Server) Release() { s.door.Release() }
 
 // Held is how many calls wait at the door now.
 func (s *Server) Held() int { return s.door.Held() }
+
+// HoldAnswers makes the fake keep its answers to chat.postMessage calls until
+// ReleaseAnswers: each post is made and recorded (Posts, conversations.history) as Slack
+// would, then its answer waits. A test can so stop a poster after Slack took its message but
+// before it learnt so, the window in which a crash leaves the outcome unknown. A held answer
+// whose client goes away leaves the post made, as on Slack.
+func (s *Server) HoldAnswers() { s.answers.Hold() }
+
+// ReleaseAnswers sends the held answers and stops holding.
+func (s *Server) ReleaseAnswers() { s.answers.Release() }
+
+// HeldAnswers is how many answers to made posts wait for ReleaseAnswers now.
+func (s *Server) HeldAnswers() int { return s.answers.Held() }

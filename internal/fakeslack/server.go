@@ -36,11 +36,12 @@ type Server struct {
 	mux      *http.ServeMux
 	changes  fakewait.Changes
 	door     fakewait.Door // holds Web API calls (Hold)
+	answers  fakewait.Door // holds the answers to accepted posts (HoldAnswers)
 
 	// mu guards the fields that follow.
 	mu         sync.Mutex
 	now        func() time.Time
-	tsSeq      int64           // feeds message timestamps
+	tsSeq      int64           // the last message timestamp, in µs
 	idSeq      int             // feeds response_url ids
 	posts      []Post          // every accepted chat.* call, in order
 	current    map[string]Post // channel+" "+ts -> the message as it stands now
@@ -93,6 +94,7 @@ func New(botToken string) *Server {
 		respURLs: map[string]int{},
 	}
 	s.door.Changes = &s.changes
+	s.answers.Changes = &s.changes
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/api/{method}", s.handleAPI)
 	s.mux.HandleFunc("POST /response/{id}", s.handleResponse)
@@ -104,7 +106,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// SetClock makes the fake read the time from now (for the recorded times).
+// SetClock makes the fake read the time from now (for the recorded times and the messages'
+// timestamps).
 func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,9 +1,11 @@
 -- Record the outcome of one send and take the message off its lane.
 -- sent: the timeline says so. failed (never retried: an
 -- invalid number, a refusal, retries used up): the failure lands in the
--- timeline and the audit log. retry: the message goes back on its lane at
--- the given time, if this taker still holds it.
--- ARGV: now ms, message id, token, outcome (sent|failed|retry),
+-- timeline and the audit log. dropped (its task closed before it went
+-- out): it leaves without a record, as the take drops such messages.
+-- retry: the message goes back on its lane at the given time, if this
+-- taker still holds it.
+-- ARGV: now ms, message id, token, outcome (sent|failed|dropped|retry),
 --       retry at ms, detail text
 local now, id, token, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mk = P .. 'outbox:m:' .. id
@@ -23,7 +25,7 @@ local tk = P .. 'task:' .. m[2]
 local hasTask = m[2] ~= '' and redis.call('EXISTS', tk) == 1
 if outcome == 'sent' then
   if hasTask then timeline(tk .. ':timeline', now, 'muster', 'sent', m[3] .. ' to ' .. who) end
-else
+elseif outcome == 'failed' then
   if hasTask then
     timeline(tk .. ':timeline', now, 'muster', 'failed', m[3] .. ' to ' .. who .. ' failed: ' .. ARGV[6])
   end
