@@ -8,6 +8,11 @@ BENCH_SOAK_RATE    ?= 10
 BENCH_LOAD_SECONDS ?= 60
 BENCH_TASKS        ?= 100000
 BENCH_SETTLE       ?= 15s
+# make build stamps the version (`muster version`, muster_build_info).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/muster-ops/muster/internal/buildinfo.Version=$(VERSION) \
+            -X github.com/muster-ops/muster/internal/buildinfo.Revision=$(REVISION)
 
 .DEFAULT_GOAL := help
 
@@ -20,8 +25,8 @@ run: ## Start the console on the embedded default (example config, in-memory Red
 	$(GO) run ./cmd/muster console
 
 .PHONY: build
-build: ## Build bin/muster
-	$(GO) build -o bin/muster ./cmd/muster
+build: ## Build bin/muster: static, stamped with VERSION (default: git describe)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/muster ./cmd/muster
 
 .PHONY: test
 test: ## Run every test with the race detector (uses MUSTER_TEST_REDIS_URL when set)

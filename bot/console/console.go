@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -35,6 +36,9 @@ type Console struct {
 	mu  sync.Mutex
 	out io.Writer
 	as  string
+	// failed counts the lines refused or failed (a piped console's exit
+	// status says whether there were any).
+	failed atomic.Int64
 }
 
 // Options configure a Console.
@@ -172,9 +176,16 @@ func (c *Console) Line(ctx context.Context, line string) (quit bool) {
 	if c.settle != nil {
 		c.settle(ctx)
 	}
+	if r.Error {
+		c.failed.Add(1)
+	}
 	c.println(r.Text)
 	return false
 }
+
+// Failed is how many lines so far were refused or failed: commands
+// answered with an error and console directives that were wrong.
+func (c *Console) Failed() int { return int(c.failed.Load()) }
 
 func (c *Console) directive(ctx context.Context, line string) bool {
 	f := strings.Fields(line)
@@ -183,11 +194,13 @@ func (c *Console) directive(ctx context.Context, line string) bool {
 		return true
 	case ":as":
 		if len(f) != 2 {
+			c.failed.Add(1)
 			c.println("Usage: :as <person id>")
 			return false
 		}
 		p, ok := c.cfg.Person(strings.ToLower(f[1]))
 		if !ok {
+			c.failed.Add(1)
 			c.println(fmt.Sprintf("No person %q. People: %s", f[1], peopleIDs(c.cfg)))
 			return false
 		}
@@ -197,11 +210,13 @@ func (c *Console) directive(ctx context.Context, line string) bool {
 		c.println(fmt.Sprintf("Now typing as %s (%s, %s).", p.Name, p.ID, strings.Join(p.Roles, ", ")))
 	case ":wait":
 		if len(f) != 2 {
+			c.failed.Add(1)
 			c.println("Usage: :wait <duration>, e.g. :wait 3m")
 			return false
 		}
 		d, err := configs.ParseDuration(f[1])
 		if err != nil || d < 0 {
+			c.failed.Add(1)
 			c.println(fmt.Sprintf("%q is not a duration; try :wait 90s or :wait 5m", f[1]))
 			return false
 		}
@@ -211,6 +226,7 @@ func (c *Console) directive(ctx context.Context, line string) bool {
 	case ":help":
 		c.println(":as <person> changes who is typing · :wait <duration> lets console time pass · :quit leaves · /muster help lists commands")
 	default:
+		c.failed.Add(1)
 		c.println(fmt.Sprintf("Unknown console directive %s; try :as, :wait, :quit or :help", f[0]))
 	}
 	return false

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +29,7 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/logging"
 	"github.com/muster-ops/muster/configs/roster"
+	"github.com/muster-ops/muster/internal/buildinfo"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/notify/twilio"
@@ -47,21 +47,23 @@ func main() {
 const usage = `muster: chat-ops and incident communication for security operations
 
 Usage:
-  muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N] [--start RFC3339]
-  muster serve --config FILE --redis URL [--listen ADDR]   (or MUSTER_CONFIG, MUSTER_REDIS_URL)
-  muster serve --demo          the example organization, in memory (to try muster)
-  muster roster --site SITE [--at RFC3339] [--role ROLE] [--config FILE]
-  muster check-config [FILE]
+  muster console [--config FILE] [--as PERSON] [--redis URL] [--time-scale N] [--start RFC3339] [--log-level L]
+  muster serve --config FILE --redis URL [--listen ADDR] [--log-level L]
+  muster serve --demo [--config FILE] [--listen ADDR]
+  muster roster --site SITE [--at RFC3339] [--role ROLE] [--when now|next|week] [--config FILE] [--redis URL]
+  muster check-config FILE... (or - for stdin)
+  muster version
   muster help
 
-Records:
+Records (each also takes --config FILE and --redis URL):
 ` + report.CLIUsage + `
-
 --config may also come from MUSTER_CONFIG. The console and roster use the
 embedded example configuration without one; serve and the record commands
 need one. With no Redis URL (--redis, redis.url or MUSTER_REDIS_URL) the
 console keeps state in an embedded in-memory server, lost on exit; with one
 it is a client of the muster serve processes on that Redis.
+
+"muster COMMAND --help" lists a command's flags.
 `
 
 // run is main without the process: tests call it with their own streams.
@@ -78,10 +80,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "roster":
 		return runRoster(ctx, args[1:], stdout, stderr)
 	case "check-config":
-		return runCheckConfig(args[1:], stdout, stderr)
+		return runCheckConfig(args[1:], stdin, stdout, stderr)
 	case "audit", "report", "records":
 		return runRecords(ctx, args, stdout, stderr)
-	case "help", "-h", "--help":
+	case "version", "--version", "-v":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "muster version: unexpected argument %q\n", args[1])
+			return 2
+		}
+		fmt.Fprint(stdout, buildinfo.Get())
+		return 0
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -128,6 +137,12 @@ func printConfigError(w io.Writer, err error) {
 // `audit verify` would pass a chain that holds nothing. Only the commands
 // that read no records (verifying an export file) run without them.
 func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprintf(stdout, "Usage:\n%s", report.CLIUsage)
+			return 0
+		}
+	}
 	cfgFlag, redisURL, rest := report.GlobalFlags(args)
 	cfgPath := configPath(cfgFlag)
 	needsRecords := !readsNoRecords(rest)
@@ -175,21 +190,39 @@ func readsNoRecords(rest []string) bool {
 	return false
 }
 
-func runCheckConfig(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
-		fmt.Fprintln(stderr, "usage: muster check-config [FILE]")
+func runCheckConfig(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := newCommand("check-config", "muster check-config FILE...\nmuster check-config -    (the config on stdin)",
+		"Checks configuration files: one summary line for a good file (exit 0); every problem of a bad one,\n"+
+			"one a line with its file, line and field path (exit 1).")
+	if code, ok := cmd.parse(args, stdout, stderr); !ok {
+		return code
+	}
+	if cmd.fs.NArg() == 0 {
+		fmt.Fprint(stderr, "muster check-config: name the files to check (or - for stdin)\n\n")
+		cmd.usage(stderr)
 		return 2
 	}
-	cfg, err := loadConfig(fs.Arg(0))
-	if err != nil {
-		printConfigError(stdout, err)
-		return 1
+	code := 0
+	for _, path := range cmd.fs.Args() {
+		var cfg *configs.Config
+		var err error
+		if path == "-" {
+			var data []byte
+			if data, err = io.ReadAll(stdin); err == nil {
+				cfg, err = configs.Parse(data, "<stdin>")
+			}
+		} else {
+			cfg, err = configs.Load(path)
+		}
+		if err != nil {
+			printConfigError(stdout, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok: %q, %d sites, %d people, %d rosters, %d policies, %d plans\n",
+			cfg.Source, cfg.Organization, len(cfg.Sites), len(cfg.People), len(cfg.Rosters), len(cfg.Policies), len(cfg.Plans))
 	}
-	fmt.Fprintf(stdout, "%s: ok: %q, %d sites, %d people, %d rosters, %d policies, %d plans\n",
-		cfg.Source, cfg.Organization, len(cfg.Sites), len(cfg.People), len(cfg.Rosters), len(cfg.Policies), len(cfg.Plans))
-	return 0
+	return code
 }
 
 // app is what console and serve share: config, store, commands.
@@ -333,15 +366,22 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("console", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: "+EnvConfig+", else the embedded example)")
-	as := fs.String("as", "", "person id typing the commands (default: the first coordinator)")
-	redisURL := fs.String("redis", "", "Redis URL of muster serve's records (default: redis.url, MUSTER_REDIS_URL, else an embedded in-memory store)")
-	scale := fs.Float64("time-scale", 1, "run the console's clock this many times faster (rehearsals; embedded store only)")
-	startAt := fs.String("start", "", "start the console's clock at this instant, RFC 3339 (rehearse another shift; embedded store only)")
-	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	cmd := newCommand("console", "muster console [flags]",
+		"Type muster's commands as a person of the organization. Piped, it runs one command a line and exits 1\n"+
+			"if any was refused or failed. Without a Redis URL it is the whole system on an in-memory store;\n"+
+			"with one, a client of the muster serve processes on that Redis.")
+	fs := cmd.fs
+	cfgPath := fs.String("config", "", "the configuration `FILE` (default: "+EnvConfig+", else the embedded example)")
+	as := fs.String("as", "", "type as `PERSON`, a person id (default: the first coordinator)")
+	redisURL := fs.String("redis", "", "the Redis `URL` of muster serve's records (default: redis.url, MUSTER_REDIS_URL, else an embedded in-memory store)")
+	scale := fs.Float64("time-scale", 1, "run the console's clock `N` times faster (rehearsals; embedded store only)")
+	startAt := fs.String("start", "", "start the console's clock at an `RFC3339` instant (rehearse another shift; embedded store only)")
+	logLevel := fs.String("log-level", "warn", "log at `LEVEL`: debug, info, warn or error")
+	if code, ok := cmd.parse(args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "muster console: unexpected argument %q (commands come on stdin)\n", fs.Arg(0))
 		return 2
 	}
 	if *scale <= 0 || *scale > 10000 {
@@ -442,19 +482,27 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "muster console:", err)
 		return 1
 	}
+	if n := con.Failed(); n > 0 {
+		// Every line ran; a script that drives the console learns that
+		// some did not do what they asked.
+		fmt.Fprintf(stderr, "muster console: %d line(s) refused or failed\n", n)
+		return 1
+	}
 	return 0
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (required, or "+EnvConfig+")")
-	redisURL := fs.String("redis", "", "Redis URL (required: this flag, redis.url or MUSTER_REDIS_URL)")
-	listen := fs.String("listen", "", "listen address (default: server.listen)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cmd := newCommand("serve", "muster serve --config FILE --redis URL [flags]\nmuster serve --demo [--config FILE] [flags]",
+		"Runs the HTTP listener (Slack, Discord and Twilio webhooks, /healthz, /readyz, /metrics), the\n"+
+			"escalation engine, the outbox delivery and the hand-over notices. SIGINT or SIGTERM stops it cleanly.")
+	fs := cmd.fs
+	cfgPath := fs.String("config", "", "the configuration `FILE` (required, or "+EnvConfig+")")
+	redisURL := fs.String("redis", "", "the organization's Redis `URL` (required: this flag, redis.url or MUSTER_REDIS_URL)")
+	listen := fs.String("listen", "", "listen on `ADDR` (default: server.listen)")
+	logLevel := fs.String("log-level", "info", "log at `LEVEL`: debug, info, warn or error")
 	demo := fs.Bool("demo", false, "try muster: the example organization (or --config) on an in-memory store, lost on exit")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := cmd.parse(args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "muster serve: unexpected argument %q\n", fs.Arg(0))
@@ -608,18 +656,24 @@ func orNone(s []string) string {
 }
 
 func runRoster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("roster", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: the embedded example)")
-	siteID := fs.String("site", "", "site id (required)")
-	at := fs.String("at", "", "instant, RFC 3339 (default: now)")
-	role := fs.String("role", "", "only this role")
-	when := fs.String("when", "now", "now, next or week")
-	redisURL := fs.String("redis", "", "Redis URL to read covers from (default: none, rotation only)")
-	if err := fs.Parse(args); err != nil {
+	cmd := newCommand("roster", "muster roster --site SITE [flags]",
+		"Prints who is on duty at a site at any instant, for planning, from the rotation (and the covers in\n"+
+			"Redis with --redis).")
+	fs := cmd.fs
+	cfgPath := fs.String("config", "", "the configuration `FILE` (default: "+EnvConfig+", else the embedded example)")
+	siteID := fs.String("site", "", "the `SITE` id (required)")
+	at := fs.String("at", "", "at an `RFC3339` instant (default: now)")
+	role := fs.String("role", "", "only this `ROLE`")
+	when := fs.String("when", "now", "show `WHEN`: now, next or week")
+	redisURL := fs.String("redis", "", "read covers from the Redis at `URL` (default: none, rotation only)")
+	if code, ok := cmd.parse(args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "muster roster: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(configPath(*cfgPath))
 	if err != nil {
 		printConfigError(stderr, err)
 		return 1

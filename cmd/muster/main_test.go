@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,6 +159,7 @@ func TestConsoleTwoProcesses(t *testing.T) {
 
 // TestConsoleResolvePermission: a guard's resolve is refused with the
 // roles that may; a supervisor's succeeds, and show says by whom and when.
+// (The refusal makes the piped console exit 1.)
 func TestConsoleResolvePermission(t *testing.T) {
 	o := newOrg(t)
 	london, err := time.LoadLocation("Europe/London")
@@ -165,14 +167,17 @@ func TestConsoleResolvePermission(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now().In(london).Truncate(time.Minute)
-	r := o.console(t, strings.Join([]string{
+	r := muster(t, strings.Join([]string{
 		"/incident raise intrusion sev2 @harbour Fence cut near gate B",
 		"/incident resolve INC-1 done",
 		"/incident show INC-1",
 		":as farid",
 		"/incident resolve INC-1 done",
 		"/incident show INC-1",
-	}, "\n"), "--as", "amara")
+	}, "\n"), "console", "--config", o.config, "--as", "amara")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (one line refused); stderr %q", r.code, r.stderr)
+	}
 	after := time.Now().In(london)
 
 	lines := strings.Split(r.stdout, "\n")
@@ -252,12 +257,28 @@ func TestCheckConfigValid(t *testing.T) {
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "../../configs/example.yaml: ok: ") || !strings.Contains(r.stdout, "2 sites") {
 		t.Errorf("check-config example.yaml: exit %d, stdout %q; want 0 and a summary with 2 sites", r.code, r.stdout)
 	}
+	// No file is a usage error: checking the embedded example instead
+	// would pass any CI job that forgot to name its file.
 	r = muster(t, "", "check-config")
-	if r.code != 0 || !strings.Contains(r.stdout, "(embedded): ok: ") || !strings.Contains(r.stdout, "2 sites") {
-		t.Errorf("check-config (embedded): exit %d, stdout %q; want 0 and a summary", r.code, r.stdout)
+	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "name the files to check") || !strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("check-config alone: exit %d, stdout %q, stderr %q; want 2 and the usage", r.code, r.stdout, r.stderr)
 	}
-	if r = muster(t, "", "check-config", "a.yaml", "b.yaml"); r.code != 2 {
-		t.Errorf("check-config with two files: exit %d, want 2", r.code)
+	// Several files: each is checked; one bad file fails the run.
+	bad := "../../configs/testdata/unknown-key.yaml"
+	r = muster(t, "", "check-config", "../../configs/example.yaml", bad)
+	if r.code != 1 || !strings.Contains(r.stdout, "example.yaml: ok: ") || !strings.Contains(r.stdout, bad+":10: ") {
+		t.Errorf("check-config good and bad: exit %d, stdout %q; want 1, the good one ok and the bad one's problem", r.code, r.stdout)
+	}
+	// - reads the config from stdin.
+	example, err := os.ReadFile("../../configs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = muster(t, string(example), "check-config", "-"); r.code != 0 || !strings.HasPrefix(r.stdout, "<stdin>: ok: ") {
+		t.Errorf("check-config - (example on stdin): exit %d, stdout %q; want 0 and <stdin>: ok", r.code, r.stdout)
+	}
+	if r = muster(t, "organization: x\nfrobnicate: 1\n", "check-config", "-"); r.code != 1 || !strings.Contains(r.stdout, "<stdin>:2: ") {
+		t.Errorf("check-config - (bad config on stdin): exit %d, stdout %q; want 1 and <stdin>:2:", r.code, r.stdout)
 	}
 	if r = muster(t, "", "check-config", filepath.Join(t.TempDir(), "missing.yaml")); r.code != 1 || !strings.Contains(r.stdout, "missing.yaml") {
 		t.Errorf("check-config of a missing file: exit %d, stdout %q; want 1 naming the file", r.code, r.stdout)
@@ -308,9 +329,85 @@ func TestUsage(t *testing.T) {
 	if !strings.Contains(r.stderr, `unknown command "frobnicate"`) {
 		t.Errorf("stderr %q: want it to name the unknown command", r.stderr)
 	}
-	r = muster(t, "", "help")
-	if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
-		t.Errorf("muster help: exit %d, stdout %q; want 0 and the usage", r.code, r.stdout)
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		r = muster(t, "", args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("muster %v: exit %d, stdout %q; want 0 and the usage", args, r.code, r.stdout)
+		}
+		// The usage names every subcommand.
+		for _, sub := range []string{"console", "serve", "roster", "check-config", "version", "audit verify", "audit export",
+			"report incident", "report activation", "report drill", "report review", "records prune"} {
+			if !strings.Contains(r.stdout, "muster "+sub) {
+				t.Errorf("muster %v does not list %q", args, sub)
+			}
+		}
+	}
+}
+
+// muster version, --version and -v print the version, the commit and the
+// Go version.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-v"} {
+		r := muster(t, "", arg)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "muster, version ") || !strings.Contains(r.stdout, "(revision ") ||
+			!strings.Contains(r.stdout, "go version: "+runtime.Version()) {
+			t.Errorf("muster %s: exit %d, stdout %q", arg, r.code, r.stdout)
+		}
+	}
+	if r := muster(t, "", "version", "now"); r.code != 2 {
+		t.Errorf("muster version now: exit %d, want 2", r.code)
+	}
+}
+
+// Every subcommand's --help exits 0 and lists every flag it takes, with
+// two dashes; an unknown flag exits 2 and names it.
+func TestSubcommandHelp(t *testing.T) {
+	for _, tc := range []struct {
+		cmd   []string
+		flags []string
+	}{
+		{[]string{"console"}, []string{"--config FILE", "--as PERSON", "--redis URL", "--time-scale N", "--start RFC3339", "--log-level LEVEL"}},
+		{[]string{"serve"}, []string{"--config FILE", "--redis URL", "--listen ADDR", "--log-level LEVEL", "--demo"}},
+		{[]string{"roster"}, []string{"--config FILE", "--site SITE", "--at RFC3339", "--role ROLE", "--when WHEN", "--redis URL"}},
+		{[]string{"check-config"}, []string{"--help"}},
+		{[]string{"audit"}, []string{"--config FILE", "--redis URL", "--file", "--from", "--format", "--out"}},
+		{[]string{"audit", "verify"}, []string{"--file"}},
+		{[]string{"report"}, []string{"--site", "--format"}},
+		{[]string{"records"}, []string{"--dry-run"}},
+	} {
+		for _, help := range []string{"--help", "-h"} {
+			r := muster(t, "", append(tc.cmd, help)...)
+			if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+				t.Errorf("muster %v %s: exit %d, stdout %q, stderr %q; want 0 and the usage", tc.cmd, help, r.code, r.stdout, r.stderr)
+				continue
+			}
+			for _, f := range tc.flags {
+				if !strings.Contains(r.stdout, f) {
+					t.Errorf("muster %v %s does not list %q:\n%s", tc.cmd, help, f, r.stdout)
+				}
+			}
+		}
+		if len(tc.cmd) > 1 || tc.cmd[0] == "audit" || tc.cmd[0] == "report" || tc.cmd[0] == "records" {
+			continue
+		}
+		r := muster(t, "", append(tc.cmd, "--colour", "red")...)
+		if r.code != 2 || !strings.Contains(r.stderr, "-colour") || !strings.Contains(r.stderr, "Usage:") {
+			t.Errorf("muster %v --colour red: exit %d, stderr %q; want 2 naming the flag", tc.cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// A piped console runs every line, then exits 1 when any was refused or
+// failed, so a script driving it knows.
+func TestConsolePipedExitStatus(t *testing.T) {
+	o := newOrg(t)
+	r := muster(t, "/incident raise intrusion sev2 @harbour Fence cut\n/incident frobnicate\n:wait soon\n/incident list\n",
+		"console", "--config", o.config, "--as", "amara")
+	if r.code != 1 || !strings.Contains(r.stderr, "2 line(s) refused or failed") {
+		t.Errorf("exit %d, stderr %q; want 1 and the count of failed lines", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Open incidents (1, newest first)") {
+		t.Errorf("the lines after the failures did not run:\n%s", r.stdout)
 	}
 }
 
