@@ -20,7 +20,6 @@ func internalService(t *testing.T) *Service {
 	}
 	clock := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
 	st := storetest.Open(t, func() time.Time { return clock })
-	_ = st.RegisterEmbeddedSHA256()
 	return New(Options{Config: cfg, Store: st})
 }
 

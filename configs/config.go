@@ -228,10 +228,19 @@ type Twilio struct {
 	Rate float64 `yaml:"rate"`
 }
 
-// Records configures how long records are kept.
+// Records configures how long records are kept and how the audit chain
+// is signed.
 type Records struct {
 	// Retention defaults to 7 years of 365 days (2555d, 61320h).
 	Retention Duration `yaml:"retention"`
+	// SigningKeyEnv names the variable holding the Ed25519 seed (64 hex
+	// digits) the audit chain's heads are signed with (default
+	// MUSTER_AUDIT_KEY).
+	SigningKeyEnv string `yaml:"signing_key_env"`
+	// SealLog, when set, is a file outside Redis every signed head is
+	// appended to, so `muster audit verify --seal-log` can catch a
+	// truncated chain.
+	SealLog string `yaml:"seal_log"`
 }
 
 // Engine tunes the escalation engine.

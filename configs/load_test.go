@@ -287,6 +287,8 @@ func TestDefaults(t *testing.T) {
 		{"twilio.auth_token_env", cfg.Twilio.AuthTokenEnv, "TWILIO_AUTH_TOKEN"},
 		{"twilio.rate", fmt.Sprint(cfg.Twilio.Rate), "1"},
 		{"engine.lease", cfg.Engine.Lease.String(), "30s"},
+		{"records.signing_key_env", cfg.Records.SigningKeyEnv, "MUSTER_AUDIT_KEY"},
+		{"records.seal_log", cfg.Records.SealLog, ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
@@ -340,16 +342,17 @@ func TestSecretsFromEnv(t *testing.T) {
 slack: {bot_token_env: NG_SLACK_BOT, signing_secret_env: NG_SLACK_SIGNING, app_token_env: NG_SLACK_APP}
 discord: {bot_token_env: NG_DISCORD_BOT, app_id_env: NG_DISCORD_APP, public_key_env: NG_DISCORD_KEY}
 twilio: {account_sid_env: NG_TWILIO_SID, auth_token_env: NG_TWILIO_TOKEN}
+records: {signing_key_env: NG_AUDIT_KEY}
 `
 	cfg, err := Parse([]byte(custom), "custom.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	named := []string{"NG_REDIS_URL", "NG_SLACK_BOT", "NG_SLACK_SIGNING", "NG_SLACK_APP",
-		"NG_DISCORD_BOT", "NG_DISCORD_APP", "NG_DISCORD_KEY", "NG_TWILIO_SID", "NG_TWILIO_TOKEN"}
+		"NG_DISCORD_BOT", "NG_DISCORD_APP", "NG_DISCORD_KEY", "NG_TWILIO_SID", "NG_TWILIO_TOKEN", "NG_AUDIT_KEY"}
 	vars := map[string]string{
 		// Decoys under the default names: the config renamed them all.
-		"MUSTER_REDIS_URL": "redis://decoy:6379", "SLACK_BOT_TOKEN": "decoy", "TWILIO_AUTH_TOKEN": "decoy",
+		"MUSTER_REDIS_URL": "redis://decoy:6379", "SLACK_BOT_TOKEN": "decoy", "TWILIO_AUTH_TOKEN": "decoy", "MUSTER_AUDIT_KEY": "decoy",
 	}
 	for _, n := range named {
 		vars[n] = "value of " + n
@@ -373,6 +376,7 @@ twilio: {account_sid_env: NG_TWILIO_SID, auth_token_env: NG_TWILIO_TOKEN}
 		DiscordPublicKey:   "value of NG_DISCORD_KEY",
 		TwilioAccountSID:   "value of NG_TWILIO_SID",
 		TwilioAuthToken:    "value of NG_TWILIO_TOKEN",
+		AuditKey:           "value of NG_AUDIT_KEY",
 	}
 	if got != want {
 		t.Errorf("secrets:\n got %+v\nwant %+v", got, want)

@@ -159,6 +159,8 @@ type Secrets struct {
 	DiscordPublicKey   string
 	TwilioAccountSID   string
 	TwilioAuthToken    string
+	// AuditKey is the audit chain's signing seed (hex), "" when unset.
+	AuditKey string
 }
 
 // SecretsFromEnv reads the variables the config names, through getenv
@@ -177,6 +179,7 @@ func (c *Config) SecretsFromEnv(getenv func(string) string) Secrets {
 		DiscordPublicKey:   getenv(c.Discord.PublicKeyEnv),
 		TwilioAccountSID:   c.Twilio.AccountSID,
 		TwilioAuthToken:    getenv(c.Twilio.AuthTokenEnv),
+		AuditKey:           getenv(c.Records.SigningKeyEnv),
 	}
 	if v := getenv(c.Redis.URLEnv); v != "" {
 		s.RedisURL = v

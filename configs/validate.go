@@ -47,6 +47,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Discord.PublicKeyEnv, "DISCORD_PUBLIC_KEY")
 	setDefault(&c.Twilio.AccountSIDEnv, "TWILIO_ACCOUNT_SID")
 	setDefault(&c.Twilio.AuthTokenEnv, "TWILIO_AUTH_TOKEN")
+	setDefault(&c.Records.SigningKeyEnv, "MUSTER_AUDIT_KEY")
 	if c.Twilio.Rate == 0 {
 		c.Twilio.Rate = DefaultTwilioRate
 	}
@@ -361,7 +362,7 @@ func (c *Config) validate(lines map[string]int) Errors {
 		"slack.signing_secret_env": c.Slack.SigningSecretEnv, "slack.app_token_env": c.Slack.AppTokenEnv,
 		"discord.bot_token_env": c.Discord.BotTokenEnv, "discord.app_id_env": c.Discord.AppIDEnv,
 		"discord.public_key_env": c.Discord.PublicKeyEnv, "twilio.account_sid_env": c.Twilio.AccountSIDEnv,
-		"twilio.auth_token_env": c.Twilio.AuthTokenEnv,
+		"twilio.auth_token_env": c.Twilio.AuthTokenEnv, "records.signing_key_env": c.Records.SigningKeyEnv,
 	} {
 		if !envRE.MatchString(name) {
 			// The value is not quoted: it may well be the secret itself.

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/alicebob/miniredis/v2/server"
 
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify/clock"
@@ -31,7 +28,6 @@ var engineStart = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // (as store.Open's embedded server runs) every command sorts every key
 // of the server, which makes thousands of tasks take minutes. These
 // tests rely on no key expiry (leases are timer scores, not TTLs).
-// It has the native SHA-256 command the audit chain uses there.
 func openShared(t testing.TB, n int, now func() time.Time) []*store.Store {
 	t.Helper()
 	url := storetest.URL()
@@ -41,19 +37,6 @@ func openShared(t testing.TB, n int, now func() time.Time) []*store.Store {
 			t.Fatalf("start miniredis: %v", err)
 		}
 		t.Cleanup(m.Close)
-		// The audit chain's SHA-256, natively, as store.RegisterEmbeddedSHA256
-		// gives the store's own embedded server.
-		err := m.Server().Register(store.NativeSHA256Command, func(c *server.Peer, _ string, args []string) {
-			if len(args) != 1 {
-				c.WriteError("ERR wrong number of arguments")
-				return
-			}
-			sum := sha256.Sum256([]byte(args[0]))
-			c.WriteBulk(hex.EncodeToString(sum[:]))
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		url = "redis://" + m.Addr()
 	}
 	ns := storetest.Namespace()

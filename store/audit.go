@@ -3,32 +3,44 @@ package store
 // The audit log is the Redis stream muster:{ns}:audit. Every transition
 // script appends its event through audit() in lua/prelude.lua, in the same
 // script as the change, so a change and its record land together or not
-// at all. The events form a hash chain:
+// at all. The script computes no hash: the stream's order is the chain's
+// order, and a sealer (seal.go; one at a time, under a lease) hashes new
+// events in Go, in batches, and signs the chain's head soon after the
+// append, as a Certificate Transparency log integrates and signs its
+// entries within a bounded delay. The chain is:
 //
-//   - seq is 1 for the first event and one more for each event after it;
+//   - seq is 1 for the first event and one more for each event after it
+//     (its place in the stream, counted from the last pruned event);
 //   - prev is the hash of the event before (64 zeros for seq 1);
 //   - hash is the SHA-256, in lowercase hex, of the event's canonical JSON
-//     (CanonicalJSON), computed in Lua by the appending script.
+//     (CanonicalJSON), which covers seq and prev.
 //
-// The chain head (the last seq and hash) lives in the hash
-// muster:{ns}:audit:head, written by the same script. Changing, removing
-// or inserting an event breaks a link that VerifyAudit finds. Records
-// pruned under the retention policy leave a checkpoint event
-// (records.pruned) that names the last pruned seq and hash, so the chain
-// that remains still verifies.
+// The sealer records, for each batch, the seq and hash the chain reached,
+// a short digest of each event's content (to name a changed, removed,
+// inserted or reordered event) and an Ed25519 signature over the head, in
+// the stream muster:{ns}:audit:seals; the latest head is also kept in the
+// hash muster:{ns}:audit:head, and may be appended to a file outside Redis
+// (records.seal_log). VerifyAudit (verify.go) recomputes the chain and
+// checks it against the seals and their signatures. Records pruned under
+// the retention policy leave a checkpoint event (records.pruned) that
+// names the last pruned seq and hash, so the chain that remains still
+// verifies.
+//
+// Events written before the chain was sealed outside Redis carry their
+// seq, prev and hash as fields; those must agree with the chain as
+// computed.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,6 +71,9 @@ type AuditEvent struct {
 	Data    string    // JSON details, as stored
 	Prev    string
 	Hash    string
+	// Sealed: the chain head covers the event (the sealer has hashed it);
+	// set by ScanAudit.
+	Sealed bool
 }
 
 // ExportEvent is an audit event as exported (one JSON object per line):
@@ -158,14 +173,11 @@ func appendCanonicalString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-var (
-	auditAppendScript = loadScript("audit_append")
-	auditSHAScript    = loadScript("audit_sha256")
-)
+var auditAppendScript = loadScript("audit_append")
 
 // AppendAudit appends one audit event that is not part of a record
-// transition (those append theirs in their own script), chained like
-// every other. data may be nil. It returns the event's hash.
+// transition (those append theirs in their own script); the sealer chains
+// it like every other. data may be nil. It returns the event's stream id.
 func (s *Store) AppendAudit(ctx context.Context, kind, actor, subject string, data map[string]any) (string, error) {
 	if data == nil {
 		data = map[string]any{}
@@ -185,82 +197,103 @@ func (s *Store) AuditConfigLoaded(ctx context.Context, source, sha256hex string)
 	return err
 }
 
-// LuaSHA256 runs the script-side SHA-256 the audit chain uses on the
-// server and returns its digest and mode ("bit" on a real Redis with the
-// LuaBitOp library; "native" or "arithmetic" on the embedded server).
-// Self-tests compare it with crypto/sha256.
-//
-// force picks the mode ("bit", "native", "arithmetic"; "" as audit()
-// would).
-func (s *Store) LuaSHA256(ctx context.Context, in, force string) (digest, mode string, err error) {
-	v, err := s.run(ctx, auditSHAScript, in, force)
-	if err != nil {
-		return "", "", fmt.Errorf("lua sha256: %w", err)
-	}
-	res, _ := v.([]any)
-	if len(res) != 2 {
-		return "", "", unavailable(fmt.Errorf("lua sha256: unexpected reply %v", v))
-	}
-	return toString(res[0]), toString(res[1]), nil
-}
-
-// NativeSHA256Command is the command RegisterEmbeddedSHA256 adds.
-const NativeSHA256Command = "MUSTER.SHA256"
-
-// RegisterEmbeddedSHA256 gives the embedded server a MUSTER.SHA256
-// command (crypto/sha256 in Go), which the audit scripts use when Redis's
-// `bit` library is missing. Without it they fall back to SHA-256 on Lua
-// arithmetic, which gopher-lua runs at some 25 ms per event (and ten
-// times that under the race detector). A real Redis has `bit` and needs
-// nothing: there it does nothing. Calling it twice is harmless.
-func (s *Store) RegisterEmbeddedSHA256() error {
-	if s.embedded == nil {
-		return nil
-	}
-	err := s.embedded.Server().Register(NativeSHA256Command, func(c *server.Peer, _ string, args []string) {
-		if len(args) != 1 {
-			c.WriteError("ERR wrong number of arguments for '" + strings.ToLower(NativeSHA256Command) + "' command")
-			return
-		}
-		sum := sha256.Sum256([]byte(args[0]))
-		c.WriteBulk(hex.EncodeToString(sum[:]))
-	})
-	if err != nil && !strings.Contains(err.Error(), "already") {
-		return fmt.Errorf("register %s: %w", NativeSHA256Command, err)
-	}
-	return nil
-}
-
-// AuditHead is the chain head kept beside the stream.
+// AuditHead is the chain head kept beside the stream: where the sealer
+// got to, and what retention pruned.
 type AuditHead struct {
+	// Seq and Hash are the last sealed event's; ID is its stream id.
 	Seq  int64
 	Hash string
-	ID   string // stream id of the last event
+	ID   string
+	// SealedAt is when the head was sealed; Sig its Ed25519 signature
+	// (hex, "" when unsigned) over HeadStatement, Key the public key (hex)
+	// it names.
+	SealedAt time.Time
+	Sig, Key string
 	// PrunedTo and PrunedHash repeat the latest prune checkpoint: the
-	// last pruned seq and its hash (0 and "" when nothing was pruned).
+	// last pruned seq and its hash (0 and "" when nothing was pruned);
+	// PrunedID is that event's stream id.
 	PrunedTo   int64
 	PrunedHash string
+	PrunedID   string
 }
 
 // AuditHead reads the chain head.
 func (s *Store) AuditHead(ctx context.Context) (AuditHead, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key("audit:head"), "seq", "hash", "id", "pruned_to", "pruned_hash").Result()
+	v, err := s.rdb.HMGet(ctx, s.Key("audit:head"), "seq", "hash", "id", "at", "sig", "key", "pruned_to", "pruned_hash", "pruned_id").Result()
 	if err != nil {
 		return AuditHead{}, unavailable(err)
 	}
-	return AuditHead{Seq: toInt(v[0]), Hash: toString(v[1]), ID: toString(v[2]), PrunedTo: toInt(v[3]), PrunedHash: toString(v[4])}, nil
+	h := AuditHead{Seq: toInt(v[0]), Hash: toString(v[1]), ID: toString(v[2]), Sig: toString(v[4]), Key: toString(v[5]),
+		PrunedTo: toInt(v[6]), PrunedHash: toString(v[7]), PrunedID: toString(v[8])}
+	if at := toInt(v[3]); at > 0 {
+		h.SealedAt = fromMS(at)
+	}
+	return h, nil
+}
+
+// chainStart is where the chain that is still in the stream begins: the
+// seq and hash before its first event, and the stream id at or below
+// which events are left over from a prune that stopped halfway (they were
+// exported and checkpointed; they are not part of the chain).
+func (h *AuditHead) chainStart() (seq int64, prev, skipTo string) {
+	if h.PrunedTo > 0 {
+		return h.PrunedTo, h.PrunedHash, h.PrunedID
+	}
+	return 0, AuditGenesis, ""
+}
+
+// leftover reports whether e is left over from a prune that stopped
+// halfway.
+func (h *AuditHead) leftover(e *AuditEvent) bool {
+	if h.PrunedTo == 0 {
+		return false
+	}
+	if h.PrunedID != "" {
+		return compareStreamIDs(e.ID, h.PrunedID) <= 0
+	}
+	// A checkpoint written before events lost their chain fields: they
+	// carry their seq.
+	return e.SeqRaw != "" && e.Seq <= h.PrunedTo
 }
 
 // ScanAudit calls fn for every audit event after the stream id after
-// ("" from the start), oldest first, reading in pages. fn may stop the
-// scan by returning an error, which ScanAudit returns.
+// ("" from the start), oldest first, reading in pages, with each event's
+// seq, prev and hash computed as the chain defines them (the stored ones
+// of an older event are replaced) and Sealed set for the events the head
+// covers. The chain is computed from its start whatever after says. fn
+// may stop the scan by returning an error, which ScanAudit returns.
 func (s *Store) ScanAudit(ctx context.Context, after string, fn func(AuditEvent) error) error {
+	head, err := s.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	seq, prev, _ := head.chainStart()
+	return s.scanStream(ctx, "audit", "", func(e AuditEvent) error {
+		if head.leftover(&e) {
+			return nil
+		}
+		seq++
+		e.Seq, e.SeqRaw, e.Prev = seq, strconv.FormatInt(seq, 10), prev
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		e.Sealed = seq <= head.Seq
+		if after != "" && compareStreamIDs(e.ID, after) <= 0 {
+			return nil
+		}
+		return fn(e)
+	})
+}
+
+// scanStream calls fn for every event of the stream key (audit or a
+// stream of the same fields) after the id after ("" from the start), as
+// stored, oldest first, in pages.
+func (s *Store) scanStream(ctx context.Context, key, after string, fn func(AuditEvent) error) error {
 	start := "-"
 	if after != "" {
 		start = "(" + after
 	}
 	for {
-		msgs, err := s.rdb.XRangeN(ctx, s.Key("audit"), start, "+", 500).Result()
+		msgs, err := s.rdb.XRangeN(ctx, s.Key(key), start, "+", 1000).Result()
 		if err != nil {
 			return unavailable(err)
 		}
@@ -269,7 +302,7 @@ func (s *Store) ScanAudit(ctx context.Context, after string, fn func(AuditEvent)
 				return err
 			}
 		}
-		if len(msgs) < 500 {
+		if len(msgs) < 1000 {
 			return nil
 		}
 		start = "(" + msgs[len(msgs)-1].ID
@@ -287,8 +320,22 @@ func eventFromStream(m redis.XMessage) AuditEvent {
 	return e
 }
 
+// compareStreamIDs orders two stream ids ("ms-seq").
+func compareStreamIDs(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	an, _ := strconv.ParseUint(am, 10, 64)
+	bn, _ := strconv.ParseUint(bm, 10, 64)
+	if an != bn {
+		return cmp.Compare(an, bn)
+	}
+	asn, _ := strconv.ParseUint(as, 10, 64)
+	bsn, _ := strconv.ParseUint(bs, 10, 64)
+	return cmp.Compare(asn, bsn)
+}
+
 // AuditEvents returns the events whose time is in [from, to) (a zero
-// bound is open), oldest first.
+// bound is open), oldest first, with their chain fields (ScanAudit).
 func (s *Store) AuditEvents(ctx context.Context, from, to time.Time) ([]AuditEvent, error) {
 	var out []AuditEvent
 	err := s.ScanAudit(ctx, "", func(e AuditEvent) error {
@@ -301,21 +348,28 @@ func (s *Store) AuditEvents(ctx context.Context, from, to time.Time) ([]AuditEve
 	return out, err
 }
 
-// Kinds of tampering VerifyAudit reports.
+// Kinds of problem VerifyAudit reports: tampering, and a chain the
+// sealer has fallen behind on.
 const (
-	TamperChanged  = "changed"
-	TamperRemoved  = "removed"
-	TamperInserted = "inserted"
+	TamperChanged   = "changed"
+	TamperRemoved   = "removed"
+	TamperInserted  = "inserted"
+	TamperReordered = "reordered"
+	// ProblemUnsealed: events wait unsealed for longer than they may
+	// while a sealer runs (it is stuck or failing).
+	ProblemUnsealed = "unsealed"
 )
 
 // AuditProblem is the first break in the chain.
 type AuditProblem struct {
-	// Kind is TamperChanged, TamperRemoved or TamperInserted.
+	// Kind is one of the Tamper kinds or ProblemUnsealed.
 	Kind string
 	// Seq is the event's sequence number (the first missing one for a
-	// removal); 0 when the event carries none.
+	// removal; for a reorder, the event found out of its place); 0 when
+	// the event has none.
 	Seq int64
 	// Through is the last missing seq of a removal of several events.
+	// For a reorder it is the seq of the place the event was found at.
 	Through int64
 	// ID is the stream id of the event (for a removal: of the event
 	// after the gap, if any).
@@ -332,6 +386,10 @@ func (p *AuditProblem) String() string {
 		what = fmt.Sprintf("events seq %d to %d were removed", p.Seq, p.Through)
 	case p.Kind == TamperRemoved:
 		what = fmt.Sprintf("event seq %d was removed", p.Seq)
+	case p.Kind == TamperReordered:
+		what = fmt.Sprintf("event seq %d (stream id %s, %s) was reordered: it now stands at seq %d", p.Seq, p.ID, p.Event, p.Through)
+	case p.Kind == ProblemUnsealed:
+		what = "the chain is not sealed"
 	case p.Seq > 0:
 		what = fmt.Sprintf("event seq %d (stream id %s, %s) was %s", p.Seq, p.ID, p.Event, p.Kind)
 	default:
@@ -345,61 +403,37 @@ func (p *AuditProblem) String() string {
 
 // AuditVerification is the outcome of walking the chain.
 type AuditVerification struct {
-	// Events is how many chained events were checked.
+	// Events is how many sealed events were checked.
 	Events int
-	// Legacy counts events from before the chain began (no chain fields).
-	Legacy int
-	// FirstSeq and LastSeq bound the events present.
+	// FirstSeq and LastSeq bound the sealed events present.
 	FirstSeq, LastSeq int64
-	// Head is the hash of the last event: record it somewhere outside
-	// Redis to anchor the chain.
+	// Head is the hash of the last sealed event.
 	Head string
 	// PrunedTo is the last seq removed by retention (0: none).
 	PrunedTo int64
+	// Signed: the heads carry Ed25519 signatures. KeyChecked: they were
+	// checked against a key the caller gave (else only against the key
+	// each names). SignedBy is the key (hex) of the latest head.
+	Signed, KeyChecked bool
+	SignedBy           string
+	// Seals is how many sealed batches were checked.
+	Seals int
+	// Unsealed counts the events after the head, which no seal covers
+	// yet (appended in the last moment, or left by a stopped sealer);
+	// UnsealedSince is when the oldest was appended.
+	Unsealed      int
+	UnsealedSince time.Time
+	// SealerRunning: a process holds the sealer's lease.
+	SealerRunning bool
+	// SealLog counts the heads of a seal log checked against the chain;
+	// SealLogPruned those that name events pruned since.
+	SealLog, SealLogPruned int
 	// Problem is the first break found; nil when the chain is intact.
 	Problem *AuditProblem
 }
 
 // OK reports whether the chain verified.
 func (v *AuditVerification) OK() bool { return v.Problem == nil }
-
-// VerifyAudit walks the whole audit chain and reports the first event
-// that was changed, removed or inserted. Events appended while it runs
-// are verified too: it reads to the end of the stream and compares with
-// the head read afterwards, until the two agree.
-func (s *Store) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
-	head, err := s.AuditHead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v := NewChainVerifier(&head)
-	last := ""
-	for range 20 {
-		errStop := errors.New("stop")
-		err := s.ScanAudit(ctx, last, func(e AuditEvent) error {
-			last = e.ID
-			if !v.Add(e) {
-				return errStop
-			}
-			return nil
-		})
-		if errors.Is(err, errStop) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		h, err := s.AuditHead(ctx)
-		if err != nil {
-			return nil, err
-		}
-		v.head.Seq, v.head.Hash, v.head.ID = h.Seq, h.Hash, h.ID
-		if h.Seq <= v.seen() {
-			break
-		}
-	}
-	return v.Finish(), nil
-}
 
 // ChainVerifier checks audit events one at a time, oldest first, with
 // one event of lookahead. Use NewChainVerifier, Add each event, then
@@ -510,11 +544,7 @@ func (v *ChainVerifier) start(e *AuditEvent) {
 
 func (v *ChainVerifier) check(e, next *AuditEvent) {
 	if !e.Chained() {
-		if !v.started {
-			v.res.Legacy++
-			return
-		}
-		v.fail(TamperInserted, e, "it carries no seq or hash, after the chain began")
+		v.fail(TamperInserted, e, "it carries no seq or hash")
 		return
 	}
 	if !v.started {

@@ -198,7 +198,9 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 	}
 	errStop := errors.New("stop")
 	err = s.ScanAudit(ctx, "", func(e AuditEvent) error {
-		if !e.At.Before(before) || heldRefs[e.Subject] {
+		// Only sealed events go: the checkpoint names a hash the sealer
+		// vouched for.
+		if !e.Sealed || !e.At.Before(before) || heldRefs[e.Subject] {
 			return errStop
 		}
 		p.Events = append(p.Events, e)
@@ -331,6 +333,9 @@ func (s *Store) ApplyPrune(ctx context.Context, p *PrunePlan, actor, export, exp
 		}
 		ids = ids[n:]
 	}
+	if err := s.pruneSeals(ctx, cp.ToSeq); err != nil {
+		return cp, err
+	}
 	type ref struct {
 		T string `json:"t"`
 		N int64  `json:"n"`
@@ -352,6 +357,32 @@ func (s *Store) ApplyPrune(ctx context.Context, p *PrunePlan, actor, export, exp
 		refs = refs[n:]
 	}
 	return cp, nil
+}
+
+// pruneSeals removes the seals that cover only pruned events (up to seq
+// to): what they vouched for is gone, and the checkpoint stands for it.
+func (s *Store) pruneSeals(ctx context.Context, to int64) error {
+	if to <= 0 {
+		return nil
+	}
+	msgs, err := s.rdb.XRange(ctx, s.Key("audit:seals"), "-", "+").Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		if toInt(m.Values["to"]) <= to {
+			ids = append(ids, m.ID)
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if err := s.rdb.XDel(ctx, s.Key("audit:seals"), ids[:n]...).Err(); err != nil {
+			return unavailable(err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 func eventIDs(evs []AuditEvent) []string {

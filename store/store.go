@@ -105,12 +105,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.embedded = m
 		s.stopTTL = expireOnWallClock(m)
-		// The embedded server's Lua has no bit library; a native SHA-256
-		// command keeps the audit chain fast there.
-		if err := s.RegisterEmbeddedSHA256(); err != nil {
-			m.Close()
-			return nil, err
-		}
 		o := &redis.Options{Addr: m.Addr()}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		s.rdb = redis.NewClient(o)

@@ -239,6 +239,9 @@ type app struct {
 	twilio bool
 	// journal is degraded mode's record while Redis is unreachable.
 	journal *journal.Journal
+	// sealer seals and signs the audit chain while this process holds
+	// its lease.
+	sealer *notify.Sealer
 }
 
 // settle waits, for at most two seconds, until the outbox is empty: the
@@ -262,7 +265,7 @@ func (a *app) settle(ctx context.Context) {
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 4)
+	done := make(chan struct{}, 5)
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
 	var pacing map[string]notify.Pacing
 	if a.twilio {
@@ -288,7 +291,15 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	// Degraded-mode triggers are replayed into the records once Redis
 	// answers again.
 	go func() { _ = a.journal.Run(ctx); done <- struct{}{} }()
-	return func() { <-done; <-done; <-done; <-done; a.svc.WaitDegraded() }
+	go func() { _ = a.sealer.Run(ctx); done <- struct{}{} }()
+	return func() {
+		<-done
+		<-done
+		<-done
+		<-done
+		<-done
+		a.svc.WaitDegraded()
+	}
 }
 
 // appOptions say what kind of process openApp builds.
@@ -360,9 +371,31 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 			return nil, err
 		}
 		opts.Engine, opts.Degraded, opts.Journal = a.eng, disp, a.journal
+		if a.sealer, err = newSealer(cfg, st, clk, log); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
 	}
 	a.svc = commands.New(opts)
 	return a, nil
+}
+
+// newSealer builds the audit chain's sealer with the signing key from the
+// environment; without one the chain is sealed unsigned, with a warning.
+func newSealer(cfg *configs.Config, st *store.Store, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
+	var key *store.AuditKey
+	if seed := cfg.SecretsFromEnv(nil).AuditKey; seed != "" {
+		var err error
+		if key, err = store.ParseAuditKey(seed); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Records.SigningKeyEnv, err)
+		}
+		log.Info("audit chain heads are signed", zap.String("public_key", key.PublicHex()))
+	} else {
+		log.Warn("no audit signing key: the audit chain is sealed unsigned, so whoever can write to Redis could rewrite it unseen",
+			zap.String("set", cfg.Records.SigningKeyEnv))
+	}
+	return notify.NewSealer(notify.SealerOptions{Store: st, Key: key, SealLog: cfg.Records.SealLog, Clock: clk,
+		Logger: log.Named("sealer")}), nil
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

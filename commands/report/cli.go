@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -20,7 +21,8 @@ import (
 )
 
 // CLIUsage lists the record commands RunCLI runs.
-const CLIUsage = `  muster audit verify [--file EXPORT.jsonl]
+const CLIUsage = `  muster audit verify [--public-key HEX] [--seal-log FILE] [--file EXPORT.jsonl]
+  muster audit public-key
   muster audit export [--from DATE] [--to DATE] [--format jsonl|csv] [--out FILE]
   muster report incident INC-n [--format md|html] [--out FILE]
   muster report activation A-n [--format md|html] [--out FILE]
@@ -110,6 +112,8 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	switch args[0] + " " + args[1] {
 	case "audit verify":
 		return c.verify(ctx, args[2:])
+	case "audit public-key":
+		return c.publicKey(args[2:])
 	case "audit export":
 		return c.export(ctx, args[2:])
 	case "report incident", "report activation", "report drill":
@@ -158,39 +162,135 @@ func (c *cli) output(path string) (io.Writer, func() error, error) {
 	}, nil
 }
 
+// keys is a flag that may be given several times (a key rotated: the
+// old and the new).
+type keys []ed25519.PublicKey
+
+func (k *keys) String() string { return fmt.Sprint(len(*k)) }
+
+func (k *keys) Set(v string) error {
+	pk, err := store.ParsePublicKey(v)
+	if err != nil {
+		return err
+	}
+	*k = append(*k, pk)
+	return nil
+}
+
+// signingKey reads the audit signing key from the variable the config
+// names; nil when it is not set.
+func (c *cli) signingKey() (*store.AuditKey, error) {
+	seed := c.cfg.SecretsFromEnv(nil).AuditKey
+	if seed == "" {
+		return nil, nil
+	}
+	k, err := store.ParseAuditKey(seed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.cfg.Records.SigningKeyEnv, err)
+	}
+	return k, nil
+}
+
+func (c *cli) publicKey(args []string) error {
+	if len(args) > 0 {
+		return usagef("audit public-key takes no arguments")
+	}
+	k, err := c.signingKey()
+	if err != nil {
+		return err
+	}
+	if k == nil {
+		return usagef("%s is not set: it holds the audit signing key (64 hex digits)", c.cfg.Records.SigningKeyEnv)
+	}
+	fmt.Fprintln(c.stdout, k.PublicHex())
+	return nil
+}
+
 func (c *cli) verify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	file := fs.String("file", "", "verify an export (JSON Lines) instead of the live log")
+	var trusted keys
+	fs.Var(&trusted, "public-key", "the public key (64 hex digits) the heads must be signed with; may be repeated")
+	sealLog := fs.String("seal-log", "", "a seal log (records.seal_log) whose heads must still be in the chain")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("audit verify takes no arguments")
 	}
-	var v *store.AuditVerification
 	if *file != "" {
-		var err error
-		if v, err = verifyFile(*file); err != nil {
+		v, err := verifyFile(*file)
+		if err != nil {
 			return err
 		}
-	} else {
-		var err error
-		if v, err = c.st.VerifyAudit(ctx); err != nil {
+		if !v.OK() {
+			fmt.Fprintf(c.stdout, "FAIL: %s\n", v.Problem)
+			fmt.Fprintf(c.stdout, "%d events verified before it.\n", v.Events)
+			return errTampered
+		}
+		fmt.Fprintf(c.stdout, "ok %d events\n", v.Events)
+		if v.Events > 0 {
+			fmt.Fprintf(c.stdout, "seq %d to %d, head sha256 %s\n", v.FirstSeq, v.LastSeq, v.Head)
+		}
+		return nil
+	}
+	opts := store.VerifyOptions{Keys: trusted}
+	if len(opts.Keys) == 0 {
+		// The key muster signs with, when this machine has it.
+		k, err := c.signingKey()
+		if err != nil {
 			return err
 		}
+		if k != nil {
+			opts.Keys = append(opts.Keys, k.Public())
+		}
+	}
+	if *sealLog != "" {
+		f, err := os.Open(*sealLog)
+		if err != nil {
+			return fmt.Errorf("seal log: %w", err)
+		}
+		opts.SealLog, err = store.ReadSealLog(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *sealLog, err)
+		}
+	}
+	v, err := c.st.VerifyAudit(ctx, opts)
+	if err != nil {
+		return err
 	}
 	if !v.OK() {
 		fmt.Fprintf(c.stdout, "FAIL: %s\n", v.Problem)
-		fmt.Fprintf(c.stdout, "%d events verified before it.\n", v.Events)
+		fmt.Fprintf(c.stdout, "%d sealed events verified before it.\n", v.Events)
 		return errTampered
 	}
-	fmt.Fprintf(c.stdout, "ok %d events\n", v.Events)
+	fmt.Fprintf(c.stdout, "ok %d sealed events\n", v.Events)
 	if v.Events > 0 {
 		fmt.Fprintf(c.stdout, "seq %d to %d, head sha256 %s", v.FirstSeq, v.LastSeq, v.Head)
 		if v.PrunedTo > 0 {
 			fmt.Fprintf(c.stdout, "; seq 1 to %d pruned under retention (checkpointed)", v.PrunedTo)
 		}
-		if v.Legacy > 0 {
-			fmt.Fprintf(c.stdout, "; %d older events before the chain began", v.Legacy)
+		fmt.Fprintln(c.stdout)
+	}
+	switch {
+	case v.Signed && v.KeyChecked:
+		fmt.Fprintf(c.stdout, "signed: every head checked against the public key %s\n", hex.EncodeToString(opts.Keys[0]))
+	case v.Signed:
+		fmt.Fprintf(c.stdout, "signed by %s, not checked against a key you trust: pass --public-key\n", v.SignedBy)
+	case v.Events > 0:
+		fmt.Fprintf(c.stdout, "unsigned chain: whoever can write to Redis could rewrite it unseen; set %s for `muster serve`\n", c.cfg.Records.SigningKeyEnv)
+	}
+	if v.Unsealed > 0 {
+		fmt.Fprintf(c.stdout, "%d events not sealed yet, the oldest appended %s ago", v.Unsealed, c.st.Now().Sub(v.UnsealedSince).Round(time.Second))
+		if !v.SealerRunning {
+			fmt.Fprint(c.stdout, "; no sealer is running (a `muster serve` seals within a second)")
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	if *sealLog != "" {
+		fmt.Fprintf(c.stdout, "seal log: %d heads found in the chain", v.SealLog)
+		if v.SealLogPruned > 0 {
+			fmt.Fprintf(c.stdout, ", %d name events pruned since", v.SealLogPruned)
 		}
 		fmt.Fprintln(c.stdout)
 	}

@@ -33,9 +33,6 @@ func monthConfig(t testing.TB) *configs.Config {
 func playMonth(t testing.TB) *scenario.Harness {
 	t.Helper()
 	h := scenario.NewWith(t, scenario.Options{Config: monthConfig(t), Start: time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)})
-	if err := h.Store.RegisterEmbeddedSHA256(); err != nil {
-		t.Fatal(err)
-	}
 	f, err := os.Open("testdata/month.txt")
 	if err != nil {
 		t.Fatal(err)

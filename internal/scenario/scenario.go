@@ -40,6 +40,7 @@ type Harness struct {
 	Engine *notify.Engine
 	Out    *Recorder
 	del    *notify.Deliverer
+	sealer *store.AuditSealer
 	as     string
 }
 
@@ -55,6 +56,10 @@ type Options struct {
 	Namespace string
 	// Clock shares a clock with another harness.
 	Clock *clock.Fake
+	// AuditKey signs the audit chain's heads when Settle seals them
+	// (unsigned when nil); SealLog is where the heads are logged.
+	AuditKey *store.AuditKey
+	SealLog  string
 }
 
 // New builds a harness on the example config.
@@ -87,7 +92,7 @@ func NewWith(t testing.TB, o Options) *Harness {
 	eng := notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk})
 	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now, Engine: eng})
 	h := &Harness{T: t, Config: cfg, Store: st, Clock: clk, Svc: svc, Engine: eng, Out: rec,
-		del: notify.NewDeliverer(st, rec, nil, notify.NewToken(), cfg.Engine.Lease.D())}
+		del: notify.NewDeliverer(st, rec, nil, notify.NewToken(), cfg.Engine.Lease.D()), sealer: st.NewAuditSealer(o.AuditKey, o.SealLog)}
 	if co := cfg.Coordinators(); len(co) > 0 {
 		h.as = co[0].ID
 	}
@@ -119,7 +124,8 @@ func (h *Harness) MustDo(line string) commands.Reply {
 }
 
 // Settle runs every deadline due now and delivers the outbox, until
-// nothing is left to do.
+// nothing is left to do, then seals the audit chain (as a serve process
+// does within a second).
 func (h *Harness) Settle() {
 	h.T.Helper()
 	ctx := context.Background()
@@ -133,6 +139,9 @@ func (h *Harness) Settle() {
 			h.T.Fatalf("outbox drain: %v", err)
 		}
 		if wait > 0 && n == 0 {
+			if _, err := h.sealer.Seal(ctx); err != nil {
+				h.T.Fatalf("seal the audit chain: %v", err)
+			}
 			return
 		}
 	}

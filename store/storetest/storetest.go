@@ -54,3 +54,30 @@ func OpenNamespace(t testing.TB, ns string, now func() time.Time) *store.Store {
 	})
 	return s
 }
+
+// Seal seals every audit event appended so far (unsigned), as a running
+// `muster serve` would within a second, and returns how many it sealed.
+func Seal(t testing.TB, st *store.Store) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := st.NewAuditSealer(nil, "").Seal(ctx)
+	if err != nil {
+		t.Fatalf("seal the audit chain: %v", err)
+	}
+	return n
+}
+
+// SealAndVerify seals what was appended and verifies the whole chain,
+// failing the test when it cannot read it; the caller checks OK().
+func SealAndVerify(t testing.TB, st *store.Store) *store.AuditVerification {
+	t.Helper()
+	Seal(t, st)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := st.VerifyAudit(ctx, store.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("verify the audit chain: %v", err)
+	}
+	return v
+}
