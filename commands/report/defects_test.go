@@ -20,15 +20,10 @@ import (
 // GMT): harbour guard Amara (shift 648), harbour control Hugo, harbour
 // supervisor Farid (day 324, even), coordinator Jonah.
 
-// newHarness is a scenario on the example config whose embedded Redis
-// can hash the audit chain.
+// newHarness is a scenario on the example config.
 func newHarness(t *testing.T) *scenario.Harness {
 	t.Helper()
-	h := scenario.New(t)
-	if err := h.Store.RegisterEmbeddedSHA256(); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return scenario.New(t)
 }
 
 // day is the review period of scenario.Start's day.
