@@ -98,6 +98,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 2
 }
 
+// newLogger builds the process's logger and routes the libraries' own
+// log lines (go-redis, discordgo) into it, so stderr carries one format.
+func newLogger(w io.Writer, format, level string) (*zap.Logger, error) {
+	log, err := logging.New(w, format, level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-format %s --log-level %s: %w", format, level, err)
+	}
+	store.RouteLibraryLogs(log.Named("redis"))
+	discord.RouteLibraryLogs(log.Named("discordgo"))
+	return log, nil
+}
+
 // EnvConfig names the variable that gives the configuration file when
 // --config is not given.
 const EnvConfig = "MUSTER_CONFIG"
@@ -410,6 +422,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	scale := fs.Float64("time-scale", 1, "run the console's clock `N` times faster (rehearsals; embedded store only)")
 	startAt := fs.String("start", "", "start the console's clock at an `RFC3339` instant (rehearse another shift; embedded store only)")
 	logLevel := fs.String("log-level", "warn", "log at `LEVEL`: debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "log lines as `FORMAT`: json or text")
 	if code, ok := cmd.parse(args, stdout, stderr); !ok {
 		return code
 	}
@@ -429,9 +442,9 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return 2
 		}
 	}
-	log, err := logging.New(stderr, false, *logLevel)
+	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "muster console: --log-level:", err)
+		fmt.Fprintln(stderr, "muster console:", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
@@ -533,6 +546,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	redisURL := fs.String("redis", "", "the organization's Redis `URL` (required: this flag, redis.url or MUSTER_REDIS_URL)")
 	listen := fs.String("listen", "", "listen on `ADDR` (default: server.listen)")
 	logLevel := fs.String("log-level", "info", "log at `LEVEL`: debug, info, warn or error")
+	logFormat := fs.String("log-format", "json", "log lines as `FORMAT`: json or text")
 	demo := fs.Bool("demo", false, "try muster: the example organization (or --config) on an in-memory store, lost on exit")
 	if code, ok := cmd.parse(args, stdout, stderr); !ok {
 		return code
@@ -566,9 +580,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
-	log, err := logging.New(stderr, true, *logLevel)
+	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "muster serve: --log-level:", err)
+		fmt.Fprintln(stderr, "muster serve:", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()

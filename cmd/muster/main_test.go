@@ -366,8 +366,8 @@ func TestSubcommandHelp(t *testing.T) {
 		cmd   []string
 		flags []string
 	}{
-		{[]string{"console"}, []string{"--config FILE", "--as PERSON", "--redis URL", "--time-scale N", "--start RFC3339", "--log-level LEVEL"}},
-		{[]string{"serve"}, []string{"--config FILE", "--redis URL", "--listen ADDR", "--log-level LEVEL", "--demo"}},
+		{[]string{"console"}, []string{"--config FILE", "--as PERSON", "--redis URL", "--time-scale N", "--start RFC3339", "--log-level LEVEL", "--log-format FORMAT"}},
+		{[]string{"serve"}, []string{"--config FILE", "--redis URL", "--listen ADDR", "--log-level LEVEL", "--log-format FORMAT", "--demo"}},
 		{[]string{"roster"}, []string{"--config FILE", "--site SITE", "--at RFC3339", "--role ROLE", "--when WHEN", "--redis URL"}},
 		{[]string{"check-config"}, []string{"--help"}},
 		{[]string{"audit"}, []string{"--config FILE", "--redis URL", "--file", "--from", "--format", "--out"}},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -147,4 +148,41 @@ func TestRecordCommandsNeedConfigAndRedis(t *testing.T) {
 	if r := muster(t, "", "audit", "verify", "--file", export); r.code != 0 {
 		t.Errorf("audit verify --file: exit %d, stderr %q; want 0 without a config or Redis", r.code, r.stderr)
 	}
+}
+
+// --log-format text makes serve log readable lines; a format it does not
+// know is a usage error.
+func TestServeLogFormat(t *testing.T) {
+	t.Setenv(EnvConfig, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	_, code := serveBase(ctx, t, []string{"serve", "--demo", "--listen", "127.0.0.1:0", "--log-format", "text"}, &stderr)
+	cancel()
+	<-code
+	if out := stderr.String(); !strings.Contains(out, "WARN\tdemo mode: state lives in memory only") || strings.Contains(out, `{"level"`) {
+		t.Errorf("--log-format text logged:\n%s", out)
+	}
+	r := muster(t, "", "serve", "--demo", "--log-format", "xml")
+	if r.code != 2 || !strings.Contains(r.stderr, `log format "xml": want json or text`) {
+		t.Errorf("--log-format xml: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for the writes of a running
+// process and the reads of a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

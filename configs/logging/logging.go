@@ -1,13 +1,18 @@
-// Package logging builds muster's zap loggers: JSON for serve, readable
-// text for the console, and in both every phone number masked, including
-// in fields added with With().
+// Package logging builds muster's zap loggers: JSON lines for serve,
+// readable text for the console, and in both every phone number masked,
+// whatever kind of field carries it. It also routes the libraries' own
+// logs (go-redis, discordgo) into the same stream.
 package logging
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"regexp"
+	"strings"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -25,30 +30,60 @@ func MaskPhone(phone string) string {
 // MaskText masks every phone number in s.
 func MaskText(s string) string { return phoneRE.ReplaceAllStringFunc(s, MaskPhone) }
 
-// New returns a logger writing to w. json picks the JSON encoder (serve)
-// over the console one; level is debug, info, warn or error.
-func New(w io.Writer, json bool, level string) (*zap.Logger, error) {
+// Formats are the values --log-format takes.
+var Formats = []string{"json", "text"}
+
+// New returns a logger writing to w in format ("json": one JSON object a
+// line; "text": readable columns) at level (debug, info, warn or error).
+func New(w io.Writer, format, level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, err
 	}
 	var enc zapcore.Encoder
-	if json {
+	switch format {
+	case "json":
 		ec := zap.NewProductionEncoderConfig()
 		ec.TimeKey = "ts"
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
-	} else {
+	case "text":
 		ec := zap.NewDevelopmentEncoderConfig()
 		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
 		enc = zapcore.NewConsoleEncoder(ec)
+	default:
+		return nil, fmt.Errorf("log format %q: want %s", format, strings.Join(Formats, " or "))
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)
-	return zap.New(Masking(core)), nil
+	core := zapcore.NewCore(MaskingEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), lvl)
+	return zap.New(core), nil
 }
 
-// Masking wraps a core so that phone numbers in the message and in string
-// fields (also those added with With) are masked before encoding.
+// MaskingEncoder wraps an encoder so that every phone number in the
+// encoded line is masked: the message and every field of every kind
+// (strings, lists, errors, objects, reflected values, byte strings), also
+// those added with With, because it masks the finished line rather than
+// the fields one kind at a time.
+func MaskingEncoder(enc zapcore.Encoder) zapcore.Encoder { return maskEncoder{enc} }
+
+type maskEncoder struct{ zapcore.Encoder }
+
+func (m maskEncoder) Clone() zapcore.Encoder { return maskEncoder{m.Encoder.Clone()} }
+
+func (m maskEncoder) EncodeEntry(e zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
+	buf, err := m.Encoder.EncodeEntry(e, fields)
+	if err != nil || !phoneRE.Match(buf.Bytes()) {
+		return buf, err
+	}
+	masked := phoneRE.ReplaceAllFunc(buf.Bytes(), func(p []byte) []byte { return []byte(MaskPhone(string(p))) })
+	buf.Reset()
+	_, _ = buf.Write(masked)
+	return buf, nil
+}
+
+// Masking wraps a core that does not encode (a test's observer) so that
+// phone numbers in the message and in fields of every kind are masked
+// before they reach it: a field that is not a plain string or number is
+// handed on as its JSON text, masked.
 func Masking(c zapcore.Core) zapcore.Core { return maskCore{c} }
 
 type maskCore struct{ zapcore.Core }
@@ -69,22 +104,52 @@ func (m maskCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	return m.Core.Write(e, maskFields(fields))
 }
 
+// fieldJSON encodes single fields as {"key":value}.
+var fieldJSON = zapcore.NewJSONEncoder(zapcore.EncoderConfig{})
+
 func maskFields(fields []zapcore.Field) []zapcore.Field {
 	out := make([]zapcore.Field, len(fields))
 	for i, f := range fields {
 		switch f.Type {
 		case zapcore.StringType:
 			f.String = MaskText(f.String)
-		case zapcore.ErrorType:
-			if err, ok := f.Interface.(error); ok && err != nil {
-				f = zap.String(f.Key, MaskText(err.Error()))
-			}
-		case zapcore.StringerType:
-			if s, ok := f.Interface.(interface{ String() string }); ok {
-				f = zap.String(f.Key, MaskText(s.String()))
-			}
+		case zapcore.BoolType, zapcore.DurationType, zapcore.Float64Type, zapcore.Float32Type,
+			zapcore.Int64Type, zapcore.Int32Type, zapcore.Int16Type, zapcore.Int8Type,
+			zapcore.Uint64Type, zapcore.Uint32Type, zapcore.Uint16Type, zapcore.Uint8Type, zapcore.UintptrType,
+			zapcore.TimeType, zapcore.TimeFullType, zapcore.SkipType:
+			// No text in these.
+		default:
+			f = zap.String(f.Key, MaskText(encodeField(f)))
 		}
 		out[i] = f
 	}
 	return out
+}
+
+// encodeField is f's value as JSON text.
+func encodeField(f zapcore.Field) string {
+	buf, err := fieldJSON.EncodeEntry(zapcore.Entry{}, []zapcore.Field{f})
+	if err != nil {
+		return fmt.Sprintf("<%s: %v>", f.Key, err)
+	}
+	defer buf.Free()
+	s := strings.TrimSpace(buf.String())
+	// {"key":value} -> value
+	if prefix := `{"` + f.Key + `":`; strings.HasPrefix(s, prefix) && strings.HasSuffix(s, "}") {
+		s = s[len(prefix) : len(s)-1]
+	}
+	return s
+}
+
+// Printf adapts a zap logger to the Printf(ctx, format, args...) logging
+// interface of go-redis (redis.SetLogger), so its pool and Sentinel
+// messages are JSON lines like muster's own, at warn level.
+func Printf(log *zap.Logger) PrintfLogger { return PrintfLogger{log} }
+
+// PrintfLogger is a zap logger behind a printf-style interface.
+type PrintfLogger struct{ log *zap.Logger }
+
+// Printf logs one formatted line.
+func (p PrintfLogger) Printf(_ context.Context, format string, v ...any) {
+	p.log.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
