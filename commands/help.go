@@ -14,7 +14,8 @@ const HelpText = `muster commands:
 /incident hold|release INC-n [reason]   (coordinators: legal hold)
 /plan list   /plan show <plan>   /plan trigger <plan> [@site] [note]
 /plan status [A-n]   /plan standdown A-n   /plan dryrun <plan> [@site]
-/roster [@site] [now|next|week] [role]    /roster cover <roster> <person> <from> <to>
+/roster [@site] [now|next|week] [role]
+/roster cover <roster> <person> <from> <to> [--override <reason>]
 /ack [T-n] [note]   /done T-n
 /drill start <plan> [@site]   /drill stop D-n   /drill report D-n
 /drill action D-n <text> · action done <n> · action list [D-n]

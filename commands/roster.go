@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-const rosterUsage = "Usage: /roster [@site] [now|next|week] [role] · /roster cover <roster> <person> <from> <to>"
+const rosterUsage = "Usage: /roster [@site] [now|next|week] [role] · /roster cover <roster> <person> <from> <to> [--override <reason>]"
 
 func (s *Service) roster(ctx context.Context, c *call) Reply {
 	if len(c.args) > 0 && strings.EqualFold(c.args[0], "cover") {
@@ -49,8 +50,45 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 
 // RosterText answers /roster for the given sites at the instant at; the
 // CLI's `muster roster` prints the same. when is now, next or week.
+// Anyone whose skips or covers keep them on duty longer than their
+// rosters' max_continuous is flagged where they appear.
 func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at time.Time, overrides []roster.Override) string {
 	loc := cfg.Location()
+	span := 24 * time.Hour
+	if when == "week" {
+		span = 7 * 24 * time.Hour
+	}
+	duty := roster.Stretches(cfg, at, at.Add(span), overrides)
+	// flag says that the person on duty over sh works too long without a
+	// break: on every line where they are on duty, and on a "next" only
+	// when no line shows them on duty in that stretch.
+	over := func(sh roster.Shift) (roster.Stretch, string, bool) {
+		if sh.Person == nil {
+			return roster.Stretch{}, "", false
+		}
+		st, ok := duty.Over(sh.Person.ID, sh.Start, sh.End)
+		return st, sh.Person.ID + st.Start.String(), ok
+	}
+	onDuty := map[string]bool{}
+	for i := range cfg.Rosters {
+		r := &cfg.Rosters[i]
+		if when == "now" && (role == "" || r.Role == role) && slices.ContainsFunc(sites, func(s configs.Site) bool { return s.ID == r.Site }) {
+			if _, key, ok := over(roster.At(cfg, r, at, overrides)); ok {
+				onDuty[key] = true
+			}
+		}
+	}
+	flaggedNext := map[string]bool{}
+	flag := func(sh roster.Shift, next bool) string {
+		st, key, ok := over(sh)
+		if !ok || next && (onDuty[key] || flaggedNext[key]) {
+			return ""
+		}
+		if next {
+			flaggedNext[key] = true
+		}
+		return " [" + st.Flag(sh.Person.Name, loc) + "]"
+	}
 	var b strings.Builder
 	for i, site := range sites {
 		if i > 0 {
@@ -69,11 +107,11 @@ func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at
 			switch when {
 			case "now":
 				next := roster.Next(cfg, r, cur, overrides)
-				b.WriteString("\n  " + roster.Describe(cur, &next, loc))
+				b.WriteString("\n  " + roster.Describe(cur, &next, loc) + flag(cur, false) + flag(next, true))
 			case "next":
 				next := roster.Next(cfg, r, cur, overrides)
 				after := roster.Next(cfg, r, next, overrides)
-				b.WriteString("\n  " + roster.Describe(next, &after, loc) + next.Start.In(loc).Format(" (from 15:04 Mon 2 Jan)"))
+				b.WriteString("\n  " + roster.Describe(next, &after, loc) + next.Start.In(loc).Format(" (from 15:04 Mon 2 Jan)") + flag(next, false))
 			case "week":
 				fmt.Fprintf(&b, "\n  %s:", r.Role)
 				for _, sh := range roster.Between(cfg, r, at, at.Add(7*24*time.Hour), overrides) {
@@ -83,8 +121,11 @@ func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at
 					}
 					if sh.Cover != nil {
 						name += " (cover)"
+						if sh.Cover.Reason != "" {
+							name += fmt.Sprintf(" (override: %q)", sh.Cover.Reason)
+						}
 					}
-					fmt.Fprintf(&b, "\n    %s – %s  %s", sh.Start.In(loc).Format("Mon 2 Jan 15:04"), sh.End.In(loc).Format("Mon 15:04"), name)
+					fmt.Fprintf(&b, "\n    %s – %s  %s%s", sh.Start.In(loc).Format("Mon 2 Jan 15:04"), sh.End.In(loc).Format("Mon 15:04"), name, flag(sh, false))
 				}
 			}
 		}
@@ -113,11 +154,28 @@ func (s *Service) isRole(r string) bool {
 	return false
 }
 
-const coverUsage = "Usage: /roster cover <roster> <person> <from> <to>, e.g. /roster cover harbour-guard dev now 19:00 (times: now, HH:MM, 2026-11-28T07:00, or a length like 4h for <to>)"
+const coverUsage = "Usage: /roster cover <roster> <person> <from> <to> [--override <reason>], e.g. /roster cover harbour-guard dev now 19:00 (times: now, HH:MM, 2026-11-28T07:00, or a length like 4h for <to>)"
 
+// rosterCover puts in a cover. It is refused, with the reasons, for
+// someone without every qualification the roster requires valid for the
+// whole cover, or on duty elsewhere during it, unless the sender (a
+// supervisor, control or a coordinator) adds --override <reason>: the
+// override and its reason go into the audit event and show in /roster.
+// Working past max_continuous is not refused but flagged.
 func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply {
 	if !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
 		return fail("Only a supervisor, control or a coordinator may put in a cover.")
+	}
+	reason := ""
+	for i, a := range args {
+		if strings.EqualFold(a, "--override") {
+			reason = strings.TrimSpace(c.rest(args, i+1))
+			if reason == "" {
+				return fail("Say why you override: --override <reason>. " + coverUsage)
+			}
+			args = args[:i]
+			break
+		}
 	}
 	if len(args) != 4 {
 		return fail(coverUsage)
@@ -149,22 +207,35 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if to.Sub(from) > 14*24*time.Hour {
 		return fail("A cover may last at most 14 days; change the rotation in the config for longer.")
 	}
-	// The covers so far, with this one last, give the warning; the
-	// announcement (with the id only the script knows) is queued by the
-	// script that records the cover: two round trips.
+	// The covers so far give the checks and, with this one last, the
+	// warnings; the announcement (with the id only the script knows) is
+	// queued by the script that records the cover: two round trips.
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
 		return failErr(err, "the cover")
 	}
+	problems := roster.CoverProblems(s.cfg, r, p, from, to, overrides)
+	if len(problems) > 0 && reason == "" {
+		return fail(fmt.Sprintf("Cover refused: %s is %s. Choose someone else, or if it must be %s, add --override <reason>.",
+			p.Name, strings.Join(problems, "; "), p.Name))
+	}
 	cover := roster.Override{Roster: r.ID, Person: p.ID, From: from, To: to, By: c.who.ID}
+	if len(problems) > 0 {
+		cover.Reason, cover.Overrode = reason, strings.Join(problems, "; ")
+	}
 	withNew := append(overrides, roster.Override{ID: store.IDPlaceholder, Roster: r.ID, Person: p.ID, From: from, To: to,
-		By: c.who.ID, Created: now})
+		By: c.who.ID, Created: now, Reason: cover.Reason, Overrode: cover.Overrode})
 	sh := roster.At(s.cfg, r, from, withNew)
 	loc := s.cfg.Location()
 	line := fmt.Sprintf("Cover %s: %s is on %s (%s) from %s to %s, put in by %s.", store.IDPlaceholder, p.Name, r.ID, r.Role,
 		from.In(loc).Format("Mon 2 Jan 15:04"), to.In(loc).Format("Mon 2 Jan 15:04"), c.who.Name)
-	if sh.Warning != "" {
+	if cover.Reason != "" {
+		line += fmt.Sprintf(" Override by %s (%s): %s.", c.who.Name, cover.Reason, cover.Overrode)
+	} else if sh.Warning != "" {
 		line += " Warning: " + sh.Warning + "."
+	}
+	if st, over := roster.Stretches(s.cfg, from, to, withNew).Over(p.ID, from, to); over {
+		line += " Warning: " + st.Flag(p.Name, loc) + "."
 	}
 	o, err := s.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/commands/report"
+	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify"
 )
 
@@ -71,10 +74,11 @@ func TestRosterDefaultSite(t *testing.T) {
 }
 
 // TestRosterCover: a guard may not put in a cover; a supervisor may, and
-// /roster then names the cover until it ends.
+// /roster then names the cover until it ends. Ben is off duty on Saturday
+// morning (his night shift, 655, starts at 19:00).
 func TestRosterCover(t *testing.T) {
 	f := newFixture(t, saturday0800)
-	const cover = "/roster cover harbour-guard dev now 4h"
+	const cover = "/roster cover harbour-guard ben now 4h"
 
 	checkUsage(t, f.as(t, "amara", cover), "supervisor", "control", "coordinator")
 	if o, err := f.st.Overrides(t.Context()); err != nil || len(o) != 0 {
@@ -85,13 +89,13 @@ func TestRosterCover(t *testing.T) {
 	}
 
 	r := f.mustOK(t, "farid", cover)
-	want := "Cover C-1: Dev Patel is on harbour-guard (guard) from Sat 28 Nov 08:00 to Sat 28 Nov 12:00, put in by Farid Haddad."
+	want := "Cover C-1: Ben Walsh is on harbour-guard (guard) from Sat 28 Nov 08:00 to Sat 28 Nov 12:00, put in by Farid Haddad."
 	if r.Text != want || !r.Public {
 		t.Errorf("cover reply = %+v, want public %q", r, want)
 	}
 	o, err := f.st.Overrides(t.Context())
-	if err != nil || len(o) != 1 || o[0].Person != "dev" || o[0].Roster != "harbour-guard" || o[0].By != "farid" ||
-		!o[0].From.Equal(saturday0800) || !o[0].To.Equal(saturday0800.Add(4*time.Hour)) {
+	if err != nil || len(o) != 1 || o[0].Person != "ben" || o[0].Roster != "harbour-guard" || o[0].By != "farid" ||
+		!o[0].From.Equal(saturday0800) || !o[0].To.Equal(saturday0800.Add(4*time.Hour)) || o[0].Reason != "" {
 		t.Fatalf("overrides = %+v, %v", o, err)
 	}
 	if sent := f.out.sent(); len(sent) != 1 || sent[0].Channel != notify.Chat || sent[0].Site != "harbour" || sent[0].Text != want {
@@ -99,7 +103,7 @@ func TestRosterCover(t *testing.T) {
 	}
 
 	r = f.mustOK(t, "amara", "/roster @harbour guard")
-	if want := "\n  guard: Dev Patel covering for Amara Okafor until 12:00 (Sat 28 Nov); next Amara Okafor"; !strings.HasSuffix(r.Text, want) {
+	if want := "\n  guard: Ben Walsh covering for Amara Okafor until 12:00 (Sat 28 Nov); next Amara Okafor"; !strings.HasSuffix(r.Text, want) {
 		t.Errorf("/roster during the cover = %q, want it to end %q", r.Text, want)
 	}
 
@@ -111,15 +115,89 @@ func TestRosterCover(t *testing.T) {
 	}
 }
 
-// TestRosterCoverUnqualified: a cover by someone without the roster's
-// qualifications is honoured, with a warning.
-func TestRosterCoverUnqualified(t *testing.T) {
-	f := newFixture(t, saturday0800)
-	r := f.mustOK(t, "jonah", "/roster cover harbour-guard hugo 09:00 10:30")
-	if !strings.Contains(r.Text, "Hugo Brennan is on harbour-guard (guard) from Sat 28 Nov 09:00 to Sat 28 Nov 10:30") ||
-		!strings.Contains(r.Text, "Warning: not qualified: has no sia-licence") {
-		t.Errorf("cover reply = %q", r.Text)
+// TestRosterCoverRefused: a cover for someone without a required
+// qualification, or on duty elsewhere then, is refused with the reasons
+// and records nothing; with --override <reason> from a supervisor it
+// goes in, and the override and its reason show in /roster and in the
+// audit export.
+func TestRosterCoverRefused(t *testing.T) {
+	// Sat 4 Dec 2027, 10:00 GMT: Ben's SIA licence lapsed on 30 Nov.
+	at := time.Date(2027, 12, 4, 10, 0, 0, 0, time.UTC)
+	f := newFixture(t, at)
+	r := f.as(t, "farid", "/roster cover harbour-guard ben now 4h")
+	checkUsage(t, r, "Cover refused: Ben Walsh is not qualified: sia-licence expired 2027-11-30", "add --override <reason>")
+	// Hugo is no guard, and is on control duty then.
+	r = f.as(t, "jonah", "/roster cover harbour-guard hugo 10:30 12:00")
+	checkUsage(t, r, "Cover refused: Hugo Brennan is not qualified: has no sia-licence; on duty on harbour-control (control, a remote desk) from Sat 4 Dec 10:30 to Sat 4 Dec 12:00")
+	checkUsage(t, f.as(t, "farid", "/roster cover harbour-guard ben now 4h --override"), "Say why you override: --override <reason>")
+	if o, err := f.st.Overrides(t.Context()); err != nil || len(o) != 0 {
+		t.Fatalf("after refused covers, overrides = %+v, %v; want none", o, err)
 	}
-	checkUsage(t, f.as(t, "jonah", "/roster cover harbour-guard hugo 2026-11-28T10:00 2026-11-28T09:00"), "must end after it starts")
-	checkUsage(t, f.as(t, "jonah", "/roster cover harbour-guard hugo now 15d"), "at most 14 days")
+	if len(f.out.sent()) != 0 {
+		t.Errorf("a refused cover was announced: %+v", f.out.sent())
+	}
+
+	r = f.mustOK(t, "farid", `/roster cover harbour-guard ben now 4h --override "nobody else can reach the gate; Ben stays in the gatehouse"`)
+	want := `Cover C-1: Ben Walsh is on harbour-guard (guard) from Sat 4 Dec 10:00 to Sat 4 Dec 14:00, put in by Farid Haddad. Override by Farid Haddad (nobody else can reach the gate; Ben stays in the gatehouse): not qualified: sia-licence expired 2027-11-30.`
+	if r.Text != want || !r.Public {
+		t.Errorf("override reply = %+v, want public %q", r, want)
+	}
+	r = f.mustOK(t, "amara", "/roster @harbour guard")
+	if !strings.Contains(r.Text, `guard: Ben Walsh covering for`) || !strings.Contains(r.Text, `(not qualified: sia-licence expired 2027-11-30) (override by Farid Haddad: "nobody else can reach the gate; Ben stays in the gatehouse")`) {
+		t.Errorf("/roster during the override = %q", r.Text)
+	}
+	r = f.mustOK(t, "amara", "/roster @harbour week guard")
+	if !strings.Contains(r.Text, `Ben Walsh (cover) (override: "nobody else can reach the gate; Ben stays in the gatehouse")`) {
+		t.Errorf("/roster week during the override = %q", r.Text)
+	}
+
+	var out, errOut strings.Builder
+	if code := report.RunCLI(t.Context(), []string{"audit", "export"}, f.cfg, f.st, &out, &errOut); code != 0 {
+		t.Fatalf("audit export: %d %s", code, errOut.String())
+	}
+	var found bool
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, `"kind":"roster.override"`) {
+			found = strings.Contains(line, `\"override\":\"nobody else can reach the gate; Ben stays in the gatehouse\"`) &&
+				strings.Contains(line, `\"overrode\":\"not qualified: sia-licence expired 2027-11-30\"`) && strings.Contains(line, `"actor":"farid"`)
+			if !found {
+				t.Errorf("the cover's audit event lacks the override: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no roster.override event in the export:\n%s", out.String())
+	}
+}
+
+// TestRosterFlagsLongStints: on 11 Sep 2027 Ben's first aid has lapsed,
+// so Chloe, next in rotation, takes his first-aider day shift (1228) and
+// then works her own guard night (1229): 24h without a break. /roster
+// and `muster roster` flag her; nobody else.
+func TestRosterFlagsLongStints(t *testing.T) {
+	at := time.Date(2027, 9, 11, 11, 0, 0, 0, time.UTC) // 12:00 BST
+	f := newFixture(t, at)
+	r := f.mustOK(t, "farid", "/roster @harbour")
+	const flag = "[Chloe Martin on duty 24h without a break from 07:00 Sat 11 Sep, past max_continuous 16h]"
+	if !strings.Contains(r.Text, "first-aider: Chloe Martin until 19:00 (Sat 11 Sep) (skipped Ben Walsh: first-aid expired 2027-08-31); next Chloe Martin "+flag) {
+		t.Errorf("/roster @harbour = %q, want Chloe flagged", r.Text)
+	}
+	if strings.Count(r.Text, "without a break") != 1 {
+		t.Errorf("/roster @harbour flags more than Chloe's stretch, once: %q", r.Text)
+	}
+	site, _ := f.cfg.Site("harbour")
+	if cli := commands.RosterText(f.cfg, []configs.Site{*site}, "", "now", at, nil); cli != r.Text {
+		t.Errorf("muster roster = %q, /roster = %q", cli, r.Text)
+	}
+	// A cover that keeps someone on is flagged in its reply.
+	// Ben's own day shift ends at 19:00: four hours more is 16h, the
+	// limit itself, not past it.
+	r = f.mustOK(t, "farid", "/roster cover harbour-guard ben 19:00 23:00")
+	if strings.Contains(r.Text, "Warning") {
+		t.Errorf("cover reply = %q, want no warning at exactly 16h", r.Text)
+	}
+	r = f.mustOK(t, "farid", "/roster cover harbour-guard ben 19:00 23:30")
+	if !strings.Contains(r.Text, "Warning: Ben Walsh on duty 16h30m without a break from 07:00 Sat 11 Sep, past max_continuous 16h.") {
+		t.Errorf("cover reply = %q, want Ben flagged", r.Text)
+	}
 }

@@ -102,6 +102,53 @@ type Roster struct {
 	// Requires lists qualifications a person needs, valid for the whole
 	// shift, to be put on duty; others are skipped for the next in line.
 	Requires []string `yaml:"requires"`
+	// Duty says where the role is held: DutyOnSite (the default),
+	// DutyRemote or DutyOnCall.
+	Duty string `yaml:"duty"`
+	// MaxContinuous is the longest anyone may be on duty without a break
+	// (default 16h), counting their shifts and covers on every roster
+	// that is not on call, back to back.
+	MaxContinuous Duration `yaml:"max_continuous"`
+}
+
+// Where a roster's role is held (Roster.Duty).
+const (
+	// DutyOnSite: at the site. Nobody can be at two sites at once.
+	DutyOnSite = "on_site"
+	// DutyRemote: away from the site, at one desk for every site it
+	// serves (a control room): one person may hold remote rosters of
+	// several sites at once, but not a remote roster and a site's.
+	DutyRemote = "remote"
+	// DutyOnCall: reachable, not working (a coordinator's week on call):
+	// at no place, and not counted towards MaxContinuous.
+	DutyOnCall = "on_call"
+)
+
+// DefaultMaxContinuous is Roster.MaxContinuous when a config sets none.
+const DefaultMaxContinuous = 16 * time.Hour
+
+// Place is where someone on duty on r is: "site:<id>" on site, "remote"
+// for every remote roster, "" on call (nowhere).
+func (r *Roster) Place() string {
+	switch r.Duty {
+	case DutyRemote:
+		return DutyRemote
+	case DutyOnCall:
+		return ""
+	}
+	return "site:" + r.Site
+}
+
+// Working reports whether time on duty on r counts towards
+// MaxContinuous (every roster but an on-call one).
+func (r *Roster) Working() bool { return r.Duty != DutyOnCall }
+
+// Limit is r's MaxContinuous, or the default.
+func (r *Roster) Limit() time.Duration {
+	if r.MaxContinuous > 0 {
+		return r.MaxContinuous.D()
+	}
+	return DefaultMaxContinuous
 }
 
 // Rotation is a fixed cycle of shifts. Shifts start at Handover local time

@@ -72,6 +72,15 @@ var fixtures = map[string][]want{
 	"unknown-site.yaml":             {{45, "rosters[1].site", `unknown site "harbor"`}},
 	"bad-shift-partial-hours.yaml":  {{47, "rosters[1].rotation.shift", `1h30m must be whole hours`}},
 	"roster-person-lacks-role.yaml": {{47, "rosters[1].rotation.people[0]", `"amara" does not have the role "control"`}},
+	"roster-bad-duty.yaml": {{44, "rosters[0].duty", `"onsite" must be on_site, remote or on_call`},
+		{45, "rosters[0].max_continuous", `30m must be whole minutes, at least 1h`}},
+	// Rotations laid side by side (no skips, no covers).
+	"roster-two-places.yaml": {
+		{49, "rosters[1].rotation.people", `amara would be in two places at once: harbour-guard on site harbour and depot-guard on site depot, from 2026-01-05 07:00`},
+		{49, "rosters[1].rotation.people", `farid would be in two places at once: harbour-guard on site harbour and depot-guard on site depot, from 2026-01-05 19:00`}},
+	"roster-past-max-continuous.yaml": {
+		{42, "rosters[0].rotation.people", `puts amara on duty for 24h without a break from 2026-01-05 07:00 (harbour-guard), past max_continuous 16h`},
+		{42, "rosters[0].rotation.people", `puts farid on duty for 24h without a break from 2026-01-06 07:00 (harbour-guard), past max_continuous 16h`}},
 	"policy-unknown-channel.yaml": {{52, "policies[0].steps[0].notify[1]",
 		`unknown channel "pager" (chat, sms or voice)`}},
 	"policy-unknown-role.yaml":          {{53, "policies[0].steps[1].escalate_to.role", `unknown role "manager"`}},

@@ -57,6 +57,15 @@ func (c *Config) applyDefaults() {
 	if c.Engine.Lease == 0 {
 		c.Engine.Lease = Duration(DefaultLease)
 	}
+	for i := range c.Rosters {
+		r := &c.Rosters[i]
+		if r.Duty == "" {
+			r.Duty = DutyOnSite
+		}
+		if r.MaxContinuous == 0 {
+			r.MaxContinuous = Duration(DefaultMaxContinuous)
+		}
+	}
 }
 
 func setDefault(s *string, v string) {
@@ -265,6 +274,19 @@ func (c *Config) validate(lines map[string]int) Errors {
 				v.addf(fmt.Sprintf("%s.requires[%d]", p, j), "is empty")
 			}
 		}
+		switch r.Duty {
+		case DutyOnSite, DutyRemote, DutyOnCall:
+		default:
+			v.addf(p+".duty", "%q must be %s, %s or %s", r.Duty, DutyOnSite, DutyRemote, DutyOnCall)
+		}
+		if mc := r.MaxContinuous.D(); mc < time.Hour || mc%time.Minute != 0 {
+			v.addf(p+".max_continuous", "%s must be whole minutes, at least 1h", r.MaxContinuous)
+		}
+	}
+	if len(v.probs) == 0 {
+		// Only rotations that are right on their own can be laid side by
+		// side.
+		c.checkRotations(v)
 	}
 
 	policies := map[string]bool{}

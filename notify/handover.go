@@ -74,6 +74,9 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 	}
 	bySite := map[string][]string{}
 	var keys []string
+	// Whoever comes on duty past their rosters' max_continuous (a skip
+	// or a cover keeping them on) is flagged in the notice.
+	duty := roster.Stretches(h.cfg, at, at, overrides)
 	for i := range h.cfg.Rosters {
 		r := &h.cfg.Rosters[i]
 		before := roster.At(h.cfg, r, at.Add(-time.Millisecond), overrides)
@@ -85,7 +88,13 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 		if from == to {
 			continue
 		}
-		bySite[r.Site] = append(bySite[r.Site], fmt.Sprintf("%s %s → %s", r.Role, from, to))
+		line := fmt.Sprintf("%s %s → %s", r.Role, from, to)
+		if after.Person != nil {
+			if st, over := duty.Over(after.Person.ID, at, at); over {
+				line += " (" + st.Flag(after.Person.Name, h.cfg.Location()) + ")"
+			}
+		}
+		bySite[r.Site] = append(bySite[r.Site], line)
 		keys = append(keys, fmt.Sprintf("%s:%d", r.ID, after.Index))
 	}
 	if len(bySite) == 0 {

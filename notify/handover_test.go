@@ -60,3 +60,35 @@ func TestHandoverNoticeGoesOutOnceAtShiftChange(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoverFlagsLongStints: on 11 Sep 2027 Chloe took Ben's first-aider
+// day shift (his first aid lapsed on 31 Aug) and at 19:00 takes her own
+// guard night: the notice says she will have worked 24h without a break.
+func TestHandoverFlagsLongStints(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2027, 9, 11, 17, 30, 0, 0, time.UTC)) // 18:30 BST
+	st := storetest.Open(t, clk.Now)
+	h := notify.NewHandover(cfg, st, clk, nil)
+	at := h.NextHandover(clk.Now())
+	if err := h.Post(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	var harbour string
+	rec := notify.NotifierFunc(func(_ context.Context, m notify.Message) (bool, error) {
+		if m.Site == "harbour" {
+			harbour = m.Text
+		}
+		return false, nil
+	})
+	if _, err := notify.NewDeliverer(st, rec, nil, "t", time.Minute).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const want = "guard Ben Walsh → Chloe Martin (Chloe Martin on duty 24h without a break from 07:00 Sat 11 Sep, past max_continuous 16h)"
+	if !strings.Contains(harbour, want) {
+		t.Errorf("harbour notice %q lacks %q", harbour, want)
+	}
+}

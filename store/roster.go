@@ -22,15 +22,26 @@ type overrideJSON struct {
 	To      int64  `json:"to"`
 	By      string `json:"by"`
 	Created int64  `json:"created"`
+	// Reason and Overrode: an override of a refused cover.
+	Reason   string `json:"reason,omitempty"`
+	Overrode string `json:"overrode,omitempty"`
 }
 
 // AddOverride records a roster cover and returns it with its id (C-n),
 // and queues msgs (their text may hold IDPlaceholder) in the same script.
+// Its audit event (roster.override) names an override and its reason.
 func (s *Store) AddOverride(ctx context.Context, o roster.Override, msgs ...OutMessage) (roster.Override, error) {
 	now := s.now()
 	o.Created = time.UnixMilli(ms(now))
-	b, _ := json.Marshal(overrideJSON{Roster: o.Roster, Person: o.Person, From: ms(o.From), To: ms(o.To), By: o.By, Created: ms(o.Created)})
-	data := auditData(map[string]any{"roster": o.Roster, "person": o.Person, "from": o.From.UTC().Format(time.RFC3339), "to": o.To.UTC().Format(time.RFC3339)})
+	b, _ := json.Marshal(overrideJSON{Roster: o.Roster, Person: o.Person, From: ms(o.From), To: ms(o.To), By: o.By, Created: ms(o.Created),
+		Reason: o.Reason, Overrode: o.Overrode})
+	fields := map[string]any{"roster": o.Roster, "person": o.Person, "from": o.From.UTC().Format(time.RFC3339), "to": o.To.UTC().Format(time.RFC3339)}
+	if o.Reason != "" {
+		// The audit keeps who overrode what, and why.
+		fields["override"] = o.Reason
+		fields["overrode"] = o.Overrode
+	}
+	data := auditData(fields)
 	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data, outJSON(msgs))
 	if err != nil {
 		return o, fmt.Errorf("add cover: %w", err)
@@ -53,7 +64,8 @@ func (s *Store) Overrides(ctx context.Context) ([]roster.Override, error) {
 			continue
 		}
 		out = append(out, roster.Override{ID: j.ID, Roster: j.Roster, Person: j.Person,
-			From: time.UnixMilli(j.From), To: time.UnixMilli(j.To), By: j.By, Created: time.UnixMilli(j.Created)})
+			From: time.UnixMilli(j.From), To: time.UnixMilli(j.To), By: j.By, Created: time.UnixMilli(j.Created),
+			Reason: j.Reason, Overrode: j.Overrode})
 	}
 	sort.Slice(out, func(i, k int) bool {
 		return out[i].Created.Before(out[k].Created) || out[i].Created.Equal(out[k].Created) && out[i].ID < out[k].ID

@@ -25,6 +25,7 @@ const (
 	optWord optKind = iota // one word: an id, a plan, a category
 	optSite                // a site: written as @site
 	optText                // free text: kept as one argument when it could be misread
+	optFlag                // free text after its flag: --<name> <text>, last on the line
 )
 
 // maxChoices is Discord's limit on an option's choices.
@@ -147,6 +148,7 @@ var commandSpecs = []cmdSpec{
 			{name: "person", desc: "Who covers", required: true, choices: people},
 			{name: "from", desc: "now, HH:MM or 2026-11-28T07:00", required: true},
 			{name: "to", desc: "HH:MM, 2026-11-28T19:00 or a length like 4h", required: true},
+			{name: "override", desc: "Why it must be this person though a qualification or other duty refuses it", kind: optFlag},
 		}},
 	}},
 	{name: "ack", desc: "Acknowledge a task (default: your newest open one)", opts: []optSpec{
@@ -195,7 +197,7 @@ func options(cfg *configs.Config, specs []optSpec) []*discordgo.ApplicationComma
 		opt := &discordgo.ApplicationCommandOption{
 			Type: discordgo.ApplicationCommandOptionString, Name: o.name, Description: o.desc, Required: o.required,
 		}
-		if o.kind == optText {
+		if o.kind == optText || o.kind == optFlag {
 			opt.MaxLength = 1500 // leaves room for the rest of the line within commands.MaxInput
 		}
 		if o.choices != nil {
@@ -287,6 +289,8 @@ func commandLine(d discordgo.ApplicationCommandInteractionData, site string) (li
 		switch o.kind {
 		case optSite:
 			words = append(words, "@"+strings.TrimPrefix(v, "@"))
+		case optFlag:
+			words = append(words, "--"+o.name, quoteIfNeeded(v, true))
 		default:
 			words = append(words, quoteIfNeeded(v, o.kind == optText))
 		}

@@ -48,6 +48,8 @@ func TestCommandLine(t *testing.T) {
 		{"a given site wins over the channel's", sub("incident", "raise", o("category", "fire")+","+o("text", "smoke")+","+o("site", "depot")), "/incident raise fire @depot smoke", "harbour"},
 		{"a filter is not defaulted", sub("incident", "list", ""), "/incident list", "harbour"},
 		{"nor is the roster's site", sub("roster", "show", ""), "/roster", "harbour"},
+		{"a cover with an override", sub("roster", "cover", o("override", "nobody else on site")+","+o("roster", "harbour-guard")+","+o("person", "ben")+","+o("from", "now")+","+o("to", "4h")),
+			"/roster cover harbour-guard ben now 4h --override nobody else on site", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

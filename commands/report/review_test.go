@@ -52,11 +52,11 @@ func m(n float64) time.Duration { return time.Duration(n * float64(time.Minute))
 // Live plans: one, A-2 (medical emergency for INC-6, 12 Feb 11:01), three
 // tasks. Who is on duty on Thu 12 Feb 11:01: 38 days and 4 h after the
 // rotation start, so 12 h shift 76: harbour guard people[76 mod 3 = 1] =
-// ben; harbour first-aider people[76 mod 2 = 0] = amara; harbour control
+// ben; harbour first-aider (the same rotation) ben; harbour control
 // (hand-over 08:00, also shift 76) = hugo; harbour supervisor (24 h, day 38,
 // 38 mod 2 = 0) = farid.
 //
-//	T-4 first aid (critical) -> amara: step 1 at 11:01 chat+sms; she acks
+//	T-4 first aid (critical) -> ben: step 1 at 11:01 chat+sms; he acks
 //	  at 11:01:30. SMS yes, voice no.
 //	T-5 ambulance (critical) -> hugo: 11:01 chat+sms, 11:02 voice, 11:04
 //	  escalated to the supervisor farid with sms+voice; farid acks 11:05.
@@ -72,7 +72,7 @@ func m(n float64) time.Duration { return time.Duration(n * float64(time.Minute))
 // 10 Feb 10:00, target 5m (T-1 sweep amara acks after 1m30s, the voice step
 // at 10:01 having run: 1 escalation; T-2 roll call farid after 1m45s, 0
 // escalations; T-3 simulated): PASS, slowest 1m45s. D-2 medical at the depot,
-// 24 Feb 14:00, target 4m (T-7 elena acks after 2m30s; T-9 dev never:
+// 24 Feb 14:00, target 4m (T-7 dev, the first-aider on duty, acks after 2m30s; T-9 dev never:
 // escalated at 14:08 to the depot supervisor grace, day 50 -> people[0],
 // unanswered at 14:13): FAIL, non-responders dev and grace. Started 2,
 // completed 2, passed 1; plans drilled 2 of 3, intruder-lockdown not.

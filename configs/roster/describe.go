@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -41,6 +42,17 @@ func Describe(s Shift, next *Shift, loc *time.Location) string {
 	}
 	if s.Warning != "" {
 		b.WriteString(" (" + s.Warning + ")")
+	}
+	if s.Cover != nil && s.Cover.Reason != "" {
+		by := s.Cover.By
+		if s.CoverBy != nil {
+			by = s.CoverBy.Name
+		}
+		b.WriteString(fmt.Sprintf(" (override by %s: %q", by, s.Cover.Reason))
+		if s.Cover.Overrode != "" && s.Cover.Overrode != s.Warning {
+			b.WriteString("; overrode: " + s.Cover.Overrode)
+		}
+		b.WriteString(")")
 	}
 	if next != nil {
 		b.WriteString("; next " + who(*next))

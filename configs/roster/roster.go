@@ -44,9 +44,9 @@ import (
 // Override is a cover: Person is on duty on Roster over [From, To)
 // instead of whoever the rotation would put there. When several covers
 // overlap, the latest Created wins (on a tie, the later one in the slice).
-// A cover by someone without the roster's required qualifications is
-// still honoured, as a supervisor's explicit decision, but the answer
-// carries a warning.
+// A cover for someone without the roster's required qualifications, or on
+// duty elsewhere, goes in only with an override (Reason); it is still
+// honoured, and the answer carries a warning.
 type Override struct {
 	ID     string
 	Roster string // roster id
@@ -56,6 +56,10 @@ type Override struct {
 	// By is the person id of whoever put the cover in.
 	By      string
 	Created time.Time
+	// Reason is why By overrode the refusal (--override <reason>); empty
+	// when the cover needed none. Overrode is what was overridden (the
+	// refusal's reasons, joined).
+	Reason, Overrode string
 }
 
 // Active reports whether the cover holds at the instant at.
@@ -95,6 +99,8 @@ type Shift struct {
 	// Warning flags a cover by someone without a required qualification
 	// ("not qualified: has no sia-licence") or missing from the config.
 	Warning string
+	// CoverBy is whoever put the cover in (nil when unknown).
+	CoverBy *configs.Person
 }
 
 // Duration is how long the shift lasts in real time.
@@ -244,6 +250,9 @@ func withCovers(cfg *configs.Config, r *configs.Roster, base Shift, at time.Time
 	o := covers[w]
 	s.Cover = &o
 	s.Replaces = base.Person
+	if by, ok := cfg.Person(o.By); ok {
+		s.CoverBy = by
+	}
 	p, ok := cfg.Person(o.Person)
 	if !ok {
 		s.Person = nil

@@ -322,18 +322,21 @@ func TestCompetenceGate(t *testing.T) {
 		})
 	}
 
-	// The example's first-aiders: Elena's first aid lapses on 2027-06-30,
-	// Amara's on 2027-09-30. 2027-07-10 is day 551 (19:00: shift 1103, Elena's).
+	// The example's harbour first-aiders are its guards: Ben's first aid
+	// lapses on 2027-08-31, Amara's on 2027-09-30, Chloe's on 2028-01-31.
+	// 11 Sep 2027 is day 614 after 5 Jan 2026; its day shift, 1228, is
+	// Ben's (1228 mod 3 = 1), so Chloe, next in rotation, takes it.
 	cfg := example(t)
 	fa := exampleRoster(t, cfg, "harbour-first-aider")
-	s := At(cfg, fa, local("2027-07-10 20:00"), nil)
-	if s.Scheduled != "elena" || personID(s) != "amara" || len(s.Skipped) != 1 || s.Skipped[0].Reason != "first-aid expired 2027-06-30" {
-		t.Errorf("first-aider 2027-07-10 20:00: scheduled %q, on duty %q, skipped %q; want elena skipped for amara", s.Scheduled, personID(s), s.Skipped)
+	s := At(cfg, fa, local("2027-09-11 12:00"), nil)
+	if s.Scheduled != "ben" || personID(s) != "chloe" || len(s.Skipped) != 1 || s.Skipped[0].Reason != "first-aid expired 2027-08-31" {
+		t.Errorf("first-aider 2027-09-11 12:00: scheduled %q, on duty %q, skipped %q; want ben skipped for chloe", s.Scheduled, personID(s), s.Skipped)
 	}
-	s = At(cfg, fa, local("2027-10-10 12:00"), nil)
-	wantSkips := []Skip{{"amara", "Amara Okafor", "first-aid expired 2027-09-30"}, {"elena", "Elena Rossi", "first-aid expired 2027-06-30"}}
+	// 10 Feb 2028, day 766, shift 1532 (Chloe's): every first aid lapsed.
+	s = At(cfg, fa, local("2028-02-10 12:00"), nil)
+	wantSkips := []Skip{{"chloe", "Chloe Martin", "first-aid expired 2028-01-31"}, {"amara", "Amara Okafor", "first-aid expired 2027-09-30"}, {"ben", "Ben Walsh", "first-aid expired 2027-08-31"}}
 	if s.Person != nil || !slices.Equal(s.Skipped, wantSkips) {
-		t.Errorf("first-aider 2027-10-10: on duty %q, skipped %q; want nobody, skipped %q", personID(s), s.Skipped, wantSkips)
+		t.Errorf("first-aider 2028-02-10: on duty %q, skipped %q; want nobody, skipped %q", personID(s), s.Skipped, wantSkips)
 	}
 }
 
@@ -540,12 +543,15 @@ func TestDescribe(t *testing.T) {
 	}{
 		{"plain", guard, "2026-11-28 12:00", nil, false, "guard: Amara Okafor until 19:00 (Sat 28 Nov); next Ben Walsh"},
 		{"without next", guard, "2026-11-28 12:00", nil, true, "guard: Amara Okafor until 19:00 (Sat 28 Nov)"},
-		{"skipped", fa, "2027-07-10 20:00", nil, false, "first-aider: Amara Okafor until 07:00 (Sun 11 Jul) (skipped Elena Rossi: first-aid expired 2027-06-30); next Amara Okafor"},
-		{"nobody", fa, "2027-10-10 12:00", nil, false, "first-aider: nobody qualified until 19:00 (Sun 10 Oct) (skipped Amara Okafor: first-aid expired 2027-09-30; Elena Rossi: first-aid expired 2027-06-30); next nobody qualified"},
+		{"skipped", fa, "2027-09-11 12:00", nil, false, "first-aider: Chloe Martin until 19:00 (Sat 11 Sep) (skipped Ben Walsh: first-aid expired 2027-08-31); next Chloe Martin"},
+		{"nobody", fa, "2028-02-10 12:00", nil, false, "first-aider: nobody qualified until 19:00 (Thu 10 Feb) (skipped Chloe Martin: first-aid expired 2028-01-31; Amara Okafor: first-aid expired 2027-09-30; Ben Walsh: first-aid expired 2027-08-31); next nobody qualified"},
 		{"cover", guard, "2026-11-28 12:00", []Override{dev}, false, "guard: Dev Patel covering for Amara Okafor until 14:00 (Sat 28 Nov); next Amara Okafor"},
 		{"next is a cover", guard, "2026-11-28 09:00", []Override{dev}, false, "guard: Amara Okafor until 10:00 (Sat 28 Nov); next Dev Patel (cover)"},
-		{"cover when nobody qualified", fa, "2027-10-10 12:00", []Override{{ID: "c3", Roster: "harbour-first-aider", Person: "elena", From: local("2027-10-10 08:00"), To: local("2027-10-10 19:00")}}, true,
-			"first-aider: Elena Rossi (cover) until 19:00 (Sun 10 Oct) (not qualified: first-aid expired 2027-06-30)"},
+		{"cover when nobody qualified", fa, "2028-02-10 12:00", []Override{{ID: "c3", Roster: "harbour-first-aider", Person: "elena", From: local("2028-02-10 08:00"), To: local("2028-02-10 19:00")}}, true,
+			"first-aider: Elena Rossi (cover) until 19:00 (Thu 10 Feb) (not qualified: first-aid expired 2027-06-30)"},
+		{"override", fa, "2028-02-10 12:00", []Override{{ID: "c4", Roster: "harbour-first-aider", Person: "elena", From: local("2028-02-10 08:00"), To: local("2028-02-10 19:00"),
+			By: "jonah", Reason: "nobody else on site", Overrode: "not qualified: first-aid expired 2027-06-30"}}, true,
+			`first-aider: Elena Rossi (cover) until 19:00 (Thu 10 Feb) (not qualified: first-aid expired 2027-06-30) (override by Jonah Reid: "nobody else on site")`},
 		{"unqualified cover", guard, "2026-11-28 12:00", []Override{hugo}, false, "guard: Hugo Brennan covering for Amara Okafor until 14:00 (Sat 28 Nov) (not qualified: has no sia-licence); next Amara Okafor"},
 	}
 	for _, tt := range tests {

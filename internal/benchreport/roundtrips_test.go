@@ -290,7 +290,7 @@ var rtCases = []rtCase{
 	{"PlanStanddown", supervisor, "/plan", withActivation("standdown %s"), "A-"},
 	{"Roster", supervisor, "/roster", fixed("@harbour"), "Harbour"},
 	{"RosterWeek", supervisor, "/roster", fixed("@harbour week"), "Harbour"},
-	{"RosterCover", supervisor, "/roster", fixed("cover harbour-guard dev now 4h"), "Cover C-"},
+	{"RosterCover", supervisor, "/roster", fixed("cover harbour-guard dev now 4h --override dev is between sites"), "Cover C-"},
 	{"Ack", supervisor, "/ack", withTask("%s on my way"), "acknowledged"},
 	{"AckNewest", supervisor, "/ack", withOpenTask(""), "acknowledged"},
 	{"Done", supervisor, "/done", withTask("%s all clear"), "done"},
