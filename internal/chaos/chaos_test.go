@@ -71,7 +71,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, store.Options{URL: w.redis.url(), Namespace: namespace})
+	st, err := store.Open(ctx, store.Options{URL: w.url, Namespace: namespace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	}
 
 	// The audit chain verifies, through the binary.
-	out, err := exec.CommandContext(ctx, w.bin, "audit", "verify", "--config", r0.cfg, "--redis", w.redis.url()).CombinedOutput()
+	out, err := exec.CommandContext(ctx, w.bin, "audit", "verify", "--config", r0.cfg, "--redis", w.url).CombinedOutput()
 	if err != nil {
 		t.Errorf("muster audit verify: %v\n%s", err, out)
 	}

@@ -78,15 +78,40 @@ func waitUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// buildMuster builds the muster binary once into dir.
-func buildMuster(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "muster")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/muster-ops/muster/cmd/muster")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// The muster binary, built once for every test of the package.
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+	buildDir  string
+)
+
+// TestMain removes the binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
 	}
-	return bin
+	os.Exit(code)
+}
+
+// buildMuster builds the muster binary, once.
+func buildMuster(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "muster-chaos-bin-"); buildErr != nil {
+			return
+		}
+		builtBin = filepath.Join(buildDir, "muster")
+		cmd := exec.Command("go", "build", "-o", builtBin, "github.com/muster-ops/muster/cmd/muster")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
 }
 
 // redisServer is one redis-server with AOF on, restartable on its file.
@@ -156,6 +181,13 @@ type door struct {
 	inFlight int
 	sent     []sent
 	dropped  []sent // held requests whose replica died: never sent
+	// answers, when set, keeps the vendor's answers to requests matched
+	// by answersOf (the vendor has acted on them) until it is closed or
+	// the replica dies: the at-least-once window, held open.
+	answers   chan struct{}
+	answersOf func(path string) bool
+	heldAns   int
+	lostAns   []sent // answers held for a replica that died
 }
 
 // gate is one hold of a door: closing ch lets the held requests go on,
@@ -195,8 +227,7 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.holding {
 		rel := d.release
 		d.waiting++
-		close(d.arrived)
-		d.arrived = make(chan struct{})
+		d.signal()
 		d.mu.Unlock()
 		select {
 		case <-rel.ch:
@@ -221,29 +252,104 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.inFlight++
 	d.mu.Unlock()
 	form, _ := url.ParseQuery(string(body))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	at := time.Now()
-	defer func() {
-		d.mu.Lock()
-		d.inFlight--
-		d.sent = append(d.sent, sent{At: at, Path: r.URL.Path, Form: form, Status: rec.status})
-		d.mu.Unlock()
-	}()
 	// The request goes on even if the replica dies now: a real vendor
 	// that has the request acts on it.
-	r = r.WithContext(context.WithoutCancel(r.Context()))
-	d.proxy.ServeHTTP(rec, r)
+	rec := httptest.NewRecorder()
+	d.proxy.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	d.mu.Lock()
+	d.inFlight--
+	d.sent = append(d.sent, sent{At: at, Path: r.URL.Path, Form: form, Status: rec.Code})
+	hold := d.answers
+	if hold != nil && (d.answersOf == nil || d.answersOf(r.URL.Path)) && rec.Code < 300 {
+		d.heldAns++
+		d.signal()
+	} else {
+		hold = nil
+	}
+	d.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+		d.mu.Lock()
+		d.heldAns--
+		if r.Context().Err() != nil {
+			// The replica died with the vendor's answer on its way: the
+			// vendor has the request, the replica never learnt it.
+			d.lostAns = append(d.lostAns, sent{At: at, Path: r.URL.Path, Form: form, Status: rec.Code})
+		}
+		d.mu.Unlock()
+		if r.Context().Err() != nil {
+			return
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
-// statusRecorder remembers the status written.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
+// signal wakes waitHeld and waitAnswers; d.mu is held.
+func (d *door) signal() {
+	close(d.arrived)
+	d.arrived = make(chan struct{})
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
+// holdAnswers keeps the vendor's answers to the requests whose path
+// matches (nil: every request) from the replica, until releaseAnswers:
+// the vendor acts on each request, the replica does not hear so.
+func (d *door) holdAnswers(match func(path string) bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.answers == nil {
+		d.answers = make(chan struct{})
+	}
+	d.answersOf = match
+}
+
+// releaseAnswers sends the held answers on and stops holding them.
+func (d *door) releaseAnswers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.answers != nil {
+		close(d.answers)
+		d.answers = nil
+	}
+}
+
+// waitAnswers waits until n answers are held.
+func (d *door) waitAnswers(ctx context.Context, n int) error {
+	for {
+		d.mu.Lock()
+		h, ch := d.heldAns, d.arrived
+		d.mu.Unlock()
+		if h >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%d answers held, want %d: %w", h, n, ctx.Err())
+		}
+	}
+}
+
+// answersHeld is how many answers wait at the door now.
+func (d *door) answersHeld() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.heldAns
+}
+
+// answersLost is what the vendor did for a replica that died before it
+// heard the answer.
+func (d *door) answersLost() []sent {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]sent(nil), d.lostAns...)
 }
 
 // log is what the door passed to the vendor.
@@ -316,7 +422,8 @@ type world struct {
 	t        *testing.T
 	dir      string
 	bin      string
-	redis    *redisServer
+	redis    *redisServer // nil when the test brought its own Redis
+	url      string       // the Redis URL the replicas use
 	tw       *faketwilio.Server
 	sl       *fakeslack.Server
 	twSrv    *httptest.Server
@@ -344,6 +451,10 @@ func configYAML(t *testing.T, publicURL, twilioURL, slackURL, journal string) []
       - {notify: [voice], wait: 3s}
       - {escalate_to: {role: supervisor}, notify: [sms], wait: 3s}
     repeat: 0
+  - id: slow
+    steps:
+      - {notify: [chat], wait: 10m}
+    repeat: 0
 
 plans:
   - id: chaos
@@ -356,6 +467,15 @@ plans:
       - {title: Sweep the floors, role: guard, policy: chaos}
       - {title: Take the roll call, role: supervisor, policy: chaos}
       - {title: Call the fire service, role: control, policy: chaos}
+  - id: hold
+    name: Chaos drill, tasks to acknowledge
+    version: 1
+    triggered_by: [supervisor]
+    target: 1m
+    broadcast: "CHAOS: every task escalates to the end."
+    tasks:
+      - {title: Hold the gate, role: guard, policy: slow}
+      - {title: Hold the door, role: supervisor, policy: slow}
 
 server:
   listen: 127.0.0.1:0
@@ -374,7 +494,23 @@ engine:
 `, publicURL, journal, slackURL, twilioURL))
 }
 
+// worldOptions shape a world.
+type worldOptions struct {
+	// replicas is how many `muster serve` processes run.
+	replicas int
+	// redisURL, when set, is the Redis the replicas share (a Cluster or a
+	// Sentinel the test started); otherwise the world starts one
+	// redis-server with AOF on.
+	redisURL string
+}
+
+// newWorld is n replicas on one AOF Redis.
 func newWorld(t *testing.T, n int) *world {
+	t.Helper()
+	return newWorldWith(t, worldOptions{replicas: n})
+}
+
+func newWorldWith(t *testing.T, o worldOptions) *world {
 	t.Helper()
 	dir := t.TempDir()
 	if os.Getenv("MUSTER_CHAOS_KEEP") == "1" {
@@ -385,13 +521,16 @@ func newWorld(t *testing.T, n int) *world {
 		}
 		t.Logf("logs kept in %s", dir)
 	}
-	w := &world{t: t, dir: dir}
-	w.bin = buildMuster(t, dir)
-	rdir := filepath.Join(dir, "redis")
-	if err := os.Mkdir(rdir, 0o700); err != nil {
-		t.Fatal(err)
+	w := &world{t: t, dir: dir, url: o.redisURL}
+	w.bin = buildMuster(t)
+	if w.url == "" {
+		rdir := filepath.Join(dir, "redis")
+		if err := os.Mkdir(rdir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		w.redis = startRedis(t, rdir)
+		w.url = w.redis.url()
 	}
-	w.redis = startRedis(t, rdir)
 	w.tw = faketwilio.New(twilioSID, twilioToken)
 	w.twSrv = httptest.NewServer(w.tw)
 	t.Cleanup(w.twSrv.Close)
@@ -399,8 +538,8 @@ func newWorld(t *testing.T, n int) *world {
 	w.sl = fakeslack.New(slackBot)
 	w.slSrv = httptest.NewServer(w.sl)
 	t.Cleanup(w.slSrv.Close)
-	for i := range n {
-		r := &replica{t: t, name: fmt.Sprintf("r%d", i), bin: w.bin, redis: w.redis.url(),
+	for i := range o.replicas {
+		r := &replica{t: t, name: fmt.Sprintf("r%d", i), bin: w.bin, redis: w.url,
 			addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), twilio: newDoor(w.twSrv.URL), slack: newDoor(w.slSrv.URL),
 			logs: filepath.Join(dir, fmt.Sprintf("r%d.log", i))}
 		tws := httptest.NewServer(r.twilio)
@@ -420,6 +559,8 @@ func newWorld(t *testing.T, n int) *world {
 		for _, r := range w.replicas {
 			r.twilio.open()
 			r.slack.open()
+			r.twilio.releaseAnswers()
+			r.slack.releaseAnswers()
 			r.stop()
 		}
 	})

@@ -298,57 +298,54 @@ func splitAddr(t testing.TB, addr string) (string, int64) {
 }
 
 // KillMaster kills, with SIGKILL, the master that serves key's slot now,
-// and waits until the cluster has promoted one of its replicas: the
-// replica says it is master and the cluster is healthy again in its
-// view. promotedAt is when the test first saw the replica report itself
-// master (within the 20 ms it polls). The cluster needs replicas
+// and returns at once; the Failover's Promoted waits until the cluster
+// has promoted one of its replicas. The cluster needs replicas
 // (ClusterOptions.Replicas).
-func (c *Cluster) KillMaster(ctx context.Context, key string) (killed, promoted *Server, promotedAt time.Time, err error) {
-	killed, err = c.serving(ctx, key)
+func (c *Cluster) KillMaster(ctx context.Context, key string) (*Failover, error) {
+	killed, err := c.serving(ctx, key)
 	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	var candidates []*Server
-	for _, s := range c.all() {
-		if s != killed {
-			candidates = append(candidates, s)
-		}
+		return nil, err
 	}
 	killedID, err := idOf(ctx, killed)
 	if err != nil {
-		return nil, nil, time.Time{}, err
+		return nil, err
 	}
 	// Its replicas: the nodes whose CLUSTER NODES line names it master.
 	var replicas []*Server
-	for _, s := range candidates {
+	for _, s := range c.all() {
+		if s == killed || s.dead() {
+			continue
+		}
 		if m, err := masterOf(ctx, s); err == nil && m == killedID {
 			replicas = append(replicas, s)
 		}
 	}
 	if len(replicas) == 0 {
-		return killed, nil, time.Time{}, fmt.Errorf("master %s has no replica to promote", killed.Addr)
+		return nil, fmt.Errorf("master %s has no replica to promote", killed.Addr)
 	}
 	killed.Kill()
-	timeout := 30 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	err = poll(timeout, func(ctx context.Context) (bool, error) {
-		for _, r := range replicas {
-			cl := r.Client()
-			info, err := cl.Info(ctx, "replication").Result()
-			cl.Close()
-			if err == nil && strings.Contains(info, "role:master") {
-				promoted, promotedAt = r, time.Now()
-				return true, nil
+	f := &Failover{Killed: killed, KilledAt: time.Now()}
+	f.wait = func(ctx context.Context) (*Server, error) {
+		var promoted *Server
+		err := pollCtx(ctx, func(ctx context.Context) (bool, error) {
+			for _, r := range replicas {
+				cl := r.Client()
+				info, err := cl.Info(ctx, "replication").Result()
+				cl.Close()
+				if err == nil && strings.Contains(info, "role:master") {
+					promoted = r
+					return true, nil
+				}
 			}
+			return false, fmt.Errorf("no replica of %s promoted yet", killed.Addr)
+		})
+		if err != nil {
+			return nil, err
 		}
-		return false, fmt.Errorf("no replica of %s promoted yet", killed.Addr)
-	})
-	if err != nil {
-		return killed, nil, time.Time{}, err
+		f.PromotedAt = time.Now()
+		return promoted, waitHealthy(promoted)
 	}
-	return killed, promoted, promotedAt, waitHealthy(promoted)
+	return f, nil
 }
 
 // waitHealthy waits until s reports the cluster healthy (every slot

@@ -213,6 +213,31 @@ func poll(timeout time.Duration, cond func(ctx context.Context) (bool, error)) e
 	}
 }
 
+// pollCtx is poll bounded by ctx's deadline (30 s when it has none).
+func pollCtx(ctx context.Context, cond func(ctx context.Context) (bool, error)) error {
+	timeout := 30 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	return poll(timeout, cond)
+}
+
+// Failover is a primary (or a Cluster master) killed with SIGKILL, whose
+// replica Redis is to promote.
+type Failover struct {
+	// Killed is the server killed, at KilledAt.
+	Killed   *Server
+	KilledAt time.Time
+	// PromotedAt is when the test first saw a replica report itself
+	// primary (within the 20 ms it polls); set by Promoted.
+	PromotedAt time.Time
+	wait       func(ctx context.Context) (*Server, error)
+}
+
+// Promoted waits until Redis has promoted a replica and it serves, and
+// returns it. PromotedAt is set then.
+func (f *Failover) Promoted(ctx context.Context) (*Server, error) { return f.wait(ctx) }
+
 // fatalError stops poll at once.
 type fatalError struct{ err error }
 

@@ -139,12 +139,15 @@ func TestClusterFailoverFollowsThePromotedReplica(t *testing.T) {
 	c := redistest.StartClusterWith(t, redistest.ClusterOptions{Replicas: 1})
 	const key = "muster:{failover}:k"
 	took := writesResume(t, c.URL, key, func(ctx context.Context) (time.Time, error) {
-		t0 := time.Now()
-		killed, promoted, at, err := c.KillMaster(ctx, key)
-		if err == nil {
-			t.Logf("killed %s; the cluster promoted %s %v later", killed.Addr, promoted.Addr, at.Sub(t0).Round(time.Millisecond))
+		f, err := c.KillMaster(ctx, key)
+		if err != nil {
+			return time.Time{}, err
 		}
-		return at, err
+		promoted, err := f.Promoted(ctx)
+		if err == nil {
+			t.Logf("killed %s; the cluster promoted %s %v later", f.Killed.Addr, promoted.Addr, f.PromotedAt.Sub(f.KilledAt).Round(time.Millisecond))
+		}
+		return f.PromotedAt, err
 	})
 	t.Logf("the client writes to the promoted replica %v after the promotion", took.Round(time.Millisecond))
 }
@@ -155,12 +158,15 @@ func TestClusterFailoverFollowsThePromotedReplica(t *testing.T) {
 func TestSentinelPrimaryKilled(t *testing.T) {
 	s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
 	took := writesResume(t, s.URL, "k", func(ctx context.Context) (time.Time, error) {
-		t0 := time.Now()
-		promoted, err := s.KillPrimary(ctx)
-		if err == nil {
-			t.Logf("killed the primary; the Sentinel promoted %s %v later", promoted.Addr, time.Since(t0).Round(time.Millisecond))
+		f, err := s.Kill(ctx)
+		if err != nil {
+			return time.Time{}, err
 		}
-		return time.Now(), err
+		promoted, err := f.Promoted(ctx)
+		if err == nil {
+			t.Logf("killed the primary; the Sentinel promoted %s %v later", promoted.Addr, f.PromotedAt.Sub(f.KilledAt).Round(time.Millisecond))
+		}
+		return f.PromotedAt, err
 	})
 	t.Logf("the client writes to the new primary %v after the promotion", took.Round(time.Millisecond))
 }

@@ -162,16 +162,39 @@ func (s *Sentinel) Failover(ctx context.Context) (newPrimary *Server, err error)
 // KillPrimary kills the current primary with SIGKILL and waits until the
 // Sentinel has promoted a replica and it accepts writes.
 func (s *Sentinel) KillPrimary(ctx context.Context) (newPrimary *Server, err error) {
+	f, err := s.Kill(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.Promoted(ctx)
+}
+
+// Kill kills the current primary with SIGKILL and returns at once; the
+// Failover's Promoted waits until the Sentinel has promoted a replica and
+// it accepts writes.
+func (s *Sentinel) Kill(ctx context.Context) (*Failover, error) {
 	before, err := s.MasterAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
+	f := &Failover{}
 	for _, srv := range s.servers() {
 		if srv.Addr == before {
 			srv.Kill()
+			f.Killed, f.KilledAt = srv, time.Now()
 		}
 	}
-	return s.waitPrimary(ctx, before)
+	if f.Killed == nil {
+		return nil, fmt.Errorf("the Sentinel names %s, which is none of ours", before)
+	}
+	f.wait = func(ctx context.Context) (*Server, error) {
+		np, err := s.waitPrimary(ctx, before)
+		if err == nil {
+			f.PromotedAt = time.Now()
+		}
+		return np, err
+	}
+	return f, nil
 }
 
 // waitPrimary waits until the Sentinel names a primary other than
