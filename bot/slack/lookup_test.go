@@ -166,3 +166,42 @@ func TestNoticeAcknowledgedWhileQueuedIsNotPosted(t *testing.T) {
 		t.Fatalf("unanswered notice of an acknowledged task: %v, want notify.ErrStale", err)
 	}
 }
+
+// An incident's update goes into its card's thread, which
+// conversations.history does not list: an update sent again is looked up
+// among the thread's replies, and not posted twice.
+func TestUnsureThreadReplyIsFoundInTheThread(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := e.ctx()
+	if r := e.svc.Handle(ctx, commands.Request{Platform: commands.PlatformConsole, UserID: "amara", Text: "/incident raise intrusion @harbour Fence cut"}); r.Error {
+		t.Fatal(r.Text)
+	}
+	e.drain()
+	if n := len(postsTo(e.fake, "C0HARBOUR")); n != 1 {
+		t.Fatalf("%d posts for the incident, want its card", n)
+	}
+	e.clk.Advance(2 * time.Second)
+	m := notify.Message{ID: "1764064800000-7", Key: "INC-1:update:1", Channel: notify.Chat, Site: "harbour", Kind: "update", Ref: "INC-1",
+		Text: "Intruder seen near the warehouse"}
+	if _, err := e.a.Notify(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	m.MaybeSent = e.clk.Now()
+	e.clk.Advance(2 * time.Second)
+	if _, err := e.a.Notify(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	posts := postsTo(e.fake, "C0HARBOUR")
+	if len(posts) != 2 || posts[1].ThreadTS != posts[0].TS {
+		t.Fatalf("%d posts in the channel; want the card and one reply in its thread", len(posts))
+	}
+	replies := 0
+	for _, r := range e.fake.Requests() {
+		if r.Method == "conversations.replies" {
+			replies++
+		}
+	}
+	if replies != 1 {
+		t.Fatalf("%d conversations.replies look-ups, want 1", replies)
+	}
+}
