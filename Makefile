@@ -8,6 +8,8 @@ BENCH_SOAK_RATE    ?= 10
 BENCH_LOAD_SECONDS ?= 60
 BENCH_TASKS        ?= 100000
 BENCH_SETTLE       ?= 15s
+# The CA certificates a container needs to reach Slack, Discord and Twilio.
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 # make build stamps the version (`muster version`, muster_build_info).
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
@@ -25,8 +27,10 @@ run: ## Start the console on the embedded default (example config, in-memory Red
 	$(GO) run ./cmd/muster console
 
 .PHONY: build
-build: ## Build bin/muster: static, stamped with VERSION (default: git describe)
+build: ## Build bin/muster: static, stamped with VERSION (default: git describe); with the CA bundle deploy/Dockerfile copies
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/muster ./cmd/muster
+	@if [ -f $(CA_BUNDLE) ]; then cp $(CA_BUNDLE) bin/ca-certificates.crt; \
+	else echo "make build: no $(CA_BUNDLE): deploy/Dockerfile needs bin/ca-certificates.crt"; fi
 
 .PHONY: test
 test: ## Run every test with the race detector (uses MUSTER_TEST_REDIS_URL when set)

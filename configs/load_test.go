@@ -369,9 +369,12 @@ records: {signing_key_env: NG_AUDIT_KEY}
 	vars["NG_REDIS_URL"] = "redis://from-env:6379/1"
 
 	e := &env{vars: vars}
-	got := cfg.SecretsFromEnv(e.getenv)
+	got, err := cfg.SecretsFromEnv(e.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range e.asked {
-		if !slices.Contains(named, n) {
+		if n = strings.TrimSuffix(n, "_FILE"); !slices.Contains(named, n) {
 			t.Errorf("read %s, which the config does not name", n)
 		}
 	}
@@ -394,9 +397,54 @@ records: {signing_key_env: NG_AUDIT_KEY}
 	// Without the variable, redis.url from the file stands; an unset
 	// platform is simply empty (off).
 	e = &env{vars: map[string]string{"NG_SLACK_BOT": "xoxb-1"}}
-	got = cfg.SecretsFromEnv(e.getenv)
+	got, _ = cfg.SecretsFromEnv(e.getenv)
 	if got.RedisURL != "redis://from-file:6379/0" || got.SlackBotToken != "xoxb-1" || got.DiscordBotToken != "" {
 		t.Errorf("with only NG_SLACK_BOT set: %+v", got)
+	}
+}
+
+// A secret may come from the file <VAR>_FILE names (container and
+// systemd secrets), its trailing newline removed; setting both forms, or
+// naming a file that cannot be read, is an error that names the variable
+// and never shows a secret.
+func TestSecretsFromFiles(t *testing.T) {
+	cfg, err := Parse([]byte(minimal), "minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "slack-token")
+	if err := os.WriteFile(token, []byte("xoxb-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisURL := filepath.Join(dir, "redis-url")
+	if err := os.WriteFile(redisURL, []byte("redis://:pw@10.0.0.5:6379/0\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{vars: map[string]string{"SLACK_BOT_TOKEN_FILE": token, "MUSTER_REDIS_URL_FILE": redisURL, "TWILIO_AUTH_TOKEN": "from-env"}}
+	got, err := cfg.SecretsFromEnv(e.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SlackBotToken != "xoxb-from-file" || got.RedisURL != "redis://:pw@10.0.0.5:6379/0" || got.TwilioAuthToken != "from-env" {
+		t.Errorf("secrets %+v", got)
+	}
+
+	e = &env{vars: map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-secret-value", "SLACK_BOT_TOKEN_FILE": token,
+		"DISCORD_BOT_TOKEN_FILE": filepath.Join(dir, "missing"),
+	}}
+	_, err = cfg.SecretsFromEnv(e.getenv)
+	if err == nil {
+		t.Fatal("both forms and a missing file: no error")
+	}
+	for _, want := range []string{"SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are both set", "DISCORD_BOT_TOKEN_FILE: open "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "xoxb-") {
+		t.Errorf("error %q shows a secret", err)
 	}
 }
 
@@ -406,7 +454,7 @@ func TestSecretsFromEnvDefaultsToOSEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SLACK_BOT_TOKEN", "xoxb-from-os")
-	if got := cfg.SecretsFromEnv(nil).SlackBotToken; got != "xoxb-from-os" {
+	if got, _ := cfg.SecretsFromEnv(nil); got.SlackBotToken != "xoxb-from-os" {
 		t.Errorf("SlackBotToken = %q, want the value of $SLACK_BOT_TOKEN", got)
 	}
 }

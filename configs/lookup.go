@@ -1,8 +1,11 @@
 package configs
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -164,28 +167,52 @@ type Secrets struct {
 }
 
 // SecretsFromEnv reads the variables the config names, through getenv
-// (os.Getenv when nil).
-func (c *Config) SecretsFromEnv(getenv func(string) string) Secrets {
+// (os.Getenv when nil). Each secret comes from its variable VAR or, for
+// container and systemd secrets, from the file VAR_FILE names (its
+// content, without the trailing newline). It is an error to set both, or
+// to name a file that cannot be read; the error names the variable and
+// the file, never a secret.
+func (c *Config) SecretsFromEnv(getenv func(string) string) (Secrets, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	var errs []error
+	get := func(name string) string {
+		if name == "" {
+			return ""
+		}
+		v, file := getenv(name), getenv(name+"_FILE")
+		switch {
+		case file == "":
+			return v
+		case v != "":
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
+			return v
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+			return ""
+		}
+		return strings.TrimRight(string(data), "\r\n")
+	}
 	s := Secrets{
 		RedisURL:           c.Redis.URL,
-		SlackBotToken:      getenv(c.Slack.BotTokenEnv),
-		SlackSigningSecret: getenv(c.Slack.SigningSecretEnv),
-		SlackAppToken:      getenv(c.Slack.AppTokenEnv),
-		DiscordBotToken:    getenv(c.Discord.BotTokenEnv),
-		DiscordAppID:       getenv(c.Discord.AppIDEnv),
-		DiscordPublicKey:   getenv(c.Discord.PublicKeyEnv),
+		SlackBotToken:      get(c.Slack.BotTokenEnv),
+		SlackSigningSecret: get(c.Slack.SigningSecretEnv),
+		SlackAppToken:      get(c.Slack.AppTokenEnv),
+		DiscordBotToken:    get(c.Discord.BotTokenEnv),
+		DiscordAppID:       get(c.Discord.AppIDEnv),
+		DiscordPublicKey:   get(c.Discord.PublicKeyEnv),
 		TwilioAccountSID:   c.Twilio.AccountSID,
-		TwilioAuthToken:    getenv(c.Twilio.AuthTokenEnv),
-		AuditKey:           getenv(c.Records.SigningKeyEnv),
+		TwilioAuthToken:    get(c.Twilio.AuthTokenEnv),
+		AuditKey:           get(c.Records.SigningKeyEnv),
 	}
-	if v := getenv(c.Redis.URLEnv); v != "" {
+	if v := get(c.Redis.URLEnv); v != "" {
 		s.RedisURL = v
 	}
-	if v := getenv(c.Twilio.AccountSIDEnv); v != "" && s.TwilioAccountSID == "" {
+	if v := get(c.Twilio.AccountSIDEnv); v != "" && s.TwilioAccountSID == "" {
 		s.TwilioAccountSID = v
 	}
-	return s
+	return s, errors.Join(errs...)
 }

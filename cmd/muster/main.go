@@ -167,8 +167,13 @@ func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		printConfigError(stderr, err)
 		return 1
 	}
+	secrets, err := cfg.SecretsFromEnv(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "muster %s: %v\n", args[0], err)
+		return 1
+	}
 	if redisURL == "" {
-		redisURL = cfg.SecretsFromEnv(nil).RedisURL
+		redisURL = secrets.RedisURL
 	}
 	if needsRecords && redisURL == "" {
 		fmt.Fprintf(stderr, "muster %s: no Redis URL: set --redis URL, redis.url or %s to the Redis muster serve uses (an in-memory store holds no records)\n",
@@ -327,15 +332,17 @@ type appOptions struct {
 	// it, and has no degraded mode of its own (its journal would never be
 	// replayed).
 	client bool
+	// secrets are the process's credentials, read once at start.
+	secrets configs.Secrets
 }
 
 // redisURLFor is the Redis URL a command uses: its --redis flag, else the
 // config's redis.url or the variable redis.url_env names; "" for none.
-func redisURLFor(flagValue string, cfg *configs.Config) string {
+func redisURLFor(flagValue string, secrets configs.Secrets) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	return cfg.SecretsFromEnv(nil).RedisURL
+	return secrets.RedisURL
 }
 
 func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, error) {
@@ -361,7 +368,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 	// With several chat surfaces, the store remembers which of them took
 	// each message, so a retry goes only to the ones that did not.
 	disp.SetStore(st)
-	sec := cfg.SecretsFromEnv(nil)
+	sec := o.secrets
 	twilioOn := !o.client && sec.TwilioAccountSID != "" && sec.TwilioAuthToken != ""
 	if twilioOn {
 		tw, err := twilio.New(twilio.Options{AccountSID: sec.TwilioAccountSID, AuthToken: sec.TwilioAuthToken,
@@ -383,7 +390,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 			return nil, err
 		}
 		opts.Engine, opts.Degraded, opts.Journal = a.eng, disp, a.journal
-		if a.sealer, err = newSealer(cfg, st, clk, log); err != nil {
+		if a.sealer, err = newSealer(cfg, o.secrets, st, clk, log); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -394,9 +401,9 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 
 // newSealer builds the audit chain's sealer with the signing key from the
 // environment; without one the chain is sealed unsigned, with a warning.
-func newSealer(cfg *configs.Config, st *store.Store, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
+func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
 	var key *store.AuditKey
-	if seed := cfg.SecretsFromEnv(nil).AuditKey; seed != "" {
+	if seed := secrets.AuditKey; seed != "" {
 		var err error
 		if key, err = store.ParseAuditKey(seed); err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.Records.SigningKeyEnv, err)
@@ -457,7 +464,12 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	// On a shared Redis the console is a client of muster serve, which
 	// escalates and delivers on the real clock: a console clock of its
 	// own there would page real people early.
-	url := redisURLFor(*redisURL, cfg)
+	secrets, err := cfg.SecretsFromEnv(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "muster console:", err)
+		return 1
+	}
+	url := redisURLFor(*redisURL, secrets)
 	client := url != ""
 	if client && (*scale != 1 || *startAt != "") {
 		fmt.Fprintln(stderr, "muster console: --time-scale and --start run only on the embedded store; on a shared Redis the console is a client and muster serve escalates on the real clock")
@@ -467,7 +479,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *scale != 1 || *startAt != "" {
 		clk = clock.NewScaled(start, *scale)
 	}
-	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clk, log: log, client: client})
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clk, log: log, client: client, secrets: secrets})
 	if err != nil {
 		fmt.Fprintln(stderr, "muster console:", err)
 		return 1
@@ -573,9 +585,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printConfigError(stderr, err)
 		return 1
 	}
+	secrets, err := cfg.SecretsFromEnv(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "muster serve:", err)
+		return 1
+	}
 	url := ""
 	if !*demo {
-		if url = redisURLFor(*redisURL, cfg); url == "" {
+		if url = redisURLFor(*redisURL, secrets); url == "" {
 			fmt.Fprintf(stderr, "muster serve: no Redis URL: set --redis URL, redis.url or %s (or --demo to keep state in memory)\n", cfg.Redis.URLEnv)
 			return 2
 		}
@@ -590,7 +607,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Warn("demo mode: " + demoNote)
 		fmt.Fprintln(stdout, "muster serve --demo: "+demoNote)
 	}
-	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log})
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log, secrets: secrets})
 	if err != nil {
 		fmt.Fprintln(stderr, "muster serve:", err)
 		return 1
@@ -604,7 +621,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *demo {
 		srv.SetReadyNote("demo mode: " + demoNote)
 	}
-	secrets := a.cfg.SecretsFromEnv(nil)
 	// Each platform whose secrets are present is on: its routes are
 	// mounted and it joins the chat surfaces before delivery starts.
 	var on, off []string

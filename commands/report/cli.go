@@ -180,7 +180,11 @@ func (k *keys) Set(v string) error {
 // signingKey reads the audit signing key from the variable the config
 // names; nil when it is not set.
 func (c *cli) signingKey() (*store.AuditKey, error) {
-	seed := c.cfg.SecretsFromEnv(nil).AuditKey
+	secrets, err := c.cfg.SecretsFromEnv(nil)
+	if err != nil {
+		return nil, err
+	}
+	seed := secrets.AuditKey
 	if seed == "" {
 		return nil, nil
 	}
