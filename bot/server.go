@@ -22,7 +22,8 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Server is the HTTP listener of DESIGN.md.
+// Server is muster's one HTTP listener (server.listen): the platforms'
+// webhooks, health, readiness and metrics.
 type Server struct {
 	mux      *http.ServeMux
 	log      *zap.Logger

@@ -233,8 +233,59 @@ func TestHelp(t *testing.T) {
 	f := newFixture(t, saturday0800)
 	for _, text := range []string{"/muster help", "/muster", "/help", "/MUSTER HELP"} {
 		r := f.mustOK(t, "amara", text)
-		if r.Text != commands.HelpText {
-			t.Errorf("%q = %q, want the help text", text, r.Text)
+		if r.Text != commands.HelpText+"\n"+commands.ConsoleHelpText {
+			t.Errorf("%q = %q, want the help text and the console's lines", text, r.Text)
+		}
+		r = f.svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformSlack, UserID: "U0AMARA", Text: text})
+		if r.Error || r.Text != commands.HelpText {
+			t.Errorf("%q on Slack = %q, want the help text alone", text, r.Text)
+		}
+	}
+}
+
+// TestHelpListsTheWholeGrammar: every command a person can type is in
+// /muster help, in the form help gives, and muster accepts it (it may
+// refuse for a reason, never as an unknown command or a usage error).
+func TestHelpListsTheWholeGrammar(t *testing.T) {
+	// grammar is every command, in order: later lines use the records
+	// earlier ones made (INC-1, A-1, T-1, D-1).
+	grammar := []struct {
+		form string // as /muster help shows it
+		line string // an instance of it, typed by a coordinator
+	}{
+		{"/incident raise <category> [sev1..sev4] [@site] <text>", "/incident raise fire sev2 @harbour smoke"},
+		{"/incident list [open|all] [@site]", "/incident list all @harbour"},
+		{"/incident show INC-n", "/incident show INC-1"},
+		{"/incident update INC-n <text>", "/incident update INC-1 more smoke"},
+		{"/incident ack INC-n", "/incident ack INC-1"},
+		{"/incident resolve INC-n <summary>", "/incident resolve INC-1 out"},
+		{"/incident hold|release INC-n [reason]", "/incident hold INC-1 insurer"},
+		{"/plan list", "/plan list"},
+		{"/plan show <plan>", "/plan show fire-evacuation"},
+		{"/plan trigger <plan> [@site] [INC-n] [note]", "/plan trigger fire-evacuation @harbour INC-1 smoke"},
+		{"/plan status [A-n]", "/plan status A-1"},
+		{"/plan standdown A-n [note]", "/plan standdown A-1 all clear"},
+		{"/plan dryrun <plan> [@site]", "/plan dryrun fire-evacuation @depot"},
+		{"/roster [@site] [now|next|week] [role]", "/roster @harbour next guard"},
+		{"/roster cover <roster> <person> <from> <to>", "/roster cover harbour-guard chloe now 1h"},
+		{"/ack [T-n] [note]", "/ack T-1 on my way"},
+		{"/done T-n [note]", "/done T-2 all clear"},
+		{"/drill start <plan> [@site]", "/drill start intruder-lockdown @depot"},
+		{"/drill stop D-n", "/drill stop D-1"},
+		{"/drill report D-n", "/drill report D-1"},
+		{"/drill action D-n <text>", "/drill action D-1 brief the gate team"},
+		{"/muster help | whoami | status", "/muster status"},
+	}
+	for _, tc := range grammar {
+		if !strings.Contains(commands.HelpText, tc.form) {
+			t.Errorf("/muster help does not show %q", tc.form)
+		}
+	}
+	f := newFixture(t, saturday0800)
+	for _, tc := range grammar {
+		r := f.as(t, "jonah", tc.line)
+		if r.Error && (strings.Contains(r.Text, "Unknown") || strings.Contains(r.Text, "Usage:")) {
+			t.Errorf("%s: %q", tc.line, r.Text)
 		}
 	}
 }

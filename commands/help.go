@@ -10,21 +10,29 @@ import (
 const HelpText = `muster commands:
 /incident raise <category> [sev1..sev4] [@site] <text>   report an incident
 /incident list [open|all] [@site]     /incident show INC-n
-/incident update INC-n <text>         /incident resolve INC-n <summary>
+/incident update INC-n <text>         /incident ack INC-n
+/incident resolve INC-n <summary>
 /incident hold|release INC-n [reason]   (coordinators: legal hold)
-/plan list   /plan show <plan>   /plan trigger <plan> [@site] [note]
-/plan status [A-n]   /plan standdown A-n   /plan dryrun <plan> [@site]
+/plan list   /plan show <plan>   /plan trigger <plan> [@site] [INC-n] [note]
+/plan status [A-n]   /plan standdown A-n [note]   /plan dryrun <plan> [@site]
 /roster [@site] [now|next|week] [role]
 /roster cover <roster> <person> <from> <to> [--override <reason>]
-/ack [T-n] [note]   /done T-n
+/ack [T-n] [note]   /done T-n [note]
 /drill start <plan> [@site]   /drill stop D-n   /drill report D-n
 /drill action D-n <text> · action done <n> · action list [D-n]
 /muster help | whoami | status
 By SMS: ACK [n] · DONE n · STATUS · HELP`
 
+// ConsoleHelpText is added to the help on the console, whose lines that
+// start with ":" steer the console itself.
+const ConsoleHelpText = `Console: :as <person> types as someone else · :wait <duration> lets console time pass · :quit leaves · # starts a comment`
+
 func (s *Service) help(_ context.Context, c *call) Reply {
-	if c.req.Platform == PlatformSMS {
+	switch c.req.Platform {
+	case PlatformSMS:
 		return Reply{Text: SMSHelpText}
+	case PlatformConsole:
+		return Reply{Text: HelpText + "\n" + ConsoleHelpText}
 	}
 	return Reply{Text: HelpText}
 }

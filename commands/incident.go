@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -12,7 +13,11 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · resolve INC-n <summary> · hold|release INC-n [reason]"
+// severityWord is a word that means to be a severity (sev1..sev4 are the
+// valid ones): "sev5" is a mistake to point out, not text.
+var severityWord = regexp.MustCompile(`^sev[0-9]+$`)
+
+const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · ack INC-n · resolve INC-n <summary> · hold|release INC-n [reason]"
 
 func (s *Service) incident(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -41,15 +46,13 @@ func (s *Service) incident(ctx context.Context, c *call) Reply {
 }
 
 func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Reply {
-	// The leading words are, in this order and each optional but the
-	// category: @site, category, severity, @site. Everything after them is
-	// the text, as typed: an @word inside it is text, not a site.
+	// The leading words are an optional @site, the category, then an
+	// optional severity and an optional @site in either order. Everything
+	// after them is the text, as typed: an @word inside it is text, not a
+	// site.
 	var site *configs.Site
 	i := 0
 	takeSite := func() *Reply {
-		if site != nil || i >= len(args) || !strings.HasPrefix(args[i], "@") {
-			return nil
-		}
 		st, _, bad := s.siteArg(args[i : i+1])
 		if bad != nil {
 			return bad
@@ -58,8 +61,10 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 		i++
 		return nil
 	}
-	if bad := takeSite(); bad != nil {
-		return *bad
+	if i < len(args) && strings.HasPrefix(args[i], "@") {
+		if bad := takeSite(); bad != nil {
+			return *bad
+		}
 	}
 	if i >= len(args) {
 		return fail("Usage: /incident raise <category> [sev1..sev4] [@site] <text>. Categories: " + strings.Join(s.cfg.Categories, ", ") + ".")
@@ -69,13 +74,27 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[i], strings.Join(s.cfg.Categories, ", ")))
 	}
 	i++
-	sev := store.DefaultSeverity
-	if i < len(args) && slices.Contains(store.Severities, strings.ToLower(args[i])) {
-		sev = strings.ToLower(args[i])
-		i++
+	sev := ""
+	for i < len(args) {
+		word := strings.ToLower(args[i])
+		if site == nil && strings.HasPrefix(word, "@") {
+			if bad := takeSite(); bad != nil {
+				return *bad
+			}
+			continue
+		}
+		if sev == "" && severityWord.MatchString(word) {
+			if !slices.Contains(store.Severities, word) {
+				return fail(fmt.Sprintf("Severity is sev1 to sev4 (sev1 the most serious), not %s: /incident raise %s sev2 @site <text>.", args[i], cat))
+			}
+			sev = word
+			i++
+			continue
+		}
+		break
 	}
-	if bad := takeSite(); bad != nil {
-		return *bad
+	if sev == "" {
+		sev = store.DefaultSeverity
 	}
 	if site == nil {
 		var ok bool

@@ -97,6 +97,41 @@ func TestRaiseTextVerbatim(t *testing.T) {
 	}
 }
 
+// TestRaiseSeverityAndSiteInAnyOrder: after the category, the severity
+// and the @site may come in either order; a severity that is not sev1 to
+// sev4 is named as the mistake, never taken for text or for a missing
+// site.
+func TestRaiseSeverityAndSiteInAnyOrder(t *testing.T) {
+	for _, tc := range []struct{ line, site, sev, text string }{
+		{"/incident raise fire sev1 @harbour smoke in bay 2", "harbour", "sev1", "smoke in bay 2"},
+		{"/incident raise fire @harbour sev1 smoke in bay 2", "harbour", "sev1", "smoke in bay 2"},
+		{"/incident raise @depot fire SEV2 smoke in bay 2", "depot", "sev2", "smoke in bay 2"},
+		{"/incident raise fire @depot smoke in bay 2", "depot", "sev3", "smoke in bay 2"},
+		{"/incident raise fire sev4 smoke, told @depot", "harbour", "sev4", "smoke, told @depot"},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			f := newFixture(t, saturday0800)
+			f.mustOK(t, "amara", tc.line)
+			inc := f.incident(t, 1)
+			if inc.Site != tc.site || inc.Severity != tc.sev || inc.Text != tc.text {
+				t.Errorf("recorded %s %s %q, want %s %s %q", inc.Site, inc.Severity, inc.Text, tc.site, tc.sev, tc.text)
+			}
+		})
+	}
+	for _, line := range []string{"/incident raise fire sev5 @harbour smoke", "/incident raise fire @harbour sev0 smoke", "/incident raise fire sev12 smoke"} {
+		t.Run(line, func(t *testing.T) {
+			f := newFixture(t, saturday0800)
+			r := f.as(t, "amara", line)
+			if !r.Error || !strings.HasPrefix(r.Text, "Severity is sev1 to sev4") || strings.Count(r.Text, "\n") != 0 {
+				t.Errorf("answer %+v, want one line saying severity is sev1 to sev4", r)
+			}
+			if n := len(f.out.sent()); n != 0 {
+				t.Errorf("%d messages sent for a refused raise", n)
+			}
+		})
+	}
+}
+
 // TestInputLimitCountsCharacters: the limit is 2000 characters, not bytes.
 func TestInputLimitCountsCharacters(t *testing.T) {
 	f := newFixture(t, saturday0800)

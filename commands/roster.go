@@ -53,6 +53,16 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 // Anyone whose skips or covers keep them on duty longer than their
 // rosters' max_continuous is flagged where they appear.
 func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at time.Time, overrides []roster.Override) string {
+	return rosterText(cfg, sites, role, when, at, overrides, false)
+}
+
+// RosterTextAt is RosterText for an instant chosen for planning
+// (muster roster --at), which is not "now": its heading says "on duty".
+func RosterTextAt(cfg *configs.Config, sites []configs.Site, role, when string, at time.Time, overrides []roster.Override) string {
+	return rosterText(cfg, sites, role, when, at, overrides, true)
+}
+
+func rosterText(cfg *configs.Config, sites []configs.Site, role, when string, at time.Time, overrides []roster.Override, planned bool) string {
 	loc := cfg.Location()
 	span := 24 * time.Hour
 	if when == "week" {
@@ -95,6 +105,9 @@ func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at
 			b.WriteString("\n")
 		}
 		header := map[string]string{"now": "on duty now", "next": "next shift", "week": "the week ahead"}[when]
+		if planned && when == "now" {
+			header = "on duty"
+		}
 		fmt.Fprintf(&b, "%s, %s (%s):", site.Name, header, at.In(loc).Format("Mon 2 Jan 15:04 MST"))
 		found := false
 		for ri := range cfg.Rosters {
@@ -111,7 +124,7 @@ func RosterText(cfg *configs.Config, sites []configs.Site, role, when string, at
 			case "next":
 				next := roster.Next(cfg, r, cur, overrides)
 				after := roster.Next(cfg, r, next, overrides)
-				b.WriteString("\n  " + roster.Describe(next, &after, loc) + next.Start.In(loc).Format(" (from 15:04 Mon 2 Jan)") + flag(next, false))
+				b.WriteString("\n  " + roster.DescribeFrom(next, &after, loc) + flag(next, false))
 			case "week":
 				fmt.Fprintf(&b, "\n  %s:", r.Role)
 				for _, sh := range roster.Between(cfg, r, at, at.Add(7*24*time.Hour), overrides) {

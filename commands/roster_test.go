@@ -39,7 +39,7 @@ func TestRosterAtFixedClock(t *testing.T) {
 		{"summer time", time.Date(2026, 7, 15, 6, 30, 0, 0, time.UTC), "amara", "/roster guard @harbour",
 			"Harbour Point HQ, on duty now (Wed 15 Jul 07:30 BST):\n  guard: Ben Walsh until 19:00 (Wed 15 Jul); next Chloe Martin"},
 		{"next shift", saturday0800, "amara", "/roster @harbour next guard",
-			"Harbour Point HQ, next shift (Sat 28 Nov 08:00 GMT):\n  guard: Ben Walsh until 07:00 (Sun 29 Nov); next Chloe Martin (from 19:00 Sat 28 Nov)"},
+			"Harbour Point HQ, next shift (Sat 28 Nov 08:00 GMT):\n  guard: Ben Walsh from 19:00 (Sat 28 Nov) until 07:00 (Sun 29 Nov); next Chloe Martin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.at)

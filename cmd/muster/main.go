@@ -774,6 +774,10 @@ func runRoster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 	}
-	fmt.Fprintln(stdout, commands.RosterText(cfg, []configs.Site{*site}, *role, *when, instant, overrides))
+	text := commands.RosterText
+	if *at != "" {
+		text = commands.RosterTextAt
+	}
+	fmt.Fprintln(stdout, text(cfg, []configs.Site{*site}, *role, *when, instant, overrides))
 	return 0
 }

@@ -292,7 +292,8 @@ func TestCheckConfigValid(t *testing.T) {
 // Amara, until 19:00, then shift 655 (655 mod 3 = 1): Ben.
 func TestRoster(t *testing.T) {
 	r := muster(t, "", "roster", "--site", "harbour", "--at", "2026-11-28T08:00:00Z", "--role", "guard")
-	want := "Harbour Point HQ, on duty now (Sat 28 Nov 08:00 GMT):\n  guard: Amara Okafor until 19:00 (Sat 28 Nov); next Ben Walsh\n"
+	// An instant chosen with --at is not "now".
+	want := "Harbour Point HQ, on duty (Sat 28 Nov 08:00 GMT):\n  guard: Amara Okafor until 19:00 (Sat 28 Nov); next Ben Walsh\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("exit %d, stdout:\n%s\nwant 0 and:\n%s", r.code, r.stdout, want)
 	}

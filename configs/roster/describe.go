@@ -15,6 +15,18 @@ import (
 // next, usually Next(cfg, r, s, overrides), may be nil to leave it out.
 // Times are shown in loc (the organization's zone; s.End's when nil).
 func Describe(s Shift, next *Shift, loc *time.Location) string {
+	return describe(s, next, loc, false)
+}
+
+// DescribeFrom is Describe for a shift that has not started yet: it says
+// when it starts as well as when it ends, e.g.
+//
+//	guard: Ben Walsh from 19:00 (Sat 28 Nov) until 07:00 (Sun 29 Nov); next Chloe Martin
+func DescribeFrom(s Shift, next *Shift, loc *time.Location) string {
+	return describe(s, next, loc, true)
+}
+
+func describe(s Shift, next *Shift, loc *time.Location, from bool) string {
 	if loc == nil {
 		loc = s.End.Location()
 	}
@@ -28,6 +40,9 @@ func Describe(s Shift, next *Shift, loc *time.Location) string {
 		b.WriteString(" covering for " + s.Replaces.Name)
 	case s.Cover != nil:
 		b.WriteString(" (cover)") // nobody qualified was rostered
+	}
+	if from {
+		b.WriteString(s.Start.In(loc).Format(" from 15:04 (Mon 2 Jan)"))
 	}
 	b.WriteString(s.End.In(loc).Format(" until 15:04 (Mon 2 Jan)"))
 	if len(s.Skipped) > 0 && s.Cover == nil {
