@@ -135,6 +135,7 @@ func New(o Options) *Service {
 		"ack":      s.ack,
 		"done":     s.done,
 		"drill":    s.drill,
+		"action":   s.action,
 		"status":   s.status,
 	}
 	return s
@@ -190,7 +191,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 	}
 	h, ok := s.cmds[cmd.Name]
 	if !ok {
-		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill or /muster help.", cmd.Name))
+		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill, /action or /muster help.", cmd.Name))
 	}
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()

@@ -59,9 +59,9 @@ func TestDrillActionRecordCloseList(t *testing.T) {
 		{"ben", "/drill action done 1", true, "Only a coordinator"},
 		{"jonah", "/drill action done x", true, "is not a valid CA id"},
 		{"jonah", "/drill action done 7", true, "There is no corrective action CA-7"},
-		{"jonah", "/drill action done 1 briefed on 3 Dec", false, "CA-1 (D-1) closed by Jonah Reid: Brief  the night shift on \"assembly point B\" (briefed on 3 Dec)"},
+		{"jonah", "/drill action done 1 briefed on 3 Dec", false, "CA-1 (D-1) done by Jonah Reid: Brief  the night shift on \"assembly point B\" (briefed on 3 Dec)"},
 		{"jonah", "/drill action done CA-1", true, "CA-1 is already done"},
-		{"ben", "/drill action list", false, "Open corrective actions (1):\n2  D-1  open  Replace the siren at gate C"},
+		{"ben", "/drill action list", false, "Open corrective actions (1):\nCA-2 D-1 open, due Mon 28 Dec 2026, Jonah Reid: Replace the siren at gate C"},
 		{"ben", "/drill action list D-1", false, "Corrective actions of D-1 (2):"},
 	} {
 		r := runAs(t, s, tc.as, tc.line, action)

@@ -20,6 +20,9 @@ const HelpText = `muster commands:
 /ack [T-n] [note]   /done T-n [note]
 /drill start <plan> [@site]   /drill stop D-n   /drill report D-n
 /drill action D-n <text> · action done <n> · action list [D-n]
+/action add <INC-n|A-n|D-n|review> <owner> <due> <text>   (due: 2026-03-15 or 14d)
+/action done CA-n [note]   /action verify CA-n effective|ineffective [note]
+/action list [mine|open|overdue] [@site]
 /muster help | whoami | status
 By SMS: ACK [n] · DONE n · STATUS · HELP`
 

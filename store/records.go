@@ -124,15 +124,34 @@ func (p *PrunePlan) Empty() bool {
 // PlanPrune works out what a prune with cut-off before would remove:
 // resolved incidents resolved before it and not on hold; stood-down
 // activations (drills included) closed before it whose incident, if any,
-// goes too, with their tasks; stopped drills whose activation goes and
-// whose corrective actions are all done, with those actions; and the
-// audit events before it, up to the first about a held record.
+// goes too, with their tasks; stopped drills whose activation goes; each
+// with its corrective actions, and only when none of them is still open
+// (a record with an open action stays, with what it is made of); actions
+// of management reviews finished before it; and the audit events before
+// it, up to the first about a held record.
 func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, error) {
 	recs, err := s.AllRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
 	p := &PrunePlan{Before: before}
+	actions := map[string][]*CorrectiveAction{}
+	for _, ca := range recs.Actions {
+		actions[ca.Subject] = append(actions[ca.Subject], ca)
+	}
+	open := func(subject string) bool {
+		for _, ca := range actions[subject] {
+			if !ca.Finished() {
+				return true
+			}
+		}
+		return false
+	}
+	withActions := func(subject string) {
+		for _, ca := range actions[subject] {
+			p.Actions = append(p.Actions, ca.Num)
+		}
+	}
 	goneInc := map[int64]bool{}
 	heldRefs := map[string]bool{}
 	for _, inc := range recs.Incidents {
@@ -142,9 +161,10 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 			if inc.Status == StatusResolved && inc.ResolvedAt.Before(before) {
 				p.Held = append(p.Held, inc.ID())
 			}
-		case inc.Status == StatusResolved && inc.ResolvedAt.Before(before):
+		case inc.Status == StatusResolved && inc.ResolvedAt.Before(before) && !open(inc.ID()):
 			goneInc[inc.Num] = true
 			p.Incidents = append(p.Incidents, inc.Num)
+			withActions(inc.ID())
 		}
 	}
 	goneAct := map[int64]bool{}
@@ -159,41 +179,36 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 			}
 			continue
 		}
-		if a.Status != "stood_down" || !a.ClosedAt.Before(before) || (a.Incident > 0 && !goneInc[a.Incident]) {
+		if a.Status != "stood_down" || !a.ClosedAt.Before(before) || (a.Incident > 0 && !goneInc[a.Incident]) || open(a.ID()) {
 			continue
 		}
 		goneAct[a.Num] = true
 	}
-	actions := map[int64][]*CorrectiveAction{}
-	for _, ca := range recs.Actions {
-		actions[ca.Drill] = append(actions[ca.Drill], ca)
-	}
-	// A drill goes only with its activation, and only once its corrective
-	// actions are all done; a drill that stays keeps its activation and
-	// tasks, so its report still has what it is made of.
+	// A drill goes only with its activation; a drill that stays keeps its
+	// activation and tasks, so its report still has what it is made of.
 	for _, d := range recs.Drills {
-		open := false
-		for _, ca := range actions[d.Num] {
-			open = open || ca.Status != ActionDone
-		}
-		if d.Status != "stopped" || !goneAct[d.Activation] || open {
+		if d.Status != "stopped" || !goneAct[d.Activation] || open(d.ID()) {
 			delete(goneAct, d.Activation)
 			continue
 		}
 		p.Drills = append(p.Drills, d.Num)
-		for _, ca := range actions[d.Num] {
-			p.Actions = append(p.Actions, ca.Num)
-		}
+		withActions(d.ID())
 	}
 	for _, a := range recs.Activations {
 		if !goneAct[a.Num] {
 			continue
 		}
 		p.Activations = append(p.Activations, a.Num)
+		withActions(a.ID())
 		for _, t := range a.Tasks {
 			if task, ok := recs.Tasks[t]; ok && task.Status != TaskOpen {
 				p.Tasks = append(p.Tasks, t)
 			}
+		}
+	}
+	for _, ca := range actions[ReviewSubject] {
+		if ca.Finished() && ca.DoneAt.Before(before) && (ca.VerifiedAt.IsZero() || ca.VerifiedAt.Before(before)) {
+			p.Actions = append(p.Actions, ca.Num)
 		}
 	}
 	errStop := errors.New("stop")

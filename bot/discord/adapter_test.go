@@ -422,7 +422,7 @@ func TestRegistersCommands(t *testing.T) {
 	if len(sets) != 1 || sets[0].GuildID != "1300000000000000000" {
 		t.Fatalf("command sets = %+v", sets)
 	}
-	if got := strings.Join(sets[0].Names, " "); got != "incident plan roster ack done drill muster" {
+	if got := strings.Join(sets[0].Names, " "); got != "incident plan roster ack done drill action muster" {
 		t.Errorf("names = %s", got)
 	}
 	var cmds []discordgo.ApplicationCommand
@@ -453,6 +453,11 @@ func TestRegistersCommands(t *testing.T) {
 	ack := cmds[3]
 	if ack.Name != "ack" || find(ack.Options, "task").Type != discordgo.ApplicationCommandOptionString {
 		t.Errorf("ack = %+v", ack)
+	}
+	action := cmds[6]
+	if action.Name != "action" || find(find(action.Options, "add").Options, "owner").Required != true ||
+		len(find(find(action.Options, "verify").Options, "verdict").Choices) != 2 {
+		t.Errorf("action = %+v", action)
 	}
 
 	// Without a guild, globally.

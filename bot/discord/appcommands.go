@@ -103,6 +103,7 @@ var (
 	siteOpt     = optSpec{name: "site", desc: "Site (default: this channel's site)", kind: optSite, choices: sites, channelSite: true}
 	incidentOpt = optSpec{name: "incident", desc: "Incident id, e.g. INC-12", required: true}
 	planOpt     = optSpec{name: "plan", desc: "Emergency plan", required: true, choices: plans}
+	actionOpt   = optSpec{name: "action", desc: "Corrective action id, e.g. CA-3", required: true}
 )
 
 // commandSpecs is muster's grammar (commands.HelpText) as Discord
@@ -163,6 +164,25 @@ var commandSpecs = []cmdSpec{
 		{name: "start", word: "start", desc: "Start a drill of a plan", opts: []optSpec{planOpt, siteOpt}},
 		{name: "stop", word: "stop", desc: "Stop a drill", opts: []optSpec{{name: "drill", desc: "Drill id, e.g. D-2", required: true}}},
 		{name: "report", word: "report", desc: "A drill's results", opts: []optSpec{{name: "drill", desc: "Drill id, e.g. D-2", required: true}}},
+	}},
+	{name: "action", desc: "Corrective actions", subs: []subSpec{
+		{name: "add", word: "add", desc: "Record a corrective action", opts: []optSpec{
+			{name: "for", desc: "INC-n, A-n, D-n or review", required: true},
+			{name: "owner", desc: "Who will do it", required: true, choices: people},
+			{name: "due", desc: "A date like 2026-03-15 or a length like 14d", required: true},
+			{name: "text", desc: "What will be done", required: true, kind: optText},
+		}},
+		{name: "done", word: "done", desc: "Mark a corrective action done", opts: []optSpec{
+			actionOpt, {name: "note", desc: "A note", kind: optText}}},
+		{name: "verify", word: "verify", desc: "Say whether a done action worked", opts: []optSpec{
+			actionOpt,
+			{name: "verdict", desc: "Did it work?", required: true, choices: fixed("effective", "ineffective")},
+			{name: "note", desc: "How you know", kind: optText},
+		}},
+		{name: "list", word: "list", desc: "List corrective actions", opts: []optSpec{
+			{name: "which", desc: "open (default), mine or overdue", choices: fixed("open", "mine", "overdue")},
+			{name: "site", desc: "Only this site", kind: optSite, choices: sites},
+		}},
 	}},
 	{name: "muster", desc: "About muster and you", subs: []subSpec{
 		{name: "help", word: "help", desc: "The commands"},

@@ -48,6 +48,10 @@ func TestCommandLine(t *testing.T) {
 		{"a given site wins over the channel's", sub("incident", "raise", o("category", "fire")+","+o("text", "smoke")+","+o("site", "depot")), "/incident raise fire @depot smoke", "harbour"},
 		{"a filter is not defaulted", sub("incident", "list", ""), "/incident list", "harbour"},
 		{"nor is the roster's site", sub("roster", "show", ""), "/roster", "harbour"},
+		{"an action, options in Discord's order", sub("action", "add", o("text", "Replace the lock on gate B")+","+o("for", "INC-4")+","+o("due", "14d")+","+o("owner", "ben")),
+			"/action add INC-4 ben 14d Replace the lock on gate B", ""},
+		{"an action verified", sub("action", "verify", o("note", "no repeat since")+","+o("verdict", "effective")+","+o("action", "CA-3")), "/action verify CA-3 effective no repeat since", ""},
+		{"actions listed", sub("action", "list", o("site", "depot")+","+o("which", "overdue")), "/action list overdue @depot", ""},
 		{"a cover with an override", sub("roster", "cover", o("override", "nobody else on site")+","+o("roster", "harbour-guard")+","+o("person", "ben")+","+o("from", "now")+","+o("to", "4h")),
 			"/roster cover harbour-guard ben now 4h --override nobody else on site", ""},
 	}

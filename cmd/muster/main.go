@@ -282,7 +282,7 @@ func (a *app) settle(ctx context.Context) {
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 5)
+	done := make(chan struct{}, 6)
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
 	var pacing map[string]notify.Pacing
 	if a.twilio {
@@ -305,16 +305,17 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
 	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
 	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
+	// Owners are reminded of corrective actions that fall due.
+	rm := notify.NewActionReminders(a.cfg, a.st, a.clock, a.log)
+	go func() { _ = rm.Run(ctx); done <- struct{}{} }()
 	// Degraded-mode triggers are replayed into the records once Redis
 	// answers again.
 	go func() { _ = a.journal.Run(ctx); done <- struct{}{} }()
 	go func() { _ = a.sealer.Run(ctx); done <- struct{}{} }()
 	return func() {
-		<-done
-		<-done
-		<-done
-		<-done
-		<-done
+		for range cap(done) {
+			<-done
+		}
 		a.svc.WaitDegraded()
 	}
 }

@@ -304,3 +304,24 @@ func TestStepNumbersAgree(t *testing.T) {
 		t.Errorf("audit steps %s", got)
 	}
 }
+
+// An incident with a corrective action still open stays through a prune,
+// and goes with its action once the action is done.
+func TestPruneKeepsRecordsWithOpenActions(t *testing.T) {
+	h := newHarness(t)
+	h.As("amara").MustDo("/incident raise intrusion @harbour Gate B forced")
+	h.As("farid").MustDo("/incident resolve INC-1 Lock replaced for now")
+	h.As("farid").MustDo("/action add INC-1 ben 2d Fit a stronger lock on gate B")
+	h.Advance(48 * time.Hour)
+	h.Config.Records.Retention = configs.Duration(24 * time.Hour)
+	code, out, _ := runCLI(t, h, "records", "prune", "--dry-run")
+	if code != 0 || !strings.Contains(out, "0 incidents") {
+		t.Errorf("prune with CA-1 open: %s", out)
+	}
+	h.As("ben").MustDo("/action done CA-1 fitted")
+	h.Advance(48 * time.Hour)
+	code, out, _ = runCLI(t, h, "records", "prune", "--dry-run")
+	if code != 0 || !strings.Contains(out, "1 incidents, 0 activations, 0 tasks, 0 drills, 1 corrective actions") {
+		t.Errorf("prune once CA-1 is done: %s", out)
+	}
+}

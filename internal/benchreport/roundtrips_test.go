@@ -269,6 +269,19 @@ func withDrillAction(format string) func(testing.TB, *rtEnv) string {
 	}
 }
 
+// withAction records a corrective action against a fresh incident, owned
+// by the coordinator, and done first when done is set; format gets its id.
+func withAction(format string, done bool) func(testing.TB, *rtEnv) string {
+	return func(b testing.TB, e *rtEnv) string {
+		inc := e.handle(b, supervisor, "/incident raise intrusion sev2 @harbour fence cut near gate B").Ref
+		id := strings.Fields(e.handle(b, coord, "/action add "+inc+" jonah 14d replace the lock on gate B").Text)[0]
+		if done {
+			e.handle(b, coord, "/action done "+id+" fitted")
+		}
+		return fmt.Sprintf(format, id)
+	}
+}
+
 // rtCases is every chat command of the grammar (commands/help.go), in the
 // shapes that cost the most round trips (lists with records in them).
 var rtCases = []rtCase{
@@ -299,6 +312,10 @@ var rtCases = []rtCase{
 	{"DrillReport", coord, "/drill", withDrill("report %s"), "D-"},
 	{"DrillAction", coord, "/drill", withDrill("action %s hand out floor plans at the briefing"), "D-"},
 	{"DrillActionList", coord, "/drill", withDrillAction("action list %s"), "Corrective actions of D-"},
+	{"ActionAdd", supervisor, "/action", withIncident("add %s jonah 14d replace the lock on gate B"), "CA-"},
+	{"ActionDone", coord, "/action", withAction("done %s fitted", false), "done by"},
+	{"ActionVerify", coord, "/action", withAction("verify %s effective no repeat", true), "verified effective"},
+	{"ActionList", supervisor, "/action", withAction("list", false), "CA-"},
 }
 
 // BenchmarkCommandRoundTrips sends each chat command as a signed Slack

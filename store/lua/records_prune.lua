@@ -3,7 +3,8 @@
 -- planned the prune keeps it: an incident only when resolved and not on
 -- hold, an activation only when stood down and not linked to a held
 -- incident.
--- ARGV: JSON array of {t = incident|activation|task|drill|action, n = num}
+-- ARGV: JSON array of {t = incident|activation|task|drill|action, n = num};
+-- an action only goes once done (or verified).
 -- Returns the number removed.
 local removed = 0
 for _, r in ipairs(cjson.decode(ARGV[1])) do
@@ -12,7 +13,7 @@ for _, r in ipairs(cjson.decode(ARGV[1])) do
     local k = P .. 'incident:' .. n
     local st = redis.call('HMGET', k, 'status', 'hold')
     if st[1] == 'resolved' and (not st[2] or st[2] == '') then
-      redis.call('DEL', k, k .. ':timeline')
+      redis.call('DEL', k, k .. ':timeline', k .. ':actions')
       redis.call('ZREM', P .. 'incidents', n)
       redis.call('ZREM', P .. 'incidents:open', n)
       removed = removed + 1
@@ -26,7 +27,7 @@ for _, r in ipairs(cjson.decode(ARGV[1])) do
       held = hold and hold ~= ''
     end
     if a[1] == 'stood_down' and not held then
-      redis.call('DEL', k, k .. ':timeline')
+      redis.call('DEL', k, k .. ':timeline', k .. ':actions')
       redis.call('ZREM', P .. 'activations', n)
       redis.call('SREM', P .. 'activations:active', n)
       removed = removed + 1
@@ -47,7 +48,8 @@ for _, r in ipairs(cjson.decode(ARGV[1])) do
     end
   elseif r.t == 'action' then
     local k = P .. 'action:' .. n
-    if redis.call('HGET', k, 'status') == 'done' then
+    local st = redis.call('HGET', k, 'status')
+    if st == 'done' or st == 'verified' then
       redis.call('DEL', k)
       redis.call('ZREM', P .. 'actions', n)
       redis.call('ZREM', P .. 'actions:open', n)
