@@ -381,10 +381,8 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 	run.Wait = st.Wait.D()
 	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, orNobody(who), st.Wait)
 	// The audit event names the step, its channels and its recipient
-	// (what commands/report reads), nothing more: the script hashes the
-	// event, and a step that fits four SHA-256 blocks is one fifth
-	// cheaper than one that needs five. The timeline keeps the prose.
-	// Steps are numbered from 1 here as in the timeline.
+	// (what commands/report reads) beside the note (the task's timeline
+	// line). Steps are numbered from 1 here as in the timeline.
 	run.Audit = map[string]any{"step": t.Step + 1, "notify": st.Notify, "to": who}
 }
 

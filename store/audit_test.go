@@ -110,21 +110,21 @@ func TestAuditChainVerifiesUntouched(t *testing.T) {
 	someHistory(t, s, clock)
 	// Appended, not yet sealed: nothing is vouched for, nothing is wrong.
 	v := verifyOnly(t, s, store.VerifyOptions{Keys: []ed25519.PublicKey{testKey.Public()}})
-	if !v.OK() || v.Events != 0 || v.Unsealed != 15 {
-		t.Fatalf("before sealing: ok %v (%v), %d sealed, %d unsealed; want 0 and 15", v.OK(), v.Problem, v.Events, v.Unsealed)
+	if !v.OK() || v.Events != 0 || v.Unsealed != 16 {
+		t.Fatalf("before sealing: ok %v (%v), %d sealed, %d unsealed; want 0 and 16", v.OK(), v.Problem, v.Events, v.Unsealed)
 	}
 	v = verify(t, s)
 	if !v.OK() {
 		t.Fatalf("untouched chain reported: %s", v.Problem)
 	}
 	// 3 x (raised, acknowledge, resolve) + 2 task.assigned + plan.triggered
-	// + task.ack + plan.stood_down + config.loaded = 15.
-	if v.Events != 15 || v.FirstSeq != 1 || v.LastSeq != 15 || v.Unsealed != 0 || !v.Signed || !v.KeyChecked {
-		t.Fatalf("verified %d events (seq %d..%d), %d unsealed, signed %v checked %v; want 15 (1..15), signed and checked",
+	// + task.ack + task.cancelled + plan.stood_down + config.loaded = 16.
+	if v.Events != 16 || v.FirstSeq != 1 || v.LastSeq != 16 || v.Unsealed != 0 || !v.Signed || !v.KeyChecked {
+		t.Fatalf("verified %d events (seq %d..%d), %d unsealed, signed %v checked %v; want 16 (1..16), signed and checked",
 			v.Events, v.FirstSeq, v.LastSeq, v.Unsealed, v.Signed, v.KeyChecked)
 	}
 	head, err := s.AuditHead(context.Background())
-	if err != nil || head.Seq != 15 || head.Hash != v.Head || head.Key != testKey.PublicHex() || head.Sig == "" {
+	if err != nil || head.Seq != 16 || head.Hash != v.Head || head.Key != testKey.PublicHex() || head.Sig == "" {
 		t.Fatalf("head = %+v, %v; verification head %s", head, err, v.Head)
 	}
 	// ScanAudit gives each event its place in the chain.
@@ -149,8 +149,8 @@ func TestAuditChainVerifiesUntouched(t *testing.T) {
 	if _, err := s.AppendAudit(context.Background(), "test.event", "amara", "INC-1", nil); err != nil {
 		t.Fatal(err)
 	}
-	if v := verify(t, s); !v.OK() || v.LastSeq != 16 || v.Seals != 2 {
-		t.Fatalf("after one more event: ok %v (%v), last seq %d, %d seals; want seq 16 in 2 seals", v.OK(), v.Problem, v.LastSeq, v.Seals)
+	if v := verify(t, s); !v.OK() || v.LastSeq != 17 || v.Seals != 2 {
+		t.Fatalf("after one more event: ok %v (%v), last seq %d, %d seals; want seq 17 in 2 seals", v.OK(), v.Problem, v.LastSeq, v.Seals)
 	}
 }
 
@@ -214,7 +214,7 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		}, "events seq 9 to 10 were removed", store.TamperRemoved, 9},
 		{"removed last", func(m []redis.XMessage) []redis.XMessage {
 			return m[:len(m)-1]
-		}, "event seq 15 was removed", store.TamperRemoved, 15},
+		}, "event seq 16 was removed", store.TamperRemoved, 16},
 		{"removed first", func(m []redis.XMessage) []redis.XMessage {
 			return m[1:]
 		}, "event seq 1 was removed", store.TamperRemoved, 1},
@@ -324,9 +324,9 @@ func TestForgedAppendWithMovedHeadIsCaught(t *testing.T) {
 			if v.OK() {
 				t.Fatal("the forged event verified")
 			}
-			if got := v.Problem.String(); v.Problem.Seq != 16 || v.Problem.Kind != store.TamperInserted ||
-				!strings.Contains(got, "event seq 16") || !strings.Contains(got, "task.ack T-2") || !strings.Contains(got, tc.want) {
-				t.Fatalf("problem = %q (%s seq %d), want event seq 16 (task.ack T-2) named as inserted, %q", got, v.Problem.Kind, v.Problem.Seq, tc.want)
+			if got := v.Problem.String(); v.Problem.Seq != 17 || v.Problem.Kind != store.TamperInserted ||
+				!strings.Contains(got, "event seq 17") || !strings.Contains(got, "task.ack T-2") || !strings.Contains(got, tc.want) {
+				t.Fatalf("problem = %q (%s seq %d), want event seq 17 (task.ack T-2) named as inserted, %q", got, v.Problem.Kind, v.Problem.Seq, tc.want)
 			}
 			// The sealer will not sign on top of a head it cannot vouch for.
 			if _, err := s.NewAuditSealer(testKey, "").Seal(context.Background()); tc.sign == nil && !errors.Is(err, store.ErrHeadTampered) {
@@ -371,10 +371,10 @@ func TestUnsealedTailIsReported(t *testing.T) {
 	}
 	*clock = clock.Add(2 * time.Second)
 	v = verifyOnly(t, s, keys)
-	if v.OK() || v.Problem.Kind != store.ProblemUnsealed || v.Problem.Seq != 16 || !strings.Contains(v.Problem.String(), "1 events wait unsealed") {
-		t.Fatalf("61 s unsealed with a sealer running: %+v, want an unsealed problem at seq 16", v.Problem)
+	if v.OK() || v.Problem.Kind != store.ProblemUnsealed || v.Problem.Seq != 17 || !strings.Contains(v.Problem.String(), "1 events wait unsealed") {
+		t.Fatalf("61 s unsealed with a sealer running: %+v, want an unsealed problem at seq 17", v.Problem)
 	}
-	if v := verify(t, s); !v.OK() || v.Unsealed != 0 || v.LastSeq != 16 {
+	if v := verify(t, s); !v.OK() || v.Unsealed != 0 || v.LastSeq != 17 {
 		t.Fatalf("sealed: %v, %d unsealed, last %d", v.Problem, v.Unsealed, v.LastSeq)
 	}
 }
@@ -386,7 +386,7 @@ func TestSealLogCatchesTruncation(t *testing.T) {
 	s, clock := chainStore(t)
 	logPath := filepath.Join(t.TempDir(), "seal.log")
 	sealer := s.NewAuditSealer(testKey, logPath)
-	someHistory(t, s, clock) // seq 1-15
+	someHistory(t, s, clock) // seq 1-16
 	if _, err := sealer.Seal(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestSealLogCatchesTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 { // seq 16-18, a second seal
+	for i := range 3 { // seq 17-19, a second seal
 		if _, err := s.AppendAudit(ctx, "test.event", "amara", fmt.Sprintf("INC-%d", i), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -408,19 +408,19 @@ func TestSealLogCatchesTruncation(t *testing.T) {
 	}
 	log, err := store.ReadSealLog(f)
 	f.Close()
-	if err != nil || len(log) != 2 || log[1].Seq != 18 {
-		t.Fatalf("seal log: %+v %v; want two heads, the last at seq 18", log, err)
+	if err != nil || len(log) != 2 || log[1].Seq != 19 {
+		t.Fatalf("seal log: %+v %v; want two heads, the last at seq 19", log, err)
 	}
 	opts := store.VerifyOptions{Keys: []ed25519.PublicKey{testKey.Public()}, SealLog: log}
 	if v := verifyOnly(t, s, opts); !v.OK() || v.SealLog != 2 {
 		t.Fatalf("untouched, with the seal log: %v, %d heads checked", v.Problem, v.SealLog)
 	}
-	// The truncation: events 16-18 gone, the second seal gone, the head
+	// The truncation: events 17-19 gone, the second seal gone, the head
 	// back to the first seal's, which is genuinely signed.
-	rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage { return m[:15] })
+	rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage { return m[:16] })
 	seals, _ := s.Client().XRange(ctx, s.Key("audit:seals"), "-", "+").Result()
 	s.Client().XDel(ctx, s.Key("audit:seals"), seals[len(seals)-1].ID)
-	firstSeal["id"] = "1-15"
+	firstSeal["id"] = "1-16"
 	if err := s.Client().HSet(ctx, s.Key("audit:head"), firstSeal).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +428,8 @@ func TestSealLogCatchesTruncation(t *testing.T) {
 		t.Fatalf("without the seal log the truncation cannot show, yet: %v", v.Problem)
 	}
 	v := verifyOnly(t, s, opts)
-	if v.OK() || v.Problem.Kind != store.TamperRemoved || v.Problem.Seq != 16 || !strings.Contains(v.Problem.String(), "events seq 16 to 18 were removed") {
-		t.Fatalf("truncated, with the seal log: %+v, want seq 16 to 18 removed", v.Problem)
+	if v.OK() || v.Problem.Kind != store.TamperRemoved || v.Problem.Seq != 17 || !strings.Contains(v.Problem.String(), "events seq 17 to 19 were removed") {
+		t.Fatalf("truncated, with the seal log: %+v, want seq 17 to 19 removed", v.Problem)
 	}
 }
 
@@ -486,7 +486,8 @@ func TestPruneKeepsHeldRecordsAndTheChainVerifiable(t *testing.T) {
 		}
 	}
 	// 2018: INC-1 raised and resolved (seq 1-2); A-1 triggered and stood
-	// down (seq 3-5); INC-2 raised, resolved and put on hold (seq 6-8).
+	// down, its task cancelled (seq 3-6); INC-2 raised, resolved and put
+	// on hold (seq 7-9).
 	inc1, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "theft", Severity: "sev3", Reporter: "ben", Text: "Van broken into"})
 	must(err)
 	_, err = s.ChangeIncident(ctx, inc1.Num, "farid", store.ActionResolve, "Police report filed")
@@ -502,7 +503,7 @@ func TestPruneKeepsHeldRecordsAndTheChainVerifiable(t *testing.T) {
 	must(err)
 	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionHold, "claim expected")
 	must(err)
-	// 2026: INC-3 (seq 9), still open.
+	// 2026: INC-3 (seq 10), still open.
 	*clock = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	_, err = s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "intrusion", Severity: "sev2", Reporter: "amara", Text: "Gate forced"})
 	must(err)
@@ -514,24 +515,25 @@ func TestPruneKeepsHeldRecordsAndTheChainVerifiable(t *testing.T) {
 	if fmt.Sprint(plan.Incidents, plan.Activations, plan.Tasks, plan.Held) != fmt.Sprintf("[1] [1] [%d] [INC-2]", tasks[0].Num) {
 		t.Fatalf("plan: incidents %v activations %v tasks %v held %v", plan.Incidents, plan.Activations, plan.Tasks, plan.Held)
 	}
-	if n := len(plan.Events); n != 5 || plan.Events[4].Seq != 5 {
-		t.Fatalf("plan prunes %d events, want seq 1-5 (it must stop at INC-2, which is on hold)", n)
+	if n := len(plan.Events); n != 6 || plan.Events[5].Seq != 6 {
+		t.Fatalf("plan prunes %d events, want seq 1-6 (it must stop at INC-2, which is on hold)", n)
 	}
 	var export strings.Builder
 	must(s.WritePruneExport(ctx, plan, &export))
 	lines := strings.Split(strings.TrimSpace(export.String()), "\n")
-	if len(lines) != 3+5 || !strings.Contains(lines[0], `"ref":"INC-1"`) || !strings.Contains(lines[0], "Police report filed") ||
-		!strings.Contains(lines[7], `"kind":"plan.stood_down"`) {
+	if len(lines) != 3+6 || !strings.Contains(lines[0], `"ref":"INC-1"`) || !strings.Contains(lines[0], "Police report filed") ||
+		!strings.Contains(lines[1], `"kind":"stood_down","text":"false alarm"`) || !strings.Contains(lines[2], `"kind":"cancelled"`) ||
+		!strings.Contains(lines[8], `"kind":"plan.stood_down"`) {
 		t.Fatalf("export (%d lines):\n%s", len(lines), export.String())
 	}
 	sum := sha256.Sum256([]byte(export.String()))
 	cp, err := s.ApplyPrune(ctx, plan, "muster", "pruned.jsonl", hex.EncodeToString(sum[:]))
 	must(err)
-	if cp.FromSeq != 1 || cp.ToSeq != 5 || cp.Incidents != 1 {
+	if cp.FromSeq != 1 || cp.ToSeq != 6 || cp.Incidents != 1 {
 		t.Fatalf("checkpoint = %+v", cp)
 	}
 	v := verify(t, s)
-	if !v.OK() || v.FirstSeq != 6 || v.LastSeq != 10 || v.PrunedTo != 5 {
+	if !v.OK() || v.FirstSeq != 7 || v.LastSeq != 11 || v.PrunedTo != 6 {
 		t.Fatalf("after prune: ok=%v %v first %d last %d pruned to %d", v.OK(), v.Problem, v.FirstSeq, v.LastSeq, v.PrunedTo)
 	}
 	if _, err := s.Incident(ctx, inc1.Num); !errors.Is(err, store.ErrNotFound) {
@@ -545,23 +547,23 @@ func TestPruneKeepsHeldRecordsAndTheChainVerifiable(t *testing.T) {
 	}
 
 	// Released, INC-2 goes with a second prune; the chain still verifies.
-	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionRelease, "claim settled") // seq 11
+	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionRelease, "claim settled") // seq 12
 	must(err)
 	seal(t, s)
 	plan, err = s.PlanPrune(ctx, before)
 	must(err)
-	if len(plan.Incidents) != 1 || len(plan.Events) != 3 { // seq 6-8: INC-2's 2018 events
+	if len(plan.Incidents) != 1 || len(plan.Events) != 3 { // seq 7-9: INC-2's 2018 events
 		t.Fatalf("second plan: incidents %v, %d events", plan.Incidents, len(plan.Events))
 	}
 	_, err = s.ApplyPrune(ctx, plan, "muster", "pruned2.jsonl", "")
 	must(err)
-	if v := verify(t, s); !v.OK() || v.FirstSeq != 9 || v.PrunedTo != 8 {
+	if v := verify(t, s); !v.OK() || v.FirstSeq != 10 || v.PrunedTo != 9 {
 		t.Fatalf("after the second prune: %v first %d pruned to %d", v.Problem, v.FirstSeq, v.PrunedTo)
 	}
 
 	// Removing the first event left is still found.
 	rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage { return m[1:] })
-	if v := verify(t, s); v.OK() || v.Problem.Kind != store.TamperRemoved || v.Problem.Seq != 9 {
+	if v := verify(t, s); v.OK() || v.Problem.Kind != store.TamperRemoved || v.Problem.Seq != 10 {
 		t.Fatalf("first event after the checkpoint removed: %+v", v.Problem)
 	}
 }
@@ -632,4 +634,59 @@ func TestChainOnEveryBackend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A task's timeline is read from the audit chain, so rewriting its
+// acknowledgement there is rewriting a sealed event, and verify names it.
+// An incident's timeline is kept for /incident show, and verify checks
+// every entry against the events: a rewritten entry is found too.
+func TestRewrittenTimelineIsCaught(t *testing.T) {
+	ctx := context.Background()
+	keys := store.VerifyOptions{Keys: []ed25519.PublicKey{testKey.Public()}}
+	t.Run("task ack", func(t *testing.T) {
+		s, clock := chainStore(t)
+		someHistory(t, s, clock)
+		seal(t, s)
+		tl, err := s.TaskTimeline(ctx, 1)
+		if err != nil || len(tl) != 2 || tl[1].Kind != "ack" || tl[1].Actor != "ben" {
+			t.Fatalf("T-1 timeline %+v %v: want assigned, then acknowledged by ben", tl, err)
+		}
+		// Make farid the one who acknowledged T-1.
+		rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage {
+			m[12].Values["actor"] = "farid" // seq 13: task.ack T-1
+			return m
+		})
+		if tl, _ := s.TaskTimeline(ctx, 1); tl[1].Actor != "farid" {
+			t.Fatalf("the rewrite did not reach the timeline: %+v", tl)
+		}
+		v := verifyOnly(t, s, keys)
+		if v.OK() || v.Problem.Kind != store.TamperChanged || v.Problem.Seq != 13 || !strings.Contains(v.Problem.String(), "task.ack T-1") {
+			t.Fatalf("rewritten ack: %+v, want event seq 13 (task.ack T-1) changed", v.Problem)
+		}
+	})
+	t.Run("incident entry", func(t *testing.T) {
+		s, clock := chainStore(t)
+		someHistory(t, s, clock)
+		if v := verify(t, s); !v.OK() {
+			t.Fatalf("untouched: %v", v.Problem)
+		}
+		key := s.Key("incident", "2", "timeline")
+		msgs, err := s.Client().XRange(ctx, key, "-", "+").Result()
+		if err != nil || len(msgs) != 3 {
+			t.Fatalf("INC-2 timeline %v %v", msgs, err)
+		}
+		s.Client().Del(ctx, key)
+		for i, m := range msgs {
+			if i == 1 {
+				m.Values["actor"] = "grace" // acknowledged by farid, now grace
+			}
+			if err := s.Client().XAdd(ctx, &redis.XAddArgs{Stream: key, ID: m.ID, Values: m.Values}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v := verifyOnly(t, s, keys)
+		if v.OK() || v.Problem.Event != "INC-2 timeline" || !strings.Contains(v.Problem.String(), "acknowledge by grace") {
+			t.Fatalf("rewritten incident entry: %+v, want the INC-2 timeline entry named", v.Problem)
+		}
+	})
 }

@@ -121,8 +121,9 @@ func (s *Store) ReplayDegraded(ctx context.Context, d DegradedActivation) (Repla
 		"site": d.Site, "by": d.By, "note": d.Note, "incident": incident,
 		"target": strconv.FormatInt(d.Target.Milliseconds(), 10),
 	}
-	data := auditData(map[string]any{"plan": d.Plan, "version": d.PlanVersion, "site": d.Site, "note": d.Note, "drill": false,
-		"tasks": len(d.Tasks), "degraded": d.ID, "triggered_at": ms(d.At), "incident": d.Incident, "host": d.Host})
+	data := auditData(map[string]any{"plan": d.Plan, "name": d.PlanName, "version": d.PlanVersion, "site": d.Site, "note": d.Note,
+		"drill": false, "tasks": len(d.Tasks), "degraded": d.ID, "triggered_at": ms(d.At), "incident": d.Incident, "host": d.Host,
+		"sent": sentText(d.Sent, -1)})
 	v, err := s.run(ctx, degradedScript, ms(s.now()), d.ID, mustJSON(act), mustJSON(tasks), sentText(d.Sent, -1), data)
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("replay degraded activation %s: %w", d.ID, err)

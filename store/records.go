@@ -263,6 +263,14 @@ func (s *Store) WritePruneExport(ctx context.Context, p *PrunePlan, w io.Writer)
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
+	// Activations' and tasks' timelines are read from the audit chain.
+	var history map[string][]AuditEvent
+	if len(p.Activations)+len(p.Tasks) > 0 {
+		var err error
+		if history, err = s.History(ctx); err != nil {
+			return err
+		}
+	}
 	for _, g := range []struct {
 		typ, kind, prefix string
 		nums              []int64
@@ -282,9 +290,14 @@ func (s *Store) WritePruneExport(ctx context.Context, p *PrunePlan, w io.Writer)
 			}
 			rec := ExportRecord{Type: g.typ, Ref: FormatID(g.prefix, n), Fields: m}
 			if g.timeline {
-				tl, err := s.timeline(ctx, s.Key(g.kind, num, "timeline"))
-				if err != nil {
-					return err
+				var tl []TimelineEntry
+				if g.kind == "incident" {
+					var err error
+					if tl, err = s.timeline(ctx, s.Key(g.kind, num, "timeline")); err != nil {
+						return err
+					}
+				} else {
+					tl = RecordTimeline(rec.Ref, history)
 				}
 				for _, e := range tl {
 					rec.Timeline = append(rec.Timeline, ExportTimeline{At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Kind: e.Kind, Text: e.Text})

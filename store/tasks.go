@@ -215,7 +215,8 @@ func (s *Store) TriggerPlan(ctx context.Context, in NewActivation) (*Activation,
 	if msgs == nil {
 		msgs = []OutMessage{}
 	}
-	data := auditData(map[string]any{"plan": in.Plan, "version": in.PlanVersion, "site": in.Site, "note": in.Note, "drill": in.Drill, "tasks": len(in.Tasks)})
+	data := auditData(map[string]any{"plan": in.Plan, "name": in.PlanName, "version": in.PlanVersion, "site": in.Site, "note": in.Note,
+		"drill": in.Drill, "tasks": len(in.Tasks), "incident": incident})
 	v, err := s.run(ctx, triggerScript, now, mustJSON(act), mustJSON(tasks), mustJSON(msgs), data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("trigger %s: %w", in.Plan, err)
@@ -318,8 +319,10 @@ type StepRun struct {
 	// however late this one ran; zero marks the task unanswered.
 	Wait     time.Duration
 	Messages []OutMessage
-	Note     string // timeline text
-	Audit    map[string]any
+	// Note is the step's line in the task's timeline; it is recorded in
+	// the audit event with Audit's details.
+	Note  string
+	Audit map[string]any
 }
 
 // RunStep records an escalation step atomically, if the task is still
@@ -378,7 +381,14 @@ func (s *Store) stepArgs(r StepRun) []any {
 	if msgs == nil {
 		msgs = []OutMessage{}
 	}
-	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, wait, mustJSON(msgs), r.Note, auditData(r.Audit)}
+	data := make(map[string]any, len(r.Audit)+1)
+	for k, v := range r.Audit {
+		data[k] = v
+	}
+	if r.Note != "" {
+		data["note"] = r.Note
+	}
+	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, wait, mustJSON(msgs), r.Note, auditData(data)}
 }
 
 // Task actions for AckTask.
@@ -451,8 +461,7 @@ func (s *Store) AnswerTask(ctx context.Context, a TaskAnswer) (*TaskAnswered, er
 }
 
 func (s *Store) ackTask(ctx context.Context, a TaskAnswer, check string) (*TaskAnswered, error) {
-	data := auditData(map[string]any{"note": a.Note})
-	v, err := s.run(ctx, ackScript, ms(s.now()), a.Num, a.Actor, a.Action, a.Note, data, check)
+	v, err := s.run(ctx, ackScript, ms(s.now()), a.Num, a.Actor, a.Action, a.Note, "", check)
 	if err != nil {
 		var rerr redis.Error
 		if errors.As(err, &rerr) {
@@ -635,16 +644,6 @@ func (s *Store) Drill(ctx context.Context, num int64) (*Drill, error) {
 		return nil, ErrNotFound
 	}
 	return drillFromHash(c.Val()), nil
-}
-
-// TaskTimeline returns a task's timeline, oldest first.
-func (s *Store) TaskTimeline(ctx context.Context, num int64) ([]TimelineEntry, error) {
-	return s.timeline(ctx, s.Key("task", strconv.FormatInt(num, 10), "timeline"))
-}
-
-// ActivationTimeline returns an activation's timeline, oldest first.
-func (s *Store) ActivationTimeline(ctx context.Context, num int64) ([]TimelineEntry, error) {
-	return s.timeline(ctx, s.Key("activation", strconv.FormatInt(num, 10), "timeline"))
 }
 
 func taskFromHash(m map[string]string) *Task {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // VerifyOptions say what VerifyAudit checks the chain against.
@@ -84,6 +86,23 @@ type verifier struct {
 	at map[int64]string
 	// cp is the latest prune checkpoint met in the chain.
 	cp *PruneCheckpoint
+	// lines counts the incident timeline entries the events stand for.
+	lines map[incidentLine]int
+}
+
+// incidentLine is one entry of an incident's timeline.
+type incidentLine struct {
+	ref               string
+	at                int64
+	actor, kind, text string
+}
+
+func lineOf(ref string, t TimelineEntry) incidentLine {
+	return incidentLine{ref: ref, at: ms(t.At), actor: t.Actor, kind: t.Kind, text: t.Text}
+}
+
+func (l incidentLine) String() string {
+	return fmt.Sprintf("%s timeline entry at %s (%s by %s: %q)", l.ref, fromMS(l.at).UTC().Format(time.RFC3339Nano), l.kind, l.actor, l.text)
 }
 
 func (v *verifier) fail(kind string, e *AuditEvent, detail string) {
@@ -101,6 +120,7 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.checkSignatures()
 	v.planDigests()
+	v.lines = map[incidentLine]int{}
 	v.at = map[int64]string{}
 	for _, h := range v.heads {
 		v.at[h.Seq] = ""
@@ -163,6 +183,9 @@ func (v *verifier) run(ctx context.Context) error {
 		if _, ok := v.at[seq]; ok {
 			v.at[seq] = e.Hash
 		}
+		if ref, t, ok := e.IncidentLine(); ok {
+			v.lines[lineOf(ref, t)]++
+		}
 		prev = e.Hash
 		return nil
 	})
@@ -178,6 +201,11 @@ func (v *verifier) run(ctx context.Context) error {
 	v.checkEnd(seq)
 	if v.res.Problem == nil {
 		v.checkSealLog(seq)
+	}
+	if v.res.Problem == nil {
+		if err := v.checkIncidentTimelines(ctx); err != nil {
+			return err
+		}
 	}
 	if v.res.Problem == nil && v.res.Unsealed > 0 && v.res.SealerRunning {
 		if age := v.s.now().Sub(v.res.UnsealedSince); age > v.o.MaxUnsealedAge {
@@ -447,4 +475,57 @@ func (v *verifier) checkSealLog(last int64) {
 		}
 		v.res.SealLog++
 	}
+}
+
+// checkIncidentTimelines checks every incident's timeline (a stream kept
+// for /incident show) against the audit events: each entry must be one
+// an event stands for, and each such event must have its entry. Entries
+// older than a prune's cut-off may have lost their events.
+func (v *verifier) checkIncidentTimelines(ctx context.Context) error {
+	s := v.s
+	var before time.Time
+	if v.cp != nil {
+		before, _ = time.Parse(time.RFC3339, v.cp.Before)
+	}
+	nums, err := s.rdb.ZRange(ctx, s.Key("incidents"), 0, -1).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	exists := map[string]bool{}
+	for len(nums) > 0 {
+		n := min(len(nums), 500)
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.XMessageSliceCmd, n)
+		for i, num := range nums[:n] {
+			exists["INC-"+num] = true
+			cmds[i] = pipe.XRange(ctx, s.Key("incident", num, "timeline"), "-", "+")
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return unavailable(err)
+		}
+		for i, c := range cmds {
+			for _, t := range timelineEntries(c.Val()) {
+				l := lineOf("INC-"+nums[i], t)
+				if v.lines[l] > 0 {
+					v.lines[l]--
+					continue
+				}
+				if t.At.Before(before) {
+					continue
+				}
+				v.res.Problem = &AuditProblem{Kind: TamperChanged, Event: l.ref + " timeline",
+					Detail: "the " + l.String() + " is not what any audit event records"}
+				return nil
+			}
+		}
+		nums = nums[n:]
+	}
+	for l, n := range v.lines {
+		if n > 0 && exists[l.ref] {
+			v.res.Problem = &AuditProblem{Kind: TamperRemoved, Event: l.ref + " timeline",
+				Detail: "the " + l.String() + " that an audit event records is missing from it"}
+			return nil
+		}
+	}
+	return nil
 }

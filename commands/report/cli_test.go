@@ -85,25 +85,26 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 	// Retention of 20 days on 2 Mar 10:00: incidents resolved before 10 Feb
 	// 10:00 go (INC-1, 2, 4, 5), but INC-3 is on legal hold: it stays, and
 	// the audit prefix stops at its first event, so only INC-1's and
-	// INC-2's three events each (seq 1-6) go; INC-4's and INC-5's events,
-	// after INC-3's, stay until a later prune.
+	// INC-2's three events each and the three posts each made to its
+	// site (message.sent; seq 1-12) go; INC-4's and INC-5's events, after
+	// INC-3's, stay until a later prune.
 	h.Config.Records.Retention = configs.Duration(20 * 24 * time.Hour)
 	if _, err := h.Store.ChangeIncident(context.Background(), 3, "jonah", store.ActionHold, "claim"); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = runCLI(t, h, "records", "prune", "--dry-run")
-	expect(code, 0, out, "would remove 4 incidents, 0 activations, 0 tasks, 0 drills, 0 corrective actions and 6 audit events", "kept on legal hold: INC-3")
+	expect(code, 0, out, "would remove 4 incidents, 0 activations, 0 tasks, 0 drills, 0 corrective actions and 12 audit events", "kept on legal hold: INC-3")
 	pruned := filepath.Join(dir, "pruned.jsonl")
 	code, out, _ = runCLI(t, h, "records", "prune", "--out", pruned)
-	expect(code, 0, out, "removed 4 incidents", "export: "+pruned+" (sha256 ", "audit checkpoint: seq 1 to 6 pruned")
+	expect(code, 0, out, "removed 4 incidents", "export: "+pruned+" (sha256 ", "audit checkpoint: seq 1 to 12 pruned")
 	data, err := os.ReadFile(pruned)
-	if err != nil || strings.Count(string(data), "\n") != 4+6 || !strings.Contains(string(data), "Tools found in the van") {
+	if err != nil || strings.Count(string(data), "\n") != 4+12 || !strings.Contains(string(data), "Tools found in the van") {
 		t.Fatalf("prune export (%v):\n%s", err, data)
 	}
 	code, out, _ = runCLI(t, h, "audit", "verify")
-	expect(code, 0, out, "ok ", "seq 1 to 6 pruned under retention (checkpointed)")
+	expect(code, 0, out, "ok ", "seq 1 to 12 pruned under retention (checkpointed)")
 	code, out, _ = runCLI(t, h, "audit", "verify", "--file", pruned)
-	expect(code, 0, out, "ok 6 events")
+	expect(code, 0, out, "ok 12 events")
 	if _, err := h.Store.Incident(context.Background(), 2); err == nil {
 		t.Fatal("INC-2 is still there after the prune")
 	}
@@ -131,5 +132,5 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 		}
 	}
 	code, out, _ = runCLI(t, h, "audit", "verify")
-	expect(code, 1, out, "FAIL: event seq 10 (stream id "+msgs[3].ID+", ", ") was changed: its content does not match what was sealed")
+	expect(code, 1, out, "FAIL: event seq 16 (stream id "+msgs[3].ID+", ", ") was changed: its content does not match what was sealed")
 }

@@ -214,11 +214,8 @@ func (b *Builder) activationParts(ctx context.Context, h history, act *store.Act
 	if err != nil {
 		return nil, err
 	}
-	tl, err := b.st.ActivationTimeline(ctx, act.Num)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range tl {
+	// Timelines are read from the audit chain (store/timeline.go).
+	for _, e := range store.RecordTimeline(act.ID(), h) {
 		p.rows = append(p.rows, timelineRow{e.At, act.ID(), e.Actor, e.Kind, e.Text})
 	}
 	for _, ref := range append([]string{act.ID()}, taskIDs(tasks)...) {
@@ -230,11 +227,7 @@ func (b *Builder) activationParts(ctx context.Context, h history, act *store.Act
 	}
 	for _, t := range tasks {
 		p.stories = append(p.stories, story(t, h[t.ID()]))
-		ttl, err := b.st.TaskTimeline(ctx, t.Num)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range ttl {
+		for _, e := range store.RecordTimeline(t.ID(), h) {
 			p.rows = append(p.rows, timelineRow{e.At, t.ID(), e.Actor, e.Kind, e.Text})
 		}
 	}
@@ -285,11 +278,7 @@ func (b *Builder) messageTable(p *activationParts) Table {
 			}
 		}
 	}
-	for _, r := range p.rows {
-		if r.kind == "sent" || r.kind == "delivery" || r.kind == "delivered" || r.kind == "failed" {
-			ms = append(ms, msg{r.at, r.record, "", "", r.kind + ": " + r.text})
-		}
-	}
+	// Each send, delivery report and failure is an audit event.
 	for _, e := range p.deliveries {
 		var d struct {
 			Channel string `json:"channel"`

@@ -286,6 +286,10 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 		return nil
 	})
 	stepsExpected, stepsHappened, stepsTwice, stepsMissing := 0, 0, 0, 0
+	history, err := st.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tk := range tasks {
 		for s := 1; s <= policySteps+1; s++ {
 			stepsExpected++
@@ -298,10 +302,7 @@ func TestChaosReplicasRedisAndVendors(t *testing.T) {
 				t.Errorf("%s step %d happened %d times", tk.ID(), s, n)
 			}
 		}
-		tl, err := st.TaskTimeline(ctx, tk.Num)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tl := store.RecordTimeline(tk.ID(), history)
 		kinds := map[string]int{}
 		for _, e := range tl {
 			kinds[e.Kind]++

@@ -1,5 +1,6 @@
 -- Stand an activation down (or stop a drill): close it, cancel every task
--- still open and remove their deadlines, in one step.
+-- still open and remove their deadlines, in one step. Each cancelled task
+-- gets its own audit event (its timeline's last entry).
 -- ARGV: now, activation num, actor, note, audit kind, audit data JSON,
 --       messages JSON (optional; their text may hold '\1N\1', replaced
 --       by the number of tasks cancelled)
@@ -19,7 +20,7 @@ for tn in string.gmatch(a[2] or '', '[^,]+') do
     redis.call('HDEL', tk, 'claim')
     redis.call('ZREM', P .. 'timers', tn)
     if t[2] and t[2] ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. t[2], tn) end
-    timeline(tk .. ':timeline', now, actor, 'cancelled', 'stood down')
+    audit(now, 'task.cancelled', actor, 'T-' .. tn, cjson.encode({activation = 'A-' .. an, note = 'stood down'}))
     changed('T-' .. tn)
     cancelled = cancelled + 1
   end
@@ -27,7 +28,6 @@ end
 if a[3] and a[3] ~= '' then
   redis.call('HSET', P .. 'drill:' .. a[3], 'status', 'stopped', 'stopped', now, 'stopped_by', actor)
 end
-timeline(ak .. ':timeline', now, actor, 'stood_down', note)
 audit(now, ARGV[5], actor, 'A-' .. an, ARGV[6])
 changed('A-' .. an)
 if ARGV[7] and ARGV[7] ~= '' then

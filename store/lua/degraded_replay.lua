@@ -1,17 +1,16 @@
 -- Record a plan activation that degraded mode made while Redis was
 -- unreachable (its broadcast and SMS call-out already went out directly,
 -- see store/journal): the activation, its tasks (open, or acknowledged when
--- the journal says so), timelines that say they were created in degraded
--- mode, and the audit events, all in one atomic step together with a
+-- the journal says so) and the audit events (the records' timelines, which
+-- say they were created in degraded mode), all in one atomic step with a
 -- marker for the journal entry. The marker (SET NX, kept forever) makes a
 -- second replay of the same entry, from this process or another replica,
 -- a no-op that returns the activation the first one wrote.
 -- ARGV: now, journal entry id, activation JSON, tasks JSON array,
---       what was sent (timeline text), audit data JSON
+--       (unused), audit data JSON (which says what was sent)
 local now, jid = ARGV[1], ARGV[2]
 local a = cjson.decode(ARGV[3])
 local tasks = cjson.decode(ARGV[4])
-local sent = ARGV[5]
 
 local mk = P .. 'degraded:' .. jid
 if not redis.call('SET', mk, 'replaying', 'NX') then
@@ -36,14 +35,11 @@ for i, t in ipairs(tasks) do
     'title', t.title, 'role', t.role, 'policy', t.policy, 'site', a.site,
     'assignee', t.assignee, 'assignees', t.assignee, 'status', status, 'step', 0, 'due', now,
     'created', at, 'drill', '', 'live_only', t.live_only or '', 'degraded', jid)
-  timeline(tk .. ':timeline', at, a.by, 'assigned', t.note)
-  timeline(tk .. ':timeline', at, 'muster', 'degraded', how .. '; ' .. (t.sent or 'nothing sent'))
   audit(now, 'task.assigned', a.by, 'T-' .. tn, cjson.encode({activation = aid, assignee = t.assignee,
-    title = t.title, role = t.role, status = 'open', degraded = jid}))
+    title = t.title, role = t.role, status = 'open', degraded = jid, note = t.note, at = at,
+    sent = t.sent or 'nothing sent'}))
   if status == 'acknowledged' then
     redis.call('HSET', tk, 'acked_by', t.acked_by, 'acked_at', t.acked_at, 'ack_note', t.ack_note or '')
-    timeline(tk .. ':timeline', t.acked_at, t.acked_by, 'ack', (t.ack_note or '') .. ' (in degraded mode)')
-    timeline(ak .. ':timeline', t.acked_at, t.acked_by, 'ack', 'T-' .. tn .. ' (in degraded mode)')
     audit(now, 'task.ack', t.acked_by, 'T-' .. tn, cjson.encode({note = t.ack_note or '', degraded = jid,
       acked_at = t.acked_at}))
   else
@@ -63,21 +59,16 @@ redis.call('HSET', ak, 'id', aid, 'num', an, 'plan', a.plan, 'plan_version', a.v
   'tasks', table.concat(nums, ','), 'target', a.target or '0', 'degraded', jid)
 redis.call('ZADD', P .. 'activations', an, an)
 redis.call('SADD', P .. 'activations:active', an)
-local linked = ''
+audit(now, 'plan.triggered', a.by, aid, ARGV[6])
 if a.incident and a.incident ~= '' then
   local ik = P .. 'incident:' .. a.incident
   if redis.call('EXISTS', ik) == 1 then
-    linked = a.incident
-    redis.call('HSET', ak, 'incident', linked)
+    redis.call('HSET', ak, 'incident', a.incident)
     redis.call('HSET', ik, 'activation', aid, 'updated', now)
     timeline(ik .. ':timeline', at, a.by, 'plan', aid .. ' ' .. a.name .. ' triggered (' .. how .. ')')
-    changed('INC-' .. linked)
+    changed('INC-' .. a.incident)
   end
 end
-timeline(ak .. ':timeline', at, a.by, 'triggered', a.note or '')
-timeline(ak .. ':timeline', at, 'muster', 'degraded', how .. '; ' .. sent .. '; recorded when records returned')
-
-audit(now, 'plan.triggered', a.by, aid, ARGV[6])
 redis.call('SET', mk, aid)
 changed(aid)
 if open then wake(now) end

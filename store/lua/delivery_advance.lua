@@ -9,7 +9,7 @@
 -- Returns ok | closed | moved | running | due | gone
 local now, tn, s, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local tk = P .. 'task:' .. tn
-local t = redis.call('HMGET', tk, 'status', 'step', 'claim', 'activation')
+local t = redis.call('HMGET', tk, 'status', 'step', 'claim')
 if not t[1] then return 'gone' end
 if t[1] ~= 'open' then return 'closed' end
 if t[2] ~= s then return 'moved' end
@@ -19,10 +19,6 @@ if not due then return 'closed' end
 if tonumber(due) <= tonumber(now) then return 'due' end
 redis.call('ZADD', P .. 'timers', now, tn)
 redis.call('HSET', tk, 'due', now)
-timeline(tk .. ':timeline', now, 'muster', 'advanced', reason)
-if t[4] then
-  timeline(P .. 'activation:' .. t[4] .. ':timeline', now, 'muster', 'task.advanced', 'T-' .. tn .. ' ' .. reason)
-end
 audit(now, 'task.advanced', 'muster', 'T-' .. tn, cjson.encode({step = tonumber(s), reason = reason}))
 changed('T-' .. tn)
 wake(now)

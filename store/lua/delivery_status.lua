@@ -1,6 +1,7 @@
 -- Record a delivery status Twilio reported for a message or call muster
--- sent, in the timeline of the task it was about. Each status of each
--- message is recorded once, however often Twilio retries the callback.
+-- sent, in the audit log (the timeline of the task it was about shows
+-- it). Each status of each message is recorded once, however often
+-- Twilio retries the callback.
 -- ARGV: now ms, provider id (SM.../CA...), status, error code ('' none),
 --       failed ('1' when the status means the person was not reached)
 -- Returns JSON {result=ok|dup|unknown, task=, key=, channel=, to=}
@@ -13,16 +14,13 @@ if redis.call('HSETNX', sk, 'status:' .. status, now) == 0 then
   res.result = 'dup'
   return cjson.encode(res)
 end
-local text = m[3] .. ' to ' .. m[4] .. ': ' .. status
-if code ~= '' then text = text .. ' (error ' .. code .. ')' end
-if m[1] ~= '' then
-  local tk = P .. 'task:' .. m[1]
-  if redis.call('EXISTS', tk) == 1 then
-    timeline(tk .. ':timeline', now, 'twilio', 'delivery', text)
-    if ARGV[5] == '1' then changed('T-' .. m[1]) end
-  end
-end
+-- Every status is audited (a task's timeline shows its messages'); one
+-- that means the person was not reached is delivery.failed.
+local kind = 'delivery.status'
 if ARGV[5] == '1' then
-  audit(now, 'delivery.failed', 'twilio', m[5] or '', cjson.encode({sid = sid, status = status, code = code, channel = m[3], to = m[4]}))
+  kind = 'delivery.failed'
+  if m[1] ~= '' then changed('T-' .. m[1]) end
 end
+audit(now, kind, 'twilio', m[5] or '', cjson.encode({sid = sid, status = status, code = code, channel = m[3], to = m[4],
+  task = m[1]}))
 return cjson.encode(res)

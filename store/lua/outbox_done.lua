@@ -1,7 +1,8 @@
 -- Record the outcome of one send and take the message off its lane.
--- sent: the timeline says so. failed (never retried: an
+-- sent: an audit event says so (message.sent, about the record the
+-- message names: a task's timeline shows it). failed (never retried: an
 -- invalid number, a refusal, retries used up): the failure lands in the
--- timeline and the audit log. dropped (its task closed before it went
+-- audit log (and so the task's timeline). dropped (its task closed before it went
 -- out): it leaves without a record, as the take drops such messages.
 -- retry: the message goes back on its lane at the given time, if this
 -- taker still holds it.
@@ -9,7 +10,7 @@
 --       retry at ms, detail text
 local now, id, token, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mk = P .. 'outbox:m:' .. id
-local m = redis.call('HMGET', mk, 'lane', 'task', 'channel', 'to', 'site', 'key', 'ref', 'claim')
+local m = redis.call('HMGET', mk, 'lane', 'task', 'channel', 'to', 'site', 'key', 'ref', 'claim', 'kind')
 if not m[1] then return 'gone' end
 local lane = P .. 'outbox:lane:' .. m[1]
 if outcome == 'retry' then
@@ -19,17 +20,12 @@ if outcome == 'retry' then
   redis.call('ZADD', lane, ARGV[5], id)
   return 'ok'
 end
-local who = m[4]
-if who == '' then who = '#' .. m[5] end
-local tk = P .. 'task:' .. m[2]
-local hasTask = m[2] ~= '' and redis.call('EXISTS', tk) == 1
 if outcome == 'sent' then
-  if hasTask then timeline(tk .. ':timeline', now, 'muster', 'sent', m[3] .. ' to ' .. who) end
+  audit(now, 'message.sent', 'muster', m[7] or '', cjson.encode({key = m[6], channel = m[3], to = m[4], site = m[5],
+    kind = m[9], task = m[2]}))
 elseif outcome == 'failed' then
-  if hasTask then
-    timeline(tk .. ':timeline', now, 'muster', 'failed', m[3] .. ' to ' .. who .. ' failed: ' .. ARGV[6])
-  end
-  audit(now, 'outbox.failed', 'muster', m[7], cjson.encode({key = m[6], channel = m[3], to = m[4], error = ARGV[6]}))
+  audit(now, 'outbox.failed', 'muster', m[7] or '', cjson.encode({key = m[6], channel = m[3], to = m[4], site = m[5],
+    kind = m[9], task = m[2], error = ARGV[6]}))
 end
 -- The chat surfaces that took it (store/surfaces.go) matter only while it
 -- may be sent again.

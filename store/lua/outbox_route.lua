@@ -6,8 +6,8 @@
 -- lanes (SMS, voice) are drained at the sender's rate, the chat lane at
 -- once, so chat never waits behind a paced call-out.
 -- A paced lane refuses a message once it holds `capacity` messages (what
--- the sender can send in 4 hours): the refusal lands in the task's
--- timeline and the caller moves the task's escalation on.
+-- the sender can send in 4 hours): the refusal is audited (the task's
+-- timeline shows it) and the caller moves the task's escalation on.
 -- ARGV: now ms, group, routes JSON [{id=, lane=, capacity=}]
 -- Returns JSON [{id=, result=ok|gone|refused, task=, key=, channel=, to=}]
 local now, group = ARGV[1], ARGV[2]
@@ -24,14 +24,8 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
     local cap = tonumber(r.capacity) or 0
     if cap > 0 and redis.call('ZCARD', lane) >= cap then
       res.result = 'refused'
-      if res.task ~= '' then
-        local tk = P .. 'task:' .. res.task
-        if redis.call('EXISTS', tk) == 1 then
-          timeline(tk .. ':timeline', now, 'muster', 'refused', (f.channel or '') .. ' to ' .. (f.to or '') ..
-            ' not queued: ' .. cap .. ' messages already wait for this sender, 4 hours at its rate')
-        end
-      end
-      audit(now, 'outbox.refused', 'muster', f.ref or '', cjson.encode({lane = r.lane, key = f.key, capacity = cap}))
+      audit(now, 'outbox.refused', 'muster', f.ref or '', cjson.encode({lane = r.lane, key = f.key, capacity = cap,
+        channel = f.channel or '', to = f.to or ''}))
     else
       res.result = 'ok'
       local mk = P .. 'outbox:m:' .. r.id

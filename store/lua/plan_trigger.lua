@@ -1,6 +1,7 @@
 -- Trigger a plan: the activation (and drill), every task with its
 -- assignee, each task's first escalation deadline, the broadcast, the
--- links and the audit events, all in one atomic step.
+-- links and the audit events, all in one atomic step. The tasks' and the
+-- activation's timelines are their audit events.
 -- ARGV: now, activation JSON, tasks JSON array, messages JSON array,
 --       audit data JSON
 local now = ARGV[1]
@@ -36,7 +37,6 @@ for i, t in ipairs(tasks) do
     'title', t.title, 'role', t.role, 'policy', t.policy, 'site', a.site,
     'assignee', t.assignee, 'assignees', t.assignee, 'status', status, 'step', 0, 'due', now,
     'created', now, 'drill', dn, 'live_only', t.live_only or '')
-  timeline(tk .. ':timeline', now, a.by, 'assigned', t.note)
   if status == 'open' then
     redis.call('ZADD', P .. 'timers', now, tn)
     if t.assignee ~= '' then
@@ -44,7 +44,7 @@ for i, t in ipairs(tasks) do
     end
   end
   audit(now, 'task.assigned', a.by, 'T-' .. tn, cjson.encode({activation = aid, assignee = t.assignee,
-    title = t.title, role = t.role, status = status}))
+    title = t.title, role = t.role, status = status, note = t.note}))
 end
 
 redis.call('HSET', ak, 'id', aid, 'num', an, 'plan', a.plan, 'plan_version', a.version,
@@ -53,21 +53,20 @@ redis.call('HSET', ak, 'id', aid, 'num', an, 'plan', a.plan, 'plan_version', a.v
   'tasks', table.concat(nums, ','), 'target', a.target or '0')
 redis.call('ZADD', P .. 'activations', an, an)
 redis.call('SADD', P .. 'activations:active', an)
+local kind = 'plan.triggered'
+if dn ~= '' then kind = 'drill.started' end
+audit(now, kind, a.by, aid, ARGV[5])
 if a.incident and a.incident ~= '' then
   local ik = P .. 'incident:' .. a.incident
   redis.call('HSET', ik, 'activation', aid, 'updated', now)
   timeline(ik .. ':timeline', now, a.by, 'plan', aid .. ' ' .. a.name .. ' triggered')
   changed('INC-' .. a.incident)
 end
-timeline(ak .. ':timeline', now, a.by, 'triggered', a.note or '')
 
 for _, m in ipairs(msgs) do
   m.ref = aid
   enqueue(m, now)
 end
-local kind = 'plan.triggered'
-if dn ~= '' then kind = 'drill.started' end
-audit(now, kind, a.by, aid, ARGV[5])
 changed(aid)
 wake(now)
 return {an, tostring(dn), unpack(nums)}

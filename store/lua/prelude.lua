@@ -32,7 +32,10 @@ local function audit(now, kind, actor, subject, data)
     'subject', str(subject), 'data', str(data))
 end
 
--- timeline appends one entry to a record's timeline stream.
+-- timeline appends one entry to an incident's timeline stream (what
+-- /incident show reads), always with the audit event it stands for, which
+-- audit verify checks it against. Tasks and activations keep no timeline
+-- of their own: theirs are read from the audit chain (store/timeline.go).
 local function timeline(key, now, actor, kind, text)
   redis.call('XADD', key, '*', 'at', now, 'actor', actor, 'kind', kind, 'text', text)
 end

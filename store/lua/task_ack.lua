@@ -2,7 +2,7 @@
 -- it is still in a state that allows it, so an ack and an escalation step
 -- never both win.
 -- ARGV: now, task num (0: the actor's newest open task), actor, action
---       (ack|done), note, audit data JSON, check: '' (none: the caller
+--       (ack|done), note, (unused), check: '' (none: the caller
 --       checked), 'own' (the actor may answer only tasks assigned to them,
 --       now or earlier), 'lead' (a supervisor, control or coordinator: any
 --       task, but another's only with a note saying why).
@@ -49,12 +49,10 @@ end
 redis.call('HDEL', tk, 'claim')
 redis.call('ZREM', P .. 'timers', tn)
 if t[2] and t[2] ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. t[2], tn) end
-local text = note
-if actor ~= t[2] then text = 'for ' .. (t[2] or '') .. ': ' .. note end
-timeline(tk .. ':timeline', now, actor, action, text)
-if t[3] then
-  timeline(P .. 'activation:' .. t[3] .. ':timeline', now, actor, action, 'T-' .. tn .. ' ' .. text)
-end
-audit(now, 'task.' .. action, actor, 'T-' .. tn, ARGV[6])
+-- The event is the task's timeline entry: it says whom the task was for
+-- when someone answered another's task.
+local data = {note = note}
+if actor ~= t[2] then data['for'] = t[2] or '' end
+audit(now, 'task.' .. action, actor, 'T-' .. tn, cjson.encode(data))
 changed('T-' .. tn)
 return {status, tonumber(tn), t[4] or '', t[2] or ''}

@@ -34,7 +34,6 @@ if ARGV[5] ~= '' and ARGV[5] ~= old then
   redis.call('HSET', tk, 'assignee', who, 'assignees', hist)
   if old and old ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. old, tn) end
   redis.call('ZADD', P .. 'tasks:open:' .. who, tn, tn)
-  timeline(tk .. ':timeline', now, 'muster', 'reassigned', (old or '') .. ' -> ' .. who)
   audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = tonumber(s) + 1}))
 end
 
@@ -48,16 +47,10 @@ if ARGV[6] == '' then
   redis.call('ZREM', P .. 'timers', tn)
   redis.call('ZREM', P .. 'tasks:open:' .. who, tn)
   kind = 'task.unanswered'
-  timeline(tk .. ':timeline', now, 'muster', 'unanswered', ARGV[8])
 else
   local next = string.format('%.0f', tonumber(now) + tonumber(ARGV[6]))
   redis.call('HSET', tk, 'step', tonumber(s) + 1, 'due', next)
   redis.call('ZADD', P .. 'timers', next, tn)
-  timeline(tk .. ':timeline', now, 'muster', 'step', ARGV[8])
-end
-local an = t[5]
-if an and an ~= '' then
-  timeline(P .. 'activation:' .. an .. ':timeline', now, 'muster', kind, 'T-' .. tn .. ' ' .. ARGV[8])
 end
 audit(now, kind, 'muster', 'T-' .. tn, ARGV[9])
 changed('T-' .. tn)
