@@ -9,12 +9,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/muster-ops/muster/internal/buildinfo"
+	"github.com/muster-ops/muster/internal/metrics"
 )
 
 // Pinger reports whether the records (Redis) answer.
@@ -25,39 +26,33 @@ type Pinger interface {
 // Server is muster's one HTTP listener (server.listen): the platforms'
 // webhooks, health, readiness and metrics.
 type Server struct {
-	mux      *http.ServeMux
-	log      *zap.Logger
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	ready    Pinger
+	mux     *http.ServeMux
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	ready   Pinger
 	// readyNote is added to /readyz's answer (serve --demo says state
 	// lives in memory only).
 	readyNote string
 }
 
 // NewServer builds the listener's routes: /healthz, /readyz and /metrics
-// now; Handle adds the platform routes.
-func NewServer(log *zap.Logger, ready Pinger) *Server {
+// now; Handle adds the platform routes. m are the process's metrics
+// (nil: a fresh set for this binary's build), served at /metrics with
+// every muster series from the start.
+func NewServer(log *zap.Logger, ready Pinger, m *metrics.Metrics) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{mux: http.NewServeMux(), log: log, ready: ready, registry: prometheus.NewRegistry()}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "muster_http_requests_total", Help: "HTTP requests by route and status code.",
-	}, []string{"route", "code"})
-	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "muster_http_request_seconds", Help: "Time to answer an HTTP request, by route.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-	}, []string{"route"})
-	s.registry.MustRegister(s.requests, s.latency)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	if m == nil {
+		m = metrics.New(buildinfo.Get())
+	}
+	s := &Server{mux: http.NewServeMux(), log: log, ready: ready, metrics: m}
+	s.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	}))
+	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	return s
 }
 
@@ -65,12 +60,19 @@ func NewServer(log *zap.Logger, ready Pinger) *Server {
 // must see (serve --demo). Call it before serving.
 func (s *Server) SetReadyNote(note string) { s.readyNote = note }
 
-// Registry is where adapters register their own metrics.
-func (s *Server) Registry() *prometheus.Registry { return s.registry }
+// Metrics are the process's Prometheus series, for the pieces main wires
+// to them (engine, outbox, leases, Redis).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
-// Handle mounts a route ("POST /slack/commands") with metrics around it.
+// Handle mounts a route ("POST /slack/commands") with promhttp's request
+// counter and duration around it, labelled handler="/slack/commands",
+// method="post" and the status code.
 func (s *Server) Handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.instrument(pattern, h))
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, path = "", pattern
+	}
+	s.mux.Handle(pattern, s.metrics.Instrument(path, method, h))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -88,27 +90,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.readyNote != "" {
 		_, _ = w.Write([]byte(s.readyNote + "\n"))
 	}
-}
-
-// statusRecorder remembers the status code a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.code = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (s *Server) instrument(route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		s.requests.WithLabelValues(route, http.StatusText(rec.code)).Inc()
-	})
 }
 
 // ServeHTTP makes the Server an http.Handler (for tests).

@@ -21,7 +21,7 @@ func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 
 func TestHealthReadyMetrics(t *testing.T) {
 	st := storetest.Open(t, nil)
-	srv := bot.NewServer(nil, st)
+	srv := bot.NewServer(nil, st, nil)
 	srv.Handle("POST /echo", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	for _, tc := range []struct {
 		method, path string
@@ -31,7 +31,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		{"GET", "/healthz", 200, "ok"},
 		{"GET", "/readyz", 200, "ready"},
 		{"POST", "/echo", http.StatusTeapot, ""},
-		{"GET", "/metrics", 200, `muster_http_requests_total{code="I'm a teapot",route="POST /echo"} 1`},
+		{"GET", "/metrics", 200, `muster_http_requests_total{code="418",handler="/echo",method="post"} 1`},
 		{"GET", "/nope", 404, ""},
 		{"POST", "/healthz", 405, ""},
 	} {
@@ -44,7 +44,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 }
 
 func TestReadyzFailsWhenRedisDoesNot(t *testing.T) {
-	srv := bot.NewServer(nil, pingFunc(func(context.Context) error { return errors.New("connection refused") }))
+	srv := bot.NewServer(nil, pingFunc(func(context.Context) error { return errors.New("connection refused") }), nil)
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -53,7 +53,7 @@ func TestReadyzFailsWhenRedisDoesNot(t *testing.T) {
 }
 
 func TestListenAndServeShutsDownOnCancel(t *testing.T) {
-	srv := bot.NewServer(nil, nil)
+	srv := bot.NewServer(nil, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	errc := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ type Engine struct {
 	// metrics); result is a store.Step* value. Several engines may share
 	// one OnStep, so it must be safe for concurrent use.
 	OnStep func(task int64, step int, result string, due, fired time.Time)
+	// Observe, when set, sees each recorded step's channels (those it
+	// notified the task's holder on; none for a step that only marks the
+	// task unanswered), its result and its lateness: the metrics.
+	Observe func(channels []string, result string, late time.Duration)
 }
 
 // EngineOptions configure an Engine.
@@ -296,10 +301,25 @@ func (e *Engine) recorded(c store.Claim, run store.StepRun, result string, now t
 	if e.OnStep != nil {
 		e.OnStep(c.Task, run.Step, result, c.Due, now)
 	}
+	if e.Observe != nil {
+		e.Observe(stepChannels(run), result, now.Sub(c.Due))
+	}
 	if result == store.StepOK && e.log.Core().Enabled(zap.InfoLevel) {
 		e.log.Info("escalation step", zap.String("task", store.FormatID("T", c.Task)), zap.Int("step", run.Step),
 			zap.String("assignee", run.NewAssignee), zap.Duration("late", now.Sub(c.Due)))
 	}
+}
+
+// stepChannels lists the channels a step notified the task's holder (or
+// the site, when nobody held it) on, each once.
+func stepChannels(run store.StepRun) []string {
+	var out []string
+	for _, m := range run.Messages {
+		if m.Kind == "task" && !slices.Contains(out, m.Channel) {
+			out = append(out, m.Channel)
+		}
+	}
+	return out
 }
 
 // fallbackSteps stand in for a policy that is no longer in the config

@@ -83,6 +83,8 @@ type Dispatcher struct {
 	sms   Notifier
 	voice Notifier
 	st    *store.Store
+	// observe, when set, sees every attempt on every surface or provider.
+	observe func(vendor, outcome string)
 }
 
 // surface is one chat surface and the name its deliveries are recorded
@@ -144,6 +146,46 @@ func (d *Dispatcher) SetVoice(n Notifier) {
 	d.voice = n
 }
 
+// SetObserver has observe called after every attempt to deliver a
+// message on one surface or provider: vendor is the surface's name
+// ("slack", "discord", "console") or "twilio" for SMS and voice (the
+// provider's name when it has one), outcome one of the Outcome values
+// (sent, retry, failed, dropped). The metrics count sends with it.
+func (d *Dispatcher) SetObserver(observe func(vendor, outcome string)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.observe = observe
+}
+
+// attempt runs one notifier and tells the observer how it went.
+func (d *Dispatcher) attempt(ctx context.Context, vendor string, n Notifier, m Message) (bool, error) {
+	retry, err := n.Notify(ctx, m)
+	d.mu.RLock()
+	observe := d.observe
+	d.mu.RUnlock()
+	if observe != nil {
+		outcome := OutcomeSent
+		switch {
+		case errors.Is(err, ErrStale):
+			outcome = OutcomeDropped
+		case err != nil && retry:
+			outcome = OutcomeRetry
+		case err != nil:
+			outcome = OutcomeFailed
+		}
+		observe(vendor, outcome)
+	}
+	return retry, err
+}
+
+// providerName is how the observer names an SMS or voice provider.
+func providerName(n Notifier) string {
+	if nn, ok := n.(Named); ok && nn.Name() != "" {
+		return nn.Name()
+	}
+	return "twilio"
+}
+
 // ErrNoProvider: nothing is configured to deliver that channel.
 var ErrNoProvider = errors.New("no provider for this channel")
 
@@ -169,18 +211,18 @@ func (d *Dispatcher) Notify(ctx context.Context, m Message) (bool, error) {
 		if sms == nil {
 			return false, ErrNoProvider
 		}
-		return sms.Notify(ctx, m)
+		return d.attempt(ctx, providerName(sms), sms, m)
 	case Voice:
 		if voice == nil {
 			return false, ErrNoProvider
 		}
-		return voice.Notify(ctx, m)
+		return d.attempt(ctx, providerName(voice), voice, m)
 	}
 	switch {
 	case len(chats) == 0:
 		return false, ErrNoProvider
 	case len(chats) == 1:
-		return chats[0].n.Notify(ctx, m)
+		return d.attempt(ctx, chats[0].name, chats[0].n, m)
 	case st == nil || m.ID == "":
 		return d.anyChat(ctx, m, chats)
 	}
@@ -210,7 +252,7 @@ func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, c
 		if taken[c.name] {
 			continue
 		}
-		r, err := c.n.Notify(ctx, m)
+		r, err := d.attempt(ctx, c.name, c.n, m)
 		if errors.Is(err, ErrStale) {
 			stale = true // nothing to post there, now or later
 			continue
@@ -253,7 +295,7 @@ func (d *Dispatcher) anyChat(ctx context.Context, m Message, chats []surface) (b
 		stale bool
 	)
 	for _, c := range chats {
-		r, err := c.n.Notify(ctx, m)
+		r, err := d.attempt(ctx, c.name, c.n, m)
 		if errors.Is(err, ErrStale) {
 			stale = true
 			continue

@@ -18,13 +18,14 @@ import (
 // event is sealed within a second of its append while the transitions
 // that append them compute no hash at all (store/seal.go).
 type Sealer struct {
-	seal  *store.AuditSealer
-	st    *store.Store
-	clock clock.Clock
-	log   *zap.Logger
-	token string
-	ttl   time.Duration
-	every time.Duration
+	seal   *store.AuditSealer
+	st     *store.Store
+	leases leader.Leases
+	clock  clock.Clock
+	log    *zap.Logger
+	token  string
+	ttl    time.Duration
+	every  time.Duration
 	// OnSeal, when set, is called after each seal that sealed events.
 	OnSeal func(n int)
 }
@@ -32,6 +33,9 @@ type Sealer struct {
 // SealerOptions configure a Sealer.
 type SealerOptions struct {
 	Store *store.Store
+	// Leases hold the sealer's lease; the store when nil (main passes the
+	// store wrapped so the metrics see who holds it).
+	Leases leader.Leases
 	// Key signs the heads; nil leaves them unsigned (serve warns).
 	Key *store.AuditKey
 	// SealLog, when set, is the file every sealed head is appended to.
@@ -49,7 +53,7 @@ type SealerOptions struct {
 
 // NewSealer builds a Sealer.
 func NewSealer(o SealerOptions) *Sealer {
-	s := &Sealer{seal: o.Store.NewAuditSealer(o.Key, o.SealLog), st: o.Store, clock: o.Clock, log: o.Logger,
+	s := &Sealer{seal: o.Store.NewAuditSealer(o.Key, o.SealLog), st: o.Store, leases: o.Leases, clock: o.Clock, log: o.Logger,
 		token: o.Token, ttl: o.Lease, every: o.Every}
 	if s.clock == nil {
 		s.clock = clock.Real{}
@@ -71,7 +75,11 @@ func NewSealer(o SealerOptions) *Sealer {
 
 // Run seals while this process holds the sealer's lease, until ctx ends.
 func (s *Sealer) Run(ctx context.Context) error {
-	run := leader.New(leader.Options{Leases: s.st, Clock: s.clock, Token: s.token, Logger: s.log})
+	leases := s.leases
+	if leases == nil {
+		leases = s.st
+	}
+	run := leader.New(leader.Options{Leases: leases, Clock: s.clock, Token: s.token, Logger: s.log})
 	return run.RunWithLease(ctx, store.SealerLease, s.ttl, s.loop)
 }
 

@@ -90,7 +90,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	disp.AddChat(a)
-	srv := bot.NewServer(nil, nil)
+	srv := bot.NewServer(nil, nil, nil)
 	srv.Handle("POST /discord/interactions", a)
 	front := httptest.NewServer(srv)
 	t.Cleanup(front.Close)

@@ -71,7 +71,7 @@ func (e *env) replica() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv := bot.NewServer(nil, nil)
+	srv := bot.NewServer(nil, nil, nil)
 	srv.Handle("POST /discord/interactions", a)
 	front := httptest.NewServer(srv)
 	e.t.Cleanup(front.Close)

@@ -30,8 +30,10 @@ import (
 	"github.com/muster-ops/muster/configs/logging"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/buildinfo"
+	"github.com/muster-ops/muster/internal/metrics"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/journal"
@@ -259,6 +261,17 @@ type app struct {
 	// sealer seals and signs the audit chain while this process holds
 	// its lease.
 	sealer *notify.Sealer
+	// metrics are serve's Prometheus series; nil in the console.
+	metrics *metrics.Metrics
+}
+
+// leases are the store's leases, watched by the metrics when there are
+// any.
+func (a *app) leases() leader.Leases {
+	if a.metrics == nil {
+		return a.st
+	}
+	return watchedLeases{Leases: a.st, m: a.metrics}
 }
 
 // settle waits, for at most two seconds, until the outbox is empty: the
@@ -302,6 +315,7 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	}
 	del := notify.NewDelivererWith(notify.DelivererOptions{Store: a.st, Out: a.disp, Logger: a.log, Clock: a.clock,
 		Consumer: notify.NewToken(), Lease: a.cfg.Engine.Lease.D(), Pacing: pacing, Coordinators: coords})
+	del.OnDeliver = a.observeDelivery
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
 	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
 	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
@@ -335,6 +349,8 @@ type appOptions struct {
 	client bool
 	// secrets are the process's credentials, read once at start.
 	secrets configs.Secrets
+	// metrics, when set (serve), count what the process does.
+	metrics *metrics.Metrics
 }
 
 // redisURLFor is the Redis URL a command uses: its --redis flag, else the
@@ -391,7 +407,8 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 			return nil, err
 		}
 		opts.Engine, opts.Degraded, opts.Journal = a.eng, disp, a.journal
-		if a.sealer, err = newSealer(cfg, o.secrets, st, clk, log); err != nil {
+		a.metrics = o.metrics
+		if a.sealer, err = newSealer(cfg, o.secrets, st, a.leases(), clk, log); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -402,7 +419,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 
 // newSealer builds the audit chain's sealer with the signing key from the
 // environment; without one the chain is sealed unsigned, with a warning.
-func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
+func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, leases leader.Leases, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
 	var key *store.AuditKey
 	if seed := secrets.AuditKey; seed != "" {
 		var err error
@@ -414,7 +431,7 @@ func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, cl
 		log.Warn("no audit signing key: the audit chain is sealed unsigned, so whoever can write to Redis could rewrite it unseen",
 			zap.String("set", cfg.Records.SigningKeyEnv))
 	}
-	return notify.NewSealer(notify.SealerOptions{Store: st, Key: key, SealLog: cfg.Records.SealLog, Clock: clk,
+	return notify.NewSealer(notify.SealerOptions{Store: st, Leases: leases, Key: key, SealLog: cfg.Records.SealLog, Clock: clk,
 		Logger: log.Named("sealer")}), nil
 }
 
@@ -608,7 +625,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Warn("demo mode: " + demoNote)
 		fmt.Fprintln(stdout, "muster serve --demo: "+demoNote)
 	}
-	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log, secrets: secrets})
+	m := metrics.New(buildinfo.Get())
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log, secrets: secrets, metrics: m})
 	if err != nil {
 		fmt.Fprintln(stderr, "muster serve:", err)
 		return 1
@@ -618,7 +636,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *listen != "" {
 		addr = *listen
 	}
-	srv := bot.NewServer(log, a.st)
+	a.instrument(m)
+	srv := bot.NewServer(log, a.st, m)
 	if *demo {
 		srv.SetReadyNote("demo mode: " + demoNote)
 	}
@@ -631,6 +650,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			Service: a.svc, Store: a.st, Config: a.cfg,
 			BotToken: secrets.SlackBotToken, SigningSecret: secrets.SlackSigningSecret, AppToken: secrets.SlackAppToken,
 			APIURL: a.cfg.Slack.APIURL, Clock: a.clock, Logger: log.Named("slack"), Consumer: notify.NewToken(),
+			Leases: a.leases(),
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "muster serve: slack:", err)
@@ -649,7 +669,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		dc, err := discord.New(discord.Options{
 			Service: a.svc, Store: a.st, Config: a.cfg,
 			BotToken: secrets.DiscordBotToken, AppID: secrets.DiscordAppID, PublicKey: secrets.DiscordPublicKey,
-			Clock: a.clock, Logger: log.Named("discord"),
+			Clock: a.clock, Logger: log.Named("discord"), Leases: a.leases(),
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "muster serve: discord:", err)

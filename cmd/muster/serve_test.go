@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/muster-ops/muster/internal/metrics"
 )
 
 // serveBanner runs muster serve with args until ctx ends and returns its
@@ -84,6 +87,22 @@ func TestServeWithConfigAndRedis(t *testing.T) {
 		"--listen", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
 	if status, body := get(t, base+"/readyz"); status != 200 || strings.Contains(body, "demo") {
 		t.Fatalf("/readyz = %d %q, want 200 without a demo warning", status, body)
+	}
+	// Every muster series is on the first scrape, with no platform on.
+	status, body := get(t, base+"/metrics")
+	if status != 200 {
+		t.Fatalf("/metrics = %d", status)
+	}
+	for _, name := range metrics.Names() {
+		if !strings.Contains(body, "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	for _, want := range []string{`muster_http_requests_total{code="200",handler="/readyz",method="get"} 1`,
+		`muster_build_info{goversion="` + runtime.Version() + `"`, "muster_deadlines_pending 0", "muster_degraded 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	cancel()
 	if c := <-code; c != 0 {

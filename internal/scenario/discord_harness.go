@@ -85,7 +85,7 @@ func NewDiscord(t testing.TB) *Discord {
 	}
 	t.Cleanup(a.Wait)
 	disp.AddChat(a)
-	srv := bot.NewServer(nil, nil)
+	srv := bot.NewServer(nil, nil, nil)
 	srv.Handle("POST /discord/interactions", a)
 	front := httptest.NewServer(srv)
 	t.Cleanup(front.Close)

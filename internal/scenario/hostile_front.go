@@ -166,7 +166,7 @@ func NewFront(t testing.TB, o Options) *Front {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := bot.NewServer(nil, h.Store)
+	srv := bot.NewServer(nil, h.Store, nil)
 	slack.Register(srv)
 	srv.Handle("POST /discord/interactions", discord)
 	handlers.Mount(srv)
