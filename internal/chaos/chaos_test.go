@@ -63,9 +63,11 @@ func (k msgKey) String() string { return fmt.Sprintf("%s %s %s to %s", k.Ref, k.
 func TestChaosReplicasRedisAndVendors(t *testing.T) {
 	needChaos(t)
 	began := time.Now()
+	w := newWorld(t, 3)
+	// The drill's own deadline starts once the binary is built and the
+	// replicas run: a slow build on a busy machine is not the drill's.
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
-	w := newWorld(t, 3)
 	r0, r1, r2 := w.replicas[0], w.replicas[1], w.replicas[2]
 	cfg, err := configs.Load(r0.cfg)
 	if err != nil {

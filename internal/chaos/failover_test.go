@@ -54,9 +54,11 @@ func TestChaosSentinelPrimaryKilled(t *testing.T) {
 // confirmed.
 func failoverDrill(t *testing.T, name, url string, kill func(context.Context) (*redistest.Failover, error)) {
 	began := time.Now()
+	w := newWorldWith(t, worldOptions{replicas: 2, redisURL: url})
+	// The drill's deadline starts once the binary is built and the
+	// replicas run.
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
-	w := newWorldWith(t, worldOptions{replicas: 2, redisURL: url})
 	cfg, err := configs.Load(w.replicas[0].cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -24,9 +24,11 @@ const stepWait = 3 * time.Second
 func TestChaosOutageKeepsEveryWait(t *testing.T) {
 	needChaos(t)
 	began := time.Now()
+	w := newWorld(t, 2)
+	// The drill's deadline starts once the binary is built and the
+	// replicas run.
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
-	w := newWorld(t, 2)
 	cfg, err := configs.Load(w.replicas[0].cfg)
 	if err != nil {
 		t.Fatal(err)
