@@ -24,7 +24,7 @@ const HelpText = `muster commands:
 /action done CA-n [note]   /action verify CA-n effective|ineffective [note]
 /action list [mine|open|overdue] [@site]
 /muster help | whoami | status
-By SMS: ACK [n] · DONE n · STATUS · HELP`
+By SMS: ACK [n] · DONE n · STATUS · HELP · ACTION DONE CA-n`
 
 // ConsoleHelpText is added to the help on the console, whose lines that
 // start with ":" steer the console itself.

@@ -49,6 +49,7 @@ type Config struct {
 	Discord    Discord  `yaml:"discord"`
 	Twilio     Twilio   `yaml:"twilio"`
 	Records    Records  `yaml:"records"`
+	Drills     Drills   `yaml:"drills"`
 	Engine     Engine   `yaml:"engine"`
 
 	// Source is the file the config was read from ("<embedded example>"
@@ -273,6 +274,47 @@ type Twilio struct {
 	// Rate is messages per second the sender may send (default 1, a long
 	// code; short codes and Messaging Services allow 100+).
 	Rate float64 `yaml:"rate"`
+}
+
+// Drills says how often each plan is exercised, for the management
+// review (drills planned against drills held).
+type Drills struct {
+	// Schedule lists, per plan and site, when a drill is due.
+	Schedule []DrillSchedule `yaml:"schedule"`
+}
+
+// DrillSchedule: a drill of Plan at Site is due on Start and every Every
+// (whole days) after it.
+type DrillSchedule struct {
+	Plan  string   `yaml:"plan"`
+	Site  string   `yaml:"site"`
+	Every Duration `yaml:"every"`
+	Start Date     `yaml:"start"`
+}
+
+// Due lists the days a drill is due that fall in [from, to), each day
+// starting at local midnight in loc.
+func (d DrillSchedule) Due(from, to time.Time, loc *time.Location) []Date {
+	days := int(d.Every.D() / (24 * time.Hour))
+	if days < 1 || d.Start.IsZero() {
+		return nil
+	}
+	start := d.Start.In(loc)
+	// The first due day at or after from: skip whole cycles, then step.
+	k := 0
+	if gap := from.Sub(start); gap > 0 {
+		k = max(int(gap/(time.Duration(days)*24*time.Hour))-1, 0)
+	}
+	var out []Date
+	for ; ; k++ {
+		day := start.AddDate(0, 0, k*days)
+		if !day.Before(to) {
+			return out
+		}
+		if !day.Before(from) {
+			out = append(out, Date{day.Year(), int(day.Month()), day.Day()})
+		}
+	}
 }
 
 // Records configures how long records are kept and how the audit chain

@@ -72,6 +72,10 @@ var fixtures = map[string][]want{
 	"unknown-site.yaml":             {{45, "rosters[1].site", `unknown site "harbor"`}},
 	"bad-shift-partial-hours.yaml":  {{47, "rosters[1].rotation.shift", `1h30m must be whole hours`}},
 	"roster-person-lacks-role.yaml": {{47, "rosters[1].rotation.people[0]", `"amara" does not have the role "control"`}},
+	"drills-schedule.yaml": {{94, "drills.schedule[1].plan", `unknown plan "lockdown"`},
+		{94, "drills.schedule[1].every", `36h must be whole days, at least 1d`},
+		{95, "drills.schedule[2].start", `is required (YYYY-MM-DD, the first day a drill is due)`},
+		{95, "drills.schedule[2]", `plan "fire-evacuation" at site "harbour" is already scheduled`}},
 	"roster-bad-duty.yaml": {{44, "rosters[0].duty", `"onsite" must be on_site, remote or on_call`},
 		{45, "rosters[0].max_continuous", `30m must be whole minutes, at least 1h`}},
 	// Rotations laid side by side (no skips, no covers).

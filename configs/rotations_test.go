@@ -2,8 +2,10 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleWith parses the example configuration with texts replaced, in
@@ -88,5 +90,32 @@ func TestRotationsPastMaxContinuous(t *testing.T) {
 	}
 	if r, _ := cfg.Roster("depot-guard"); r.Limit() != DefaultMaxContinuous || r.Duty != DutyOnSite {
 		t.Errorf("depot-guard defaults: %s %q", r.Limit(), r.Duty)
+	}
+}
+
+// A drill is due on the schedule's start and every N days after it, in
+// local days (a clock change between does not move the day).
+func TestDrillScheduleDue(t *testing.T) {
+	cfg, err := exampleWith(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := cfg.Location()
+	d := DrillSchedule{Plan: "fire-evacuation", Site: "harbour", Every: Duration(14 * 24 * time.Hour), Start: Date{2026, 3, 16}}
+	for _, tc := range []struct {
+		from, to string
+		want     string
+	}{
+		{"2026-03-01", "2026-03-16", "[]"},                      // before the start
+		{"2026-03-01", "2026-04-01", "[2026-03-16 2026-03-30]"}, // the clocks go forward on 29 March
+		{"2026-03-17", "2026-04-14", "[2026-03-30 2026-04-13]"}, // later cycles
+		{"2026-04-13", "2026-04-14", "[2026-04-13]"},            // the day itself
+		{"2026-01-01", "2027-01-01", "[2026-03-16 2026-03-30 2026-04-13 2026-04-27 2026-05-11 2026-05-25 2026-06-08 2026-06-22 2026-07-06 2026-07-20 2026-08-03 2026-08-17 2026-08-31 2026-09-14 2026-09-28 2026-10-12 2026-10-26 2026-11-09 2026-11-23 2026-12-07 2026-12-21]"},
+	} {
+		from, _ := time.ParseInLocation("2006-01-02", tc.from, loc)
+		to, _ := time.ParseInLocation("2006-01-02", tc.to, loc)
+		if got := fmt.Sprint(d.Due(from, to, loc)); got != tc.want {
+			t.Errorf("due %s to %s = %s, want %s", tc.from, tc.to, got, tc.want)
+		}
 	}
 }

@@ -366,6 +366,27 @@ func (c *Config) validate(lines map[string]int) Errors {
 		}
 	}
 
+	drilled := map[string]bool{}
+	for i, d := range c.Drills.Schedule {
+		p := fmt.Sprintf("drills.schedule[%d]", i)
+		if !c.hasPlan(d.Plan) {
+			v.addf(p+".plan", "unknown plan %q", d.Plan)
+		}
+		if !sites[d.Site] {
+			v.addf(p+".site", "unknown site %q", d.Site)
+		}
+		if e := d.Every.D(); e < 24*time.Hour || e%(24*time.Hour) != 0 {
+			v.addf(p+".every", "%s must be whole days, at least 1d (e.g. 90d)", d.Every)
+		}
+		if d.Start.IsZero() {
+			v.addf(p+".start", "is required (YYYY-MM-DD, the first day a drill is due)")
+		}
+		if drilled[d.Plan+"@"+d.Site] {
+			v.addf(p, "plan %q at site %q is already scheduled", d.Plan, d.Site)
+		}
+		drilled[d.Plan+"@"+d.Site] = true
+	}
+
 	if u := c.Server.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			v.addf("server.public_url", "%q is not an http(s) URL", u)
@@ -428,6 +449,11 @@ func (c *Config) hasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+func (c *Config) hasPlan(id string) bool {
+	_, ok := c.Plan(id)
+	return ok
 }
 
 func (c *Config) hasPolicy(id string) bool {

@@ -125,10 +125,11 @@ func (p *PrunePlan) Empty() bool {
 // resolved incidents resolved before it and not on hold; stood-down
 // activations (drills included) closed before it whose incident, if any,
 // goes too, with their tasks; stopped drills whose activation goes; each
-// with its corrective actions, and only when none of them is still open
-// (a record with an open action stays, with what it is made of); actions
-// of management reviews finished before it; and the audit events before
-// it, up to the first about a held record.
+// with its corrective actions, and only when all of them were finished
+// before the cut-off (a record with an action open, or done or verified
+// since, stays, with what it is made of); actions of management reviews
+// finished before it; and the audit events before it, up to the first
+// about a held record.
 func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, error) {
 	recs, err := s.AllRecords(ctx)
 	if err != nil {
@@ -139,9 +140,11 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 	for _, ca := range recs.Actions {
 		actions[ca.Subject] = append(actions[ca.Subject], ca)
 	}
+	// An action keeps its record until it was finished (done, and
+	// verified if it was) before the cut-off.
 	open := func(subject string) bool {
 		for _, ca := range actions[subject] {
-			if !ca.Finished() {
+			if !ca.Finished() || !ca.DoneAt.Before(before) || !ca.VerifiedAt.IsZero() && !ca.VerifiedAt.Before(before) {
 				return true
 			}
 		}

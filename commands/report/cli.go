@@ -513,7 +513,17 @@ func (c *cli) review(ctx context.Context, args []string) error {
 			return usagef("unknown site %q", s)
 		}
 	}
-	r, err := c.b.Review(ctx, ReviewOptions{From: lo, To: hi, Site: s})
+	// The audit chain is checked as `muster audit verify` checks it: with
+	// the key muster signs with, when this machine has it.
+	opts := ReviewOptions{From: lo, To: hi, Site: s}
+	k, err := c.signingKey()
+	if err != nil {
+		return err
+	}
+	if k != nil {
+		opts.Verify.Keys = append(opts.Verify.Keys, k.Public())
+	}
+	r, err := c.b.Review(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/scenario"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 func runCLI(t *testing.T, h *scenario.Harness, args ...string) (int, string, string) {
@@ -33,7 +32,7 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 		map[string]any{"channel": "sms", "to": "hugo", "status": "undelivered", "code": "30003"}); err != nil {
 		t.Fatal(err)
 	}
-	storetest.Seal(t, h.Store) // as a serve process does within a second
+	h.Settle() // seals, as a serve process does within a second
 	expect := func(code int, wantCode int, out string, fragments ...string) {
 		t.Helper()
 		if code != wantCode {
@@ -69,9 +68,9 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 	expect(code, 0, out, "<!DOCTYPE html>", "<h1>Activation report A-2: Medical emergency</h1>")
 	code, out, _ = runCLI(t, h, "report", "drill", "D-1")
 	expect(code, 0, out, "- **Result:** PASS", "| T-1 | Sweep floors and confirm they are clear | Amara Okafor | Amara Okafor | 1m30s | yes | 1 | chat+sms+voice | - |",
-		"| CA-1 | D-1 | Mark the sweep route on the floor plans |")
+		"| CA-5 | Mark the sweep route on the floor plans | Jonah Reid | 2026-02-10 10:20:00 GMT | 2026-03-12 | done | 2026-02-16 09:00:00 GMT by Jonah Reid: Floor plans updated | not verified |")
 	code, out, _ = runCLI(t, h, "report", "review", "--from", "2026-02-01", "--to", "2026-02-28", "--site", "@depot", "--format", "csv")
-	expect(code, 0, out, "Incidents,facts,Incidents raised,3\n")
+	expect(code, 0, out, "Incidents,facts,Incidents raised,4\n")
 	for _, bad := range [][]string{{"report", "review", "--from", "2026-02-01"}, {"report", "incident"}, {"report", "drill", "X-1"},
 		{"audit", "frobnicate"}, {"report", "review", "--from", "2026-02-01", "--to", "2026-02-28", "--site", "moon"}} {
 		if code, _, errOut := runCLI(t, h, bad...); code != 2 || !strings.Contains(errOut, "Usage:") {
@@ -83,30 +82,35 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 	}
 
 	// Retention of 20 days on 2 Mar 10:00: incidents resolved before 10 Feb
-	// 10:00 go (INC-1, 2, 4, 5), but INC-3 is on legal hold: it stays, and
-	// the audit prefix stops at its first event, so only INC-1's and
-	// INC-2's three events each and the three posts each made to its
-	// site (message.sent; seq 1-12) go; INC-4's and INC-5's events, after
-	// INC-3's, stay until a later prune.
+	// 10:00 go (INC-1, 4, 5), with CA-1 (done 4 Feb, verified 6 Feb); INC-2
+	// stays, its CA-4 was verified after the cut-off (26 Feb); INC-3 is on
+	// legal hold: it stays, and the audit prefix stops at its first event,
+	// so only the twenty events before it go: INC-1's three and the post
+	// each made to its site (message.sent), CA-1's, CA-2's and CA-3's
+	// records and the chat each sent its owner, INC-2's three and their
+	// posts, CA-4's record and its chat to Ben (seq 1-20).
 	h.Config.Records.Retention = configs.Duration(20 * 24 * time.Hour)
 	if _, err := h.Store.ChangeIncident(context.Background(), 3, "jonah", store.ActionHold, "claim"); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = runCLI(t, h, "records", "prune", "--dry-run")
-	expect(code, 0, out, "would remove 4 incidents, 0 activations, 0 tasks, 0 drills, 0 corrective actions and 12 audit events", "kept on legal hold: INC-3")
+	expect(code, 0, out, "would remove 3 incidents, 0 activations, 0 tasks, 0 drills, 1 corrective actions and 20 audit events", "kept on legal hold: INC-3")
 	pruned := filepath.Join(dir, "pruned.jsonl")
 	code, out, _ = runCLI(t, h, "records", "prune", "--out", pruned)
-	expect(code, 0, out, "removed 4 incidents", "export: "+pruned+" (sha256 ", "audit checkpoint: seq 1 to 12 pruned")
+	expect(code, 0, out, "removed 3 incidents", "export: "+pruned+" (sha256 ", "audit checkpoint: seq 1 to 20 pruned")
 	data, err := os.ReadFile(pruned)
-	if err != nil || strings.Count(string(data), "\n") != 4+12 || !strings.Contains(string(data), "Tools found in the van") {
+	if err != nil || strings.Count(string(data), "\n") != 3+1+20 || !strings.Contains(string(data), "Tools found in the van") {
 		t.Fatalf("prune export (%v):\n%s", err, data)
 	}
 	code, out, _ = runCLI(t, h, "audit", "verify")
-	expect(code, 0, out, "ok ", "seq 1 to 12 pruned under retention (checkpointed)")
+	expect(code, 0, out, "ok ", "seq 1 to 20 pruned under retention (checkpointed)")
 	code, out, _ = runCLI(t, h, "audit", "verify", "--file", pruned)
-	expect(code, 0, out, "ok 12 events")
-	if _, err := h.Store.Incident(context.Background(), 2); err == nil {
-		t.Fatal("INC-2 is still there after the prune")
+	expect(code, 0, out, "ok 20 events")
+	if _, err := h.Store.Incident(context.Background(), 1); err == nil {
+		t.Fatal("INC-1 is still there after the prune")
+	}
+	if _, err := h.Store.Incident(context.Background(), 2); err != nil {
+		t.Fatalf("INC-2, whose action was verified after the cut-off, went: %v", err)
 	}
 
 	// Change one field of one event directly in Redis: verify names it.
@@ -132,5 +136,5 @@ func TestCLIOnAScriptedMonth(t *testing.T) {
 		}
 	}
 	code, out, _ = runCLI(t, h, "audit", "verify")
-	expect(code, 1, out, "FAIL: event seq 16 (stream id "+msgs[3].ID+", ", ") was changed: its content does not match what was sealed")
+	expect(code, 1, out, "FAIL: event seq 24 (stream id "+msgs[3].ID+", ", ") was changed: its content does not match what was sealed")
 }

@@ -223,8 +223,10 @@ func TestPruneKeepsAKeptDrillWhole(t *testing.T) {
 		t.Errorf("report drill D-1 after the prune: %d %s", code, errOut)
 	}
 
-	// Once the action is done, the whole drill goes.
+	// Once the action has been done for longer than the retention, the
+	// whole drill goes.
 	h.As("jonah").MustDo("/drill action done 1 Plans updated")
+	h.Advance(48 * time.Hour)
 	code, out, _ = runCLI(t, h, "records", "prune", "--dry-run")
 	if code != 0 || !strings.Contains(out, "1 activations, 3 tasks, 1 drills, 1 corrective actions") {
 		t.Errorf("prune after the action is done: %s", out)

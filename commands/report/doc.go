@@ -13,6 +13,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,8 @@ type Chart struct {
 	Target      float64
 	TargetLabel string
 	// Targets, where an entry is above 0, marks that row's own target
-	// (a plan's) with a dashed tick.
+	// (a plan's) with a dashed tick, explained by a legend that reads
+	// TargetLabel ("target" when empty).
 	Targets []float64
 	// Dup: the section's tables or facts already give these numbers, so
 	// Markdown and CSV, which cannot draw, leave the chart out.
@@ -245,6 +247,7 @@ dl { display: grid; grid-template-columns: max-content auto; gap: .15em 1em; } d
 table { border-collapse: collapse; margin: .6em 0 1.2em; width: 100%; page-break-inside: avoid; }
 caption { text-align: left; font-weight: 600; padding: .3em 0; }
 th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; } th { background: #eee; }
+td, dd { overflow-wrap: anywhere; } td:empty { height: 1.8em; }
 figure { margin: .6em 0 1.2em; page-break-inside: avoid; } figcaption { font-weight: 600; }
 svg text { font: 12px Helvetica, Arial, sans-serif; fill: #111; }
 @media print { body { margin: 0; max-width: none; font-size: 11pt; } h2 { page-break-after: avoid; } a { color: #111; text-decoration: none; } }
@@ -380,6 +383,16 @@ func svgChart(b *strings.Builder, c Chart) {
 		if t := c.target(i); t > 0 {
 			fmt.Fprintf(b, "<line class=\"target\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n", x(t), y+1, x(t), y+rowH-1, TargetColor)
 		}
+	}
+	if slices.ContainsFunc(c.Targets, func(t float64) bool { return t > 0 }) {
+		// A legend for the rows' own targets.
+		label := c.TargetLabel
+		if label == "" {
+			label = "target"
+		}
+		lx := labelW + plotW + 24
+		fmt.Fprintf(b, "<line class=\"target\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n", lx, bottom+22, lx, bottom+38, TargetColor)
+		fmt.Fprintf(b, "<text class=\"legend\" x=\"%d\" y=\"%d\">%s</text>\n", lx+6, bottom+34, e(label))
 	}
 	if c.Target > 0 {
 		tx := x(c.Target)

@@ -549,25 +549,9 @@ func (b *Builder) Drill(ctx context.Context, num int64) (*Doc, error) {
 		Section{Heading: "Results per task", Tables: []Table{rt}},
 		Section{Heading: "Non-responders", Paras: []string{b.people(o.NonResponders)}},
 		Section{Heading: "Overall result", Facts: []Fact{fact("Result", result), durFact("Slowest acknowledgement", dur(o.Slowest)), durFact("Target", dur(d.Target))}},
-		Section{Heading: "Corrective actions", Tables: []Table{b.actionTable(actions)}},
+		Section{Heading: "Corrective actions", Tables: []Table{b.actionsTable("Corrective actions", actions, b.now(), false)}},
 	)
 	return doc, nil
-}
-
-func (b *Builder) actionTable(actions []*store.CorrectiveAction) Table {
-	t := Table{Caption: "Corrective actions", Header: []string{"Action", "Drill", "What", "Recorded", "By", "Status", "Closed"}}
-	for _, a := range actions {
-		closed := "-"
-		if a.Status == store.ActionDone {
-			closed = b.when(a.DoneAt) + " by " + b.person(a.DoneBy)
-			if a.DoneNote != "" {
-				closed += ": " + a.DoneNote
-			}
-		}
-		l, _ := b.timeCells(a.Created)
-		t.Rows = append(t.Rows, []string{a.ID(), store.FormatID("D", a.Drill), a.Text, l, b.person(a.By), a.Status, closed})
-	}
-	return t
 }
 
 // ErrUsage marks a command line RunCLI cannot run.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,13 +16,19 @@ import (
 // ReviewOptions choose what a management review pack covers.
 type ReviewOptions struct {
 	// From and To bound the period: incidents raised, plans triggered and
-	// drills started at or after From and before To.
+	// drills started at or after From and before To. The previous period
+	// is the one of the same length that ends at From.
 	From, To time.Time
 	// Site limits the pack to one site ("" for all).
 	Site string
-	// Now is when the pack is made (qualifications expiring in the 30 days
-	// after it are listed); the store's clock when zero.
+	// Now is when the pack is made: records are read as they stand then
+	// (an acknowledgement after To still counts), qualifications expired
+	// by then and expiring in the 30 days after it are listed; the
+	// store's clock when zero.
 	Now time.Time
+	// Verify is what the audit chain is checked against: the key its
+	// heads must be signed with, a seal log.
+	Verify store.VerifyOptions
 }
 
 // Count is a label and how many.
@@ -53,22 +60,87 @@ type GroupStats struct {
 	TTA, TTR  Stats
 }
 
-// Expiry is a qualification that expires soon.
+// Expiry is a qualification that has expired or expires soon.
 type Expiry struct {
 	Person, Qualification string
 	Expires               configs.Date
+	// Expired: its last valid day is before the day the pack is made.
+	Expired bool
+	// RequiredBy lists the rosters the person is on that require it.
+	RequiredBy []string
 }
 
-// Review is the management review pack as numbers. Drills never count in
-// the incident and live plan figures.
-type Review struct {
-	Opts ReviewOptions
+// Objective results: whether every task of an activation or drill was
+// acknowledged within its plan's target.
+const (
+	ObjectiveMet       = "met"
+	ObjectiveMissed    = "missed"
+	ObjectiveNotJudged = "not judged"
+	ObjectiveNoTarget  = "no target"
+)
+
+// Objective is one live activation or drill judged against its plan's
+// target (every task acknowledged within it).
+type Objective struct {
+	Ref      string // A-n, or D-n for a drill
+	Plan     string
+	PlanName string
+	Site     string
+	Drill    bool
+	At       time.Time
+	Target   time.Duration
+	// Result is ObjectiveMet, ObjectiveMissed, ObjectiveNotJudged (a live
+	// plan stood down, or still running, before any task could miss its
+	// target) or ObjectiveNoTarget.
+	Result string
+	// Slowest is the longest time to acknowledge among its acknowledged
+	// tasks (0: none).
+	Slowest time.Duration
+	// Why names the tasks that missed it.
+	Why string
+}
+
+// PlanObjectives tallies one plan's objectives, live and drilled.
+type PlanObjectives struct {
+	Plan, Name string
+	Target     time.Duration
+	// Live and Drill count objectives by result.
+	Live, Drill map[string]int
+	// SlowestLive and SlowestDrill are the longest times to acknowledge
+	// (0: nothing acknowledged); Any* say whether there was any.
+	SlowestLive, SlowestDrill time.Duration
+	AnyLive, AnyDrill         bool
+}
+
+// ScheduledDrills is one drills.schedule entry in a period: the days a
+// drill was due and the drills held.
+type ScheduledDrills struct {
+	Plan, PlanName, Site string
+	Every                time.Duration
+	Due                  []configs.Date
+	// Held are the drills of the plan at the site started in the period.
+	Held []string
+}
+
+// OpenIncident is an incident still open at the end of a period.
+type OpenIncident struct {
+	Incident *store.Incident
+	// Age is how long it had been open at the end of the period.
+	Age time.Duration
+	// Acknowledged: acknowledged before the end of the period.
+	Acknowledged bool
+}
+
+// Period is the figures of one period. Drills never count in the
+// incident and live plan figures.
+type Period struct {
+	From, To time.Time
 	// Incidents raised in the period, and by site, category, severity.
 	Incidents                      int
 	BySite, ByCategory, BySeverity []Count
-	// All, BySiteTimes and ByShift are the response times: TTA from the
-	// raise to the first acknowledgement (or the resolution, when it came
-	// without one); TTR from the raise to the resolution.
+	// All, BySiteTimes (every site, with or without incidents) and
+	// ByShift are the response times: TTA from the raise to the
+	// acknowledgement; TTR from the raise to the resolution.
 	All                  GroupStats
 	BySiteTimes, ByShift []GroupStats
 	// Live plan activations in the period and their tasks.
@@ -90,10 +162,64 @@ type Review struct {
 	DrillsCompleted, Passed int
 	// PlansNotDrilled lists the plans no drill exercised in the period.
 	PlansNotDrilled []string
-	// OpenActions are the corrective actions still open.
-	OpenActions []*store.CorrectiveAction
-	// Expiring are qualifications expiring in the 30 days after Now.
-	Expiring []Expiry
+	// Objectives judges every live activation and drill of the period
+	// against its plan's target, oldest first; Plans tallies them by plan.
+	Objectives []Objective
+	Plans      []PlanObjectives
+	// Schedule is drills.schedule in the period: drills planned and held.
+	Schedule []ScheduledDrills
+	// OpenAtEnd are the incidents open at the end of the period (raised
+	// in it or before), oldest first.
+	OpenAtEnd []OpenIncident
+	// ActionsRaised and ActionsDone count corrective actions recorded and
+	// done in the period; ActionsOverdue those past their due day at its
+	// end and not done by then.
+	ActionsRaised, ActionsDone, ActionsOverdue int
+}
+
+// Planned is how many drills drills.schedule had due in the period, and
+// Held how many of those plans' drills were held at their sites.
+func (p *Period) Planned() (planned, held int) {
+	for _, s := range p.Schedule {
+		planned += len(s.Due)
+		held += len(s.Held)
+	}
+	return planned, held
+}
+
+// Met counts the period's objectives by result, live or drilled.
+func (p *Period) Met(drill bool) map[string]int {
+	out := map[string]int{}
+	for _, o := range p.Objectives {
+		if o.Drill == drill {
+			out[o.Result]++
+		}
+	}
+	return out
+}
+
+// Review is the management review pack as numbers (ISO 18788 clause 9.3):
+// the period's figures, the previous period's for comparison, and what
+// stands at the time it is made.
+type Review struct {
+	Opts ReviewOptions
+	Period
+	// Previous is the period of the same length before this one.
+	Previous Period
+	// ReviewActions are the actions management reviews decided on that
+	// were not verified before the period began (the earlier reviews'
+	// included); Actions the corrective actions of incidents, plans and
+	// drills recorded before the period ended and not verified before it
+	// began. Both as they stand when the pack is made.
+	ReviewActions, Actions []*store.CorrectiveAction
+	// Expired and Expiring are qualifications expired by the day the pack
+	// is made, and expiring in the 30 days after it.
+	Expired, Expiring []Expiry
+	// Audit is the chain's verification when the pack was made, Head its
+	// head then; AuditErr says why it could not be read.
+	Audit    *store.AuditVerification
+	Head     store.AuditHead
+	AuditErr error
 }
 
 // Review computes the management review pack.
@@ -112,16 +238,78 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 	if err != nil {
 		return nil, err
 	}
-	in := func(t time.Time, site string) bool {
-		return !t.Before(o.From) && t.Before(o.To) && (o.Site == "" || site == o.Site)
-	}
 	r := &Review{Opts: o}
+	if r.Period, err = b.period(ctx, recs, h, o.From, o.To, o); err != nil {
+		return nil, err
+	}
+	if r.Previous, err = b.period(ctx, recs, h, o.From.Add(-o.To.Sub(o.From)), o.From, o); err != nil {
+		return nil, err
+	}
+
+	// Corrective actions as they stand, of the period and still pending
+	// from before it.
+	for _, a := range recs.Actions {
+		if !a.Created.Before(o.To) || a.Status == store.ActionVerified && a.VerifiedAt.Before(o.From) {
+			continue
+		}
+		if a.Subject == store.ReviewSubject {
+			r.ReviewActions = append(r.ReviewActions, a)
+		} else if o.Site == "" || b.actionSite(recs, a) == o.Site {
+			r.Actions = append(r.Actions, a)
+		}
+	}
+
+	// Qualifications: a qualification "expires: 2026-03-15" is valid
+	// through that day.
+	loc := b.cfg.Location()
+	y, m, d := o.Now.In(loc).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	horizon := today.AddDate(0, 0, 30)
+	for _, p := range b.cfg.People {
+		if o.Site != "" && !b.rosteredAt(p.ID, o.Site) {
+			continue
+		}
+		for _, q := range p.Qualifications {
+			at := q.Expires.In(loc)
+			e := Expiry{Person: p.ID, Qualification: q.Name, Expires: q.Expires, Expired: at.Before(today), RequiredBy: b.requiredBy(p.ID, q.Name)}
+			switch {
+			case e.Expired:
+				r.Expired = append(r.Expired, e)
+			case !at.After(horizon):
+				r.Expiring = append(r.Expiring, e)
+			}
+		}
+	}
+	for _, list := range [][]Expiry{r.Expired, r.Expiring} {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Expires.In(loc).Before(list[j].Expires.In(loc)) })
+	}
+
+	// The audit chain as it stands now.
+	r.Audit, r.AuditErr = b.st.VerifyAudit(ctx, o.Verify)
+	if r.AuditErr == nil {
+		r.Head, r.AuditErr = b.st.AuditHead(ctx)
+	}
+	return r, nil
+}
+
+// period works out the figures of [from, to).
+func (b *Builder) period(ctx context.Context, recs *store.Records, h history, from, to time.Time, o ReviewOptions) (Period, error) {
+	in := func(t time.Time, site string) bool {
+		return !t.Before(from) && t.Before(to) && (o.Site == "" || site == o.Site)
+	}
+	r := Period{From: from, To: to}
 
 	// Incidents.
 	site, cat, sev := map[string]int{}, map[string]int{}, map[string]int{}
 	var all []*store.Incident
 	bySite, byShift := map[string][]*store.Incident{}, map[string][]*store.Incident{}
 	for _, inc := range recs.Incidents {
+		if o.Site == "" || inc.Site == o.Site {
+			if inc.Created.Before(to) && (inc.ResolvedAt.IsZero() || !inc.ResolvedAt.Before(to)) {
+				r.OpenAtEnd = append(r.OpenAtEnd, OpenIncident{Incident: inc, Age: to.Sub(inc.Created),
+					Acknowledged: !inc.AckedAt.IsZero() && inc.AckedAt.Before(to)})
+			}
+		}
 		if !in(inc.Created, inc.Site) {
 			continue
 		}
@@ -163,11 +351,13 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 			continue
 		}
 		r.Activations++
+		var tasks []*store.Task
 		for _, tn := range a.Tasks {
 			t, ok := recs.Tasks[tn]
 			if !ok {
 				continue
 			}
+			tasks = append(tasks, t)
 			s := story(t, h[t.ID()])
 			r.Tasks++
 			if s.Used(configs.ChannelSMS) {
@@ -189,6 +379,7 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 				missed[p]++
 			}
 		}
+		r.Objectives = append(r.Objectives, b.judge(a, tasks, o.Now))
 	}
 	r.NonResponders = counts(missed, nil)
 
@@ -198,57 +389,160 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 		if !in(d.Started, d.Site) {
 			continue
 		}
-		o, err := b.drillOutcome(ctx, h, d)
+		do, err := b.drillOutcome(ctx, h, d)
 		if err != nil {
-			return nil, err
+			return r, err
 		}
-		r.Drills = append(r.Drills, o)
+		r.Drills = append(r.Drills, do)
 		drilled[d.Plan] = true
 		if d.Status == "stopped" {
 			r.DrillsCompleted++
 		}
-		if o.Passed {
+		if do.Passed {
 			r.Passed++
 		}
+		tasks := make([]*store.Task, len(do.Tasks))
+		for i, f := range do.Tasks {
+			tasks[i] = f.Task
+		}
+		r.Objectives = append(r.Objectives, b.judge(do.Act, tasks, o.Now))
 	}
 	for _, p := range b.cfg.Plans {
 		if !drilled[p.ID] {
 			r.PlansNotDrilled = append(r.PlansNotDrilled, p.ID)
 		}
 	}
-
-	// Corrective actions still open (of drills at the site, when one is
-	// chosen).
-	drillSite := map[int64]string{}
-	for _, d := range recs.Drills {
-		drillSite[d.Num] = d.Site
-	}
-	for _, a := range recs.Actions {
-		if a.Status == store.ActionOpen && (o.Site == "" || drillSite[a.Drill] == o.Site) {
-			r.OpenActions = append(r.OpenActions, a)
-		}
-	}
-
-	// Qualifications expiring in the 30 days after Now: a qualification
-	// "expires: 2026-03-15" is valid through that day.
-	loc := b.cfg.Location()
-	y, m, d := o.Now.In(loc).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	horizon := today.AddDate(0, 0, 30)
-	for _, p := range b.cfg.People {
-		if o.Site != "" && !b.rosteredAt(p.ID, o.Site) {
-			continue
-		}
-		for _, q := range p.Qualifications {
-			if at := q.Expires.In(loc); !at.Before(today) && !at.After(horizon) {
-				r.Expiring = append(r.Expiring, Expiry{Person: p.ID, Qualification: q.Name, Expires: q.Expires})
+	sort.SliceStable(r.Objectives, func(i, j int) bool { return r.Objectives[i].At.Before(r.Objectives[j].At) })
+	for _, p := range b.cfg.Plans {
+		po := PlanObjectives{Plan: p.ID, Name: p.Name, Target: p.Target.D(), Live: map[string]int{}, Drill: map[string]int{}}
+		for _, ob := range r.Objectives {
+			if ob.Plan != p.ID {
+				continue
+			}
+			if ob.Drill {
+				po.Drill[ob.Result]++
+				po.AnyDrill = true
+				po.SlowestDrill = max(po.SlowestDrill, ob.Slowest)
+			} else {
+				po.Live[ob.Result]++
+				po.AnyLive = true
+				po.SlowestLive = max(po.SlowestLive, ob.Slowest)
 			}
 		}
+		r.Plans = append(r.Plans, po)
 	}
-	sort.SliceStable(r.Expiring, func(i, j int) bool {
-		return r.Expiring[i].Expires.In(loc).Before(r.Expiring[j].Expires.In(loc))
-	})
+
+	// Drills planned against drills held.
+	loc := b.cfg.Location()
+	for _, sd := range b.cfg.Drills.Schedule {
+		if o.Site != "" && sd.Site != o.Site {
+			continue
+		}
+		e := ScheduledDrills{Plan: sd.Plan, PlanName: sd.Plan, Site: sd.Site, Every: sd.Every.D(), Due: sd.Due(from, to, loc)}
+		if p, ok := b.cfg.Plan(sd.Plan); ok {
+			e.PlanName = p.Name
+		}
+		for _, d := range r.Drills {
+			if d.Drill.Plan == sd.Plan && d.Drill.Site == sd.Site {
+				e.Held = append(e.Held, d.Drill.ID())
+			}
+		}
+		r.Schedule = append(r.Schedule, e)
+	}
+
+	// Corrective actions raised, done and overdue.
+	endDay := to.In(loc)
+	end := configs.Date{Year: endDay.Year(), Month: int(endDay.Month()), Day: endDay.Day()}.String()
+	for _, a := range recs.Actions {
+		if o.Site != "" && b.actionSite(recs, a) != o.Site {
+			continue
+		}
+		if !a.Created.Before(from) && a.Created.Before(to) {
+			r.ActionsRaised++
+		}
+		if !a.DoneAt.IsZero() && !a.DoneAt.Before(from) && a.DoneAt.Before(to) {
+			r.ActionsDone++
+		}
+		if a.Created.Before(to) && a.Due != "" && a.Due < end && (a.DoneAt.IsZero() || !a.DoneAt.Before(to)) {
+			r.ActionsOverdue++
+		}
+	}
 	return r, nil
+}
+
+// judge says whether every task of act was acknowledged within its
+// plan's target. A task nobody acknowledged misses it once the target has
+// passed; a live plan stood down before that is not judged on it (a drill
+// stopped early is: its tasks were not answered).
+func (b *Builder) judge(act *store.Activation, tasks []*store.Task, now time.Time) Objective {
+	ob := Objective{Ref: act.ID(), Plan: act.Plan, PlanName: act.PlanName, Site: act.Site, Drill: act.Drill > 0, At: act.Created, Target: act.Target}
+	if ob.Drill {
+		ob.Ref = store.FormatID("D", act.Drill)
+	}
+	if ob.Target == 0 {
+		if p, ok := b.cfg.Plan(act.Plan); ok {
+			ob.Target = p.Target.D()
+		}
+	}
+	if ob.Target == 0 {
+		ob.Result = ObjectiveNoTarget
+		return ob
+	}
+	met, missed := 0, []string{}
+	for _, t := range tasks {
+		f := Figures(t)
+		if f.Simulated {
+			continue
+		}
+		deadline := t.Created.Add(ob.Target)
+		switch {
+		case f.Acked():
+			ob.Slowest = max(ob.Slowest, f.TimeToAck())
+			if f.TimeToAck() <= ob.Target {
+				met++
+			} else {
+				missed = append(missed, fmt.Sprintf("%s acknowledged after %s", t.ID(), f.TimeToAck().Round(time.Second)))
+			}
+		case !ob.Drill && !act.ClosedAt.IsZero() && act.ClosedAt.Before(deadline):
+		case now.Before(deadline) && act.ClosedAt.IsZero():
+		default:
+			missed = append(missed, t.ID()+" not acknowledged")
+		}
+	}
+	switch {
+	case len(missed) > 0:
+		ob.Result, ob.Why = ObjectiveMissed, strings.Join(missed, "; ")
+	case met > 0:
+		ob.Result = ObjectiveMet
+	default:
+		ob.Result = ObjectiveNotJudged
+	}
+	return ob
+}
+
+// actionSite is the site of an action's subject (actions recorded before
+// they kept one: their drill's).
+func (b *Builder) actionSite(recs *store.Records, a *store.CorrectiveAction) string {
+	if a.Site != "" || a.Drill == 0 {
+		return a.Site
+	}
+	for _, d := range recs.Drills {
+		if d.Num == a.Drill {
+			return d.Site
+		}
+	}
+	return ""
+}
+
+// requiredBy lists the rosters person is on that require qualification.
+func (b *Builder) requiredBy(person, qualification string) []string {
+	var out []string
+	for _, r := range b.cfg.Rosters {
+		if slices.Contains(r.Rotation.People, person) && slices.Contains(r.Requires, qualification) {
+			out = append(out, r.ID)
+		}
+	}
+	return out
 }
 
 func (b *Builder) rosteredAt(person, site string) bool {
@@ -364,129 +658,4 @@ func pct(d time.Duration, reached bool, n int, none string) string {
 		return none
 	}
 	return d.Round(time.Second).String()
-}
-
-// ReviewDoc lays the pack out as a document.
-func (b *Builder) ReviewDoc(r *Review) *Doc {
-	loc := b.cfg.Location()
-	scope := "all sites"
-	if r.Opts.Site != "" {
-		scope = b.site(r.Opts.Site)
-	}
-	doc := &Doc{
-		Title: "Management review pack: " + b.cfg.Organization,
-		Subtitle: fmt.Sprintf("%s to %s (%s), %s. Generated %s from the muster records. Drills are never counted in the incident and live plan figures.",
-			r.Opts.From.In(loc).Format("2 Jan 2006 15:04"), r.Opts.To.In(loc).Format("2 Jan 2006 15:04"), loc, scope, b.when(r.Opts.Now)),
-	}
-	countTable := func(caption, col string, cs []Count, label func(string) string) Table {
-		t := Table{Caption: caption, Header: []string{col, "Incidents"}}
-		for _, c := range cs {
-			t.Rows = append(t.Rows, []string{label(c.Label), fmt.Sprint(c.N)})
-		}
-		return t
-	}
-	chart := func(title string, cs []Count, label func(string) string) Chart {
-		c := Chart{Title: title, Dup: true}
-		for _, x := range cs {
-			c.Labels = append(c.Labels, label(x.Label))
-			c.Values = append(c.Values, float64(x.N))
-		}
-		return c
-	}
-	same := func(s string) string { return s }
-	siteName := func(id string) string {
-		if s, ok := b.cfg.Site(id); ok {
-			return s.Name
-		}
-		return id
-	}
-	doc.Sections = append(doc.Sections, Section{
-		Heading: "Incidents",
-		Facts:   []Fact{fact("Incidents raised", fmt.Sprint(r.Incidents))},
-		Charts:  []Chart{chart("Incidents by site", r.BySite, siteName), chart("Incidents by severity", r.BySeverity, same)},
-		Tables: []Table{countTable("By site", "Site", r.BySite, siteName), countTable("By category", "Category", r.ByCategory, same),
-			countTable("By severity", "Severity", r.BySeverity, same)},
-	})
-	tt := Table{Caption: "Time to acknowledge (TTA) and to resolve (TTR); median and 90th percentile, nearest rank; incidents never acknowledged (or not resolved) rank last",
-		Header:    []string{"Group", "Incidents", "Acknowledged", "TTA median", "TTA p90", "Resolved", "TTR median", "TTR p90"},
-		Durations: []int{3, 4, 6, 7}}
-	row := func(prefix string, g GroupStats) {
-		tt.Rows = append(tt.Rows, []string{prefix + g.Label, fmt.Sprint(g.Incidents),
-			fmt.Sprint(g.TTA.Reached), pct(g.TTA.Median, g.TTA.MedianReached, g.Incidents, "not acknowledged"), pct(g.TTA.P90, g.TTA.P90Reached, g.Incidents, "not acknowledged"),
-			fmt.Sprint(g.TTR.Reached), pct(g.TTR.Median, g.TTR.MedianReached, g.Incidents, "not resolved"), pct(g.TTR.P90, g.TTR.P90Reached, g.Incidents, "not resolved")})
-	}
-	row("", r.All)
-	ttaChart := Chart{Title: "Median time to acknowledge by site", Unit: "min", Axis: "minutes from the raise to the acknowledgement"}
-	for _, g := range r.BySiteTimes {
-		row("Site: ", GroupStats{Label: siteName(g.Label), Incidents: g.Incidents, TTA: g.TTA, TTR: g.TTR})
-		ttaChart.Labels = append(ttaChart.Labels, siteName(g.Label))
-		switch {
-		case g.Incidents == 0:
-			ttaChart.Values = append(ttaChart.Values, 0)
-			ttaChart.Missing = append(ttaChart.Missing, "no data: no incidents")
-		case !g.TTA.MedianReached:
-			ttaChart.Values = append(ttaChart.Values, 0)
-			ttaChart.Missing = append(ttaChart.Missing, fmt.Sprintf("no median: %d of %d not acknowledged", g.Incidents-g.TTA.Reached, g.Incidents))
-		default:
-			ttaChart.Values = append(ttaChart.Values, minutes(g.TTA.Median))
-			ttaChart.Missing = append(ttaChart.Missing, "")
-		}
-	}
-	for _, g := range r.ByShift {
-		row("Shift ", g)
-	}
-	doc.Sections = append(doc.Sections, Section{Heading: "Response times", Charts: []Chart{ttaChart}, Tables: []Table{tt}})
-
-	ut := Table{Caption: "Unanswered tasks (escalation ran out, nobody answered)", Header: []string{"Task", "Activation", "Title", "Site", "Created", "Did not answer"}}
-	for _, s := range r.Unanswered {
-		l, _ := b.timeCells(s.Task.Created)
-		ut.Rows = append(ut.Rows, []string{s.Task.ID(), store.FormatID("A", s.Task.Activation), s.Task.Title, siteName(s.Task.Site), l, b.people(s.NotAnswered)})
-	}
-	lt := Table{Caption: "Tasks acknowledged after their escalation ran out", Header: []string{"Task", "Activation", "Title", "Site", "Acknowledged by", "Time to acknowledge", "Did not answer"},
-		Durations: []int{5}}
-	for _, s := range r.AckedLate {
-		lt.Rows = append(lt.Rows, []string{s.Task.ID(), store.FormatID("A", s.Task.Activation), s.Task.Title, siteName(s.Task.Site), b.person(s.AckedBy), dur(s.TimeToAck()), b.people(s.NotAnswered)})
-	}
-	nt := Table{Caption: "Non-responders (live tasks held and not answered)", Header: []string{"Person", "Tasks not answered"}}
-	for _, c := range r.NonResponders {
-		nt.Rows = append(nt.Rows, []string{b.person(c.Label), fmt.Sprint(c.N)})
-	}
-	doc.Sections = append(doc.Sections, Section{
-		Heading: "Escalations (live plans)",
-		Facts: []Fact{fact("Plans triggered", fmt.Sprint(r.Activations)), fact("Tasks", fmt.Sprint(r.Tasks)),
-			fact("Tasks that needed SMS", fmt.Sprint(r.TasksSMS)), fact("Tasks that needed voice", fmt.Sprint(r.TasksVoice)),
-			fact("Tasks escalated to someone else", fmt.Sprint(r.TasksReassigned)), fact("Tasks unanswered", fmt.Sprint(len(r.Unanswered))),
-			fact("Tasks acknowledged after the escalation ran out", fmt.Sprint(len(r.AckedLate)))},
-		Tables: []Table{ut, lt, nt},
-	})
-
-	dt := Table{Caption: "Drills held", Header: []string{"Drill", "Plan", "Site", "Started", "Status", "Result", "Slowest acknowledgement", "Target", "Non-responders"},
-		Durations: []int{6, 7}}
-	for _, o := range r.Drills {
-		res := "FAIL"
-		if o.Passed {
-			res = "PASS"
-		}
-		l, _ := b.timeCells(o.Drill.Started)
-		dt.Rows = append(dt.Rows, []string{o.Drill.ID(), o.Act.PlanName, siteName(o.Drill.Site), l, o.Drill.Status, res, dur(o.Slowest), dur(o.Drill.Target), b.people(o.NonResponders)})
-	}
-	notDrilled := "none"
-	if len(r.PlansNotDrilled) > 0 {
-		notDrilled = strings.Join(r.PlansNotDrilled, ", ")
-	}
-	doc.Sections = append(doc.Sections, Section{
-		Heading: "Drills",
-		Facts: []Fact{fact("Drills started", fmt.Sprint(len(r.Drills))), fact("Drills completed", fmt.Sprint(r.DrillsCompleted)),
-			fact("Drills passed", fmt.Sprint(r.Passed)), fact("Plans drilled", fmt.Sprintf("%d of %d", len(b.cfg.Plans)-len(r.PlansNotDrilled), len(b.cfg.Plans))),
-			fact("Plans not drilled in the period", notDrilled)},
-		Charts: []Chart{{Title: "Drill results", Dup: true, Labels: []string{"Passed", "Failed"}, Values: []float64{float64(r.Passed), float64(len(r.Drills) - r.Passed)}}},
-		Tables: []Table{dt},
-	})
-	doc.Sections = append(doc.Sections, Section{Heading: "Open corrective actions", Tables: []Table{b.actionTable(r.OpenActions)}})
-	et := Table{Caption: "Qualifications expiring in the next 30 days", Header: []string{"Person", "Qualification", "Expires"}}
-	for _, e := range r.Expiring {
-		et.Rows = append(et.Rows, []string{b.person(e.Person), e.Qualification, e.Expires.String()})
-	}
-	doc.Sections = append(doc.Sections, Section{Heading: "Qualifications", Tables: []Table{et}})
-	return doc
 }
