@@ -115,6 +115,11 @@ func TestInboundSMS(t *testing.T) {
 	if w.Code != http.StatusOK || w.Body.String() != `<?xml version="1.0" encoding="UTF-8"?><Response><Message>ran status</Message></Response>` {
 		t.Fatalf("status: %d %s", w.Code, w.Body)
 	}
+	// An owner may mark a corrective action done by SMS.
+	w = post(sms, "/twilio/sms", form("+447700900101", "ACTION DONE CA-3 fitted"), token, public+"/twilio/sms")
+	if !strings.Contains(w.Body.String(), "<Message>ran ACTION DONE CA-3 fitted</Message>") {
+		t.Fatalf("action by sms: %s", w.Body)
+	}
 	// Commands SMS does not take are not run.
 	w = post(sms, "/twilio/sms", form("+447700900101", "/plan trigger fire-evacuation"), token, public+"/twilio/sms")
 	if !strings.Contains(w.Body.String(), "muster understands") {
@@ -144,7 +149,8 @@ func TestInboundSMS(t *testing.T) {
 	if out, _ := st.SMSOptedOut(context.Background(), "ben"); out {
 		t.Fatal("START did not opt ben back in")
 	}
-	if len(rec.reqs) != 1 || rec.reqs[0] != (commands.Request{Platform: commands.PlatformSMS, UserID: "+447700900101", Text: "status"}) {
+	if len(rec.reqs) != 2 || rec.reqs[0] != (commands.Request{Platform: commands.PlatformSMS, UserID: "+447700900101", Text: "status"}) ||
+		rec.reqs[1].Text != "ACTION DONE CA-3 fitted" {
 		t.Fatalf("commands run: %+v", rec.reqs)
 	}
 }
