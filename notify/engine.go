@@ -27,8 +27,6 @@ type Engine struct {
 	st    *store.Store
 	clock clock.Clock
 	log   *zap.Logger
-	// token identifies this process's claims.
-	token string
 	lease time.Duration
 	batch int
 	wake  chan struct{}
@@ -48,8 +46,6 @@ type EngineOptions struct {
 	Store  *store.Store
 	Clock  clock.Clock
 	Logger *zap.Logger
-	// Token names this process in claims; random when empty.
-	Token string
 	// Lease is how long a claim holds; the config's engine.lease when 0.
 	Lease time.Duration
 	// Batch is how many deadlines one claim takes (default 200).
@@ -58,16 +54,13 @@ type EngineOptions struct {
 
 // NewEngine builds an Engine.
 func NewEngine(o EngineOptions) *Engine {
-	e := &Engine{cfg: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, token: o.Token, lease: o.Lease, batch: o.Batch,
+	e := &Engine{cfg: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, lease: o.Lease, batch: o.Batch,
 		wake: make(chan struct{}, 1)}
 	if e.clock == nil {
 		e.clock = clock.Real{}
 	}
 	if e.log == nil {
 		e.log = zap.NewNop()
-	}
-	if e.token == "" {
-		e.token = NewToken()
 	}
 	if e.lease == 0 {
 		e.lease = o.Config.Engine.Lease.D()
@@ -232,7 +225,7 @@ func (e *Engine) claimBatch(ctx context.Context) claimed {
 // engine's lease. A claim that is never run (the process died) falls due
 // again when the lease ends and another engine takes it over.
 func (e *Engine) claim(ctx context.Context, now time.Time) ([]store.Claim, error) {
-	return e.st.ClaimDue(ctx, now, e.lease, e.batch, e.token)
+	return e.st.ClaimDue(ctx, now, e.lease, e.batch)
 }
 
 // fireAll records a claimed batch's steps in one pipelined round trip
@@ -287,9 +280,9 @@ func Steps(p *configs.Policy) []configs.Step {
 func (e *Engine) prepare(ctx context.Context, b *batch, c store.Claim) store.StepRun {
 	t := c.Record
 	if t == nil {
-		return store.StepRun{Task: c.Task, Token: e.token}
+		return store.StepRun{Task: c.Task, Until: c.Until}
 	}
-	run := store.StepRun{Task: t.Num, Token: e.token, Step: t.Step}
+	run := store.StepRun{Task: t.Num, Until: c.Until, Step: t.Step}
 	if t.Status == store.TaskOpen {
 		e.plan(ctx, b, t, &run)
 	}

@@ -42,8 +42,8 @@ func TestAckRacesDeadlines(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
 	var recorded atomic.Int64 // escalation steps recorded, by both engines
-	for i, name := range []string{"A", "B"} {
-		e := NewEngine(EngineOptions{Config: cfg, Store: stores[i], Clock: clk, Token: name})
+	for i := range 2 {
+		e := NewEngine(EngineOptions{Config: cfg, Store: stores[i], Clock: clk})
 		e.OnStep = func(_ int64, _ int, result string, _, _ time.Time) {
 			if result == store.StepOK {
 				recorded.Add(1)

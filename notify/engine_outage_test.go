@@ -30,7 +30,7 @@ func TestEngineCatchesUpAfterOutage(t *testing.T) {
 	restart := clk.Now()
 
 	log := &stepLog{}
-	e := NewEngine(EngineOptions{Config: cfg, Store: st, Clock: clk, Token: "late"})
+	e := NewEngine(EngineOptions{Config: cfg, Store: st, Clock: clk})
 	e.OnStep = log.hook("late")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

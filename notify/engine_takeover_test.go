@@ -61,7 +61,7 @@ func TestEngineTakeoverExactlyOnce(t *testing.T) {
 	log := &stepLog{}
 	engines := map[string]*Engine{}
 	for i, name := range []string{"A", "B", "C"} {
-		e := NewEngine(EngineOptions{Config: cfg, Store: stores[i], Clock: clk, Token: name, Lease: lease, Batch: batch})
+		e := NewEngine(EngineOptions{Config: cfg, Store: stores[i], Clock: clk, Lease: lease, Batch: batch})
 		e.OnStep = log.hook(name)
 		engines[name] = e
 	}

@@ -17,12 +17,16 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-// Deliverer drains the durable outbox (see store/outbox.go): it routes
-// every message a transition wrote to Redis into its lane, then sends each
-// lane's messages through the notifiers:
+// Deliverer drains the durable outbox (see store/outbox.go): it reads
+// every message a transition wrote to Redis through the outbox's consumer
+// group and sends it through the notifiers:
 //
-//   - chat goes out at once, on its own lane, so it never waits behind a
-//     paced SMS call-out;
+//   - chat (and any unpaced channel) goes out at once, straight from the
+//     stream: the message stays pending in the consumer group under this
+//     process until its outcome is recorded, so it costs Redis no lane;
+//     it never waits behind a paced SMS call-out;
+//   - paced channels go through a lane of their own, into which the
+//     message is routed, as does a message whose send is retried;
 //   - SMS and voice go out per sender at the configured rate, shared by
 //     every process through Redis;
 //   - a send that may succeed later (429, 5xx, a timeout) is retried with
@@ -230,6 +234,9 @@ type lane struct {
 	name string
 	pace store.Pace
 	poke chan struct{}
+	// sem holds a slot for each of the lane's sends in flight, those taken
+	// from the lane and those sent straight from the stream alike.
+	sem chan struct{}
 }
 
 func (l *lane) wake() {
@@ -242,14 +249,15 @@ func (l *lane) wake() {
 // Run delivers until ctx ends, then waits for the sends in flight to
 // finish and be recorded.
 func (d *Deliverer) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+	var wg, direct sync.WaitGroup
 	defer wg.Wait()
+	defer direct.Wait()
 	lanes := map[string]*lane{}
 	start := func(name string) *lane {
 		if l, ok := lanes[name]; ok {
 			return l
 		}
-		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1)}
+		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.workers)}
 		lanes[name] = l
 		wg.Add(1)
 		go func() {
@@ -272,9 +280,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			for _, n := range known {
 				start(n)
 			}
+			// Entries of a process that died: it may have sent them
+			// (direct), so they go to their lanes marked unsure.
 			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 200)
 			d.report("outbox", err)
-			for _, n := range d.route(ctx, stale) {
+			for _, n := range d.route(ctx, stale, true) {
 				start(n).wake()
 			}
 		}
@@ -284,16 +294,59 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			d.sleep(ctx, time.Second, nil)
 			continue
 		}
-		for _, n := range d.route(ctx, entries) {
+		paced, live := d.split(ctx, entries)
+		for _, n := range d.route(ctx, paced, false) {
 			start(n).wake()
+		}
+		for _, e := range live {
+			l := start(e.Lane)
+			l.sem <- struct{}{} // waits while the lane's workers are all busy
+			direct.Add(1)
+			go func() {
+				defer func() { <-l.sem; direct.Done() }()
+				d.send(ctx, e)
+			}()
 		}
 	}
 	return nil
 }
 
+// split sorts entries just read from the stream: those of paced lanes go
+// through their lane (returned as paced, to route); the others are sent
+// straight from the stream (returned as live, marked direct), except
+// those about a task that has closed meanwhile, which are dropped here.
+// Sending unpaced messages direct spares Redis a lane's writes for each.
+func (d *Deliverer) split(ctx context.Context, entries []store.OutboxEntry) (paced, live []store.OutboxEntry) {
+	var direct []store.OutboxEntry
+	for _, e := range entries {
+		l := d.Lane(e.Msg.Channel)
+		if d.paceOf(l).Rate > 0 {
+			paced = append(paced, e)
+			continue
+		}
+		e.Direct, e.Lane, e.Attempts = true, l, 1
+		direct = append(direct, e)
+	}
+	if len(direct) == 0 {
+		return paced, nil
+	}
+	live, closed, err := d.st.LiveOutbox(ctx, direct)
+	if err != nil {
+		// Left pending in the group: taken over after the lease.
+		d.report("outbox", err)
+		return paced, nil
+	}
+	for _, e := range closed {
+		d.report(e.Lane, d.st.DropOutbox(ctx, e, d.consumer))
+		d.observe(Delivered{Msg: e.Msg, Lane: e.Lane, Outcome: OutcomeDropped})
+	}
+	return paced, live
+}
+
 // route moves stream entries into their lanes and returns the lanes that
 // got messages. Refused messages are reported and their tasks advanced.
-func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry) []string {
+// unsure marks entries taken over from a process that died.
+func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, unsure bool) []string {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -301,7 +354,7 @@ func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry) []st
 	laneOf := map[string]string{}
 	for i, e := range entries {
 		l := d.Lane(e.Msg.Channel)
-		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel)}
+		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: unsure}
 		laneOf[e.ID] = l
 	}
 	res, err := d.st.RouteOutbox(ctx, routes)
@@ -360,7 +413,7 @@ func (d *Deliverer) announceFull(ctx context.Context, l string, n int) {
 
 // runLane sends one lane's messages until ctx ends.
 func (d *Deliverer) runLane(ctx context.Context, l *lane) {
-	sem := make(chan struct{}, d.workers)
+	sem := l.sem
 	freed := make(chan struct{}, 1)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
@@ -562,21 +615,27 @@ func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 	if err := d.st.EnsureOutbox(ctx); err != nil {
 		return 0, err
 	}
+	n := 0
 	for {
 		entries, err := d.st.ReadOutbox(ctx, d.consumer, 500, -1)
 		if err != nil {
-			return 0, err
+			return n, err
 		}
 		if len(entries) == 0 {
 			break
 		}
-		d.route(ctx, entries)
+		paced, live := d.split(ctx, entries)
+		n += len(entries) - len(paced) - len(live) // dropped
+		d.route(ctx, paced, false)
+		for _, e := range live {
+			d.send(ctx, e)
+			n++
+		}
 	}
 	lanes, err := d.st.OutboxLanes(ctx)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
-	n := 0
 	for _, name := range lanes {
 		pace := d.paceOf(name)
 		for {

@@ -12,11 +12,11 @@ import (
 	"github.com/muster-ops/muster/store/storetest"
 )
 
-// ClaimDue holds each due timer until the end of the lease under its
-// token, carries the task and the step's scheduled due time, drops the
-// timer of a task that is gone, claims nothing twice while the lease
-// holds, and lets another token take the claims over once it ends (the
-// due time staying the step's, not the lease's).
+// ClaimDue holds each due timer until the end of the lease, carries the
+// task and the step's scheduled due time, drops the timer of a task that
+// is gone, claims nothing twice while the lease holds, and lets another
+// process take the claims over once it ends (the due time staying the
+// step's, not the lease's); the first claimer's step is then refused.
 func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -36,7 +36,7 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 	}
 	now = start.Add(3 * time.Second)
 	const lease = 30 * time.Second
-	claims, err := s.ClaimDue(ctx, now, lease, 10, "A")
+	claims, err := s.ClaimDue(ctx, now, lease, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +63,8 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 		if err != nil || int64(score) != now.Add(lease).UnixMilli() {
 			t.Errorf("%s timer at %v (%v), want the end of the lease %d", tk.ID(), score, err, now.Add(lease).UnixMilli())
 		}
-		if tok, _ := s.Client().HGet(ctx, s.Key("task", strconv.FormatInt(c.Task, 10)), "claim").Result(); tok != "A" {
-			t.Errorf("%s claim token %q, want A", tk.ID(), tok)
+		if !c.Until.Equal(now.Add(lease)) {
+			t.Errorf("%s claimed until %s, want the end of the lease %s", tk.ID(), c.Until, now.Add(lease))
 		}
 	}
 	if err := s.Client().ZScore(ctx, s.Key("timers"), "999").Err(); err != redis.Nil {
@@ -73,12 +73,12 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 
 	// Nothing is claimed twice while the lease holds.
 	now = now.Add(lease - time.Millisecond)
-	if again, err := s.ClaimDue(ctx, now, lease, 10, "B"); err != nil || len(again) != 0 {
+	if again, err := s.ClaimDue(ctx, now, lease, 10); err != nil || len(again) != 0 {
 		t.Fatalf("during the lease B claimed %d (%v), want none", len(again), err)
 	}
 	// When it ends, B takes both over, still at the steps' due time.
 	now = now.Add(time.Millisecond)
-	taken, err := s.ClaimDue(ctx, now, lease, 10, "B")
+	taken, err := s.ClaimDue(ctx, now, lease, 10)
 	if err != nil || len(taken) != 2 {
 		t.Fatalf("after the lease B claimed %d (%v), want 2", len(taken), err)
 	}
@@ -88,11 +88,11 @@ func TestClaimDueLeasesAndTakesOver(t *testing.T) {
 		}
 	}
 	// A's late step is refused; B's runs.
-	run := store.StepRun{Task: tasks[0].Num, Token: "A", Step: 0, Wait: 2 * time.Minute, Note: "step 1", Audit: map[string]any{"step": 0}}
+	run := store.StepRun{Task: tasks[0].Num, Until: claims[0].Until, Step: 0, Wait: 2 * time.Minute, Note: "step 1", Audit: map[string]any{"step": 0}}
 	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepStale {
 		t.Errorf("A's step after the take-over: %q (%v), want %q", res, err, store.StepStale)
 	}
-	run.Token = "B"
+	run.Until = taken[0].Until
 	if res, err := s.RunStep(ctx, run); err != nil || res != store.StepOK {
 		t.Errorf("B's step: %q (%v), want %q", res, err, store.StepOK)
 	}
@@ -128,7 +128,7 @@ func TestClaimDueLargeBatch(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := s.ClaimDue(ctx, now, time.Minute, 5000, "A")
+	claims, err := s.ClaimDue(ctx, now, time.Minute, 5000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,12 @@ func TestAdvanceTaskOnlyAtTheSameStep(t *testing.T) {
 	}
 	check(1, store.AdvanceMoved) // step 0 has not run
 	check(0, store.AdvanceDue)   // and is due already
-	claims, err := st.ClaimDue(ctx, now, time.Minute, 10, "e")
+	claims, err := st.ClaimDue(ctx, now, time.Minute, 10)
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim: %v %v", claims, err)
 	}
 	check(0, store.AdvanceRunning) // an engine holds it
-	if res, err := st.RunStep(ctx, store.StepRun{Task: n, Token: "e", Step: 0, Wait: 2 * time.Minute, Note: "step 1"}); err != nil || res != store.StepOK {
+	if res, err := st.RunStep(ctx, store.StepRun{Task: n, Until: claims[0].Until, Step: 0, Wait: 2 * time.Minute, Note: "step 1"}); err != nil || res != store.StepOK {
 		t.Fatalf("run step: %v %v", res, err)
 	}
 	check(2, store.AdvanceMoved)

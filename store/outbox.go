@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,10 @@ type OutboxEntry struct {
 	// First is when the message was first taken (lanes only): an earlier
 	// attempt's send cannot be older.
 	First time.Time
+	// Direct: the message is sent straight from the stream (an unpaced
+	// lane): it is pending in the consumer group under this process, in
+	// no lane, until its outcome is recorded.
+	Direct bool
 }
 
 // OutcomeUnknown, in the error text RetryOutbox records, marks a failed
@@ -126,6 +131,10 @@ type Route struct {
 	// Capacity, when > 0, is the most messages the lane may hold; a message
 	// beyond it is refused.
 	Capacity int64
+	// Unsure: the entry was taken over from a process that may have sent
+	// it (direct) before it died; the notifier looks it up before sending
+	// it again.
+	Unsure bool
 }
 
 // Route results.
@@ -146,8 +155,8 @@ type Routed struct {
 }
 
 var (
-	routeScript = loadScript("outbox_route")
-	doneScript  = loadScript("outbox_done")
+	routeScript  = loadScript("outbox_route")
+	finishScript = loadScript("outbox_finish")
 )
 
 // RouteOutbox moves stream entries into their lanes, each in one atomic
@@ -160,6 +169,7 @@ func (s *Store) RouteOutbox(ctx context.Context, routes []Route) ([]Routed, erro
 		ID       string `json:"id"`
 		Lane     string `json:"lane"`
 		Capacity int64  `json:"capacity"`
+		Unsure   bool   `json:"unsure"`
 	}
 	in := make([]routeJSON, len(routes))
 	for i, r := range routes {
@@ -266,20 +276,21 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 	return out, nil
 }
 
-// FinishOutbox records that a taken message was sent (in its task's
-// timeline) and takes it off its lane.
+// FinishOutbox records that a taken message was sent (an audit event,
+// which its task's timeline shows) and takes it off its lane, or, for a
+// direct one, acknowledges it in the consumer group.
 func (s *Store) FinishOutbox(ctx context.Context, e OutboxEntry, token string) error {
-	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "sent", 0, "")
+	_, err := s.finish(ctx, e, token, "sent", time.Time{}, "")
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", e.ID, err)
 	}
 	return nil
 }
 
-// FailOutbox records that a taken message will never be sent (the
-// failure lands in its task's timeline) and takes it off its lane.
+// FailOutbox records that a taken message will never be sent (audited:
+// its task's timeline shows it) and takes it off its lane.
 func (s *Store) FailOutbox(ctx context.Context, e OutboxEntry, token, reason string) error {
-	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "failed", 0, reason)
+	_, err := s.finish(ctx, e, token, "failed", time.Time{}, reason)
 	if err != nil {
 		return fmt.Errorf("fail %s: %w", e.ID, err)
 	}
@@ -289,22 +300,161 @@ func (s *Store) FailOutbox(ctx context.Context, e OutboxEntry, token, reason str
 // DropOutbox takes a taken message off its lane without recording it
 // sent or failed: its task closed before it went out.
 func (s *Store) DropOutbox(ctx context.Context, e OutboxEntry, token string) error {
-	_, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "dropped", 0, "")
+	_, err := s.finish(ctx, e, token, "dropped", time.Time{}, "")
 	if err != nil {
 		return fmt.Errorf("drop %s: %w", e.ID, err)
 	}
 	return nil
 }
 
-// RetryOutbox puts a taken message back on its lane, due at, if token
-// still holds it. It reports false when the message was gone or taken
-// over by another process meanwhile.
+// RetryOutbox puts a taken message back on its lane (a direct one into
+// it), due at, if token still holds it. It reports false when the message
+// was gone or taken over by another process meanwhile.
 func (s *Store) RetryOutbox(ctx context.Context, e OutboxEntry, token string, at time.Time, reason string) (bool, error) {
-	v, err := s.run(ctx, doneScript, ms(s.now()), e.ID, token, "retry", ms(at), reason)
+	res, err := s.finish(ctx, e, token, "retry", at, reason)
 	if err != nil {
 		return false, fmt.Errorf("retry %s: %w", e.ID, err)
 	}
-	return toString(v) == "ok", nil
+	return res == "ok", nil
+}
+
+// outcome is one send's outcome waiting to be recorded.
+type outcome struct {
+	e              OutboxEntry
+	token, what    string
+	at             time.Time
+	detail, result string
+	err            error
+	done           chan struct{}
+}
+
+// finisher records outcomes in batches, a group commit: the first caller
+// to find no batch running records everything queued meanwhile in one
+// script (lua/outbox_finish.lua), and again until the queue is empty,
+// while the others wait for theirs. Under a burst of sends Redis runs one
+// script for many outcomes; a lone send waits for nobody.
+type finisher struct {
+	// mu guards the fields that follow.
+	mu      sync.Mutex
+	queue   []*outcome
+	running bool
+}
+
+// maxOutcomesPerScript bounds one script's batch.
+const maxOutcomesPerScript = 256
+
+func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, at time.Time, detail string) (string, error) {
+	o := &outcome{e: e, token: token, what: what, at: at, detail: detail, done: make(chan struct{})}
+	f := &s.finisher
+	f.mu.Lock()
+	f.queue = append(f.queue, o)
+	if f.running {
+		f.mu.Unlock()
+		select {
+		case <-o.done:
+			return o.result, o.err
+		case <-ctx.Done():
+			return "", unavailable(ctx.Err())
+		}
+	}
+	f.running = true
+	f.mu.Unlock()
+	// This caller records batches until none is left; the context it
+	// records them under is its own, without its cancellation (the others
+	// wait on it), bounded as a send's record is.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for {
+		f.mu.Lock()
+		batch := f.queue
+		if len(batch) > maxOutcomesPerScript {
+			batch = batch[:maxOutcomesPerScript]
+		}
+		f.queue = f.queue[len(batch):]
+		if len(batch) == 0 {
+			f.running = false
+			f.mu.Unlock()
+			break
+		}
+		f.mu.Unlock()
+		s.finishBatch(rctx, batch)
+	}
+	<-o.done
+	return o.result, o.err
+}
+
+// finishBatch runs one script for a batch of outcomes and hands each its
+// result.
+func (s *Store) finishBatch(ctx context.Context, batch []*outcome) {
+	args := make([]any, 0, 3+len(batch)*19)
+	args = append(args, ms(s.now()), outboxGroup, len(batch))
+	for _, o := range batch {
+		direct, m := "", o.e.Msg
+		if o.e.Direct {
+			direct = "1"
+		}
+		retryAt := int64(0)
+		if !o.at.IsZero() {
+			retryAt = ms(o.at)
+		}
+		ch := m.Channel
+		if ch == "" {
+			ch = "chat"
+		}
+		var data string
+		switch o.what {
+		case "sent":
+			data = auditData(map[string]any{"key": m.Key, "channel": ch, "to": m.To, "site": m.Site, "kind": m.Kind, "task": m.Task})
+		case "failed":
+			data = auditData(map[string]any{"key": m.Key, "channel": ch, "to": m.To, "site": m.Site, "kind": m.Kind, "task": m.Task,
+				"error": o.detail})
+		}
+		args = append(args, o.e.ID, o.what, o.detail, retryAt, o.token, direct, o.e.Lane, m.Ref, data,
+			m.Key, ch, m.To, m.Site, m.Kind, m.Ref, m.Text, m.Task, m.Drill, ms(o.e.Queued))
+	}
+	v, err := s.run(ctx, finishScript, args...)
+	res, _ := v.([]any)
+	for i, o := range batch {
+		switch {
+		case err != nil:
+			o.err = err
+		case i < len(res):
+			o.result = toString(res[i])
+		default:
+			o.err = unavailable(fmt.Errorf("outbox finish: %d results for %d outcomes", len(res), len(batch)))
+		}
+		close(o.done)
+	}
+}
+
+// LiveOutbox sorts direct entries (just read from the stream) into those
+// to send and those about a task that closed since they were queued (to
+// drop), reading the tasks' status in one round trip.
+func (s *Store) LiveOutbox(ctx context.Context, entries []OutboxEntry) (live, closed []OutboxEntry, err error) {
+	pipe := s.rdb.Pipeline()
+	cmds := map[string]*redis.StringCmd{} // one read per task
+	for _, e := range entries {
+		if t := e.Msg.Task; t != "" && cmds[t] == nil {
+			cmds[t] = pipe.HGet(ctx, s.Key("task", t), "status")
+		}
+	}
+	if len(cmds) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, unavailable(err)
+		}
+	}
+	for _, e := range entries {
+		if c := cmds[e.Msg.Task]; c != nil {
+			// A task that is gone, or no longer open, gets no more notices
+			// (one gone unanswered still does: see lua/outbox_take.lua).
+			if st := c.Val(); st != TaskOpen && st != TaskUnanswered {
+				closed = append(closed, e)
+				continue
+			}
+		}
+		live = append(live, e)
+	}
+	return live, closed, nil
 }
 
 // OutboxLanes lists the lanes that have held messages.
@@ -319,13 +469,31 @@ func (s *Store) LaneLen(ctx context.Context, lane string) (int64, error) {
 	return n, unavailable(err)
 }
 
-// OutboxLen is how many messages wait in the outbox: in the stream and in
-// every lane.
+// OutboxLen is how many messages wait in the outbox: in the stream (not
+// yet read, or read and not yet done) and in every lane. Entries done are
+// trimmed from the stream in batches, so its length says little.
 func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
-	n, err := s.rdb.XLen(ctx, s.Key("outbox")).Result()
+	key := s.Key("outbox")
+	groups, err := s.rdb.XInfoGroups(ctx, key).Result()
+	if err != nil && !strings.Contains(err.Error(), "no such key") {
+		return 0, unavailable(err)
+	}
+	var n int64
+	last := ""
+	for _, g := range groups {
+		if g.Name == outboxGroup {
+			n, last = g.Pending, g.LastDeliveredID
+		}
+	}
+	start := "-"
+	if last != "" && last != "0-0" {
+		start = "(" + last
+	}
+	unread, err := s.rdb.XRange(ctx, key, start, "+").Result()
 	if err != nil {
 		return 0, unavailable(err)
 	}
+	n += int64(len(unread))
 	lanes, err := s.OutboxLanes(ctx)
 	if err != nil {
 		return 0, err

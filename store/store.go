@@ -41,6 +41,8 @@ type Store struct {
 	embedded *miniredis.Miniredis
 	stopTTL  func()
 	log      *zap.Logger
+	// finisher records outbox outcomes in batches (outbox.go).
+	finisher finisher
 }
 
 // expireOnWallClock makes the embedded server's TTLs (idempotency marks,

@@ -177,7 +177,7 @@ type NewTask struct {
 var (
 	triggerScript = loadScript("plan_trigger")
 	claimScript   = loadScript("timers_claim")
-	stepScript    = loadScript("task_step")
+	stepScript    = loadScript("task_steps")
 	ackScript     = loadScript("task_ack")
 	closeScript   = loadScript("activation_close")
 	readScript    = loadScript("activation_read")
@@ -252,15 +252,24 @@ type Claim struct {
 	// Due is when the step was scheduled (the task's due time, which
 	// stays put when a dead claimer's lease is taken over).
 	Due time.Time
-	// Record is the task as it was when claimed; nil when it is gone.
+	// Until is the end of the lease: the claim holds while the task's
+	// timer is still there (StepRun.Until).
+	Until time.Time
+	// Record is the task as it was when claimed, its ClaimFields only;
+	// nil when it is gone.
 	Record *Task
 }
+
+// ClaimFields are the task's fields a claim reads, what a step needs (in
+// the order lua/timers_claim.lua reads them).
+var ClaimFields = []string{"num", "status", "step", "policy", "site", "assignee", "drill", "title", "plan", "due"}
 
 // ClaimDue claims up to limit timers due at or before now, earliest
 // first, holding each until now+lease. Each claim carries its task, read
 // in the same script, so running a batch costs no further reads.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int, token string) ([]Claim, error) {
-	v, err := s.run(ctx, claimScript, ms(now), ms(now.Add(lease)), limit, token)
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Claim, error) {
+	until := ms(now.Add(lease))
+	v, err := s.run(ctx, claimScript, ms(now), until, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +277,11 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	out := make([]Claim, 0, len(res)/3)
 	for i := 0; i+2 < len(res); i += 3 {
 		score, _ := strconv.ParseFloat(toString(res[i+1]), 64)
-		c := Claim{Task: toInt(res[i]), Due: time.UnixMilli(int64(score))}
-		if flat, _ := res[i+2].([]any); len(flat) > 0 {
-			m := make(map[string]string, len(flat)/2)
-			for j := 0; j+1 < len(flat); j += 2 {
-				m[toString(flat[j])] = toString(flat[j+1])
+		c := Claim{Task: toInt(res[i]), Due: time.UnixMilli(int64(score)), Until: time.UnixMilli(until)}
+		if vals, _ := res[i+2].([]any); len(vals) == len(ClaimFields) {
+			m := make(map[string]string, len(vals))
+			for j, f := range ClaimFields {
+				m[f] = toString(vals[j])
 			}
 			c.Record = taskFromHash(m)
 		}
@@ -303,14 +312,16 @@ func (s *Store) PendingTimers(ctx context.Context) (int64, error) {
 const (
 	StepOK     = "ok"
 	StepClosed = "closed" // acknowledged, done or cancelled meanwhile
-	StepStale  = "stale"  // another process took the claim over
+	StepStale  = "stale"  // the claim's lease ended and another process took it over
 	StepGone   = "gone"
 )
 
 // StepRun is one escalation step to record.
 type StepRun struct {
-	Task  int64
-	Token string
+	Task int64
+	// Until is the end of the claim's lease (Claim.Until): the step is
+	// refused as stale once another process has taken the claim over.
+	Until time.Time
 	Step  int
 	// NewAssignee re-assigns the task ("" keeps the assignee).
 	NewAssignee string
@@ -326,60 +337,54 @@ type StepRun struct {
 }
 
 // RunStep records an escalation step atomically, if the task is still
-// open, still claimed by token, and at step Step.
+// open, its claim still holds, and it is at step Step.
 func (s *Store) RunStep(ctx context.Context, r StepRun) (string, error) {
-	v, err := s.run(ctx, stepScript, s.stepArgs(r)...)
+	res, err := s.RunSteps(ctx, []StepRun{r})
 	if err != nil {
-		return "", fmt.Errorf("step T-%d: %w", r.Task, err)
+		return "", err
 	}
-	return toString(v), nil
+	return res[0], nil
 }
 
-// RunSteps records several escalation steps (of different tasks) in one
-// round trip: each is its own script call, atomic on its own, as RunStep.
-// It returns each step's result; a step that failed has "" and its error
-// is joined into err.
+// maxStepsPerScript bounds one script's batch, so Redis is never busy
+// with one for long (some milliseconds).
+const maxStepsPerScript = 200
+
+// RunSteps records several escalation steps (of different tasks), a
+// batch at a time in one script: each step's check and writes are atomic
+// together (lua/task_steps.lua). It returns each step's result; the steps
+// of a batch whose script failed have "" and the error is joined into
+// err (their claims' leases bring them back).
 func (s *Store) RunSteps(ctx context.Context, runs []StepRun) ([]string, error) {
 	out := make([]string, len(runs))
-	if len(runs) == 0 {
-		return out, nil
-	}
-	keys := []string{s.prefix}
-	args := make([][]any, len(runs))
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(runs))
-	for i, r := range runs {
-		args[i] = s.stepArgs(r)
-		cmds[i] = stepScript.EvalSha(ctx, pipe, keys, args[i]...)
-	}
-	_, _ = pipe.Exec(ctx) // errors are read per command below
 	var errs []error
-	for i, c := range cmds {
-		v, err := c.Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// The script cache was flushed (or this is a new server):
-			// Run loads it.
-			v, err = s.run(ctx, stepScript, args[i]...)
-		} else {
-			err = s.scriptErr(err)
+	for lo := 0; lo < len(runs); lo += maxStepsPerScript {
+		batch := runs[lo:min(lo+maxStepsPerScript, len(runs))]
+		args := make([]any, 0, 2+len(batch)*12)
+		args = append(args, ms(s.now()), len(batch))
+		for _, r := range batch {
+			args = s.stepArgs(args, r)
 		}
+		v, err := s.run(ctx, stepScript, args...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("step T-%d: %w", runs[i].Task, err))
+			errs = append(errs, fmt.Errorf("steps of T-%d to T-%d: %w", batch[0].Task, batch[len(batch)-1].Task, err))
 			continue
 		}
-		out[i] = toString(v)
+		res, _ := v.([]any)
+		for i := range batch {
+			if i < len(res) {
+				out[lo+i] = toString(res[i])
+			}
+		}
 	}
 	return out, errors.Join(errs...)
 }
 
-func (s *Store) stepArgs(r StepRun) []any {
+// stepArgs appends one step's arguments (see lua/task_steps.lua).
+func (s *Store) stepArgs(args []any, r StepRun) []any {
 	wait := ""
 	if r.Wait > 0 {
 		wait = strconv.FormatInt(r.Wait.Milliseconds(), 10)
-	}
-	msgs := r.Messages
-	if msgs == nil {
-		msgs = []OutMessage{}
 	}
 	data := make(map[string]any, len(r.Audit)+1)
 	for k, v := range r.Audit {
@@ -388,7 +393,15 @@ func (s *Store) stepArgs(r StepRun) []any {
 	if r.Note != "" {
 		data["note"] = r.Note
 	}
-	return []any{ms(s.now()), r.Task, r.Token, r.Step, r.NewAssignee, wait, mustJSON(msgs), r.Note, auditData(data)}
+	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), len(r.Messages))
+	for _, m := range r.Messages {
+		ch := m.Channel
+		if ch == "" {
+			ch = "chat"
+		}
+		args = append(args, m.Key, ch, m.To, m.Site, m.Kind, m.Ref, m.Text, m.Task, m.Drill)
+	}
+	return args
 }
 
 // Task actions for AckTask.

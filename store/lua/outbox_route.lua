@@ -8,7 +8,10 @@
 -- A paced lane refuses a message once it holds `capacity` messages (what
 -- the sender can send in 4 hours): the refusal is audited (the task's
 -- timeline shows it) and the caller moves the task's escalation on.
--- ARGV: now ms, group, routes JSON [{id=, lane=, capacity=}]
+-- An entry taken over from a process that died (unsure) may have been
+-- sent already, straight from the stream: it is marked so, and the
+-- notifier looks it up before sending it again.
+-- ARGV: now ms, group, routes JSON [{id=, lane=, capacity=, unsure=}]
 -- Returns JSON [{id=, result=ok|gone|refused, task=, key=, channel=, to=}]
 local now, group = ARGV[1], ARGV[2]
 local out = {}
@@ -32,6 +35,9 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
       redis.call('HSET', mk, 'key', f.key or '', 'channel', f.channel or 'chat', 'to', f.to or '',
         'site', f.site or '', 'kind', f.kind or '', 'ref', f.ref or '', 'text', f.text or '',
         'task', f.task or '', 'drill', f.drill or '', 'queued', f.queued or now, 'lane', r.lane, 'attempts', 0)
+      if r.unsure then
+        redis.call('HSET', mk, 'unsure', '1', 'first', f.queued or now)
+      end
       redis.call('ZADD', lane, now, r.id)
       redis.call('SADD', P .. 'outbox:lanes', r.lane)
     end

@@ -1,0 +1,95 @@
+-- Record the outcomes of a batch of sends, each atomically:
+--   sent: an audit event says so (message.sent, about the record the
+--     message names: a task's timeline shows it);
+--   failed (never retried: an invalid number, a refusal, retries used
+--     up): the failure is audited (outbox.failed; the task's timeline
+--     shows it);
+--   dropped (its task closed before it went out): it leaves without a
+--     record, as the take drops such messages;
+--   retry: the message goes back on its lane at the given time, if this
+--     taker still holds it.
+-- A message is either in a lane (taken from it under a lease, its fields
+-- in outbox:m:<id>) or direct: an unpaced one sent straight from the
+-- outbox stream, pending in the consumer group under this process until
+-- its outcome is acknowledged here. A direct message that is retried
+-- moves into its lane; one whose entry another process already took over
+-- (its lease ran out) is 'gone' and records nothing. Acknowledged entries
+-- are trimmed from the stream, up to the oldest still pending.
+-- ARGV: now ms, consumer group, number of outcomes, then per outcome:
+--       message id, outcome, detail text, retry at ms, token, direct ('1'
+--       or ''), lane, the audit event's subject and data JSON (sent and
+--       failed), then the message (direct ones, for a retry): key,
+--       channel, to, site, kind, ref, text, task, drill, queued
+-- Returns one result per outcome: ok, gone or stale.
+local now, group = ARGV[1], ARGV[2]
+local stream = P .. 'outbox'
+local out = {}
+-- before reports whether stream id a comes before b.
+local function before(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  if tonumber(ams) ~= tonumber(bms) then return tonumber(ams) < tonumber(bms) end
+  return tonumber(aseq) < tonumber(bseq)
+end
+local acked = nil -- the latest entry acknowledged here
+local i = 4
+for r = 1, tonumber(ARGV[3]) do
+  local id, outcome, detail, retryAt, token, direct, lname, ref, data = ARGV[i], ARGV[i + 1], ARGV[i + 2],
+    ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local f = i + 9
+  i = i + 19
+  local mk = P .. 'outbox:m:' .. id
+  local res = 'ok'
+  if direct == '1' then
+    if redis.call('XACK', stream, group, id) == 0 then
+      res = 'gone'
+    else
+      if not acked or before(acked, id) then acked = id end
+      if outcome == 'retry' then
+        redis.call('HSET', mk, 'key', ARGV[f], 'channel', ARGV[f + 1], 'to', ARGV[f + 2], 'site', ARGV[f + 3],
+          'kind', ARGV[f + 4], 'ref', ARGV[f + 5], 'text', ARGV[f + 6], 'task', ARGV[f + 7], 'drill', ARGV[f + 8],
+          'queued', ARGV[f + 9], 'lane', lname, 'attempts', 1, 'first', ARGV[f + 9], 'last_error', detail)
+        redis.call('ZADD', P .. 'outbox:lane:' .. lname, retryAt, id)
+        redis.call('SADD', P .. 'outbox:lanes', lname)
+      end
+    end
+  else
+    local m = redis.call('HMGET', mk, 'lane', 'claim')
+    if not m[1] then
+      res = 'gone'
+    elseif outcome == 'retry' then
+      if m[2] ~= token then
+        res = 'stale'
+      else
+        redis.call('HSET', mk, 'last_error', detail)
+        redis.call('HDEL', mk, 'claim')
+        redis.call('ZADD', P .. 'outbox:lane:' .. m[1], retryAt, id)
+      end
+    else
+      redis.call('DEL', mk)
+      redis.call('ZREM', P .. 'outbox:lane:' .. m[1], id)
+    end
+  end
+  if res == 'ok' and outcome ~= 'retry' then
+    if outcome == 'sent' then
+      audit(now, 'message.sent', 'muster', ref, data)
+    elseif outcome == 'failed' then
+      audit(now, 'outbox.failed', 'muster', ref, data)
+    end
+    -- The chat surfaces that took it (store/surfaces.go) matter only
+    -- while it may be sent again.
+    if ARGV[f + 1] == 'chat' then redis.call('DEL', P .. 'outbox:surfaces:' .. id) end
+  end
+  out[r] = res
+end
+if acked then
+  -- Every entry before the oldest still pending (read, not yet done)
+  -- and up to the last acknowledged here has been delivered and
+  -- acknowledged: drop them.
+  local ms, seq = string.match(acked, '^(%d+)-(%d+)$')
+  local upto = ms .. '-' .. tostring(tonumber(seq) + 1)
+  local p = redis.call('XPENDING', stream, group)
+  if p[2] and before(p[2], upto) then upto = p[2] end
+  redis.call('XTRIM', stream, 'MINID', upto)
+end
+return out

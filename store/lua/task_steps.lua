@@ -1,0 +1,80 @@
+-- Run a batch of escalation steps, each only if its task is still open,
+-- the caller's claim still holds (the task's timer is still at the end of
+-- the lease the caller claimed it until: a stale claimer's lease end is
+-- not the score any more) and the step is the one it expects. This is
+-- where escalation and acknowledgement race, and exactly one wins: each
+-- step's check and writes run together in this one script.
+-- A step writes only what it must: the task's step and next deadline, the
+-- timer, its audit event (which is also the task's timeline entry) and
+-- its messages. The idempotency marks other enqueues set are not needed
+-- here: a step runs once, so its messages are queued once. The chat
+-- cards are told only when what they show changes (a new assignee, the
+-- task unanswered).
+-- ARGV: now, number of steps, then per step: task num, expected step,
+--       lease end ms (the claim), new assignee ('' keeps), wait ms before
+--       the next step ('' when this was the last step: the task becomes
+--       unanswered), audit data JSON, number of messages, then per
+--       message: key, channel, to, site, kind, ref, text, task, drill
+-- The next step falls due a full wait after now, when this step ran, not
+-- after this step's own deadline: a step that ran late (after an outage
+-- or a lease take-over) still leaves the next person their whole wait.
+-- Returns one result per step: ok, gone, closed or stale.
+local now = ARGV[1]
+local out = {}
+local i = 3
+for r = 1, tonumber(ARGV[2]) do
+  local tn, s, fence, newWho, wait, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local nmsgs = tonumber(ARGV[i + 6])
+  local m0 = i + 7
+  i = m0 + 9 * nmsgs
+  local tk = P .. 'task:' .. tn
+  local t = redis.call('HMGET', tk, 'status', 'step', 'assignee')
+  local res = 'ok'
+  if not t[1] then
+    redis.call('ZREM', P .. 'timers', tn)
+    res = 'gone'
+  elseif t[1] ~= 'open' then
+    redis.call('ZREM', P .. 'timers', tn)
+    res = 'closed'
+  elseif t[2] ~= s or tonumber(redis.call('ZSCORE', P .. 'timers', tn) or '-1') ~= tonumber(fence) then
+    res = 'stale'
+  else
+    local old = t[3]
+    local who = old
+    local changedCard = false
+    if newWho ~= '' and newWho ~= old then
+      who = newWho
+      -- assignees keeps everyone the task was ever assigned to, so someone
+      -- who was paged before a re-assignment may still acknowledge it.
+      local hist = redis.call('HGET', tk, 'assignees')
+      if not hist or hist == '' then hist = old or '' end
+      if hist == '' then hist = who else hist = hist .. ',' .. who end
+      redis.call('HSET', tk, 'assignee', who, 'assignees', hist)
+      if old and old ~= '' then redis.call('ZREM', P .. 'tasks:open:' .. old, tn) end
+      redis.call('ZADD', P .. 'tasks:open:' .. who, tn, tn)
+      audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = tonumber(s) + 1}))
+      changedCard = true
+    end
+    for j = m0, i - 1, 9 do
+      redis.call('XADD', P .. 'outbox', '*', 'key', ARGV[j], 'channel', ARGV[j + 1], 'to', ARGV[j + 2],
+        'site', ARGV[j + 3], 'kind', ARGV[j + 4], 'ref', ARGV[j + 5], 'text', ARGV[j + 6], 'task', ARGV[j + 7],
+        'drill', ARGV[j + 8], 'queued', now)
+    end
+    local kind = 'task.escalated'
+    if wait == '' then
+      redis.call('HSET', tk, 'status', 'unanswered', 'step', tonumber(s) + 1, 'unanswered_at', now)
+      redis.call('ZREM', P .. 'timers', tn)
+      redis.call('ZREM', P .. 'tasks:open:' .. who, tn)
+      kind = 'task.unanswered'
+      changedCard = true
+    else
+      local next = string.format('%.0f', tonumber(now) + tonumber(wait))
+      redis.call('HSET', tk, 'step', tonumber(s) + 1, 'due', next)
+      redis.call('ZADD', P .. 'timers', next, tn)
+    end
+    audit(now, kind, 'muster', 'T-' .. tn, data)
+    if changedCard then changed('T-' .. tn) end
+  end
+  out[r] = res
+end
+return out
