@@ -159,6 +159,10 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 		log.Info("lease given up: "+why, zap.Bool("released", release))
 	}
 	every := ttl / 3
+	// A holder that cannot renew lets go a little before its lease's
+	// end, so that a timer firing late on a busy machine never leaves it
+	// working past the moment another process may acquire the lease.
+	margin := ttl / 10
 	next := r.clock.Now().Add(every)
 	var lastErr string
 	for {
@@ -166,8 +170,8 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 		// keep failing: fn must have stopped before anyone else can
 		// acquire the lease.
 		wake := next
-		if until.Before(wake) {
-			wake = until
+		if end := until.Add(-margin); end.Before(wake) {
+			wake = end
 		}
 		c, stopWait := r.clock.After(wake.Sub(r.clock.Now()))
 		select {
@@ -184,13 +188,13 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 		case <-c:
 		}
 		now := r.clock.Now()
-		if !now.Before(until) {
+		if !now.Before(until.Add(-margin)) {
 			stop("it could not be renewed before its end", false)
 			return
 		}
 		// A renewal that has not answered by the lease's end is no
 		// renewal: the call may not outlast it.
-		rctx, rcancel := context.WithTimeout(ctx, until.Sub(now))
+		rctx, rcancel := context.WithTimeout(ctx, until.Add(-margin).Sub(now))
 		l, err := r.leases.RenewLease(rctx, name, r.token, ttl)
 		rcancel()
 		switch {
