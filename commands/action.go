@@ -68,14 +68,14 @@ func (s *Service) actionAdd(ctx context.Context, c *call, args []string) Reply {
 	if bad != "" {
 		return fail(bad + ". " + usage)
 	}
-	owner, ok := s.cfg.Person(strings.ToLower(args[1]))
+	owner, ok := s.cfg().Person(strings.ToLower(args[1]))
 	if strings.EqualFold(args[1], "me") {
 		owner, ok = c.who, true
 	}
 	if !ok {
-		return fail(fmt.Sprintf("Unknown owner %q. Use a person id from the config (or me), e.g. %s. %s", args[1], s.cfg.People[0].ID, usage))
+		return fail(fmt.Sprintf("Unknown owner %q. Use a person id from the config (or me), e.g. %s. %s", args[1], s.cfg().People[0].ID, usage))
 	}
-	due, err := ParseDue(args[2], s.now(), s.cfg.Location())
+	due, err := ParseDue(args[2], s.now(), s.cfg().Location())
 	if err != nil {
 		return fail(err.Error() + ". " + usage)
 	}
@@ -87,7 +87,7 @@ func (s *Service) actionAdd(ctx context.Context, c *call, args []string) Reply {
 }
 
 func (s *Service) recordAction(ctx context.Context, c *call, subject string, owner *configs.Person, due configs.Date, text string) Reply {
-	loc := s.cfg.Location()
+	loc := s.cfg().Location()
 	dueText := due.In(loc).Format("Mon 2 Jan 2006")
 	var msgs []store.OutMessage
 	if owner.ID != c.who.ID {
@@ -281,7 +281,7 @@ func (s *Service) actionList(ctx context.Context, c *call, args []string) Reply 
 func (s *Service) actionLine(a *store.CorrectiveAction, today configs.Date) string {
 	due := "no due date"
 	if d, ok := parseDate(a.Due); ok {
-		due = "due " + d.In(s.cfg.Location()).Format("Mon 2 Jan 2006")
+		due = "due " + d.In(s.cfg().Location()).Format("Mon 2 Jan 2006")
 		if actionOverdue(a, today) {
 			due += " (overdue)"
 		}
@@ -295,7 +295,7 @@ func (s *Service) actionLine(a *store.CorrectiveAction, today configs.Date) stri
 
 // today is the organization's date now.
 func (s *Service) today() configs.Date {
-	n := s.now().In(s.cfg.Location())
+	n := s.now().In(s.cfg().Location())
 	return configs.Date{Year: n.Year(), Month: int(n.Month()), Day: n.Day()}
 }
 

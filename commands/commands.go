@@ -58,10 +58,10 @@ type Reply struct {
 
 // Service runs commands for one organization.
 type Service struct {
-	cfg *configs.Config
-	st  *store.Store
-	now func() time.Time
-	log *zap.Logger
+	conf configs.Current
+	st   *store.Store
+	now  func() time.Time
+	log  *zap.Logger
 	// engine, when set, is woken after writes that add deadlines.
 	engine Poker
 	cmds   map[string]handler
@@ -74,7 +74,9 @@ type Poker interface{ Poke() }
 
 // Options configure a Service.
 type Options struct {
-	Config *configs.Config
+	// Config is the configuration in force: a *configs.Live follows
+	// reloads.
+	Config configs.Current
 	Store  *store.Store
 	// Now is the clock; the store's when nil.
 	Now    func() time.Time
@@ -114,9 +116,12 @@ func (c *call) rest(args []string, i int) string {
 	return c.cmd.Rest(len(c.cmd.Args) - len(args) + i)
 }
 
+// cfg is the configuration in force now.
+func (s *Service) cfg() *configs.Config { return s.conf.Current() }
+
 // New builds a Service.
 func New(o Options) *Service {
-	s := &Service{cfg: o.Config, st: o.Store, now: o.Now, log: o.Logger, engine: o.Engine}
+	s := &Service{conf: o.Config, st: o.Store, now: o.Now, log: o.Logger, engine: o.Engine}
 	if s.now == nil {
 		s.now = o.Store.Now
 	}
@@ -142,7 +147,7 @@ func New(o Options) *Service {
 }
 
 // Config is the organization's configuration.
-func (s *Service) Config() *configs.Config { return s.cfg }
+func (s *Service) Config() *configs.Config { return s.cfg() }
 
 // ErrUnknownUser: the sender maps to no person of the config.
 var ErrUnknownUser = errors.New("not on this organization's roster")
@@ -155,13 +160,13 @@ func (s *Service) Identify(platform, userID string) (*configs.Person, error) {
 	)
 	switch platform {
 	case PlatformSlack:
-		p, ok = s.cfg.PersonBySlack(userID)
+		p, ok = s.cfg().PersonBySlack(userID)
 	case PlatformDiscord:
-		p, ok = s.cfg.PersonByDiscord(userID)
+		p, ok = s.cfg().PersonByDiscord(userID)
 	case PlatformSMS:
-		p, ok = s.cfg.PersonByPhone(userID)
+		p, ok = s.cfg().PersonByPhone(userID)
 	default:
-		p, ok = s.cfg.Person(userID)
+		p, ok = s.cfg().Person(userID)
 	}
 	if !ok {
 		return nil, ErrUnknownUser
@@ -238,7 +243,7 @@ func (s *Service) siteArg(args []string) (*configs.Site, []string, *Reply) {
 			continue
 		}
 		id := strings.ToLower(a[1:])
-		site, ok := s.cfg.Site(id)
+		site, ok := s.cfg().Site(id)
 		if !ok {
 			r := fail(fmt.Sprintf("Unknown site @%s. Sites: %s.", id, s.siteList()))
 			return nil, args, &r
@@ -250,8 +255,8 @@ func (s *Service) siteArg(args []string) (*configs.Site, []string, *Reply) {
 }
 
 func (s *Service) siteList() string {
-	ids := make([]string, len(s.cfg.Sites))
-	for i, st := range s.cfg.Sites {
+	ids := make([]string, len(s.cfg().Sites))
+	for i, st := range s.cfg().Sites {
 		ids[i] = "@" + st.ID
 	}
 	return strings.Join(ids, ", ")
@@ -262,23 +267,23 @@ func (s *Service) siteList() string {
 // rostered at.
 func (s *Service) defaultSite(c *call) (*configs.Site, bool) {
 	if c.req.Channel != "" {
-		for i := range s.cfg.Sites {
-			ch := s.cfg.Sites[i].Channels
+		for i := range s.cfg().Sites {
+			ch := s.cfg().Sites[i].Channels
 			if c.req.Channel == ch.Slack || c.req.Channel == ch.Discord {
-				return &s.cfg.Sites[i], true
+				return &s.cfg().Sites[i], true
 			}
 		}
 	}
-	if len(s.cfg.Sites) == 1 {
-		return &s.cfg.Sites[0], true
+	if len(s.cfg().Sites) == 1 {
+		return &s.cfg().Sites[0], true
 	}
 	var found *configs.Site
-	for _, r := range s.cfg.Rosters {
+	for _, r := range s.cfg().Rosters {
 		for _, p := range r.Rotation.People {
 			if p != c.who.ID {
 				continue
 			}
-			site, _ := s.cfg.Site(r.Site)
+			site, _ := s.cfg().Site(r.Site)
 			if found != nil && found.ID != site.ID {
 				return nil, false // rostered at several sites: ambiguous
 			}
@@ -290,14 +295,14 @@ func (s *Service) defaultSite(c *call) (*configs.Site, bool) {
 
 // personName is a person's display name, or the id if unknown.
 func (s *Service) personName(id string) string {
-	if p, ok := s.cfg.Person(id); ok {
+	if p, ok := s.cfg().Person(id); ok {
 		return p.Name
 	}
 	return id
 }
 
 func (s *Service) siteName(id string) string {
-	if st, ok := s.cfg.Site(id); ok {
+	if st, ok := s.cfg().Site(id); ok {
 		return st.Name
 	}
 	return id
@@ -319,8 +324,8 @@ func (s *Service) localTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	lt := t.In(s.cfg.Location())
-	now := s.now().In(s.cfg.Location())
+	lt := t.In(s.cfg().Location())
+	now := s.now().In(s.cfg().Location())
 	if lt.YearDay() == now.YearDay() && lt.Year() == now.Year() {
 		return lt.Format("15:04")
 	}

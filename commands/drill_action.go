@@ -52,7 +52,7 @@ func (s *Service) drillAction(ctx context.Context, c *call) Reply {
 	if text == "" {
 		return fail(fmt.Sprintf("Say what will be improved: /drill action %s <text>.", store.FormatID("D", num)))
 	}
-	due, err := ParseDue(configs.FormatDuration(DefaultActionDue), s.now(), s.cfg.Location())
+	due, err := ParseDue(configs.FormatDuration(DefaultActionDue), s.now(), s.cfg().Location())
 	if err != nil {
 		return failErr(err, "the corrective action")
 	}

@@ -52,7 +52,7 @@ func (s *Service) muster(ctx context.Context, c *call) Reply {
 	case "whoami":
 		p := c.who
 		var b strings.Builder
-		fmt.Fprintf(&b, "You are %s (%s), %s at %s.", p.Name, p.ID, strings.Join(p.Roles, ", "), s.cfg.Organization)
+		fmt.Fprintf(&b, "You are %s (%s), %s at %s.", p.Name, p.ID, strings.Join(p.Roles, ", "), s.cfg().Organization)
 		for _, q := range p.Qualifications {
 			fmt.Fprintf(&b, "\n%s valid until %s", q.Name, q.Expires)
 		}

@@ -67,11 +67,11 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 		}
 	}
 	if i >= len(args) {
-		return fail("Usage: /incident raise <category> [sev1..sev4] [@site] <text>. Categories: " + strings.Join(s.cfg.Categories, ", ") + ".")
+		return fail("Usage: /incident raise <category> [sev1..sev4] [@site] <text>. Categories: " + strings.Join(s.cfg().Categories, ", ") + ".")
 	}
 	cat := strings.ToLower(args[i])
-	if !s.cfg.HasCategory(cat) {
-		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[i], strings.Join(s.cfg.Categories, ", ")))
+	if !s.cfg().HasCategory(cat) {
+		return fail(fmt.Sprintf("Unknown category %q. Use one of: %s.", args[i], strings.Join(s.cfg().Categories, ", ")))
 	}
 	i++
 	sev := ""
@@ -99,7 +99,7 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 	if site == nil {
 		var ok bool
 		if site, ok = s.defaultSite(c); !ok {
-			return fail("Which site? Add one of " + s.siteList() + ", e.g. /incident raise " + cat + " " + sev + " @" + s.cfg.Sites[0].ID + " what you see.")
+			return fail("Which site? Add one of " + s.siteList() + ", e.g. /incident raise " + cat + " " + sev + " @" + s.cfg().Sites[0].ID + " what you see.")
 		}
 	}
 	text := strings.TrimSpace(c.rest(args, i))

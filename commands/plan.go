@@ -42,7 +42,7 @@ func (s *Service) plan(ctx context.Context, c *call) Reply {
 func (s *Service) planList() Reply {
 	var b strings.Builder
 	b.WriteString("Plans:")
-	for _, p := range s.cfg.Plans {
+	for _, p := range s.cfg().Plans {
 		fmt.Fprintf(&b, "\n%s  %s v%d, %d tasks, target %s, triggered by %s", p.ID, p.Name, p.Version, len(p.Tasks), p.Target, strings.Join(triggerRoles(&p), ", "))
 	}
 	return Reply{Text: b.String()}
@@ -57,10 +57,10 @@ func triggerRoles(p *configs.Plan) []string {
 }
 
 func (s *Service) findPlan(id string) (*configs.Plan, *Reply) {
-	p, ok := s.cfg.Plan(strings.ToLower(id))
+	p, ok := s.cfg().Plan(strings.ToLower(id))
 	if !ok {
-		ids := make([]string, len(s.cfg.Plans))
-		for i, p := range s.cfg.Plans {
+		ids := make([]string, len(s.cfg().Plans))
+		for i, p := range s.cfg().Plans {
 			ids[i] = p.ID
 		}
 		r := fail(fmt.Sprintf("Unknown plan %q. Plans: %s.", id, strings.Join(ids, ", ")))
@@ -98,14 +98,14 @@ type assignment struct {
 // assign resolves a plan task's role to the person on duty at the site
 // now; with nobody on duty, to a coordinator, saying so.
 func (s *Service) assign(role, site string, at time.Time, overrides []roster.Override) assignment {
-	if sh, ok := roster.OnDuty(s.cfg, site, role, at, overrides); ok && sh.Person != nil {
+	if sh, ok := roster.OnDuty(s.cfg(), site, role, at, overrides); ok && sh.Person != nil {
 		note := "on duty as " + role
 		if sh.Cover != nil {
 			note += " (cover " + sh.Cover.ID + ")"
 		}
 		return assignment{sh.Person.ID, note}
 	}
-	if co := s.cfg.Coordinators(); len(co) > 0 {
+	if co := s.cfg().Coordinators(); len(co) > 0 {
 		return assignment{co[0].ID, fmt.Sprintf("no %s on duty at %s: assigned to coordinator %s", role, site, co[0].Name)}
 	}
 	return assignment{"", "no " + role + " on duty and no coordinator"}
@@ -144,7 +144,7 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	if site == nil {
 		var ok bool
 		if site, ok = s.defaultSite(c); !ok {
-			return fail("Which site? " + verb + " " + p.ID + " @" + s.cfg.Sites[0].ID + " (sites: " + s.siteList() + ").")
+			return fail("Which site? " + verb + " " + p.ID + " @" + s.cfg().Sites[0].ID + " (sites: " + s.siteList() + ").")
 		}
 	}
 	var incident int64
@@ -254,7 +254,7 @@ func (s *Service) activationText(act *store.Activation, tasks []*store.Task) str
 		switch t.Status {
 		case store.TaskOpen:
 			steps := 0
-			if p, ok := s.cfg.Policy(t.Policy); ok {
+			if p, ok := s.cfg().Policy(t.Policy); ok {
 				steps = len(notify.Steps(p))
 			}
 			fmt.Fprintf(&b, " (step %d of %d, next %s)", t.Step, steps, s.localTime(t.Due))
@@ -287,7 +287,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 	if err != nil {
 		return failErr(err, "the stand-down")
 	}
-	p, _ := s.cfg.Plan(act.Plan)
+	p, _ := s.cfg().Plan(act.Plan)
 	allowed := []string{configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator}
 	if p != nil {
 		allowed = append(allowed, triggerRoles(p)...)
@@ -330,7 +330,7 @@ func (s *Service) planDryrun(ctx context.Context, c *call, args []string) Reply 
 	if site == nil {
 		var ok bool
 		if site, ok = s.defaultSite(c); !ok {
-			return fail("Which site? /plan dryrun " + p.ID + " @" + s.cfg.Sites[0].ID)
+			return fail("Which site? /plan dryrun " + p.ID + " @" + s.cfg().Sites[0].ID)
 		}
 	}
 	overrides, err := s.st.Overrides(ctx)
@@ -343,7 +343,7 @@ func (s *Service) planDryrun(ctx context.Context, c *call, args []string) Reply 
 	for i, t := range p.Tasks {
 		a := s.assign(t.Role, site.ID, now, overrides)
 		fmt.Fprintf(&b, "\n%d. %s → %s (%s)", i+1, t.Title, s.personName(a.person), a.note)
-		pol, ok := s.cfg.Policy(t.Policy)
+		pol, ok := s.cfg().Policy(t.Policy)
 		if !ok {
 			continue
 		}

@@ -34,7 +34,7 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 			return fail(fmt.Sprintf("%q is not a site, now/next/week or a role. %s", a, rosterUsage))
 		}
 	}
-	sites := s.cfg.Sites
+	sites := s.cfg().Sites
 	if site != nil {
 		sites = []configs.Site{*site}
 	} else if ds, ok := s.defaultSite(c); ok {
@@ -44,7 +44,7 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 	if err != nil {
 		return failErr(err, "the roster")
 	}
-	text := RosterText(s.cfg, sites, role, when, s.now(), overrides)
+	text := RosterText(s.cfg(), sites, role, when, s.now(), overrides)
 	return Reply{Text: text}
 }
 
@@ -159,7 +159,7 @@ func (s *Service) isRole(r string) bool {
 			return true
 		}
 	}
-	for _, b := range s.cfg.Roles {
+	for _, b := range s.cfg().Roles {
 		if b == r {
 			return true
 		}
@@ -193,24 +193,24 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if len(args) != 4 {
 		return fail(coverUsage)
 	}
-	r, ok := s.cfg.Roster(strings.ToLower(args[0]))
+	r, ok := s.cfg().Roster(strings.ToLower(args[0]))
 	if !ok {
-		ids := make([]string, len(s.cfg.Rosters))
-		for i, r := range s.cfg.Rosters {
+		ids := make([]string, len(s.cfg().Rosters))
+		for i, r := range s.cfg().Rosters {
 			ids[i] = r.ID
 		}
 		return fail(fmt.Sprintf("Unknown roster %q. Rosters: %s.", args[0], strings.Join(ids, ", ")))
 	}
-	p, ok := s.cfg.Person(strings.ToLower(args[1]))
+	p, ok := s.cfg().Person(strings.ToLower(args[1]))
 	if !ok {
-		return fail(fmt.Sprintf("Unknown person %q. Use a person id from the config, e.g. %s.", args[1], s.cfg.People[0].ID))
+		return fail(fmt.Sprintf("Unknown person %q. Use a person id from the config, e.g. %s.", args[1], s.cfg().People[0].ID))
 	}
 	now := s.now()
-	from, err := ParseWhen(args[2], now, s.cfg.Location(), time.Time{})
+	from, err := ParseWhen(args[2], now, s.cfg().Location(), time.Time{})
 	if err != nil {
 		return fail(err.Error() + ". " + coverUsage)
 	}
-	to, err := ParseWhen(args[3], now, s.cfg.Location(), from)
+	to, err := ParseWhen(args[3], now, s.cfg().Location(), from)
 	if err != nil {
 		return fail(err.Error() + ". " + coverUsage)
 	}
@@ -227,7 +227,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if err != nil {
 		return failErr(err, "the cover")
 	}
-	problems := roster.CoverProblems(s.cfg, r, p, from, to, overrides)
+	problems := roster.CoverProblems(s.cfg(), r, p, from, to, overrides)
 	if len(problems) > 0 && reason == "" {
 		return fail(fmt.Sprintf("Cover refused: %s is %s. Choose someone else, or if it must be %s, add --override <reason>.",
 			p.Name, strings.Join(problems, "; "), p.Name))
@@ -238,8 +238,8 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	}
 	withNew := append(overrides, roster.Override{ID: store.IDPlaceholder, Roster: r.ID, Person: p.ID, From: from, To: to,
 		By: c.who.ID, Created: now, Reason: cover.Reason, Overrode: cover.Overrode})
-	sh := roster.At(s.cfg, r, from, withNew)
-	loc := s.cfg.Location()
+	sh := roster.At(s.cfg(), r, from, withNew)
+	loc := s.cfg().Location()
 	line := fmt.Sprintf("Cover %s: %s is on %s (%s) from %s to %s, put in by %s.", store.IDPlaceholder, p.Name, r.ID, r.Role,
 		from.In(loc).Format("Mon 2 Jan 15:04"), to.In(loc).Format("Mon 2 Jan 15:04"), c.who.Name)
 	if cover.Reason != "" {
@@ -247,7 +247,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	} else if sh.Warning != "" {
 		line += " Warning: " + sh.Warning + "."
 	}
-	if st, over := roster.Stretches(s.cfg, from, to, withNew).Over(p.ID, from, to); over {
+	if st, over := roster.Stretches(s.cfg(), from, to, withNew).Over(p.ID, from, to); over {
 		line += " Warning: " + st.Flag(p.Name, loc) + "."
 	}
 	o, err := s.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})

@@ -37,19 +37,22 @@ const maxReminderSleep = 15 * time.Minute
 // goes out once, because the script that queues it remembers it on the
 // action in the same step.
 type ActionReminders struct {
-	cfg   *configs.Config
+	conf  configs.Current
 	st    *store.Store
 	clock clock.Clock
 	log   *zap.Logger
 }
 
 // NewActionReminders builds the reminder loop.
-func NewActionReminders(cfg *configs.Config, st *store.Store, clk clock.Clock, log *zap.Logger) *ActionReminders {
+func NewActionReminders(cfg configs.Current, st *store.Store, clk clock.Clock, log *zap.Logger) *ActionReminders {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &ActionReminders{cfg: cfg, st: st, clock: clk, log: log}
+	return &ActionReminders{conf: cfg, st: st, clock: clk, log: log}
 }
+
+// cfg is the configuration in force now.
+func (r *ActionReminders) cfg() *configs.Config { return r.conf.Current() }
 
 // Run sends reminders until ctx ends.
 func (r *ActionReminders) Run(ctx context.Context) error {
@@ -86,15 +89,15 @@ type reminder struct {
 // reminders are an action's three reminders, from its due day; none when
 // it has no due day.
 func (r *ActionReminders) reminders(a *store.CorrectiveAction) []reminder {
-	t, err := time.ParseInLocation("2006-01-02", a.Due, r.cfg.Location())
+	t, err := time.ParseInLocation("2006-01-02", a.Due, r.cfg().Location())
 	if err != nil {
 		return nil
 	}
 	at := func(days, hour int) time.Time {
-		return time.Date(t.Year(), t.Month(), t.Day()+days, hour, 0, 0, 0, r.cfg.Location())
+		return time.Date(t.Year(), t.Month(), t.Day()+days, hour, 0, 0, 0, r.cfg().Location())
 	}
 	var coords []string
-	for _, p := range r.cfg.Coordinators() {
+	for _, p := range r.cfg().Coordinators() {
 		coords = append(coords, p.ID)
 	}
 	return []reminder{
@@ -141,7 +144,7 @@ func (r *ActionReminders) text(a *store.CorrectiveAction, rm reminder) string {
 	switch rm.which {
 	case ReminderOverdue:
 		owner := a.Owner
-		if p, ok := r.cfg.Person(a.Owner); ok {
+		if p, ok := r.cfg().Person(a.Owner); ok {
 			owner = p.Name
 		}
 		return fmt.Sprintf("%s (%s) is overdue: it was due %s and %s has not marked it done: %s", a.ID(), a.Subject, a.Due, owner, a.Text)

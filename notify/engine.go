@@ -23,7 +23,7 @@ import (
 // unanswered when their policy runs out. Any number of engines may share
 // one Redis; each deadline is claimed by one of them under a lease.
 type Engine struct {
-	cfg   *configs.Config
+	conf  configs.Current
 	st    *store.Store
 	clock clock.Clock
 	log   *zap.Logger
@@ -42,7 +42,7 @@ type Engine struct {
 
 // EngineOptions configure an Engine.
 type EngineOptions struct {
-	Config *configs.Config
+	Config configs.Current
 	Store  *store.Store
 	Clock  clock.Clock
 	Logger *zap.Logger
@@ -54,7 +54,7 @@ type EngineOptions struct {
 
 // NewEngine builds an Engine.
 func NewEngine(o EngineOptions) *Engine {
-	e := &Engine{cfg: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, lease: o.Lease, batch: o.Batch,
+	e := &Engine{conf: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, lease: o.Lease, batch: o.Batch,
 		wake: make(chan struct{}, 1)}
 	if e.clock == nil {
 		e.clock = clock.Real{}
@@ -63,7 +63,7 @@ func NewEngine(o EngineOptions) *Engine {
 		e.log = zap.NewNop()
 	}
 	if e.lease == 0 {
-		e.lease = o.Config.Engine.Lease.D()
+		e.lease = o.Config.Current().Engine.Lease.D()
 	}
 	if e.batch == 0 {
 		e.batch = 200
@@ -78,6 +78,9 @@ func NewToken() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
+
+// cfg is the configuration in force now.
+func (e *Engine) cfg() *configs.Config { return e.conf.Current() }
 
 // Poke makes the engine look at its deadlines now (after this process
 // added one); other processes learn through Redis pub/sub.
@@ -327,12 +330,12 @@ func fallbackSteps() []configs.Step {
 // when the next step is due.
 func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.StepRun) {
 	site := t.Site
-	if s, ok := e.cfg.Site(t.Site); ok {
+	if s, ok := e.cfg().Site(t.Site); ok {
 		site = s.Name
 	}
 	drill := t.Drill > 0
 	var steps []configs.Step
-	if pol, ok := e.cfg.Policy(t.Policy); ok {
+	if pol, ok := e.cfg().Policy(t.Policy); ok {
 		steps = Steps(pol)
 	} else {
 		if t.Step == 0 {
@@ -348,7 +351,7 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 		run.Messages = append(run.Messages, store.OutMessage{
 			Key: fmt.Sprintf("%s:unanswered:site", t.ID()), Channel: Chat, Site: t.Site, Kind: "unanswered", Ref: t.ID(), Text: text,
 			Drill: flagStr(drill)})
-		for _, co := range e.cfg.Coordinators() {
+		for _, co := range e.cfg().Coordinators() {
 			for _, ch := range []string{Chat, SMS} {
 				run.Messages = append(run.Messages, store.OutMessage{
 					Key: fmt.Sprintf("%s:unanswered:%s:%s", t.ID(), co.ID, ch), Channel: ch, To: co.ID, Kind: "unanswered", Ref: t.ID(), Text: text,
@@ -411,20 +414,20 @@ func orNobody(who string) string {
 // (or the named person has left the config).
 func (e *Engine) resolve(ctx context.Context, b *batch, to *configs.Target, site string) string {
 	if to.Person != "" {
-		if _, ok := e.cfg.Person(to.Person); ok {
+		if _, ok := e.cfg().Person(to.Person); ok {
 			return to.Person
 		}
-	} else if sh, ok := roster.OnDuty(e.cfg, site, to.Role, b.now, b.covers(ctx)); ok && sh.Person != nil {
+	} else if sh, ok := roster.OnDuty(e.cfg(), site, to.Role, b.now, b.covers(ctx)); ok && sh.Person != nil {
 		return sh.Person.ID
 	}
-	if co := e.cfg.Coordinators(); len(co) > 0 {
+	if co := e.cfg().Coordinators(); len(co) > 0 {
 		return co[0].ID
 	}
 	return ""
 }
 
 func (e *Engine) personName(id string) string {
-	if p, ok := e.cfg.Person(id); ok {
+	if p, ok := e.cfg().Person(id); ok {
 		return p.Name
 	}
 	return id

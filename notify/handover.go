@@ -19,19 +19,22 @@ import (
 // hands over to whom, and what is still open. Every process runs one; the
 // notice's idempotency key makes it go out once.
 type Handover struct {
-	cfg   *configs.Config
+	conf  configs.Current
 	st    *store.Store
 	clock clock.Clock
 	log   *zap.Logger
 }
 
 // NewHandover builds a hand-over notifier.
-func NewHandover(cfg *configs.Config, st *store.Store, clk clock.Clock, log *zap.Logger) *Handover {
+func NewHandover(cfg configs.Current, st *store.Store, clk clock.Clock, log *zap.Logger) *Handover {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Handover{cfg: cfg, st: st, clock: clk, log: log}
+	return &Handover{conf: cfg, st: st, clock: clk, log: log}
 }
+
+// cfg is the configuration in force now.
+func (h *Handover) cfg() *configs.Config { return h.conf.Current() }
 
 // Run posts hand-over notices until ctx ends.
 func (h *Handover) Run(ctx context.Context) error {
@@ -56,8 +59,8 @@ func (h *Handover) Run(ctx context.Context) error {
 // NextHandover is the first shift change of any roster after now.
 func (h *Handover) NextHandover(now time.Time) time.Time {
 	next := now.Add(24 * time.Hour)
-	for i := range h.cfg.Rosters {
-		sh := roster.At(h.cfg, &h.cfg.Rosters[i], now, nil)
+	for i := range h.cfg().Rosters {
+		sh := roster.At(h.cfg(), &h.cfg().Rosters[i], now, nil)
 		if sh.End.After(now) && sh.End.Before(next) {
 			next = sh.End
 		}
@@ -76,11 +79,11 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 	var keys []string
 	// Whoever comes on duty past their rosters' max_continuous (a skip
 	// or a cover keeping them on) is flagged in the notice.
-	duty := roster.Stretches(h.cfg, at, at, overrides)
-	for i := range h.cfg.Rosters {
-		r := &h.cfg.Rosters[i]
-		before := roster.At(h.cfg, r, at.Add(-time.Millisecond), overrides)
-		after := roster.At(h.cfg, r, at, overrides)
+	duty := roster.Stretches(h.cfg(), at, at, overrides)
+	for i := range h.cfg().Rosters {
+		r := &h.cfg().Rosters[i]
+		before := roster.At(h.cfg(), r, at.Add(-time.Millisecond), overrides)
+		after := roster.At(h.cfg(), r, at, overrides)
 		if before.Index == after.Index || !after.Start.Equal(at) {
 			continue
 		}
@@ -91,7 +94,7 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 		line := fmt.Sprintf("%s %s → %s", r.Role, from, to)
 		if after.Person != nil {
 			if st, over := duty.Over(after.Person.ID, at, at); over {
-				line += " (" + st.Flag(after.Person.Name, h.cfg.Location()) + ")"
+				line += " (" + st.Flag(after.Person.Name, h.cfg().Location()) + ")"
 			}
 		}
 		bySite[r.Site] = append(bySite[r.Site], line)
@@ -104,10 +107,10 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 	var msgs []store.OutMessage
 	for site, lines := range bySite {
 		name := site
-		if s, ok := h.cfg.Site(site); ok {
+		if s, ok := h.cfg().Site(site); ok {
 			name = s.Name
 		}
-		text := fmt.Sprintf("Shift hand-over at %s, %s: %s.", name, at.In(h.cfg.Location()).Format("15:04"), strings.Join(lines, "; "))
+		text := fmt.Sprintf("Shift hand-over at %s, %s: %s.", name, at.In(h.cfg().Location()).Format("15:04"), strings.Join(lines, "; "))
 		text += h.openItems(ctx, site)
 		msgs = append(msgs, store.OutMessage{
 			Key:     fmt.Sprintf("handover:%s:%d", site, at.UnixMilli()),

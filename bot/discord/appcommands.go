@@ -239,7 +239,7 @@ func (a *Adapter) RegisterCommands(ctx context.Context) error {
 	if !a.bot {
 		return ErrNoBot
 	}
-	cmds := ApplicationCommands(a.cfg)
+	cmds := ApplicationCommands(a.cfg())
 	var got []*discordgo.ApplicationCommand
 	err := a.retry(ctx, func() error {
 		var err error

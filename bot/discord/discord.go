@@ -63,7 +63,7 @@ var _ Handler = (*commands.Service)(nil)
 type Options struct {
 	Service Handler
 	Store   *store.Store
-	Config  *configs.Config
+	Config  configs.Current
 
 	// BotToken is the bot's token (DISCORD_BOT_TOKEN), without "Bot ".
 	BotToken string
@@ -117,7 +117,7 @@ const GatewayLease = "discord-gateway"
 type Adapter struct {
 	svc       Handler
 	st        *store.Store
-	cfg       *configs.Config
+	conf      configs.Current
 	clk       clock.Clock
 	log       *zap.Logger
 	appID     string
@@ -175,7 +175,7 @@ func New(o Options) (*Adapter, error) {
 		return nil, ErrNoSecrets
 	}
 	a := &Adapter{
-		svc: o.Service, st: o.Store, cfg: o.Config, clk: o.Clock, log: o.Logger,
+		svc: o.Service, st: o.Store, conf: o.Config, clk: o.Clock, log: o.Logger,
 		appID: o.AppID, guildID: o.GuildID, deferAfter: o.DeferAfter, consumer: o.Consumer,
 		dms: map[string]string{}, leases: o.Leases, leaseTTL: o.LeaseTTL, onLease: o.OnLease,
 	}
@@ -193,7 +193,7 @@ func New(o Options) (*Adapter, error) {
 	}
 	a.log = a.log.With(zap.String("platform", Platform))
 	if a.guildID == "" {
-		a.guildID = o.Config.Discord.GuildID
+		a.guildID = o.Config.Current().Discord.GuildID
 	}
 	if a.deferAfter <= 0 {
 		a.deferAfter = DefaultDeferAfter
@@ -213,7 +213,7 @@ func New(o Options) (*Adapter, error) {
 	}
 	apiURL := o.APIURL
 	if apiURL == "" {
-		apiURL = o.Config.Discord.APIURL
+		apiURL = o.Config.Current().Discord.APIURL
 	}
 	client, err := restClient(o.HTTPClient, apiURL)
 	if err != nil {
@@ -330,3 +330,6 @@ func (a *Adapter) HTTPEnabled() bool { return a.publicKey != nil }
 // Posting reports whether a bot token is set, so the adapter can post
 // and edit messages (add it to the notify.Dispatcher only then).
 func (a *Adapter) Posting() bool { return a.bot }
+
+// cfg is the configuration in force now.
+func (a *Adapter) cfg() *configs.Config { return a.conf.Current() }

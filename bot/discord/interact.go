@@ -137,7 +137,7 @@ func (a *Adapter) interact(ctx context.Context, in *discordgo.Interaction) answe
 // command answers a slash command.
 func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction) answer {
 	data := in.ApplicationCommandData()
-	line, ok := commandLine(data, channelSite(a.cfg, in.ChannelID))
+	line, ok := commandLine(data, channelSite(a.cfg(), in.ChannelID))
 	if !ok {
 		return answer{resp: ephemeral("muster does not know /" + data.Name + ". /muster help lists its commands."), what: "/" + data.Name}
 	}

@@ -140,7 +140,7 @@ func (a *Adapter) nonce(m notify.Message) string {
 	if m.ID == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(a.cfg.Namespace + "\x00" + m.ID))
+	sum := sha256.Sum256([]byte(a.cfg().Namespace + "\x00" + m.ID))
 	return hex.EncodeToString(sum[:])[:nonceLen-1]
 }
 
@@ -177,7 +177,7 @@ func (a *Adapter) sendOnce(ctx context.Context, channel string, send *discordgo.
 // the assignee of a task notice, nobody otherwise.
 func (a *Adapter) destination(ctx context.Context, m notify.Message) (channel, ping string, err error) {
 	if m.To != "" {
-		p, ok := a.cfg.Person(m.To)
+		p, ok := a.cfg().Person(m.To)
 		if !ok || p.Discord == "" {
 			return "", "", nil
 		}
@@ -190,7 +190,7 @@ func (a *Adapter) destination(ctx context.Context, m notify.Message) (channel, p
 		}
 		return ch, ping, nil
 	}
-	if s, ok := a.cfg.Site(m.Site); ok {
+	if s, ok := a.cfg().Site(m.Site); ok {
 		return s.Channels.Discord, "", nil
 	}
 	return "", "", nil

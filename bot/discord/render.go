@@ -130,7 +130,7 @@ func (a *Adapter) incidentCard(inc *store.Incident) card {
 			{Name: "Reporter", Value: clip(a.personName(inc.Reporter), maxFieldValue), Inline: true},
 			{Name: "Status", Value: clip(status, maxFieldValue)},
 		},
-		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization},
+		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg().Organization},
 	}
 	if !inc.Created.IsZero() {
 		e.Timestamp = inc.Created.UTC().Format(time.RFC3339)
@@ -177,7 +177,7 @@ func (a *Adapter) taskCard(t *store.Task) card {
 			{Name: "Plan", Value: clip(orDash(plan), maxFieldValue), Inline: true},
 			{Name: "Status", Value: clip(status, maxFieldValue)},
 		},
-		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization},
+		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg().Organization},
 	}
 	if !t.Created.IsZero() {
 		e.Timestamp = t.Created.UTC().Format(time.RFC3339)
@@ -221,14 +221,14 @@ func buttonLine(customID string) (string, bool) {
 }
 
 func (a *Adapter) personName(id string) string {
-	if p, ok := a.cfg.Person(id); ok {
+	if p, ok := a.cfg().Person(id); ok {
 		return p.Name
 	}
 	return orDash(id)
 }
 
 func (a *Adapter) siteName(id string) string {
-	if s, ok := a.cfg.Site(id); ok {
+	if s, ok := a.cfg().Site(id); ok {
 		return s.Name
 	}
 	return orDash(id)
@@ -239,7 +239,7 @@ func (a *Adapter) clock(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.In(a.cfg.Location()).Format("15:04 Mon 2 Jan")
+	return t.In(a.cfg().Location()).Format("15:04 Mon 2 Jan")
 }
 
 func orDash(s string) string {

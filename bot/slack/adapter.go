@@ -78,7 +78,7 @@ func (a *Adapter) Name() string { return Platform }
 type Options struct {
 	Service Handler
 	Store   Records
-	Config  *configs.Config
+	Config  configs.Current
 
 	// BotToken (xoxb-...) posts and edits messages; required.
 	BotToken string
@@ -142,7 +142,7 @@ const SocketLease = "slack-socket"
 type Adapter struct {
 	svc     Handler
 	st      Records
-	cfg     *configs.Config
+	conf    configs.Current
 	api     *slack.Client
 	http    *http.Client
 	secret  string
@@ -194,7 +194,7 @@ func New(o Options) (*Adapter, error) {
 		return nil, errors.New("slack: Service, Store and Config are required")
 	}
 	a := &Adapter{
-		svc: o.Service, st: o.Store, cfg: o.Config, http: o.HTTPClient,
+		svc: o.Service, st: o.Store, conf: o.Config, http: o.HTTPClient,
 		secret: o.SigningSecret, appTok: o.AppToken, botTok: o.BotToken, apiURL: o.APIURL,
 		clock: o.Clock, log: o.Logger, every: o.PostInterval, qsize: o.QueueSize,
 		budget: o.ReplyBudget, block: o.ChangeBlock, consume: o.Consumer,
@@ -364,3 +364,6 @@ func (a *Adapter) jobDone() {
 		a.idle = nil
 	}
 }
+
+// cfg is the configuration in force now.
+func (a *Adapter) cfg() *configs.Config { return a.conf.Current() }

@@ -64,7 +64,7 @@ func (a *Adapter) metadata(m notify.Message) (slack.SlackMetadata, bool) {
 		return slack.SlackMetadata{}, false
 	}
 	return slack.SlackMetadata{EventType: MetadataType, EventPayload: map[string]any{
-		"namespace": a.cfg.Namespace, "id": m.ID, "key": m.Key,
+		"namespace": a.cfg().Namespace, "id": m.ID, "key": m.Key,
 	}}, true
 }
 
@@ -113,7 +113,7 @@ func (a *Adapter) isPostOf(x slack.Message, m notify.Message) bool {
 	}
 	id, _ := md.EventPayload["id"].(string)
 	ns, _ := md.EventPayload["namespace"].(string)
-	return id == m.ID && ns == a.cfg.Namespace
+	return id == m.ID && ns == a.cfg().Namespace
 }
 
 // slackTS formats t as a Slack message timestamp.

@@ -209,13 +209,13 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	key := ""
 	switch {
 	case m.Site != "":
-		site, ok := a.cfg.Site(m.Site)
+		site, ok := a.cfg().Site(m.Site)
 		if !ok || site.Channels.Slack == "" {
 			return false, fmt.Errorf("%w: site %q", ErrNoDestination, m.Site)
 		}
 		j.channel, key = site.Channels.Slack, site.Channels.Slack
 	case m.To != "":
-		p, ok := a.cfg.Person(m.To)
+		p, ok := a.cfg().Person(m.To)
 		if !ok || p.Slack == "" {
 			return false, fmt.Errorf("%w: person %q has no Slack id", ErrNoDestination, m.To)
 		}
@@ -583,7 +583,7 @@ func (a *Adapter) attempt(ctx context.Context, j *job) error {
 			// the person has answered; the card, if any, shows it.
 			return notify.ErrStale
 		default:
-			c = taskCard(a.cfg, t)
+			c = taskCard(a.cfg(), t)
 		}
 	case isRef && kind == "INC" && m.Kind != "update":
 		remember = true
@@ -664,7 +664,7 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 		if n, err = store.ParseID("INC", ref); err == nil {
 			var inc *store.Incident
 			if inc, err = a.st.Incident(ctx, n); err == nil {
-				return incidentCard(a.cfg, inc), true
+				return incidentCard(a.cfg(), inc), true
 			}
 		}
 	case "T":
@@ -672,7 +672,7 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 		if n, err = store.ParseID("T", ref); err == nil {
 			var t *store.Task
 			if t, err = a.st.Task(ctx, n); err == nil {
-				return taskCard(a.cfg, t), true
+				return taskCard(a.cfg(), t), true
 			}
 		}
 	default:

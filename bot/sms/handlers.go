@@ -41,7 +41,7 @@ var _ Store = (*store.Store)(nil)
 
 // Options configure Handlers.
 type Options struct {
-	Config   *configs.Config
+	Config   configs.Current
 	Commands Commander
 	Store    Store
 	// AuthToken verifies X-Twilio-Signature.
@@ -53,7 +53,7 @@ type Options struct {
 
 // Handlers serve Twilio's webhooks.
 type Handlers struct {
-	cfg       *configs.Config
+	conf      configs.Current
 	cmds      Commander
 	st        Store
 	token     string
@@ -80,7 +80,7 @@ func New(o Options) (*Handlers, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Handlers{cfg: o.Config, cmds: o.Commands, st: o.Store, token: o.AuthToken,
+	return &Handlers{conf: o.Config, cmds: o.Commands, st: o.Store, token: o.AuthToken,
 		publicURL: strings.TrimSuffix(o.PublicURL, "/"), log: log}, nil
 }
 
@@ -148,7 +148,7 @@ func (h *Handlers) SMS() http.Handler {
 			g = store.NewReplayGuard("twilio:sms:"+sid, inboundTTL)
 			ctx = store.WithReplayGuard(ctx, g)
 		}
-		p, known := h.cfg.PersonByPhone(from)
+		p, known := h.cfg().PersonByPhone(from)
 		word := strings.ToUpper(strings.Trim(firstWord(body), ".!"))
 		who := ""
 		if known {
@@ -280,7 +280,7 @@ func (h *Handlers) Voice() http.Handler {
 			return
 		}
 		site := t.Site
-		if s, ok := h.cfg.Site(t.Site); ok {
+		if s, ok := h.cfg().Site(t.Site); ok {
 			site = s.Name
 		}
 		text := notify.TaskText(notify.Voice, t, site, t.Drill > 0) + " Press 1 to acknowledge."
@@ -305,7 +305,7 @@ func (h *Handlers) Gather() http.Handler {
 			return
 		}
 		phone := r.PostFormValue("To")
-		p, known := h.cfg.PersonByPhone(phone)
+		p, known := h.cfg().PersonByPhone(phone)
 		if !known {
 			h.log.Warn("voice acknowledgement from an unknown number", zap.String("phone", logging.MaskPhone(phone)))
 			writeTwiML(w, say("This number is not on the muster roster, so the task is not acknowledged. Goodbye."))
@@ -349,3 +349,6 @@ func writeTwiML(w http.ResponseWriter, body string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response>` + body + `</Response>`))
 }
+
+// cfg is the configuration in force now.
+func (h *Handlers) cfg() *configs.Config { return h.conf.Current() }

@@ -246,13 +246,20 @@ func runCheckConfig(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 
 // app is what console and serve share: config, store, commands.
 type app struct {
-	cfg   *configs.Config
-	st    *store.Store
-	svc   *commands.Service
-	disp  *notify.Dispatcher
-	eng   *notify.Engine
-	clock clock.Clock
-	log   *zap.Logger
+	// cfg is the configuration the process started with; the settings
+	// only a restart applies (configs.RestartOnly) are read from it.
+	cfg *configs.Config
+	// live is the configuration in force, which a reload swaps: commands,
+	// steps, hand-overs and the chat and SMS surfaces read it.
+	live *configs.Live
+	// cfgPath is the file a reload reads; "" for the embedded example.
+	cfgPath string
+	st      *store.Store
+	svc     *commands.Service
+	disp    *notify.Dispatcher
+	eng     *notify.Engine
+	clock   clock.Clock
+	log     *zap.Logger
 	// twilio is on when its secrets are set: SMS and calls go through it,
 	// paced per sender; otherwise the console prints them.
 	twilio bool
@@ -263,6 +270,8 @@ type app struct {
 	sealer *notify.Sealer
 	// metrics are serve's Prometheus series; nil in the console.
 	metrics *metrics.Metrics
+	// reloaded are run after a reload put a new configuration in force.
+	reloaded []func(context.Context)
 }
 
 // leases are the store's leases, watched by the metrics when there are
@@ -317,10 +326,10 @@ func (a *app) start(ctx context.Context) (wait func()) {
 		Consumer: notify.NewToken(), Lease: a.cfg.Engine.Lease.D(), Pacing: pacing, Coordinators: coords})
 	del.OnDeliver = a.observeDelivery
 	go func() { _ = del.Run(ctx); done <- struct{}{} }()
-	ho := notify.NewHandover(a.cfg, a.st, a.clock, a.log)
+	ho := notify.NewHandover(a.live, a.st, a.clock, a.log)
 	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
 	// Owners are reminded of corrective actions that fall due.
-	rm := notify.NewActionReminders(a.cfg, a.st, a.clock, a.log)
+	rm := notify.NewActionReminders(a.live, a.st, a.clock, a.log)
 	go func() { _ = rm.Run(ctx); done <- struct{}{} }()
 	// Degraded-mode triggers are replayed into the records once Redis
 	// answers again.
@@ -369,18 +378,11 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 		return nil, err
 	}
 	// The audit log records which configuration each process ran with.
-	raw := configs.ExampleYAML()
-	if o.cfgPath != "" {
-		if raw, err = os.ReadFile(o.cfgPath); err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-	}
-	sum := sha256.Sum256(raw)
-	if err := st.AuditConfigLoaded(ctx, cfg.Source, hex.EncodeToString(sum[:])); err != nil {
+	if err := auditConfig(ctx, st, cfg, o.cfgPath); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
+	live := configs.NewLive(cfg)
 	disp := notify.NewDispatcher(log)
 	// With several chat surfaces, the store remembers which of them took
 	// each message, so a retry goes only to the ones that did not.
@@ -390,7 +392,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 	if twilioOn {
 		tw, err := twilio.New(twilio.Options{AccountSID: sec.TwilioAccountSID, AuthToken: sec.TwilioAuthToken,
 			From: cfg.Twilio.From, MessagingServiceSID: cfg.Twilio.MessagingServiceSID, APIURL: cfg.Twilio.APIURL,
-			PublicURL: cfg.Server.PublicURL, People: cfg, Deliveries: st, Logger: log.Named("twilio")})
+			PublicURL: cfg.Server.PublicURL, People: live, Deliveries: st, Logger: log.Named("twilio")})
 		if err != nil {
 			_ = st.Close()
 			return nil, err
@@ -398,10 +400,10 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 		disp.SetSMS(tw)
 		disp.SetVoice(tw)
 	}
-	a := &app{cfg: cfg, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn}
-	opts := commands.Options{Config: cfg, Store: st, Now: clk.Now, Logger: log}
+	a := &app{cfg: cfg, live: live, cfgPath: o.cfgPath, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn}
+	opts := commands.Options{Config: live, Store: st, Now: clk.Now, Logger: log}
 	if !o.client {
-		a.eng = notify.NewEngine(notify.EngineOptions{Config: cfg, Store: st, Clock: clk, Logger: log})
+		a.eng = notify.NewEngine(notify.EngineOptions{Config: live, Store: st, Clock: clk, Logger: log})
 		if a.journal, err = journal.Open(journal.Options{Path: cfg.Server.Journal, Records: st, Logger: log.Named("journal")}); err != nil {
 			_ = st.Close()
 			return nil, err
@@ -415,6 +417,20 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 	}
 	a.svc = commands.New(opts)
 	return a, nil
+}
+
+// auditConfig records in the audit log which configuration the process
+// runs with: its source and the SHA-256 of its bytes.
+func auditConfig(ctx context.Context, st *store.Store, cfg *configs.Config, path string) error {
+	raw := configs.ExampleYAML()
+	if path != "" {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return err
+		}
+	}
+	sum := sha256.Sum256(raw)
+	return st.AuditConfigLoaded(ctx, cfg.Source, hex.EncodeToString(sum[:]))
 }
 
 // newSealer builds the audit chain's sealer with the signing key from the
@@ -647,7 +663,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var adapters []interface{ Run(context.Context) error }
 	if secrets.SlackBotToken != "" && (secrets.SlackSigningSecret != "" || secrets.SlackAppToken != "") {
 		sl, err := slackbot.New(slackbot.Options{
-			Service: a.svc, Store: a.st, Config: a.cfg,
+			Service: a.svc, Store: a.st, Config: a.live,
 			BotToken: secrets.SlackBotToken, SigningSecret: secrets.SlackSigningSecret, AppToken: secrets.SlackAppToken,
 			APIURL: a.cfg.Slack.APIURL, Clock: a.clock, Logger: log.Named("slack"), Consumer: notify.NewToken(),
 			Leases: a.leases(),
@@ -667,7 +683,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if secrets.DiscordBotToken != "" || secrets.DiscordPublicKey != "" {
 		dc, err := discord.New(discord.Options{
-			Service: a.svc, Store: a.st, Config: a.cfg,
+			Service: a.svc, Store: a.st, Config: a.live,
 			BotToken: secrets.DiscordBotToken, AppID: secrets.DiscordAppID, PublicKey: secrets.DiscordPublicKey,
 			Clock: a.clock, Logger: log.Named("discord"), Leases: a.leases(),
 		})
@@ -680,6 +696,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if dc.Posting() {
 			a.disp.AddChat(dc)
+			// Discord offers sites and plans as choices: a reload
+			// registers the commands again with the new ones.
+			a.reloaded = append(a.reloaded, func(ctx context.Context) {
+				if err := dc.RegisterCommands(ctx); err != nil {
+					log.Warn("discord commands not registered again after the reload", zap.Error(err))
+				}
+			})
 		}
 		adapters = append(adapters, dc)
 		on = append(on, "discord")
@@ -687,7 +710,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		off = append(off, "discord")
 	}
 	if a.twilio {
-		h, err := sms.New(sms.Options{Config: a.cfg, Commands: a.svc, Store: a.st, AuthToken: secrets.TwilioAuthToken,
+		h, err := sms.New(sms.Options{Config: a.live, Commands: a.svc, Store: a.st, AuthToken: secrets.TwilioAuthToken,
 			PublicURL: a.cfg.Server.PublicURL, Logger: log.Named("twilio")})
 		if err != nil {
 			fmt.Fprintln(stderr, "muster serve:", err)
@@ -700,6 +723,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	wait := a.start(runCtx)
+	// SIGHUP reloads the configuration (a.reloadOnHangup).
+	reloads := a.reloadOnHangup(runCtx)
 	adaptersDone := make(chan struct{}, len(adapters))
 	for _, ad := range adapters {
 		go func() {
@@ -712,6 +737,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer func() {
 		cancel()
 		wait()
+		<-reloads
 		for range adapters {
 			<-adaptersDone
 		}
