@@ -16,7 +16,7 @@ import (
 )
 
 // emptyTwiML is the answer to a copy of a message already handled.
-const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
+const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 
 // Twilio retries a webhook it got no 2xx for, with the same MessageSid:
 // the copy, on this replica or another, even at the same moment, acts

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twilio/twilio-go/twiml"
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/commands"
@@ -160,13 +161,13 @@ func (h *Handlers) SMS() http.Handler {
 			switch err := h.st.RecordSMSOptIn(ctx, who, logging.MaskPhone(from), word, out); {
 			case errors.Is(err, store.ErrReplayed):
 				h.log.Info("sms already handled (Twilio retry); ignored", zap.String("phone", logging.MaskPhone(from)))
-				writeTwiML(w, "")
+				writeTwiML(w)
 				return
 			case err != nil:
 				h.log.Warn("sms opt-out not recorded", zap.String("phone", logging.MaskPhone(from)), zap.Error(err))
 			}
 			h.log.Info("sms opt keyword", zap.String("keyword", word), zap.String("person", who), zap.String("phone", logging.MaskPhone(from)))
-			writeTwiML(w, "") // Twilio answers these itself
+			writeTwiML(w) // Twilio answers these itself
 			return
 		case !known:
 			h.log.Warn("sms from an unknown number", zap.String("phone", logging.MaskPhone(from)))
@@ -177,7 +178,7 @@ func (h *Handlers) SMS() http.Handler {
 		if h.replayed(r.Context(), g) {
 			h.log.Info("sms already handled (Twilio retry); ignored", zap.String("person", p.ID),
 				zap.String("phone", logging.MaskPhone(from)))
-			writeTwiML(w, "")
+			writeTwiML(w)
 			return
 		}
 		h.log.Info("sms command", zap.String("person", p.ID), zap.String("command", strings.ToLower(word)), zap.Bool("refused", reply.Error))
@@ -285,8 +286,8 @@ func (h *Handlers) Voice() http.Handler {
 		}
 		text := notify.TaskText(notify.Voice, t, site, t.Drill > 0) + " Press 1 to acknowledge."
 		action := h.publicURL + twilio.GatherPath + "?task=" + t.ID()
-		writeTwiML(w, `<Gather input="dtmf" numDigits="1" timeout="10" method="POST" action="`+twilio.EscapeXML(action)+`">`+
-			say(text)+say(text)+`</Gather>`+say("No key was pressed, so the task is not acknowledged. Goodbye."))
+		writeTwiML(w, twilio.Gather(action, 10, say(text), say(text)),
+			say("No key was pressed, so the task is not acknowledged. Goodbye."))
 	})
 }
 
@@ -340,14 +341,14 @@ func firstWord(s string) string {
 	return ""
 }
 
-func message(text string) string { return "<Message>" + twilio.EscapeXML(text) + "</Message>" }
+func message(text string) twiml.Element { return twilio.Message(text) }
 
-func say(text string) string { return "<Say>" + twilio.EscapeXML(text) + "</Say>" }
+func say(text string) twiml.Element { return twilio.Say(text) }
 
-// writeTwiML answers with a TwiML document around body.
-func writeTwiML(w http.ResponseWriter, body string) {
+// writeTwiML answers with a TwiML document of verbs (none: nothing to do).
+func writeTwiML(w http.ResponseWriter, verbs ...twiml.Element) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response>` + body + `</Response>`))
+	_, _ = w.Write([]byte(twilio.TwiML(verbs...)))
 }
 
 // cfg is the configuration in force now.

@@ -139,7 +139,7 @@ func TestInboundSMS(t *testing.T) {
 	}
 	// STOP is recorded, answered with an empty TwiML (Twilio replies).
 	w = post(sms, "/twilio/sms", form("+447700900102", "Stop"), token, public+"/twilio/sms")
-	if w.Body.String() != `<?xml version="1.0" encoding="UTF-8"?><Response></Response>` {
+	if w.Body.String() != `<?xml version="1.0" encoding="UTF-8"?><Response/>` {
 		t.Fatalf("stop: %s", w.Body)
 	}
 	if out, err := st.SMSOptedOut(context.Background(), "ben"); err != nil || !out {

@@ -44,12 +44,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	twiliogo "github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+	"github.com/twilio/twilio-go/twiml"
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/configs"
@@ -491,32 +493,43 @@ func Retryable(err error) bool {
 	return true
 }
 
-// SayTwiML is a TwiML document that reads text out.
-func SayTwiML(text string) string {
-	return `<?xml version="1.0" encoding="UTF-8"?><Response><Say>` + EscapeXML(text) + `</Say></Response>`
+// TwiML is a TwiML document of verbs, rendered by twilio-go's twiml
+// package (which escapes text and attributes). Empty, it answers a
+// webhook with nothing to do.
+func TwiML(verbs ...twiml.Element) string {
+	doc, response := twiml.CreateDocument()
+	twiml.AddAllVerbs(response, verbs)
+	out, err := twiml.ToXML(doc)
+	if err != nil { // cannot happen: etree writes to a strings.Builder
+		return `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+	}
+	return out
 }
 
-// EscapeXML escapes text for an XML element or attribute.
-func EscapeXML(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		default:
-			if r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
-				continue // not allowed in XML 1.0
-			}
-			b.WriteRune(r)
+// Say reads text out on a call.
+func Say(text string) twiml.Element { return &twiml.VoiceSay{Message: xmlText(text)} }
+
+// Message answers an SMS with text.
+func Message(text string) twiml.Element { return &twiml.MessagingMessage{Body: xmlText(text)} }
+
+// Gather asks for one key on a call and posts it to action; say is read
+// out while it waits.
+func Gather(action string, timeoutSeconds int, say ...twiml.Element) twiml.Element {
+	return &twiml.VoiceGather{Input: "dtmf", NumDigits: "1", Timeout: strconv.Itoa(timeoutSeconds), Method: "POST",
+		Action: xmlText(action), InnerElements: say}
+}
+
+// SayTwiML is a TwiML document that reads text out.
+func SayTwiML(text string) string { return TwiML(Say(text)) }
+
+// xmlText drops the characters XML 1.0 cannot carry (control
+// characters other than tab and line breaks); the twiml package escapes
+// the rest.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
+			return -1
 		}
-	}
-	return b.String()
+		return r
+	}, s)
 }
