@@ -1,9 +1,11 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -256,6 +258,11 @@ func splitRef(ref string) (kind, num string, ok bool) {
 	return kind, num, true
 }
 
+// slashCommand is what muster needs of slack-go's slash command.
+func slashCommand(c slack.SlashCommand) SlashCommand {
+	return SlashCommand{Command: c.Command, Text: c.Text, UserID: c.UserID, ChannelID: c.ChannelID, ResponseURL: c.ResponseURL}
+}
+
 // CommandsHandler serves POST /slack/commands: it verifies the request
 // (401 and nothing else on any failure), runs the command and writes its
 // answer as JSON.
@@ -267,16 +274,16 @@ func (a *Adapter) CommandsHandler() http.Handler {
 		if !ok {
 			return
 		}
-		form, err := url.ParseQuery(string(body))
+		// verify read the body to check its signature; the form is
+		// parsed from those same bytes, by slack-go.
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		cmd, err := slack.SlashCommandParse(r)
 		if err != nil {
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
 		g := a.replayGuard(r, body)
-		resp, replay := a.slash(SlashCommand{
-			Command: form.Get("command"), Text: form.Get("text"), UserID: form.Get("user_id"),
-			ChannelID: form.Get("channel_id"), ResponseURL: form.Get("response_url"),
-		}, g)
+		resp, replay := a.slash(slashCommand(cmd), g)
 		if replay {
 			a.refuse(w, r, ErrReplayed)
 			return

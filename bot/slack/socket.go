@@ -99,7 +99,7 @@ func (a *Adapter) socketEvent(ctx context.Context, sm acker, evt socketmode.Even
 		if !ok || evt.Request == nil {
 			return
 		}
-		resp := a.Slash(SlashCommand{Command: cmd.Command, Text: cmd.Text, UserID: cmd.UserID, ChannelID: cmd.ChannelID, ResponseURL: cmd.ResponseURL})
+		resp := a.Slash(slashCommand(cmd))
 		if err := sm.Ack(*evt.Request, resp); err != nil {
 			a.log.Warn("slack socket mode ack failed", zap.Error(err))
 		}
