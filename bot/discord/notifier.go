@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -262,23 +261,32 @@ func (a *Adapter) retry(ctx context.Context, f func() error) error {
 	}
 }
 
-// retryable maps an error of a Discord call to the Notifier's retry flag:
-// rate limits, server errors and network failures may pass; the rest not.
+// retryable maps an error of a Discord call to the Notifier's retry flag
+// by muster's one retry policy (notify.Failure).
 func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	return failure(err).Retryable()
+}
+
+// failure says what a discordgo error means for the retry policy.
+func failure(err error) notify.Failure {
 	var rl *discordgo.RateLimitError
 	var rest *discordgo.RESTError
-	var nerr net.Error
+	f := notify.Failure{}.Transport(err)
 	switch {
-	case err == nil:
-		return false
+	case f.Stopped:
 	case errors.As(err, &rl):
-		return true
+		f.RateLimited = true
 	case errors.As(err, &rest):
-		return rest.Response != nil && (rest.Response.StatusCode >= 500 || rest.Response.StatusCode == http.StatusTooManyRequests)
-	case errors.As(err, &nerr), errors.Is(err, context.DeadlineExceeded):
-		return true
+		if rest.Response != nil {
+			f.Status = rest.Response.StatusCode
+		} else {
+			f.Status = http.StatusBadRequest // refused before it was sent
+		}
 	}
-	return false
+	return f
 }
 
 // unknownMessage reports whether err is Discord's 404 for a message that

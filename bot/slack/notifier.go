@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -510,32 +510,39 @@ func (a *Adapter) runUpdate(q *queue, j job) {
 	}
 }
 
-// retryable reports whether a failed call might succeed if tried again.
-func retryable(err error) bool {
+// retryable reports whether a failed call might succeed if tried again,
+// by muster's one retry policy (notify.Failure).
+func retryable(err error) bool { return failure(err).Retryable() }
+
+// failure says what a slack-go error means for the retry policy.
+func failure(err error) notify.Failure {
 	var (
 		sc  slack.StatusCodeError
 		se  slack.SlackErrorResponse
-		ne  net.Error
 		ue  *url.Error
 		rle *slack.RateLimitedError
 	)
+	f := notify.Failure{}.Transport(err)
 	switch {
-	case errors.Is(err, context.Canceled):
-		return false
+	case f.Stopped:
 	case errors.As(err, &rle):
-		return true
+		f.RateLimited = true
 	case errors.As(err, &sc):
-		return sc.Code >= 500
+		f.Status = sc.Code
 	case errors.As(err, &se):
+		// Slack answers 200 with an error code; these pass.
 		switch se.Err {
-		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
-			return true
+		case "ratelimited":
+			f.RateLimited = true
+		case "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			f.VendorTransient = true
+		default:
+			f.Status = http.StatusBadRequest
 		}
-		return false
-	case errors.As(err, &ne), errors.As(err, &ue):
-		return true
+	case errors.As(err, &ue):
+		f.NoAnswer = true
 	}
-	return false
+	return f
 }
 
 // attempt makes one try at a job.

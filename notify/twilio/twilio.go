@@ -468,29 +468,30 @@ func wrap(what string, err error) error {
 // answer (an invalid number 21211, an unsubscribed recipient 21610, a
 // landline 21614, a region not enabled 21408, bad credentials 20003)
 // never will.
+//
+// The decision itself is muster's one retry policy (notify.Failure);
+// this only says what a Twilio error means for it.
 func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	return failure(err).Retryable()
+}
+
+func failure(err error) notify.Failure {
 	var te *Error
 	if errors.As(err, &te) {
-		switch {
-		case te.Status == 0:
-			return false
-		case te.Status == http.StatusTooManyRequests, te.Code == 20429:
-			return true
-		case te.Status >= 500, te.Code == 20500, te.Code == 20503:
-			return true
+		f := notify.Failure{Status: te.Status, RateLimited: te.Code == 20429,
+			VendorTransient: te.Code == 20500 || te.Code == 20503}
+		if te.Status == 0 {
+			f.Status = http.StatusBadRequest // refused before it was sent
 		}
-		return false
+		return f
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	// Anything else failed on the way (a reset connection, a body that
-	// did not decode): the request may not have arrived.
-	return true
+	// Anything else failed on the way (a timeout, a reset connection, a
+	// body that did not decode, a cancelled request): it may or may not
+	// have arrived, and the look-up before a resend settles which.
+	return notify.Failure{NoAnswer: true}
 }
 
 // TwiML is a TwiML document of verbs, rendered by twilio-go's twiml
