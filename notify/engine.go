@@ -385,7 +385,7 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 			break
 		}
 		run.Messages = append(run.Messages, store.OutMessage{
-			Key:     fmt.Sprintf("%s:%d:%s", t.ID(), t.Step, ch),
+			Key:     store.StepKey{Task: t.Num, Step: t.Step, Channel: ch}.String(),
 			Channel: ch, To: who, Kind: "task", Ref: t.ID(), Task: fmt.Sprint(t.Num),
 			Text: TaskText(ch, &shown, site, drill), Drill: flagStr(drill),
 		})

@@ -60,9 +60,9 @@ func TestAckRacesDeadlines(t *testing.T) {
 		sent   = map[int64][]int{} // task -> steps whose notice went out
 	)
 	out := NotifierFunc(func(_ context.Context, m Message) (bool, error) {
-		if task, step, ok := store.TaskStepFromKey(m.Key); ok {
+		if k, ok := store.ParseStepKey(m.Key); ok {
 			sentMu.Lock()
-			sent[task] = append(sent[task], step)
+			sent[k.Task] = append(sent[k.Task], k.Step)
 			sentMu.Unlock()
 		}
 		return false, nil

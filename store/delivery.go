@@ -84,11 +84,11 @@ func (s *Store) AdvanceTask(ctx context.Context, task int64, step int, reason st
 // 1, so step 2 is the one made due). Messages that are not task notices
 // change nothing and return AdvanceGone.
 func (s *Store) AdvanceAfter(ctx context.Context, key, reason string) (string, error) {
-	task, step, ok := TaskStepFromKey(key)
+	k, ok := ParseStepKey(key)
 	if !ok {
 		return AdvanceGone, nil
 	}
-	return s.AdvanceTask(ctx, task, step+1, reason)
+	return s.AdvanceTask(ctx, k.Task, k.Step+1, reason)
 }
 
 // RecordSMSOptIn records that a phone number sent STOP (out true) or START

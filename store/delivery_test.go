@@ -54,15 +54,18 @@ func TestAdvanceTaskOnlyAtTheSameStep(t *testing.T) {
 	}
 }
 
-func TestTaskStepFromKey(t *testing.T) {
-	for key, want := range map[string][2]int64{"T-3:1:sms": {3, 1}, "T-17:0:voice": {17, 0}} {
-		n, s, ok := store.TaskStepFromKey(key)
-		if !ok || n != want[0] || int64(s) != want[1] {
-			t.Errorf("%s: %d %d %v", key, n, s, ok)
+func TestStepKey(t *testing.T) {
+	for key, want := range map[string]store.StepKey{"T-3:1:sms": {3, 1, "sms"}, "T-17:0:voice": {17, 0, "voice"}} {
+		k, ok := store.ParseStepKey(key)
+		if !ok || k != want {
+			t.Errorf("%s: %+v %v", key, k, ok)
+		}
+		if k.String() != key {
+			t.Errorf("%+v.String() = %q, want %q", k, k.String(), key)
 		}
 	}
-	for _, key := range []string{"", "T-3:unanswered:site", "A-1:0:chat", "T-3:1", "3:1:sms", "T-3:-1:sms"} {
-		if _, _, ok := store.TaskStepFromKey(key); ok {
+	for _, key := range []string{"", "T-3:unanswered:site", "A-1:0:chat", "T-3:1", "3:1:sms", "T-3:-1:sms", "T-3:1:"} {
+		if _, ok := store.ParseStepKey(key); ok {
 			t.Errorf("%q parsed", key)
 		}
 	}

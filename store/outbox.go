@@ -534,22 +534,35 @@ func (l *jsonList[T]) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// TaskStepFromKey reads the step out of a task notice's idempotency key
-// "T-n:step:channel". ok is false for any other key.
-func TaskStepFromKey(key string) (task int64, step int, ok bool) {
+// StepKey is the idempotency key of a task notice: one message per task,
+// escalation step and channel, however often the step is run or its
+// message queued. Its text form, "T-n:step:channel", is what the outbox
+// stores (OutMessage.Key).
+type StepKey struct {
+	Task    int64
+	Step    int
+	Channel string
+}
+
+// String is the key as the outbox stores it: "T-3:1:sms".
+func (k StepKey) String() string { return fmt.Sprintf("T-%d:%d:%s", k.Task, k.Step, k.Channel) }
+
+// ParseStepKey reads a task notice's key back; ok is false for the keys
+// of every other message (broadcasts, unanswered notices, reminders).
+func ParseStepKey(key string) (k StepKey, ok bool) {
 	parts := strings.Split(key, ":")
-	if len(parts) != 3 {
-		return 0, 0, false
+	if len(parts) != 3 || parts[2] == "" {
+		return StepKey{}, false
 	}
 	n, err := ParseID("T", parts[0])
 	if err != nil || !strings.HasPrefix(strings.ToUpper(parts[0]), "T-") {
-		return 0, 0, false
+		return StepKey{}, false
 	}
 	st, err := strconv.Atoi(parts[1])
 	if err != nil || st < 0 {
-		return 0, 0, false
+		return StepKey{}, false
 	}
-	return n, st, true
+	return StepKey{Task: n, Step: st, Channel: parts[2]}, true
 }
 
 // WakeChannel is the pub/sub channel scripts publish to when a deadline
