@@ -159,10 +159,10 @@ func (r *Runner) hold(ctx context.Context, log *zap.Logger, name string, ttl tim
 		log.Info("lease given up: "+why, zap.Bool("released", release))
 	}
 	every := ttl / 3
-	// A holder that cannot renew lets go a little before its lease's
+	// A holder that cannot renew lets go a fifth of the lease before its
 	// end, so that a timer firing late on a busy machine never leaves it
 	// working past the moment another process may acquire the lease.
-	margin := ttl / 10
+	margin := ttl / 5
 	next := r.clock.Now().Add(every)
 	var lastErr string
 	for {
