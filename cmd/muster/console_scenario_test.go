@@ -13,8 +13,8 @@ import (
 )
 
 // TestConsoleEscalationScenario is the piped rehearsal, with the
-// console's clock starting at testtime.Start and running 600 times faster
-// (a minute passes in 0.1 s):
+// console's clock starting at testtime.Start and running 60 times faster
+// (a minute passes in a second):
 //
 //	/roster cover harbour-guard amara now 12h   # whoever's shift it is, amara is the guard
 //	/plan trigger medical-emergency @harbour Visitor collapsed in reception
@@ -25,8 +25,9 @@ import (
 //
 // The silent assignee gets an SMS after the first wait; once she has
 // acknowledged, nothing more is printed about T-3. The waits sit well
-// clear of the deadlines (a minute of console time either side is 100 ms
-// of real time) so a loaded machine does not make the test flaky. Each
+// clear of the deadlines (a minute of console time either side is a
+// second of real time) so a loaded machine does not make the test flaky
+// (at 600 times, on a machine at load 25, the engine fell behind). Each
 // step waits its full wait from when the step before it actually ran, so
 // at this speed a few milliseconds of real lateness a step add up: T-1's
 // critical policy (16 minutes in all) goes unanswered well inside the
@@ -41,7 +42,7 @@ func TestConsoleEscalationScenario(t *testing.T) {
 		"/ack T-3",
 		":wait 16m",
 	}, "\n") + "\n"
-	r := o.console(t, script, "--as", "farid", "--time-scale", "600", "--start", testtime.Start.Format(time.RFC3339))
+	r := o.console(t, script, "--as", "farid", "--time-scale", "60", "--start", testtime.Start.Format(time.RFC3339))
 	out := r.stdout
 
 	if !strings.Contains(out, "A-1 triggered: Medical emergency v1 at Harbour Point HQ by Farid Haddad.") ||
