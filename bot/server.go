@@ -18,9 +18,11 @@ import (
 	"github.com/muster-ops/muster/internal/metrics"
 )
 
-// Pinger reports whether the records (Redis) answer.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Readiness says whether this process can record: nil when a write and a
+// read on the organization's own keys succeeded within a second
+// (*store.Store), else why not, in one line.
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // Server is muster's one HTTP listener (server.listen): the platforms'
@@ -29,7 +31,7 @@ type Server struct {
 	mux     *http.ServeMux
 	log     *zap.Logger
 	metrics *metrics.Metrics
-	ready   Pinger
+	ready   Readiness
 	// readyNote is added to /readyz's answer (serve --demo says state
 	// lives in memory only).
 	readyNote string
@@ -39,7 +41,7 @@ type Server struct {
 // now; Handle adds the platform routes. m are the process's metrics
 // (nil: a fresh set for this binary's build), served at /metrics with
 // every muster series from the start.
-func NewServer(log *zap.Logger, ready Pinger, m *metrics.Metrics) *Server {
+func NewServer(log *zap.Logger, ready Readiness, m *metrics.Metrics) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -75,14 +77,16 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.metrics.Instrument(path, method, h))
 }
 
+// readyz answers 200 "ready" only when the readiness write and read
+// succeeded; otherwise 503 with the one-line reason.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.ready != nil {
-		if err := s.ready.Ping(ctx); err != nil {
+		if err := s.ready.Ready(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("redis unreachable\n"))
+			_, _ = w.Write([]byte("not ready: " + strings.Join(strings.Fields(err.Error()), " ") + "\n"))
 			return
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 type pingFunc func(context.Context) error
 
-func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
+func (f pingFunc) Ready(ctx context.Context) error { return f(ctx) }
 
 func TestHealthReadyMetrics(t *testing.T) {
 	st := storetest.Open(t, nil)
@@ -44,11 +44,11 @@ func TestHealthReadyMetrics(t *testing.T) {
 }
 
 func TestReadyzFailsWhenRedisDoesNot(t *testing.T) {
-	srv := bot.NewServer(nil, pingFunc(func(context.Context) error { return errors.New("connection refused") }), nil)
+	srv := bot.NewServer(nil, pingFunc(func(context.Context) error { return errors.New("redis unreachable: connection\nrefused") }), nil)
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("readyz = %d, want 503", rec.Code)
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "not ready: redis unreachable: connection refused\n" {
+		t.Fatalf("readyz = %d %q, want 503 with the reason on one line", rec.Code, rec.Body)
 	}
 }
 

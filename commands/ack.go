@@ -69,7 +69,7 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	case errors.As(err, &se):
 		return fail(fmt.Sprintf("%s is already %s.", id, se.Status))
 	case err != nil:
-		return failErr(err, "your acknowledgement")
+		return s.failErr(err, "your acknowledgement")
 	}
 	prev := t.Before
 	id = store.FormatID("T", t.Num)

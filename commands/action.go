@@ -100,7 +100,7 @@ func (s *Service) recordAction(ctx context.Context, c *call, subject string, own
 		return fail(fmt.Sprintf("There is no %s. /incident list, /plan status and /drill report show what there is.", subject))
 	}
 	if err != nil {
-		return failErr(err, "the corrective action")
+		return s.failErr(err, "the corrective action")
 	}
 	ref := subject
 	if subject == store.ReviewSubject {
@@ -175,7 +175,7 @@ func (s *Service) actionDone(ctx context.Context, c *call, args []string) Reply 
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no corrective action %s. /action list shows the open ones.", id))
 	case err != nil:
-		return failErr(err, "closing the corrective action")
+		return s.failErr(err, "closing the corrective action")
 	}
 	line := fmt.Sprintf("%s (%s) done by %s: %s", a.ID(), a.Subject, c.who.Name, a.Text)
 	if note != "" {
@@ -212,7 +212,7 @@ func (s *Service) actionVerify(ctx context.Context, c *call, args []string) Repl
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no corrective action %s. /action list shows the open ones.", id))
 	case err != nil:
-		return failErr(err, "verifying the corrective action")
+		return s.failErr(err, "verifying the corrective action")
 	}
 	line := fmt.Sprintf("%s (%s) verified %s by %s: %s", a.ID(), a.Subject, verdict, c.who.Name, a.Text)
 	if note != "" {
@@ -244,7 +244,7 @@ func (s *Service) actionList(ctx context.Context, c *call, args []string) Reply 
 	}
 	all, err := s.st.Actions(ctx, store.ActionFilter{OpenOnly: which != "mine"})
 	if err != nil {
-		return failErr(err, "the corrective actions")
+		return s.failErr(err, "the corrective actions")
 	}
 	today := s.today()
 	var list []*store.CorrectiveAction

@@ -54,6 +54,11 @@ type Reply struct {
 	// Ref names the record the reply is about (INC-4, T-17, A-3) so a
 	// chat surface can render its card with buttons.
 	Ref string
+	// Busy marks muster shedding load: the command was not run, or its
+	// records did not answer in time while Redis was up. A webhook that
+	// can be sent again (Twilio) answers 503 with Retry-After; a chat
+	// surface shows the text.
+	Busy bool
 }
 
 // Service runs commands for one organization.
@@ -67,6 +72,9 @@ type Service struct {
 	cmds   map[string]handler
 	// dg is degraded mode (commands/degraded.go); nil when off.
 	dg *degradedMode
+	// slots bounds the commands running at once (admission, Handle).
+	slots     chan struct{}
+	admitWait time.Duration
 }
 
 // Poker wakes an escalation engine (notify.Engine).
@@ -90,7 +98,26 @@ type Options struct {
 	// when Redis returns. Both or neither.
 	Degraded notify.Notifier
 	Journal  *journal.Journal
+	// MaxCommands bounds the commands running at once (default
+	// DefaultMaxCommands); one that finds no room within AdmitWait
+	// (default DefaultAdmitWait) is not run and answered Overloaded.
+	MaxCommands int
+	AdmitWait   time.Duration
 }
+
+// Admission: under a load beyond what muster can record in time, a
+// command waits at most DefaultAdmitWait for one of DefaultMaxCommands
+// places, then is answered Overloaded without touching anything, instead
+// of joining an unbounded queue in which every command runs past its
+// deadline. The bound is well under the Redis client's pool, so an
+// admitted command gets a connection at once.
+const (
+	DefaultMaxCommands = 16
+	DefaultAdmitWait   = 500 * time.Millisecond
+)
+
+// Overloaded is the answer to a command muster shed: it was not run.
+const Overloaded = "muster is overloaded: nothing was recorded. Try again in a few seconds; if it is urgent, phone the control room."
 
 // CommandTimeout bounds the store work of one command: Handle gives each
 // handler a context with this deadline, so a Redis that does not answer
@@ -131,6 +158,14 @@ func New(o Options) *Service {
 	if o.Degraded != nil && o.Journal != nil {
 		s.dg = &degradedMode{out: o.Degraded, journal: o.Journal}
 	}
+	n, wait := o.MaxCommands, o.AdmitWait
+	if n <= 0 {
+		n = DefaultMaxCommands
+	}
+	if wait <= 0 {
+		wait = DefaultAdmitWait
+	}
+	s.slots, s.admitWait = make(chan struct{}, n), wait
 	s.cmds = map[string]handler{
 		"incident": s.incident,
 		"roster":   s.roster,
@@ -198,9 +233,33 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 	if !ok {
 		return fail(fmt.Sprintf("Unknown command /%s. Try /incident, /plan, /roster, /ack, /done, /drill, /action or /muster help.", cmd.Name))
 	}
+	if !s.admit(ctx) {
+		r := fail(Overloaded)
+		r.Busy = true
+		return r
+	}
+	defer func() { <-s.slots }()
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
 	return h(ctx, &call{req: req, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name})
+}
+
+// admit takes a place for one command, waiting at most s.admitWait.
+func (s *Service) admit(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.admitWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 func platformIDName(p string) string {
@@ -220,11 +279,19 @@ func fail(text string) Reply {
 	return Reply{Text: strings.Join(strings.Fields(text), " "), Error: true}
 }
 
-// failErr turns a store error into an answer.
-func failErr(err error, what string) Reply {
+// failErr turns a store error into an answer. Redis unreachable and Redis
+// too slow to answer are told apart (store.Health): only the first is an
+// outage.
+func (s *Service) failErr(err error, what string) Reply {
 	switch {
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable) && s.st.Health().Confirm(context.Background(), err):
 		return fail("Records are unavailable right now (" + what + "): nothing was changed. Try again in a minute; if it is urgent, phone the control room.")
+	case errors.Is(err, store.ErrUnavailable):
+		r := fail("muster is overloaded: its records did not answer in time (" + what + "), so this may not have been recorded. Check before you try again; if it is urgent, phone the control room.")
+		r.Busy = true
+		return r
+	case errors.Is(err, store.ErrNotReplicated):
+		return fail("Saved, but not yet confirmed by a replica (" + what + "): muster has it; do not send it again. /incident list and /plan status show it.")
 	case errors.Is(err, store.ErrNotFound):
 		return fail("There is no " + what + ". /incident list and /plan status show what there is.")
 	case errors.Is(err, store.ErrReplayed):
@@ -232,6 +299,13 @@ func failErr(err error, what string) Reply {
 		return fail("That request was already handled (" + what + "): nothing was changed.")
 	}
 	return fail(what + " failed: " + err.Error())
+}
+
+// notConfirmed is the line added to a change that was saved but that no
+// replica confirmed in time (redis wait_replicas): it stands, and sending
+// it again would make a second one.
+func notConfirmed(id string) string {
+	return id + " was saved but not yet confirmed by a replica: do not send it again; muster has it."
 }
 
 // siteArg pulls an "@site" argument out of args. It returns the site

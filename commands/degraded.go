@@ -67,9 +67,11 @@ const degradedAttemptTimeout = 20 * time.Second
 // says another try may succeed.
 const degradedAttempts = 4
 
-// degradedOn reports whether err sends a live trigger to degraded mode.
-func (s *Service) degradedOn(err error, drill bool) bool {
-	return s.dg != nil && !drill && errors.Is(err, store.ErrUnavailable)
+// degradedOn reports whether err sends a live trigger to degraded mode:
+// only when Redis is unreachable (store.Health confirms it), never because
+// it was slow to answer, since degraded mode sends outside the records.
+func (s *Service) degradedOn(ctx context.Context, err error, drill bool) bool {
+	return s.dg != nil && !drill && errors.Is(err, store.ErrUnavailable) && s.st.Health().Confirm(ctx, err)
 }
 
 // sendResult is how one direct send ended.

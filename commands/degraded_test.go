@@ -78,6 +78,7 @@ func newOutage(t *testing.T) *outage {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.st.UseSeenLog(o.journal, o.journal.Seen())
 	o.svc = commands.New(commands.Options{Config: cfg, Store: o.st, Now: clock, Degraded: disp, Journal: o.journal})
 	t.Cleanup(o.svc.WaitDegraded)
 	return o
@@ -289,11 +290,18 @@ func recordsSnapshot(ctx context.Context, t *testing.T, st *store.Store) snapsho
 
 // TestCommandsAnswerWhileRedisIsDown: with Redis killed (connections
 // refused) or frozen (connections hang, as with a dead host), every
-// command answers within 3 s with the "records are unavailable" line.
+// command answers within 3 s. Killed is an outage at once: "records are
+// unavailable", and a live trigger goes out in degraded mode. Frozen looks
+// like a Redis too slow to answer until several health probes in a row
+// went unanswered: until then commands say muster is overloaded and
+// nothing goes out directly; after that a trigger is degraded too.
 func TestCommandsAnswerWhileRedisIsDown(t *testing.T) {
 	for _, mode := range []string{"killed", "frozen"} {
 		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
 			o := newOutage(t)
+			go func() { _ = o.st.Health().Run(ctx) }()
 			plain := commands.New(commands.Options{Config: o.cfg, Store: o.st, Now: func() time.Time { return o.now }})
 			// A connection in the pool, as in a process that has been
 			// serving: a frozen server then hangs reads, not dials.
@@ -306,6 +314,7 @@ func TestCommandsAnswerWhileRedisIsDown(t *testing.T) {
 				o.redis.Pause()
 				defer o.redis.Resume()
 			}
+			outage := mode == "killed"
 			rows := []struct {
 				name, as, text string
 				svc            *commands.Service
@@ -318,7 +327,7 @@ func TestCommandsAnswerWhileRedisIsDown(t *testing.T) {
 				{"plan status", "farid", "/plan status", plain, false},
 				{"plan trigger, degraded mode off", "farid", "/plan trigger intruder-lockdown @harbour", plain, false},
 				{"drill start, never degraded", "jonah", "/drill start fire-evacuation @harbour", o.svc, false},
-				{"plan trigger, degraded mode on", "farid", "/plan trigger intruder-lockdown @harbour", o.svc, true},
+				{"plan trigger, degraded mode on", "farid", "/plan trigger intruder-lockdown @harbour", o.svc, outage},
 			}
 			// All at once, as during a real outage (and so a frozen
 			// server costs the test one budget, not one per row).
@@ -344,14 +353,59 @@ func TestCommandsAnswerWhileRedisIsDown(t *testing.T) {
 					if took > replyBudget {
 						t.Errorf("answered after %v, want within %v", took.Round(time.Millisecond), replyBudget)
 					}
-					if !strings.HasPrefix(r.Text, "Records are unavailable") {
-						t.Errorf("reply %q: want the records-are-unavailable line", r.Text)
+					want := "Records are unavailable"
+					if !outage {
+						want = "muster is overloaded"
 					}
-					if tc.degraded != strings.Contains(r.Text, "DEGRADED MODE") || tc.degraded == r.Error {
-						t.Errorf("reply %+v: degraded = %v", r, tc.degraded)
+					if !strings.HasPrefix(r.Text, want) {
+						t.Errorf("reply %q: want the %q line", r.Text, want)
+					}
+					if tc.degraded != strings.Contains(r.Text, "DEGRADED MODE") || tc.degraded == r.Error || !outage != r.Busy {
+						t.Errorf("reply %+v: degraded = %v, busy = %v", r, tc.degraded, !outage)
 					}
 				})
 			}
+			if outage {
+				return
+			}
+			// The probes go unanswered DownAfter times in a row: an outage.
+			waitUntil(ctx, t, "the health probes to find Redis down", o.st.Health().Down)
+			r := timed(t, o.svc, "farid", "/plan trigger intruder-lockdown @harbour")
+			if !strings.HasPrefix(r.Text, "Records are unavailable") || !strings.Contains(r.Text, "DEGRADED MODE") {
+				t.Fatalf("trigger once Redis is found down: %+v", r)
+			}
 		})
+	}
+}
+
+// With wait_replicas and a replica that does not confirm in time, a raise
+// and a trigger are saved: the answer names them and says they are not
+// yet confirmed by a replica, never that nothing was changed.
+func TestNotReplicatedIsSavedAndSaysSo(t *testing.T) {
+	r := redistest.StartSingle(t) // no replica: WAIT never reaches one
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{URL: r.URL() + "?wait_replicas=1", Namespace: storetest.Namespace(),
+		Now: func() time.Time { return saturday0800 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: func() time.Time { return saturday0800 }})
+	raise := timed(t, svc, "amara", "/incident raise intrusion sev2 @harbour Fence cut near gate B")
+	if !strings.HasPrefix(raise.Text, "INC-1 raised") || !strings.Contains(raise.Text, "INC-1 was saved but not yet confirmed by a replica") ||
+		strings.Contains(raise.Text, "nothing was changed") {
+		t.Fatalf("raise answered %+v", raise)
+	}
+	trigger := timed(t, svc, "farid", "/plan trigger intruder-lockdown @harbour")
+	if !strings.HasPrefix(trigger.Text, "A-1 triggered") || !strings.Contains(trigger.Text, "A-1 was saved but not yet confirmed by a replica") {
+		t.Fatalf("trigger answered %+v", trigger)
+	}
+	if inc, err := st.Incident(ctx, 1); err != nil || inc.Text != "Fence cut near gate B" {
+		t.Fatalf("INC-1 = %+v, %v", inc, err)
 	}
 }

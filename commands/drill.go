@@ -48,7 +48,7 @@ func (s *Service) findDrill(ctx context.Context, args []string, usage string) (*
 		return nil, &r
 	}
 	if err != nil {
-		r := failErr(err, "the drill")
+		r := s.failErr(err, "the drill")
 		return nil, &r
 	}
 	return d, nil
@@ -68,7 +68,7 @@ func (s *Service) drillStop(ctx context.Context, c *call, args []string) Reply {
 		return fail(fmt.Sprintf("%s is already stopped.", d.ID()))
 	}
 	if err != nil {
-		return failErr(err, "the drill stop")
+		return s.failErr(err, "the drill stop")
 	}
 	return Reply{Text: fmt.Sprintf("DRILL — %s stopped by %s; %d task(s) still open were closed. /drill report %s gives the results.", d.ID(), c.who.Name, n, d.ID()), Public: true, Ref: d.ID()}
 }
@@ -89,7 +89,7 @@ func (s *Service) drillReport(ctx context.Context, args []string) Reply {
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
 	}
 	if err != nil {
-		return failErr(err, "the drill report")
+		return s.failErr(err, "the drill report")
 	}
 	return Reply{Text: s.drillReportText(report.DrillResult(d, act, tasks)), Ref: d.ID()}
 }

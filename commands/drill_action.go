@@ -54,7 +54,7 @@ func (s *Service) drillAction(ctx context.Context, c *call) Reply {
 	}
 	due, err := ParseDue(configs.FormatDuration(DefaultActionDue), s.now(), s.cfg().Location())
 	if err != nil {
-		return failErr(err, "the corrective action")
+		return s.failErr(err, "the corrective action")
 	}
 	return s.recordAction(ctx, c, store.FormatID("D", num), c.who, due, text)
 }
@@ -73,7 +73,7 @@ func (s *Service) drillActionList(ctx context.Context, c *call, args []string) R
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
 	}
 	if err != nil {
-		return failErr(err, "the drill")
+		return s.failErr(err, "the drill")
 	}
 	scope := "Corrective actions of " + d.ID()
 	if len(list) == 0 {

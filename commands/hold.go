@@ -40,7 +40,7 @@ func (s *Service) incidentHold(ctx context.Context, c *call, args []string, acti
 	case errors.As(err, &se) && se.Status == "not_held":
 		return fail(id + " is not on hold.")
 	case err != nil:
-		return failErr(err, id)
+		return s.failErr(err, id)
 	}
 	line := fmt.Sprintf("%s is on legal hold (placed by %s): it and its records are kept past retention until released.", id, c.who.Name)
 	if action == store.ActionRelease {

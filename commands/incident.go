@@ -109,10 +109,14 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 	summary := fmt.Sprintf("%s %s %s at %s by %s: %s", store.IDPlaceholder+" raised:", sev, cat, site.Name, c.who.Name, text)
 	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text},
 		store.OutMessage{Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: summary})
-	if err != nil {
-		return failErr(err, "the incident")
+	if err != nil && !(errors.Is(err, store.ErrNotReplicated) && inc != nil) {
+		return s.failErr(err, "the incident")
 	}
-	return Reply{Text: strings.ReplaceAll(summary, store.IDPlaceholder, inc.ID()), Public: true, Ref: inc.ID()}
+	r := Reply{Text: strings.ReplaceAll(summary, store.IDPlaceholder, inc.ID()), Public: true, Ref: inc.ID()}
+	if err != nil {
+		r.Text += "\n" + notConfirmed(inc.ID())
+	}
+	return r
 }
 
 func (s *Service) incidentList(ctx context.Context, c *call, args []string) Reply {
@@ -137,7 +141,7 @@ func (s *Service) incidentList(ctx context.Context, c *call, args []string) Repl
 	}
 	list, err := s.st.ListIncidents(ctx, f)
 	if err != nil {
-		return failErr(err, "the incident list")
+		return s.failErr(err, "the incident list")
 	}
 	scope := "Open incidents"
 	if !openOnly {
@@ -167,7 +171,7 @@ func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
 	}
 	inc, tl, err := s.st.IncidentWithTimeline(ctx, num)
 	if err != nil {
-		return failErr(err, store.FormatID("INC", num))
+		return s.failErr(err, store.FormatID("INC", num))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s at %s, %s\n", inc.ID(), inc.Severity, inc.Category, s.siteName(inc.Site), inc.Status)
@@ -223,7 +227,7 @@ func (s *Service) incidentChange(ctx context.Context, c *call, args []string, ac
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s. /incident list shows the open ones.", id))
 	case err != nil:
-		return failErr(err, id)
+		return s.failErr(err, id)
 	}
 	_ = inc
 	return Reply{Text: line, Public: true, Ref: id}

@@ -157,11 +157,11 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	note := c.rest(args, i)
 	now := s.now()
 	overrides, err := s.st.Overrides(ctx)
-	if s.degradedOn(err, drill) {
+	if s.degradedOn(ctx, err, drill) {
 		return s.degradedTrigger(ctx, c, p, site, incident, note, err)
 	}
 	if err != nil {
-		return failErr(err, "the plan")
+		return s.failErr(err, "the plan")
 	}
 	in := store.NewActivation{Plan: p.ID, PlanName: p.Name, PlanVersion: p.Version, Site: site.ID, By: c.who.ID,
 		Note: note, Drill: drill, Incident: incident, Target: p.Target.D()}
@@ -185,11 +185,14 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s to link. Trigger without it, or check /incident list.", store.FormatID("INC", incident)))
-	case s.degradedOn(err, drill):
+	case errors.Is(err, store.ErrNotReplicated) && act != nil:
+		// Saved: answered as triggered, and said so below.
+	case s.degradedOn(ctx, err, drill):
 		return s.degradedTrigger(ctx, c, p, site, incident, note, err)
 	case err != nil:
-		return failErr(err, "the plan trigger")
+		return s.failErr(err, "the plan trigger")
 	}
+	unconfirmed := err != nil
 	s.poke()
 	var b strings.Builder
 	if drill {
@@ -205,6 +208,9 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 		if t.Status == store.TaskSimulated {
 			b.WriteString(" (simulated: live only)")
 		}
+	}
+	if unconfirmed {
+		b.WriteString("\n" + notConfirmed(act.ID()))
 	}
 	return Reply{Text: b.String(), Public: true, Ref: act.ID()}
 }
@@ -236,7 +242,7 @@ func (s *Service) planStatus(ctx context.Context, args []string) Reply {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("A", num)))
 	case err != nil:
-		return failErr(err, "the plan status")
+		return s.failErr(err, "the plan status")
 	}
 	return Reply{Text: s.activationText(act, tasks), Ref: act.ID()}
 }
@@ -285,7 +291,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 		return fail(fmt.Sprintf("There is no %s. /plan status shows the latest.", store.FormatID("A", num)))
 	}
 	if err != nil {
-		return failErr(err, "the stand-down")
+		return s.failErr(err, "the stand-down")
 	}
 	p, _ := s.cfg().Plan(act.Plan)
 	allowed := []string{configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator}
@@ -309,7 +315,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 		return fail(fmt.Sprintf("%s is already %s.", act.ID(), strings.ReplaceAll(se.Status, "_", " ")))
 	}
 	if err != nil {
-		return failErr(err, "the stand-down")
+		return s.failErr(err, "the stand-down")
 	}
 	line = fmt.Sprintf(line, strconv.FormatInt(n, 10))
 	return Reply{Text: line, Public: true, Ref: act.ID()}
@@ -335,7 +341,7 @@ func (s *Service) planDryrun(ctx context.Context, c *call, args []string) Reply 
 	}
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
-		return failErr(err, "the dry run")
+		return s.failErr(err, "the dry run")
 	}
 	now := s.now()
 	var b strings.Builder

@@ -42,7 +42,7 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 	}
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
-		return failErr(err, "the roster")
+		return s.failErr(err, "the roster")
 	}
 	text := RosterText(s.cfg(), sites, role, when, s.now(), overrides)
 	return Reply{Text: text}
@@ -225,7 +225,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	// queued by the script that records the cover: two round trips.
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
-		return failErr(err, "the cover")
+		return s.failErr(err, "the cover")
 	}
 	problems := roster.CoverProblems(s.cfg(), r, p, from, to, overrides)
 	if len(problems) > 0 && reason == "" {
@@ -252,7 +252,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	}
 	o, err := s.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
 	if err != nil {
-		return failErr(err, "the cover")
+		return s.failErr(err, "the cover")
 	}
 	return Reply{Text: strings.ReplaceAll(line, store.IDPlaceholder, o.ID), Public: true}
 }

@@ -13,14 +13,14 @@ const SMSHelpText = "muster: ACK = acknowledge your newest task, ACK 17 = task T
 func (s *Service) status(ctx context.Context, c *call) Reply {
 	nums, err := s.st.OpenTasksFor(ctx, c.who.ID)
 	if err != nil {
-		return failErr(err, "your status")
+		return s.failErr(err, "your status")
 	}
 	if len(nums) == 0 {
 		return Reply{Text: "You have no open tasks."}
 	}
 	tasks, err := s.st.Tasks(ctx, nums)
 	if err != nil {
-		return failErr(err, "your status")
+		return s.failErr(err, "your status")
 	}
 	var parts []string
 	for _, t := range tasks {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // A replay guard folds a chat adapter's replay check (has this signed
@@ -25,9 +26,14 @@ import (
 // context. A command that made no round trip at all leaves the guard
 // pending, and the adapter settles it afterwards with CheckReplay.
 //
-// When Redis does not answer, the guard is settled as unknown (not a
-// replay): the request goes on, as the separate check did (fail open), and
-// the command says records are unavailable anyway.
+// The check never fails open. When the round trip fails because Redis is
+// unreachable (Health confirms it), the guard is settled from this
+// process's own memory of the requests it handled (seen.go): a copy is
+// refused, a new request is remembered (and journaled) and goes on to
+// degraded mode. When it fails otherwise (a timeout under load, Redis up)
+// the guard is settled as unknown and every later round trip of its
+// command is refused: the command answers that muster is overloaded and
+// the adapter refuses the request as busy; nothing goes on unchecked.
 
 // ErrReplayed: the request carrying the context's replay guard was
 // already handled; nothing was read or changed.
@@ -95,7 +101,9 @@ func (g *ReplayGuard) Replayed() bool {
 	return g.replayed
 }
 
-// Err is why the guard's round trip failed (it was then let through).
+// Err is why the guard could not be settled (Redis did not answer in
+// time while it was not known to be unreachable): the request was not
+// checked, so nothing of it may go on; the adapter answers busy.
 func (g *ReplayGuard) Err() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -131,15 +139,20 @@ func (g *ReplayGuard) settle(replayed bool, err error) {
 
 // take is the store's step before a round trip for ctx: it returns the
 // guard this round trip must carry (nil when none), or ErrReplayed when an
-// earlier round trip found a replay. When another round trip carries the
-// guard right now, it waits for its answer, so nothing runs before the
-// replay is known.
+// earlier round trip (or this process's memory) found a replay, or the
+// error that left the guard unsettled. When another round trip carries
+// the guard right now, it waits for its answer, so nothing runs before
+// the replay is known.
 func (s *Store) take(ctx context.Context) (*ReplayGuard, error) {
 	g := guardFrom(ctx)
 	if g == nil {
 		return nil, nil
 	}
 	if g.claim() {
+		if s.seen.seen(g.name) {
+			g.settle(true, nil)
+			return nil, ErrReplayed
+		}
 		return g, nil
 	}
 	g.mu.Lock()
@@ -155,7 +168,41 @@ func (s *Store) take(ctx context.Context) (*ReplayGuard, error) {
 	if g.Replayed() {
 		return nil, ErrReplayed
 	}
-	return nil, nil
+	return nil, g.Err()
+}
+
+// settled records the answer Redis gave for g: a replay, or a request
+// now remembered (here too, for an outage to come).
+func (s *Store) settled(g *ReplayGuard, replayed bool) {
+	if !replayed {
+		s.seen.remember(g.name, g.ttl)
+	}
+	g.settle(replayed, nil)
+}
+
+// settleFailed settles g after the round trip that carried it failed with
+// err. When Redis is unreachable the process's own memory decides (and
+// ErrReplayed is returned for a copy); otherwise the request is left
+// unchecked: g keeps the error and nothing of its command goes on.
+func (s *Store) settleFailed(ctx context.Context, g *ReplayGuard, err error) error {
+	if !s.health.Confirm(ctx, err) {
+		g.settle(false, unavailable(err))
+		return nil
+	}
+	fresh, lerr := s.seen.firstSeenOffline(g.name, g.ttl)
+	switch {
+	case errors.Is(lerr, ErrSeenFull):
+		g.settle(false, unavailable(lerr))
+		return nil
+	case lerr != nil:
+		s.log.Error("request remembered in memory only: the journal did not take it", zap.Error(lerr))
+	}
+	if !fresh {
+		g.settle(true, nil)
+		return ErrReplayed
+	}
+	g.settle(false, nil)
+	return nil
 }
 
 // guardCmd queues the guard's SET NX PX on a pipeline.
@@ -184,9 +231,15 @@ func (s *Store) read(ctx context.Context, fn func(p redis.Pipeliner)) error {
 	}
 	if g != nil {
 		fresh, gerr := gc.Result()
-		g.settle(!fresh, gerr)
-		if gerr == nil && !fresh {
-			return ErrReplayed
+		if gerr != nil {
+			if rerr := s.settleFailed(ctx, g, gerr); rerr != nil {
+				return rerr
+			}
+		} else {
+			s.settled(g, !fresh)
+			if !fresh {
+				return ErrReplayed
+			}
 		}
 	}
 	if err != nil {
@@ -198,19 +251,27 @@ func (s *Store) read(ctx context.Context, fn func(p redis.Pipeliner)) error {
 // CheckReplay settles a guard that no round trip of its command carried
 // (the command touched no records, or was refused before it did): one SET
 // NX. It reports whether the request was a replay; a guard already
-// settled answers from memory, one in flight is waited for. An error means
-// Redis did not answer, and the caller decides (the adapters let the
-// request through, as before).
+// settled answers from memory, one in flight is waited for. While Redis is
+// unreachable this process's own memory answers (seen.go). An error means
+// the request could not be checked (Redis up but not answering in time):
+// the adapters refuse it as busy.
 func (s *Store) CheckReplay(ctx context.Context, g *ReplayGuard) (bool, error) {
 	if g == nil {
 		return false, nil
 	}
 	if g.claim() {
-		fresh, err := s.rdb.SetNX(ctx, s.Key(g.name), 1, g.ttl).Result()
-		g.settle(!fresh, err)
-		if err != nil {
-			return false, unavailable(err)
+		if s.seen.seen(g.name) {
+			g.settle(true, nil)
+			return true, nil
 		}
+		fresh, err := s.rdb.SetNX(ctx, s.Key(g.name), 1, g.ttl).Result()
+		if err != nil {
+			if rerr := s.settleFailed(ctx, g, err); rerr != nil {
+				return true, nil
+			}
+			return g.Replayed(), g.Err()
+		}
+		s.settled(g, !fresh)
 		return !fresh, nil
 	}
 	select {
@@ -267,11 +328,21 @@ func (h guardHook) settleFirst(ctx context.Context) error {
 		if g.Replayed() {
 			return ErrReplayed
 		}
-		return nil
+		return g.Err()
+	}
+	if h.s.seen.seen(g.name) {
+		g.settle(true, nil)
+		return ErrReplayed
 	}
 	fresh, err := h.s.rdb.SetNX(ctx, h.s.Key(g.name), 1, g.ttl).Result()
-	g.settle(!fresh, err)
-	if err == nil && !fresh {
+	if err != nil {
+		if rerr := h.s.settleFailed(ctx, g, err); rerr != nil {
+			return rerr
+		}
+		return g.Err()
+	}
+	h.s.settled(g, !fresh)
+	if !fresh {
 		return ErrReplayed
 	}
 	return nil

@@ -182,19 +182,27 @@ func TestReplayGuardRace(t *testing.T) {
 	}
 }
 
-// When Redis does not answer, the guard is settled as unknown and the
-// request is let through (fail open); the command itself answers that
-// records are unavailable.
-func TestReplayGuardFailsOpen(t *testing.T) {
+// When Redis does not answer in time but is not known to be unreachable
+// (overload), the guard is settled as unknown: its error stays, and every
+// later round trip of the command is refused, so nothing of the request
+// runs unchecked; the adapter answers busy.
+func TestReplayGuardUnansweredRunsNothingMore(t *testing.T) {
 	s := storetest.Open(t, nil)
 	ctx, g := guarded("test:seen:g")
-	ctx, cancel := context.WithCancel(ctx)
+	dead, cancel := context.WithCancel(ctx)
 	cancel() // every round trip of this context fails
-	_, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
+	_, err := s.RaiseIncident(dead, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("raise on a dead context: %v, want ErrUnavailable", err)
 	}
 	if !g.Settled() || g.Replayed() || g.Err() == nil {
 		t.Fatalf("guard: settled %v replayed %v err %v; want settled, not a replay, with the error", g.Settled(), g.Replayed(), g.Err())
+	}
+	// The same command goes on with a live context: refused.
+	if _, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a later round trip of the unchecked request: %v, want ErrUnavailable", err)
+	}
+	if n := incidentCount(t, s); n != 0 {
+		t.Fatalf("%d incidents, want 0", n)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -78,15 +79,21 @@ func (s *Store) RaiseIncident(ctx context.Context, in NewIncident, msgs ...OutMe
 		"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
 	})
 	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data, outJSON(msgs))
-	if err != nil {
+	n, _ := v.(int64)
+	if err != nil && !(errors.Is(err, ErrNotReplicated) && n > 0) {
 		return nil, fmt.Errorf("raise incident: %w", err)
 	}
-	n, _ := v.(int64)
-	return &Incident{
+	// With ErrNotReplicated the incident is saved (on the primary) all the
+	// same: it is returned with the error, so the answer can name it.
+	inc := &Incident{
 		Num: n, Site: in.Site, Category: in.Category, Severity: in.Severity,
 		Reporter: in.Reporter, Text: in.Text, Status: StatusOpen,
 		Created: time.UnixMilli(ms(now)), Updated: time.UnixMilli(ms(now)),
-	}, nil
+	}
+	if err != nil {
+		return inc, fmt.Errorf("raise %s: %w", inc.ID(), err)
+	}
+	return inc, nil
 }
 
 // Incident actions for ChangeIncident.

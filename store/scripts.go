@@ -43,11 +43,16 @@ func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) (any, er
 	if g != nil {
 		switch {
 		case errors.Is(err, ErrReplayed):
-			g.settle(true, nil)
-		case errors.Is(err, ErrUnavailable):
-			g.settle(false, err) // unknown: let it through
+			s.settled(g, true)
+		case errors.Is(err, ErrUnavailable) && !scriptAnswered(err):
+			// Unknown: Redis unreachable (the local memory decides) or
+			// not answering in time (nothing of the command goes on).
+			if rerr := s.settleFailed(ctx, g, err); rerr != nil {
+				return nil, rerr
+			}
 		default:
-			g.settle(false, nil)
+			// Ran (ErrNotReplicated included: written, not confirmed).
+			s.settled(g, false)
 		}
 	}
 	return v, err
@@ -72,7 +77,24 @@ func (s *Store) scriptErr(err error) error {
 			return &StateError{Status: strings.TrimPrefix(msg, "state:")}
 		}
 	}
+	if errors.Is(err, ErrNotReplicated) {
+		// The script ran: it is saved on the primary, not yet confirmed.
+		return err
+	}
 	return unavailable(err)
+}
+
+// scriptAnswered reports whether err is one of our scripts' own error
+// replies (lowercase, "notassigned:..."), which come after the prelude
+// set the guard: the script ran. Redis's own refusals are upper case
+// (NOREPLICAS, READONLY, BUSY) and mean it did not.
+func scriptAnswered(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+	return msg != "" && msg[0] >= 'a' && msg[0] <= 'z'
 }
 
 // StateError says what state blocked a transition. It matches

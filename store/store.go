@@ -43,6 +43,13 @@ type Store struct {
 	log      *zap.Logger
 	// finisher records outbox outcomes in batches (outbox.go).
 	finisher finisher
+	// health tells an outage from overload (health.go); its probe client
+	// is closed with the store.
+	health *Health
+	probe  redis.UniversalClient
+	// seen remembers the requests this process handled, for the replay
+	// check while Redis is unreachable (seen.go).
+	seen *seenMemory
 }
 
 // expireOnWallClock makes the embedded server's TTLs (idempotency marks,
@@ -81,6 +88,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger; zap.NewNop when nil.
 	Logger *zap.Logger
+	// StartDown returns the store even when Redis does not answer, in
+	// degraded mode until the health probes find it (muster serve starts
+	// with Redis down); Open fails then otherwise.
+	StartDown bool
 }
 
 // Open connects (or starts the embedded server) and checks Redis answers.
@@ -110,6 +121,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		o := &redis.Options{Addr: m.Addr()}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
 		s.rdb = redis.NewClient(o)
+		po := *o
+		probeLimits(&po.PoolSize, &po.MaxRetries, &po.DialTimeout)
+		s.probe = redis.NewClient(&po)
 		s.log.Warn("no redis configured: state lives in memory only and is lost when muster stops",
 			zap.String("embedded_addr", m.Addr()))
 	} else {
@@ -118,11 +132,30 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 		s.rdb = rdb
+		if s.probe, err = newClient(opts.URL, true); err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
 	}
+	s.health = newHealth(s.probe, s.probeKey(), s.now, s.log.Named("health"))
+	s.health.waitReplicas = waitReplicasOf(opts.URL)
+	s.seen = newSeenMemory(s.now)
+	s.health.OnChange(func(down bool) {
+		if !down {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				s.pushSeen(ctx)
+			}()
+		}
+	})
 	s.rdb.AddHook(guardHook{s: s})
 	if err := s.Ping(ctx); err != nil {
-		_ = s.Close()
-		return nil, err
+		if !opts.StartDown {
+			_ = s.Close()
+			return nil, err
+		}
+		s.health.MarkDown(err)
 	}
 	return s, nil
 }
@@ -141,6 +174,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // Every client honours its callers' context deadlines and dials within
 // DialTimeout, once per connection (see DialerRetries).
 func NewClient(rawURL string) (redis.UniversalClient, error) {
+	return newClient(rawURL, false)
+}
+
+// newClient is NewClient; probe builds the health probe's client instead
+// (health.go): a pool of its own, no retries, a short dial.
+func newClient(rawURL string, probe bool) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		return nil, fmt.Errorf("redis url %q: want redis://host:port or rediss://host:port", RedactURL(rawURL))
@@ -161,8 +200,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		rawURL = u.String()
 	}
 	withWait := func(c redis.UniversalClient) redis.UniversalClient {
-		if waitReplicas > 0 {
-			c.AddHook(WaitReplicasHook(c, waitReplicas, 2*time.Second))
+		// The probe sends its own WAIT (Health.Probe).
+		if waitReplicas > 0 && !probe {
+			c.AddHook(WaitReplicasHook(c, waitReplicas, WaitReplicasTimeout))
 		}
 		return c
 	}
@@ -186,6 +226,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 			o.SentinelPassword = sentinelPass
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
+		if probe {
+			probeLimits(&o.PoolSize, &o.MaxRetries, &o.DialTimeout)
+		}
 		return withWait(redis.NewFailoverClient(o)), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		if waitReplicas > 0 {
@@ -198,6 +241,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis cluster url %q: %w", RedactURL(rawURL), err)
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
+		if probe {
+			probeLimits(&o.PoolSize, &o.MaxRetries, &o.DialTimeout)
+		}
 		// Find a promoted replica within about a second (failover.go).
 		o.ClusterStateReloadInterval = ClusterReload
 		return followFailover(redis.NewClusterClient(o)), nil
@@ -207,6 +253,9 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis url %q: %w", RedactURL(rawURL), err)
 		}
 		outageLimits(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.DialerRetries)
+		if probe {
+			probeLimits(&o.PoolSize, &o.MaxRetries, &o.DialTimeout)
+		}
 		return withWait(redis.NewClient(o)), nil
 	}
 }
@@ -236,6 +285,31 @@ func outageLimits(contextTimeout *bool, dialTimeout *time.Duration, dialerRetrie
 	if *dialerRetries == 0 {
 		*dialerRetries = DialerRetries
 	}
+}
+
+// waitReplicasOf is a URL's wait_replicas (0 when none or bad; NewClient
+// refuses a bad one).
+func waitReplicasOf(rawURL string) int {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(u.Query().Get("wait_replicas"))
+	return n
+}
+
+// WaitReplicasTimeout is how long a transition waits for wait_replicas
+// replicas to confirm it: well inside a command's budget (2 s), even
+// twice (a script not yet loaded waits once for its EVALSHA and once for
+// its EVAL), so a replica that does not confirm is answered "saved, not
+// yet confirmed" rather than a command past its deadline.
+const WaitReplicasTimeout = 700 * time.Millisecond
+
+// probeLimits make a client the health probe's: two connections of its
+// own, no retries (a probe that fails says so), a dial within the probe's
+// time.
+func probeLimits(poolSize, maxRetries *int, dialTimeout *time.Duration) {
+	*poolSize, *maxRetries, *dialTimeout = 2, -1, ProbeTimeout
 }
 
 // RedactURL hides every password in a Redis URL, so it can appear in
@@ -273,6 +347,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connection and stops the embedded server, if any.
 func (s *Store) Close() error {
 	err := s.rdb.Close()
+	if s.probe != nil {
+		_ = s.probe.Close()
+	}
 	if s.stopTTL != nil {
 		s.stopTTL()
 	}

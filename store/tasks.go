@@ -218,10 +218,13 @@ func (s *Store) TriggerPlan(ctx context.Context, in NewActivation) (*Activation,
 	data := auditData(map[string]any{"plan": in.Plan, "name": in.PlanName, "version": in.PlanVersion, "site": in.Site, "note": in.Note,
 		"drill": in.Drill, "tasks": len(in.Tasks), "incident": incident})
 	v, err := s.run(ctx, triggerScript, now, mustJSON(act), mustJSON(tasks), mustJSON(msgs), data)
-	if err != nil {
+	res, _ := v.([]any)
+	// With ErrNotReplicated the activation is saved (on the primary) all
+	// the same: it is returned with the error, so the answer can name it.
+	unconfirmed := errors.Is(err, ErrNotReplicated) && len(res) >= 2
+	if err != nil && !unconfirmed {
 		return nil, nil, fmt.Errorf("trigger %s: %w", in.Plan, err)
 	}
-	res, _ := v.([]any)
 	if len(res) < 2 {
 		return nil, nil, unavailable(fmt.Errorf("trigger %s: unexpected reply %v", in.Plan, v))
 	}
@@ -242,6 +245,9 @@ func (s *Store) TriggerPlan(ctx context.Context, in NewActivation) (*Activation,
 		out = append(out, &Task{Num: n, Activation: a.Num, Plan: in.Plan, Title: t.Title, Role: t.Role, Policy: t.Policy,
 			Site: in.Site, Assignee: t.Assignee, Status: status, Due: time.UnixMilli(now), Created: time.UnixMilli(now),
 			Drill: a.Drill, LiveOnly: t.LiveOnly})
+	}
+	if unconfirmed {
+		return a, out, fmt.Errorf("trigger %s as %s: %w", in.Plan, a.ID(), err)
 	}
 	return a, out, nil
 }

@@ -64,10 +64,14 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (replay.go); the response waits for its answer.
 	g := replayGuard(&in)
 	ans := a.interact(store.WithReplayGuard(r.Context(), g), &in)
-	if a.replayed(r.Context(), g) {
+	dup, busy := a.replayed(r.Context(), g)
+	if dup {
 		a.log.Warn("discord interaction refused: already handled (replay)", zap.String("id", in.ID))
 		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 		return
+	}
+	if busy {
+		ans = answer{resp: ephemeral(commands.Overloaded), what: "busy"}
 	}
 	out, err := json.Marshal(ans.resp)
 	if err != nil {

@@ -31,8 +31,11 @@ import (
 // token.
 const replayTTL = 15 * time.Minute
 
-// replayCheckTimeout bounds the check: when Redis does not answer, the
-// interaction goes on (fail open) and the command says what it can.
+// replayCheckTimeout bounds the check. It never fails open: while Redis
+// is unreachable the store answers from this process's own memory, and
+// when Redis is up but does not answer in time the interaction is
+// answered that muster is overloaded (its command went no further than
+// the round trip that failed).
 const replayCheckTimeout = time.Second
 
 // replayGuard is the guard an interaction's command carries; nil for a
@@ -45,24 +48,25 @@ func replayGuard(in *discordgo.Interaction) *store.ReplayGuard {
 }
 
 // replayed reports whether the interaction that carried g was handled
-// before. A guard its command has not settled is settled here; when Redis
-// does not answer, the interaction counts as new (fail open).
-func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+// before. A guard its command has not settled is settled here. busy is
+// true when that could not be checked in time (Redis up, overloaded).
+func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) (dup, busy bool) {
 	if g == nil {
-		return false
+		return false, false
 	}
 	if g.Settled() {
 		if err := g.Err(); err != nil {
-			a.log.Warn("discord replay check unavailable; interaction accepted", zap.Error(err))
+			a.log.Warn("discord replay check not answered in time; interaction answered busy", zap.Error(err))
+			return false, true
 		}
-		return g.Replayed()
+		return g.Replayed(), false
 	}
 	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
 	defer cancel()
 	dup, err := a.st.CheckReplay(ctx, g)
 	if err != nil {
-		a.log.Warn("discord replay check unavailable; interaction accepted", zap.Error(err))
-		return false
+		a.log.Warn("discord replay check not answered in time; interaction answered busy", zap.Error(err))
+		return false, true
 	}
-	return dup
+	return dup, false
 }

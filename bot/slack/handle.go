@@ -89,15 +89,17 @@ func (a *Adapter) Slash(sc SlashCommand) Response {
 // answering it.
 func (a *Adapter) slash(sc SlashCommand, g *store.ReplayGuard) (resp Response, replay bool) {
 	if _, err := a.svc.Identify(commands.PlatformSlack, sc.UserID); err != nil {
-		if a.replayed(a.ctx, g) {
+		if dup, busy := a.replayed(a.ctx, g); dup {
 			return Response{}, true
+		} else if busy {
+			return ephemeral(commands.Overloaded), false
 		}
 		a.log.Info("slack command from a user not on the roster", zap.String("user", sc.UserID), zap.String("command", sc.Command))
 		return ephemeral(NotOnRoster), false
 	}
 	req := commands.Request{Platform: commands.PlatformSlack, UserID: sc.UserID, Text: Line(sc.Command, sc.Text), Channel: sc.ChannelID}
 	reply, late := a.handleWithin(req, g, func(ctx context.Context, r commands.Reply) {
-		if a.replayed(ctx, g) {
+		if dup, _ := a.replayed(ctx, g); dup {
 			a.log.Warn("slack late answer dropped: the request was a replay", zap.String("command", sc.Command))
 			return
 		}
@@ -113,8 +115,15 @@ func (a *Adapter) slash(sc SlashCommand, g *store.ReplayGuard) (resp Response, r
 			zap.String("command", sc.Command), zap.Duration("budget", a.budget))
 		return ephemeral(workingOnIt), false
 	}
-	if a.replayed(a.ctx, g) {
+	if reply.Busy && (g == nil || !g.Settled()) {
+		// Shed before it ran: nothing to check, nothing was done, and a
+		// copy sent again may run.
+		return render(reply), false
+	}
+	if dup, busy := a.replayed(a.ctx, g); dup {
 		return Response{}, true
+	} else if busy && !reply.Busy {
+		return ephemeral(commands.Overloaded), false
 	}
 	return render(reply), false
 }
@@ -270,7 +279,7 @@ func (a *Adapter) CommandsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The replay check rides on the command's first Redis round trip
 		// (replay.go), unless the adapter has a replay memory of its own.
-		body, ok := a.verify(w, r, a.guards == nil)
+		body, ok := a.verify(w, r, a.guards == nil && a.replays != nil)
 		if !ok {
 			return
 		}
@@ -322,8 +331,14 @@ func (a *Adapter) InteractionsHandler() http.Handler {
 // answers 401 (415 for another content type) and logs why.
 func (a *Adapter) verify(w http.ResponseWriter, r *http.Request, replays bool) ([]byte, bool) {
 	body, err := VerifyRequest(r, a.secret, a.clock.Now)
-	if err == nil && replays && !a.firstSeen(r, body) {
-		err = ErrReplayed
+	if err == nil && replays {
+		switch fresh, ferr := a.firstSeen(r, body); {
+		case ferr != nil:
+			busy(w)
+			return nil, false
+		case !fresh:
+			err = ErrReplayed
+		}
 	}
 	if err == nil {
 		if !isForm(r) {
@@ -356,6 +371,12 @@ func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	a.log.Warn("slack request refused", zap.String("path", r.URL.Path), zap.String("reason", reason), zap.Error(err))
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
+}
+
+// busy answers a request muster shed: 503 with Retry-After, nothing run.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	http.Error(w, commands.Overloaded, http.StatusServiceUnavailable)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -68,27 +68,42 @@ type replayGuards interface {
 
 var _ replayGuards = (*store.Store)(nil)
 
-// replayCheckTimeout bounds the replay check: when Redis does not answer,
-// the request goes on (fail open) and the command says what it can; it
-// must not eat Slack's three seconds.
+// replayCheckTimeout bounds the replay check; it must not eat Slack's
+// three seconds. The check never fails open: while Redis is unreachable
+// the store answers from this process's own memory, and when Redis is up
+// but does not answer in time the request is refused as busy.
 const replayCheckTimeout = time.Second
 
+// ErrBusy: the replay check could not be made in time (Redis up but
+// overloaded), so the request was refused, not run.
+var ErrBusy = errors.New("slack: replay check not answered in time; request refused as busy")
+
 // firstSeen reports whether a verified request (body, signed at the
-// timestamp in its header) is new. Without a replay memory, or when the
-// memory fails, it says yes and logs why.
-func (a *Adapter) firstSeen(r *http.Request, body []byte) bool {
-	if a.replays == nil {
-		return true
+// timestamp in its header) is new; ErrBusy when that could not be
+// checked. Without a replay memory it says yes.
+func (a *Adapter) firstSeen(r *http.Request, body []byte) (bool, error) {
+	if a.replays == nil && a.guards == nil {
+		return true, nil
 	}
 	key, ttl := a.replayKey(r, body)
 	ctx, cancel := context.WithTimeout(r.Context(), replayCheckTimeout)
 	defer cancel()
-	fresh, err := a.replays.FirstSeen(ctx, key, ttl)
-	if err != nil {
-		a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
-		return true
+	var (
+		fresh bool
+		err   error
+	)
+	if a.guards != nil {
+		var dup bool
+		dup, err = a.guards.CheckReplay(ctx, store.NewReplayGuard("slack:seen:"+key, ttl))
+		fresh = !dup
+	} else {
+		fresh, err = a.replays.FirstSeen(ctx, key, ttl)
 	}
-	return fresh
+	if err != nil {
+		a.log.Warn("slack replay check not answered in time; request refused as busy", zap.Error(err))
+		return false, ErrBusy
+	}
+	return fresh, nil
 }
 
 // replayKey is the key that remembers a verified request and how long
@@ -120,26 +135,29 @@ func (a *Adapter) replayGuard(r *http.Request, body []byte) *store.ReplayGuard {
 
 // replayed reports whether the command that carried g was a copy of a
 // request already handled. A guard no round trip carried is settled here
-// (one SET NX); when Redis does not answer, the request counts as new
-// (fail open), as the separate check did.
-func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+// (one SET NX, or this process's memory while Redis is unreachable).
+// busy is true when the check could not be made in time: the command
+// then ran no further than its failed round trip, and the request is
+// answered busy.
+func (a *Adapter) replayed(ctx context.Context, g *store.ReplayGuard) (dup, busy bool) {
 	if g == nil {
-		return false
+		return false, false
 	}
 	if g.Settled() {
 		if err := g.Err(); err != nil {
-			a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
+			a.log.Warn("slack replay check not answered in time; request refused as busy", zap.Error(err))
+			return false, true
 		}
-		return g.Replayed()
+		return g.Replayed(), false
 	}
 	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
 	defer cancel()
 	dup, err := a.guards.CheckReplay(ctx, g)
 	if err != nil {
-		a.log.Warn("slack replay check unavailable; request accepted", zap.Error(err))
-		return false
+		a.log.Warn("slack replay check not answered in time; request refused as busy", zap.Error(err))
+		return false, true
 	}
-	return dup
+	return dup, false
 }
 
 // isForm reports whether the request says its body is a url-encoded form,

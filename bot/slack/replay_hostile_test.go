@@ -135,12 +135,18 @@ func (failingReplays) FirstSeen(context.Context, string, time.Duration) (bool, e
 	return false, errors.New("redis: connection refused")
 }
 
-// When the replay memory is unavailable the request still runs (fail
-// open): the command itself says whether the records are there.
-func TestReplayMemoryDownFailsOpen(t *testing.T) {
+// When the replay memory does not answer, the request is not run
+// unchecked: it is refused as busy (503, Retry-After) and changes nothing.
+// (The store's own memory answers from this process's memory while Redis
+// is unreachable: store/seen_test.go.)
+func TestReplayMemoryDownRefusesAsBusy(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Replays = failingReplays{} })
-	r := e.slash("U0FARID", "C0HARBOUR", "/incident", "raise fire @harbour smoke")
-	if !strings.HasPrefix(r.Text, "INC-1 raised") {
-		t.Fatalf("answer = %+v", r)
+	body := []byte(e.slashForm("U0FARID", "C0HARBOUR", "/incident", "raise fire @harbour smoke").Encode())
+	w := e.post("/slack/commands", body, e.clk.Now().Unix(), "")
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "overloaded") {
+		t.Fatalf("HTTP %d %q (Retry-After %q), want 503 busy", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if n := e.incidents(); n != 0 {
+		t.Fatalf("%d incidents, want 0", n)
 	}
 }

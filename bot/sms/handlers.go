@@ -127,8 +127,7 @@ var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "he
 const inboundTTL = 24 * time.Hour
 
 // replayCheckTimeout bounds the separate replay check of a command that
-// touched no records; when Redis does not answer, the message counts as
-// new (fail open).
+// touched no records.
 const replayCheckTimeout = time.Second
 
 // SMS serves POST /twilio/sms: an inbound text.
@@ -175,7 +174,17 @@ func (h *Handlers) SMS() http.Handler {
 			return
 		}
 		reply := h.run(ctx, p, from, body)
-		if h.replayed(r.Context(), g) {
+		if reply.Busy && (g == nil || !g.Settled()) {
+			// Shed before it ran: Twilio may send it again.
+			busy(w)
+			return
+		}
+		dup, shed := h.replayed(r.Context(), g)
+		if shed || reply.Busy && !dup {
+			busy(w)
+			return
+		}
+		if dup {
 			h.log.Info("sms already handled (Twilio retry); ignored", zap.String("person", p.ID),
 				zap.String("phone", logging.MaskPhone(from)))
 			writeTwiML(w)
@@ -188,23 +197,35 @@ func (h *Handlers) SMS() http.Handler {
 
 // replayed reports whether the message whose guard is g was handled
 // before. A command that made no round trip (HELP) has the guard settled
-// here with one SET NX; when Redis does not answer, the message counts as
-// new.
-func (h *Handlers) replayed(ctx context.Context, g *store.ReplayGuard) bool {
+// here with one SET NX (this process's memory while Redis is
+// unreachable). busy is true when that could not be checked in time
+// (Redis up, overloaded): the message is answered 503, not run.
+func (h *Handlers) replayed(ctx context.Context, g *store.ReplayGuard) (dup, busy bool) {
 	if g == nil {
-		return false
+		return false, false
 	}
 	if g.Settled() {
-		return g.Replayed()
+		if err := g.Err(); err != nil {
+			h.log.Warn("sms replay check not answered in time; answered busy", zap.Error(err))
+			return false, true
+		}
+		return g.Replayed(), false
 	}
 	ctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
 	defer cancel()
 	dup, err := h.st.CheckReplay(ctx, g)
 	if err != nil {
-		h.log.Warn("sms replay check unavailable; message accepted", zap.Error(err))
-		return false
+		h.log.Warn("sms replay check not answered in time; answered busy", zap.Error(err))
+		return false, true
 	}
-	return dup
+	return dup, false
+}
+
+// busy answers a message muster shed: 503 with Retry-After and no reply
+// text (a TwiML reply would be an SMS sent outside the paced outbox).
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	http.Error(w, "muster is overloaded: nothing was recorded", http.StatusServiceUnavailable)
 }
 
 // run handles one SMS command from a known person. By SMS a person may

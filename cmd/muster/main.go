@@ -272,6 +272,10 @@ type app struct {
 	metrics *metrics.Metrics
 	// reloaded are run after a reload put a new configuration in force.
 	reloaded []func(context.Context)
+	// configAudit, when set, is the config-loaded audit event that could
+	// not be written at start (Redis down): start writes it once Redis
+	// answers.
+	configAudit func(context.Context) error
 }
 
 // leases are the store's leases, watched by the metrics when there are
@@ -304,20 +308,12 @@ func (a *app) settle(ctx context.Context) {
 // start runs the escalation engine and the outbox delivery until ctx
 // ends; wait blocks until both have stopped.
 func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 6)
+	done := make(chan struct{}, 8)
+	// The health probes tell an outage (degraded mode) from overload.
+	go func() { _ = a.st.Health().Run(ctx); done <- struct{}{} }()
+	go func() { a.writeConfigAudit(ctx); done <- struct{}{} }()
 	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
-	var pacing map[string]notify.Pacing
-	if a.twilio {
-		sender := a.cfg.Twilio.From
-		if a.cfg.Twilio.MessagingServiceSID != "" {
-			sender = a.cfg.Twilio.MessagingServiceSID
-		}
-		pacing = map[string]notify.Pacing{
-			notify.SMS: {Sender: sender, Rate: a.cfg.Twilio.Rate},
-			// Twilio starts one call per second per account by default.
-			notify.Voice: {Sender: a.cfg.Twilio.From, Rate: min(a.cfg.Twilio.Rate, 1)},
-		}
-	}
+	pacing := twilioPacing(a.cfg, a.twilio)
 	var coords []string
 	for _, p := range a.cfg.Coordinators() {
 		coords = append(coords, p.ID)
@@ -343,6 +339,45 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	}
 }
 
+// writeConfigAudit writes the config-loaded audit event that Redis was
+// down for at start, as soon as it answers.
+func (a *app) writeConfigAudit(ctx context.Context) {
+	if a.configAudit == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if err := a.configAudit(ctx); err == nil {
+			a.log.Info("redis answers: the configuration this process runs with is in the audit log")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// twilioPacing is how fast SMS and calls go out through Twilio (nil when
+// Twilio is off): the outbox's lanes and degraded mode's direct sends
+// both keep to it.
+func twilioPacing(cfg *configs.Config, on bool) map[string]notify.Pacing {
+	if !on {
+		return nil
+	}
+	sender := cfg.Twilio.From
+	if cfg.Twilio.MessagingServiceSID != "" {
+		sender = cfg.Twilio.MessagingServiceSID
+	}
+	return map[string]notify.Pacing{
+		notify.SMS: {Sender: sender, Rate: cfg.Twilio.Rate},
+		// Twilio starts one call per second per account by default.
+		notify.Voice: {Sender: cfg.Twilio.From, Rate: min(cfg.Twilio.Rate, 1)},
+	}
+}
+
 // appOptions say what kind of process openApp builds.
 type appOptions struct {
 	// cfgPath is the configuration file; "" for the embedded example.
@@ -360,6 +395,9 @@ type appOptions struct {
 	secrets configs.Secrets
 	// metrics, when set (serve), count what the process does.
 	metrics *metrics.Metrics
+	// startDown lets the process start while Redis does not answer, in
+	// degraded mode until it does (serve).
+	startDown bool
 }
 
 // redisURLFor is the Redis URL a command uses: its --redis flag, else the
@@ -373,14 +411,24 @@ func redisURLFor(flagValue string, secrets configs.Secrets) string {
 
 func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, error) {
 	clk, log := o.clock, o.log
-	st, err := store.Open(ctx, store.Options{URL: o.redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log})
+	st, err := store.Open(ctx, store.Options{URL: o.redisURL, Namespace: cfg.Namespace, Now: clk.Now, Logger: log, StartDown: o.startDown})
 	if err != nil {
 		return nil, err
 	}
+	if o.metrics != nil {
+		st.Health().OnChange(o.metrics.SetDegraded)
+	}
 	// The audit log records which configuration each process ran with.
-	if err := auditConfig(ctx, st, cfg, o.cfgPath); err != nil {
-		_ = st.Close()
-		return nil, err
+	configAudit := func(ctx context.Context) error { return auditConfig(ctx, st, cfg, o.cfgPath) }
+	var pendingAudit func(context.Context) error
+	if err := configAudit(ctx); err != nil {
+		if !o.startDown || !st.Health().Confirm(ctx, err) {
+			_ = st.Close()
+			return nil, err
+		}
+		pendingAudit = configAudit
+		log.Error("redis is unreachable at start: serving in degraded mode until it answers",
+			zap.String("reason", st.Health().Reason()))
 	}
 	live := configs.NewLive(cfg)
 	disp := notify.NewDispatcher(log)
@@ -400,7 +448,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 		disp.SetSMS(tw)
 		disp.SetVoice(tw)
 	}
-	a := &app{cfg: cfg, live: live, cfgPath: o.cfgPath, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn}
+	a := &app{cfg: cfg, live: live, cfgPath: o.cfgPath, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn, configAudit: pendingAudit}
 	opts := commands.Options{Config: live, Store: st, Now: clk.Now, Logger: log}
 	if !o.client {
 		a.eng = notify.NewEngine(notify.EngineOptions{Config: live, Store: st, Clock: clk, Logger: log})
@@ -408,7 +456,11 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 			_ = st.Close()
 			return nil, err
 		}
-		opts.Engine, opts.Degraded, opts.Journal = a.eng, disp, a.journal
+		// While Redis is unreachable, the replay check answers from this
+		// process's memory, kept in the journal across a restart.
+		st.UseSeenLog(a.journal, a.journal.Seen())
+		// Degraded mode sends directly, at twilio.rate like the outbox.
+		opts.Engine, opts.Degraded, opts.Journal = a.eng, notify.NewPaced(disp, twilioPacing(cfg, twilioOn)), a.journal
 		a.metrics = o.metrics
 		if a.sealer, err = newSealer(cfg, o.secrets, st, a.leases(), clk, log); err != nil {
 			_ = st.Close()
@@ -642,7 +694,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stdout, "muster serve --demo: "+demoNote)
 	}
 	m := metrics.New(buildinfo.Get())
-	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log, secrets: secrets, metrics: m})
+	a, err := openApp(ctx, cfg, appOptions{cfgPath: path, redisURL: url, clock: clock.Real{}, log: log, secrets: secrets, metrics: m,
+		startDown: !*demo})
 	if err != nil {
 		fmt.Fprintln(stderr, "muster serve:", err)
 		return 1

@@ -87,6 +87,10 @@ type Journal struct {
 	mu sync.Mutex
 	// replaying serialises replays.
 	replaying sync.Mutex
+	// seenMu serialises appends to the replay memory; seen is what Open
+	// read of it.
+	seenMu sync.Mutex
+	seen   map[string]time.Time
 }
 
 // Open checks that the journal can be written and returns it. The file is
@@ -108,6 +112,9 @@ func Open(o Options) (*Journal, error) {
 	j.host, _ = os.Hostname()
 	if err := j.probe(); err != nil {
 		return nil, fmt.Errorf("journal: %s cannot be written: %w", j.path, err)
+	}
+	if err := j.loadSeen(); err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", j.SeenPath(), err)
 	}
 	return j, nil
 }
@@ -427,4 +434,81 @@ func (j *Journal) tryReplay(ctx context.Context) error {
 			zap.Int("bad", res.Bad), zap.Strings("activations", res.Activations))
 	}
 	return err
+}
+
+// The replay memory. While Redis is unreachable, the store settles a
+// signed request's replay check from the process's own memory
+// (store/seen.go) and writes each request it let through here, at
+// P.seen, one JSON line each, fsync'd before the command goes on, so a
+// process restarted during the outage still refuses a copy. Open reads
+// it back (Seen) and keeps only the lines not yet expired.
+
+// seenLine is one line of P.seen.
+type seenLine struct {
+	Key   string    `json:"key"`
+	Until time.Time `json:"until"`
+}
+
+var _ store.SeenLog = (*Journal)(nil)
+
+// SeenPath is the replay memory's file.
+func (j *Journal) SeenPath() string { return j.path + ".seen" }
+
+// AppendSeen records that the request remembered under key (a replay
+// guard's key) must be refused until until. It returns once the line is
+// on disk.
+func (j *Journal) AppendSeen(key string, until time.Time) error {
+	line, err := json.Marshal(seenLine{Key: key, Until: until.UTC()})
+	if err != nil {
+		return fmt.Errorf("journal: encode seen: %w", err)
+	}
+	line = append(line, '\n')
+	j.seenMu.Lock()
+	defer j.seenMu.Unlock()
+	f, err := os.OpenFile(j.SeenPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	_, werr := f.Write(line)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("journal: append seen: %w", err)
+	}
+	return nil
+}
+
+// Seen is the replay memory read at Open: key -> until, unexpired only.
+func (j *Journal) Seen() map[string]time.Time { return j.seen }
+
+// loadSeen reads P.seen, keeps its unexpired lines and rewrites it with
+// only those (or removes it when none are left).
+func (j *Journal) loadSeen() error {
+	j.seen = map[string]time.Time{}
+	raw, err := os.ReadFile(j.SeenPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := j.now()
+	var keep bytes.Buffer
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var l seenLine
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &l) != nil || l.Key == "" || !now.Before(l.Until) {
+			continue
+		}
+		j.seen[l.Key] = l.Until
+		keep.Write(line)
+		keep.WriteByte('\n')
+	}
+	if keep.Len() == 0 {
+		return os.Remove(j.SeenPath())
+	}
+	tmp := j.SeenPath() + ".tmp"
+	if err := os.WriteFile(tmp, keep.Bytes(), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, j.SeenPath())
 }

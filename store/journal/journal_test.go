@@ -338,3 +338,36 @@ func TestRunReplaysWhenRedisAnswers(t *testing.T) {
 		}
 	}
 }
+
+// The replay memory survives a restart: what AppendSeen wrote is read
+// back by the next Open, without the lines that expired meanwhile.
+func TestSeenSurvivesARestart(t *testing.T) {
+	now := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "server.journal")
+	j, err := journal.Open(journal.Options{Path: path, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AppendSeen("slack:seen:a", now.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AppendSeen("slack:seen:b", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(2 * time.Minute)
+	j2, err := journal.Open(journal.Options{Path: path, Now: func() time.Time { return later }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := j2.Seen()
+	if len(got) != 1 || !got["slack:seen:a"].Equal(now.Add(5*time.Minute)) {
+		t.Fatalf("seen after restart = %v, want only slack:seen:a", got)
+	}
+	// Once everything expired the file is gone.
+	if _, err := journal.Open(journal.Options{Path: path, Now: func() time.Time { return now.Add(time.Hour) }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(j.SeenPath()); !os.IsNotExist(err) {
+		t.Fatalf("expired replay memory still on disk: %v", err)
+	}
+}
