@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -69,12 +68,10 @@ type Pacing struct {
 	Sender string
 	// Rate is messages per second; 0 is unpaced.
 	Rate float64
-	// Burst is how many may go at once after an idle spell or a stall.
-	// The default allows 100 ms of sending, at least 2 messages: a late
-	// wake-up (a busy host, a slow Redis) is caught up instead of lost,
-	// and over any N messages the rate is exceeded by at most Burst/N.
-	// Twilio queues what exceeds a sender's rate, so a short burst costs
-	// nothing.
+	// Burst is how many may go at once after an idle spell or a stall
+	// (default 1: never a second above Rate). Above 1, a late wake-up is
+	// caught up instead of lost, and over any N messages the rate is
+	// exceeded by at most Burst/N.
 	Burst int
 }
 
@@ -201,10 +198,9 @@ func (d *Deliverer) paceOf(lane string) store.Pace {
 	if !ok || p.Rate <= 0 {
 		return store.Pace{}
 	}
-	burst := p.Burst
-	if burst <= 0 {
-		burst = max(2, int(math.Ceil(p.Rate*0.1))+1)
-	}
+	// The rate is a ceiling (twilio.rate is what the sender may send):
+	// by default no burst above it, ever.
+	burst := max(p.Burst, 1)
 	return store.Pace{Rate: p.Rate, Burst: burst}
 }
 
