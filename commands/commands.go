@@ -177,6 +177,8 @@ func New(o Options) *Service {
 		"drill":    s.drill,
 		"action":   s.action,
 		"status":   s.status,
+		"rollcall": s.rollcall,
+		"safe":     s.safe,
 	}
 	return s
 }

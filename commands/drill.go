@@ -12,7 +12,7 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-const drillUsage = "Usage: /drill start <plan> [@site] · stop D-n · report D-n · action D-n <text> · action done <n> · action list [D-n]"
+const drillUsage = "Usage: /drill start <plan> [@site] · start rollcall [@site] · stop D-n · report D-n · action D-n <text> · action done <n> · action list [D-n]"
 
 func (s *Service) drill(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -21,6 +21,9 @@ func (s *Service) drill(ctx context.Context, c *call) Reply {
 	sub, args := strings.ToLower(c.args[0]), c.args[1:]
 	switch sub {
 	case "start":
+		if len(args) > 0 && strings.EqualFold(args[0], "rollcall") && !s.cfg.HasPlanID("rollcall") {
+			return s.rollcallStart(ctx, c, args[1:], true)
+		}
 		return s.planTrigger(ctx, c, args, true)
 	case "stop", "end":
 		return s.drillStop(ctx, c, args)

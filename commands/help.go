@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/muster-ops/muster/store"
 )
 
 // HelpText lists the command language.
@@ -23,16 +25,25 @@ const HelpText = `muster commands:
 /action add <INC-n|A-n|D-n|review> <owner> <due> <text>   (due: 2026-03-15 or 14d)
 /action done CA-n [note]   /action verify CA-n effective|ineffective [note]
 /action list [mine|open|overdue] [@site]
+/rollcall start [@site|@all] [note]   (supervisor, control, coordinator)
+/rollcall safe [R-n]   /rollcall help [R-n] [text]   /rollcall status [R-n]   /rollcall stop R-n
+/drill start rollcall [@site]
 /muster help | whoami | status
-By SMS: ACK [n] · DONE n · STATUS · HELP · ACTION DONE CA-n`
+By SMS: ACK [n] · DONE n · STATUS · HELP · ACTION DONE CA-n
+By SMS in a roll call: SAFE · HELP [text] (HELP then calls for help and raises a sev1)`
 
 // ConsoleHelpText is added to the help on the console, whose lines that
 // start with ":" steer the console itself.
 const ConsoleHelpText = `Console: :as <person> types as someone else · :wait <duration> lets console time pass · :quit leaves · # starts a comment`
 
-func (s *Service) help(_ context.Context, c *call) Reply {
+func (s *Service) help(ctx context.Context, c *call) Reply {
 	switch c.req.Platform {
 	case PlatformSMS:
+		// HELP from someone in an open roll call is a call for help, not
+		// a question about muster.
+		if _, _, err := s.st.RollCallEntry(ctx, 0, c.who.ID); err == nil {
+			return s.rollcallAnswer(ctx, c, c.args, store.AnswerHelp)
+		}
 		return Reply{Text: SMSHelpText}
 	case PlatformConsole:
 		return Reply{Text: HelpText + "\n" + ConsoleHelpText}

@@ -51,6 +51,10 @@ type Config struct {
 	Records    Records  `yaml:"records"`
 	Drills     Drills   `yaml:"drills"`
 	Engine     Engine   `yaml:"engine"`
+	// RollCall and LoneWorker configure the people-safety flows
+	// (/rollcall, /checkin).
+	RollCall   RollCall   `yaml:"rollcall"`
+	LoneWorker LoneWorker `yaml:"lone_worker"`
 
 	// Source is the file the config was read from ("<embedded example>"
 	// for the default). Not part of the YAML.
@@ -182,6 +186,35 @@ type Step struct {
 	Notify []string `yaml:"notify"`
 	// Wait is how long to wait for an acknowledgement before the next step.
 	Wait Duration `yaml:"wait"`
+	// Tell lists roles whose on-duty holders at the site are told that
+	// the person has not answered (roll call, lone-worker check-in, task),
+	// without taking the task over; "coordinator" means every coordinator.
+	Tell []string `yaml:"tell"`
+	// Raise, when set (sev1..sev4), raises an incident at the site about
+	// the unanswered person or task.
+	Raise string `yaml:"raise"`
+}
+
+// RollCall configures /rollcall.
+type RollCall struct {
+	// Policy is the escalation policy of each person's "Are you safe?"
+	// question: its first step asks (a chat card with Safe and Need help,
+	// an SMS, a voice call), later steps remind, tell and raise.
+	Policy string `yaml:"policy"`
+	// HelpCategory is the category of the sev1 incident a HELP raises.
+	HelpCategory string `yaml:"help_category"`
+}
+
+// LoneWorker configures /checkin.
+type LoneWorker struct {
+	// Policy is the escalation of a missed check-in, after the reminder.
+	Policy string `yaml:"policy"`
+	// Grace is how long the reminder (chat and SMS at the missed time)
+	// waits before the policy's first step.
+	Grace Duration `yaml:"grace"`
+	// HelpCategory is the category of the sev1 incident a missed
+	// check-in's raise step or an SMS HELP from a lone worker raises.
+	HelpCategory string `yaml:"help_category"`
 }
 
 // Target is whom a step escalates to: the on-duty holder of a role at the

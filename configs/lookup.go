@@ -216,3 +216,31 @@ func (c *Config) SecretsFromEnv(getenv func(string) string) (Secrets, error) {
 	}
 	return s, errors.Join(errs...)
 }
+
+// HelpCategory is the incident category of a person's call for help in a
+// roll call (lone false) or a lone-worker session (lone true): the one the
+// config names, else "injury", else "other", else the first category.
+func (c *Config) HelpCategory(lone bool) string {
+	want := c.RollCall.HelpCategory
+	if lone {
+		want = c.LoneWorker.HelpCategory
+	}
+	if want != "" {
+		return want
+	}
+	for _, cat := range []string{"injury", "other"} {
+		if slices.Contains(c.Categories, cat) {
+			return cat
+		}
+	}
+	if len(c.Categories) > 0 {
+		return c.Categories[0]
+	}
+	return "other"
+}
+
+// HasPlanID reports whether a plan has this id.
+func (c *Config) HasPlanID(id string) bool {
+	_, ok := c.Plan(id)
+	return ok
+}

@@ -9,12 +9,17 @@ import (
 	"time"
 )
 
+// Severities are the incident severities, most serious first.
+var Severities = []string{"sev1", "sev2", "sev3", "sev4"}
+
 // Defaults applied before validation.
 const (
 	DefaultListen     = "127.0.0.1:8080"
 	DefaultRetention  = 7 * 365 * 24 * time.Hour
 	DefaultLease      = 30 * time.Second
 	DefaultTwilioRate = 1.0
+	// DefaultGrace is lone_worker.grace when unset.
+	DefaultGrace = 5 * time.Minute
 	// MaxTwilioRate is far above any Twilio sender's real limit; it only
 	// catches typos.
 	MaxTwilioRate = 10000.0
@@ -56,6 +61,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Engine.Lease == 0 {
 		c.Engine.Lease = Duration(DefaultLease)
+	}
+	if c.LoneWorker.Grace == 0 {
+		c.LoneWorker.Grace = Duration(DefaultGrace)
 	}
 	for i := range c.Rosters {
 		r := &c.Rosters[i]
@@ -301,8 +309,16 @@ func (c *Config) validate(lines map[string]int) Errors {
 		}
 		for j, st := range pol.Steps {
 			sp := fmt.Sprintf("%s.steps[%d]", p, j)
-			if len(st.Notify) == 0 && st.EscalateTo == nil {
-				v.addf(sp, "a step must notify or escalate_to")
+			if len(st.Notify) == 0 && st.EscalateTo == nil && len(st.Tell) == 0 && st.Raise == "" {
+				v.addf(sp, "a step must notify, escalate_to, tell or raise")
+			}
+			for k, r := range st.Tell {
+				if !roles[r] {
+					v.addf(fmt.Sprintf("%s.tell[%d]", sp, k), "unknown role %q", r)
+				}
+			}
+			if st.Raise != "" && !slices.Contains(Severities, st.Raise) {
+				v.addf(sp+".raise", "%q must be sev1, sev2, sev3 or sev4", st.Raise)
 			}
 			for k, ch := range st.Notify {
 				if ch != ChannelChat && ch != ChannelSMS && ch != ChannelVoice {
@@ -420,6 +436,20 @@ func (c *Config) validate(lines map[string]int) Errors {
 	}
 	if c.Records.Retention.D() < 0 {
 		v.addf("records.retention", "must not be negative")
+	}
+	for _, sec := range []struct{ path, policy, category string }{
+		{"rollcall", c.RollCall.Policy, c.RollCall.HelpCategory},
+		{"lone_worker", c.LoneWorker.Policy, c.LoneWorker.HelpCategory},
+	} {
+		if sec.policy != "" && !c.hasPolicy(sec.policy) {
+			v.addf(sec.path+".policy", "unknown policy %q", sec.policy)
+		}
+		if sec.category != "" && !slices.Contains(c.Categories, sec.category) {
+			v.addf(sec.path+".help_category", "unknown incident category %q", sec.category)
+		}
+	}
+	if g := c.LoneWorker.Grace.D(); g < 0 {
+		v.addf("lone_worker.grace", "must not be negative")
 	}
 	if c.Engine.Lease.D() < time.Second {
 		v.addf("engine.lease", "%s is too short (at least 1s)", c.Engine.Lease)

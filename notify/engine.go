@@ -287,7 +287,12 @@ func (e *Engine) prepare(ctx context.Context, b *batch, c store.Claim) store.Ste
 	}
 	run := store.StepRun{Task: t.Num, Until: c.Until, Step: t.Step}
 	if t.Status == store.TaskOpen {
-		e.plan(ctx, b, t, &run)
+		switch t.Kind {
+		case store.KindRollCall:
+			e.planRollCall(ctx, b, t, &run)
+		default:
+			e.plan(ctx, b, t, &run)
+		}
 	}
 	return run
 }
@@ -389,6 +394,18 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 			Channel: ch, To: who, Kind: "task", Ref: t.ID(), Task: fmt.Sprint(t.Num),
 			Text: TaskText(ch, &shown, site, drill), Drill: flagStr(drill),
 		})
+	}
+	if len(st.Tell) > 0 {
+		tellStep := st
+		tellStep.EscalateTo = nil
+		text := fmt.Sprintf("%s %s at %s (for %s) is not acknowledged yet.", t.ID(), t.Title, site, e.personName(who))
+		if drill {
+			text = DrillPrefix + text
+		}
+		e.tell(ctx, b, t, tellStep, text, run)
+	}
+	if st.Raise != "" {
+		e.raise(t, st.Raise, fmt.Sprintf("%s %s is not acknowledged (last assigned to %s)", t.ID(), t.Title, e.personName(who)), false, drill, run)
 	}
 	// The next step waits its full policy wait from when this one is
 	// recorded, not from this step's deadline: after an outage or a lease

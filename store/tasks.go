@@ -74,6 +74,10 @@ type Task struct {
 	// UnansweredAt is when its escalation ran out (zero if it never did);
 	// an acknowledgement may still come after it.
 	UnansweredAt time.Time
+	// Kind is "" for a plan task, KindRollCall or KindCheckin; Ref is then
+	// the roll call (R-n) or session (L-n) it belongs to.
+	Kind string
+	Ref  string
 }
 
 // ID is the human id, T-17.
@@ -268,7 +272,7 @@ type Claim struct {
 
 // ClaimFields are the task's fields a claim reads, what a step needs (in
 // the order lua/timers_claim.lua reads them).
-var ClaimFields = []string{"num", "status", "step", "policy", "site", "assignee", "drill", "title", "plan", "due"}
+var ClaimFields = []string{"num", "status", "step", "policy", "site", "assignee", "drill", "title", "plan", "due", "kind", "ref"}
 
 // ClaimDue claims up to limit timers due at or before now, earliest
 // first, holding each until now+lease. Each claim carries its task, read
@@ -336,6 +340,10 @@ type StepRun struct {
 	// however late this one ran; zero marks the task unanswered.
 	Wait     time.Duration
 	Messages []OutMessage
+	// Raise, when set, raises an incident with the step (a missed
+	// check-in's last resort); the messages' text and ref may hold
+	// IDPlaceholder for its INC-n.
+	Raise *NewIncident
 	// Note is the step's line in the task's timeline; it is recorded in
 	// the audit event with Audit's details.
 	Note  string
@@ -399,7 +407,13 @@ func (s *Store) stepArgs(args []any, r StepRun) []any {
 	if r.Note != "" {
 		data["note"] = r.Note
 	}
-	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), len(r.Messages))
+	inc := ""
+	if in := r.Raise; in != nil {
+		inc = mustJSON(map[string]string{"site": in.Site, "category": in.Category, "severity": in.Severity,
+			"reporter": in.Reporter, "text": in.Text,
+			"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text})})
+	}
+	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), inc, len(r.Messages))
 	for _, m := range r.Messages {
 		ch := m.Channel
 		if ch == "" {
@@ -678,6 +692,7 @@ func taskFromHash(m map[string]string) *Task {
 		Due: fromMS(toInt(m["due"])), Created: fromMS(toInt(m["created"])), AckedBy: m["acked_by"],
 		AckedAt: fromMS(toInt(m["acked_at"])), AckNote: m["ack_note"], DoneBy: m["done_by"], DoneAt: fromMS(toInt(m["done_at"])),
 		Drill: toInt(m["drill"]), LiveOnly: m["live_only"] == "1", UnansweredAt: fromMS(toInt(m["unanswered_at"])),
+		Kind: m["kind"], Ref: m["ref"],
 	}
 }
 

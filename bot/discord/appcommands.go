@@ -104,7 +104,10 @@ var (
 	incidentOpt = optSpec{name: "incident", desc: "Incident id, e.g. INC-12", required: true}
 	planOpt     = optSpec{name: "plan", desc: "Emergency plan", required: true, choices: plans}
 	actionOpt   = optSpec{name: "action", desc: "Corrective action id, e.g. CA-3", required: true}
+	rollcallOpt = optSpec{name: "rollcall", desc: "Roll call id, e.g. R-2 (default: your newest open one)"}
 )
+
+func sitesOrAll(c *configs.Config) []string { return append(sites(c), "all") }
 
 // commandSpecs is muster's grammar (commands.HelpText) as Discord
 // application commands.
@@ -162,6 +165,7 @@ var commandSpecs = []cmdSpec{
 	}},
 	{name: "drill", desc: "Exercise a plan", subs: []subSpec{
 		{name: "start", word: "start", desc: "Start a drill of a plan", opts: []optSpec{planOpt, siteOpt}},
+		{name: "rollcall", word: "start rollcall", desc: "Start a roll-call drill", opts: []optSpec{siteOpt}},
 		{name: "stop", word: "stop", desc: "Stop a drill", opts: []optSpec{{name: "drill", desc: "Drill id, e.g. D-2", required: true}}},
 		{name: "report", word: "report", desc: "A drill's results", opts: []optSpec{{name: "drill", desc: "Drill id, e.g. D-2", required: true}}},
 	}},
@@ -183,6 +187,17 @@ var commandSpecs = []cmdSpec{
 			{name: "which", desc: "open (default), mine or overdue", choices: fixed("open", "mine", "overdue")},
 			{name: "site", desc: "Only this site", kind: optSite, choices: sites},
 		}},
+	}},
+	{name: "rollcall", desc: "Roll call: is everyone on duty safe?", subs: []subSpec{
+		{name: "start", word: "start", desc: "Ask everyone on duty at a site (or all) whether they are safe", opts: []optSpec{
+			{name: "site", desc: "Site, or all (default: this channel's site)", kind: optSite, choices: sitesOrAll, channelSite: true},
+			{name: "note", desc: "What happened, where to assemble", kind: optText}}},
+		{name: "safe", word: "safe", desc: "Answer: I am safe", opts: []optSpec{rollcallOpt}},
+		{name: "help", word: "help", desc: "Answer: I need help (raises a sev1 incident)", opts: []optSpec{
+			rollcallOpt, {name: "text", desc: "What is wrong, where you are", kind: optText}}},
+		{name: "status", word: "status", desc: "A roll call's tally (default: the latest)", opts: []optSpec{rollcallOpt}},
+		{name: "stop", word: "stop", desc: "Stop a roll call", opts: []optSpec{
+			{name: "rollcall", desc: "Roll call id, e.g. R-2", required: true}}},
 	}},
 	{name: "muster", desc: "About muster and you", subs: []subSpec{
 		{name: "help", word: "help", desc: "The commands"},

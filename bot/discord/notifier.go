@@ -54,7 +54,9 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (retry bool, err
 		return false, nil
 	}
 	send := &discordgo.MessageSend{Content: clip(m.Text, maxContent), AllowedMentions: mentions()}
-	isCard := refKind(m.Ref) != "" && m.Kind != "update"
+	// A roll call (R-n) is a card only as its tally; what else is about it
+	// (a "has not answered" notice) is text.
+	isCard := refKind(m.Ref) != "" && m.Kind != "update" && (refKind(m.Ref) != "R" || m.Kind == "tally")
 	var task *store.Task
 	if isCard && refKind(m.Ref) == "T" {
 		// Acknowledged (or closed) since the outbox took the message
@@ -64,6 +66,9 @@ func (a *Adapter) Notify(ctx context.Context, m notify.Message) (retry bool, err
 				return false, notify.ErrStale
 			}
 			task = t
+			if t.Kind == store.KindRollCall {
+				ping = "" // a question in their DMs: it notifies without a mention
+			}
 		}
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -29,6 +30,8 @@ const (
 	btnDone      = "done"    // /done T-n
 	btnIncAck    = "incack"  // /incident ack INC-n
 	btnIncClose  = "resolve" // /incident resolve INC-n resolved from Discord
+	btnSafe      = "safe"    // /rollcall safe R-n
+	btnNeedHelp  = "rchelp"  // /rollcall help R-n
 	resolvedNote = "resolved from Discord"
 )
 
@@ -58,6 +61,8 @@ func refKind(ref string) string {
 		return "INC"
 	case strings.HasPrefix(ref, "T-"):
 		return "T"
+	case strings.HasPrefix(ref, "R-"):
+		return "R"
 	}
 	return ""
 }
@@ -85,8 +90,22 @@ func (a *Adapter) render(ctx context.Context, ref string) (card, error) {
 			return card{}, fmt.Errorf("read %s: %w", ref, err)
 		}
 		return a.taskCard(t), nil
+	case "R":
+		n, err := store.ParseID("R", ref)
+		if err != nil {
+			return card{}, err
+		}
+		rc, err := a.st.RollCall(ctx, n)
+		if err != nil {
+			return card{}, fmt.Errorf("read %s: %w", ref, err)
+		}
+		people, err := a.st.RollCallPeople(ctx, n)
+		if err != nil {
+			return card{}, fmt.Errorf("read %s: %w", ref, err)
+		}
+		return a.tallyCard(rc, people), nil
 	}
-	return card{}, fmt.Errorf("discord: %q is not an incident or a task", ref)
+	return card{}, fmt.Errorf("discord: %q is not an incident, a task or a roll call", ref)
 }
 
 // Colours of the embeds' side bar.
@@ -139,6 +158,9 @@ func (a *Adapter) incidentCard(inc *store.Incident) card {
 }
 
 func (a *Adapter) taskCard(t *store.Task) card {
+	if t.Kind == store.KindRollCall {
+		return a.rollCallCard(t)
+	}
 	status, colour := t.Status, colourSev2
 	var buttons []discordgo.MessageComponent
 	switch t.Status {
@@ -216,6 +238,14 @@ func buttonLine(customID string) (string, bool) {
 		if n, err := store.ParseID("INC", ref); err == nil {
 			return "/incident resolve " + store.FormatID("INC", n) + " " + resolvedNote, true
 		}
+	case btnSafe, btnNeedHelp:
+		if n, err := store.ParseID("R", ref); err == nil {
+			word := "safe"
+			if action == btnNeedHelp {
+				word = "help"
+			}
+			return "/rollcall " + word + " " + store.FormatID("R", n), true
+		}
 	}
 	return "", false
 }
@@ -256,4 +286,55 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// rollCallButtons are Safe and Need help for roll call ref.
+func rollCallButtons(ref string) []discordgo.MessageComponent {
+	return []discordgo.MessageComponent{
+		button("Safe", discordgo.SuccessButton, btnSafe, ref),
+		button("Need help", discordgo.DangerButton, btnNeedHelp, ref),
+	}
+}
+
+// rollCallCard is a person's "Are you safe?": Safe and Need help until
+// they answer, then what they answered and when.
+func (a *Adapter) rollCallCard(t *store.Task) card {
+	e := &discordgo.MessageEmbed{
+		Title:       clip(notify.RollCallText(notify.Chat, t.Ref, a.siteName(t.Site), false, t.Drill > 0), maxTitle),
+		Color:       colourSev1,
+		Footer:      &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization},
+		Description: "Not answered yet",
+	}
+	var buttons []discordgo.MessageComponent
+	switch t.Status {
+	case store.TaskOpen, store.TaskUnanswered:
+		buttons = rollCallButtons(t.Ref)
+	case store.AnswerSafe:
+		e.Description, e.Color = "You answered SAFE at "+a.clock(t.AckedAt), colourClosed
+	case store.AnswerHelp:
+		e.Description = "You answered NEED HELP at " + a.clock(t.AckedAt) + ": control and your supervisor are paged"
+	default:
+		e.Description, e.Color = "Roll call over", colourCancel
+	}
+	return card{embed: e, components: rows(buttons)}
+}
+
+// tallyCard is a roll call's live tally, edited as answers come.
+func (a *Adapter) tallyCard(rc *store.RollCall, people []store.RollCallPerson) card {
+	text := notify.TallyText(a.cfg, rc, people, a.cfg.Location())
+	head, rest, _ := strings.Cut(text, "\n")
+	colour := colourSev2
+	switch {
+	case rc.Help > 0:
+		colour = colourSev1
+	case rc.Pending() == 0:
+		colour = colourClosed
+	}
+	e := &discordgo.MessageEmbed{Title: clip(head, maxTitle), Description: clip(rest, maxEmbedDesc), Color: colour,
+		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization}}
+	var buttons []discordgo.MessageComponent
+	if rc.Status == store.RollCallOpen {
+		buttons = rollCallButtons(rc.ID())
+	}
+	return card{embed: e, components: rows(buttons)}
 }

@@ -61,6 +61,8 @@ type Records interface {
 	AckChange(ctx context.Context, group string, ids ...string) error
 	Incident(ctx context.Context, num int64) (*store.Incident, error)
 	Task(ctx context.Context, num int64) (*store.Task, error)
+	RollCall(ctx context.Context, num int64) (*store.RollCall, error)
+	RollCallPeople(ctx context.Context, num int64) ([]store.RollCallPerson, error)
 }
 
 var (
@@ -179,6 +181,12 @@ type Adapter struct {
 	// drops to zero (Flush waits on it).
 	pending int
 	idle    chan struct{}
+	// edits holds the cards ("channel/ts") with an edit queued and not
+	// yet rendered: a card that changes again meanwhile needs no second
+	// edit, since the queued one renders the record as it is then. With
+	// the channel's pacing this keeps a roll call's tally card, changing
+	// hundreds of times a second, to at most one edit a second.
+	edits map[string]bool
 }
 
 // ErrNoBotToken: New was called without a bot token.

@@ -8,6 +8,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -16,6 +17,9 @@ import (
 const (
 	ActionAck     = "muster_ack"
 	ActionResolve = "muster_resolve"
+	// ActionSafe and ActionHelp answer a roll call (value R-n).
+	ActionSafe = "muster_safe"
+	ActionHelp = "muster_help"
 )
 
 // Escape makes text safe to show in a Slack message: &, < and > become
@@ -147,6 +151,9 @@ func incidentStatus(cfg *configs.Config, inc *store.Incident) string {
 // mention of the assignee, muster's own), its status, and Acknowledge
 // while nobody has.
 func taskCard(cfg *configs.Config, t *store.Task) card {
+	if t.Kind == store.KindRollCall {
+		return rollCallCard(cfg, t)
+	}
 	id := t.ID()
 	site := Escape(siteName(cfg, t.Site))
 	prefix := ""
@@ -210,4 +217,42 @@ func button(actionID, value, label string, style slack.Style) *slack.ButtonBlock
 	b := slack.NewButtonBlockElement(actionID, value, plain(label))
 	b.Style = style
 	return b
+}
+
+// rollCallCard is a person's "Are you safe?" in their DMs: Safe and Need
+// help until they answer, then what they answered and when.
+func rollCallCard(cfg *configs.Config, t *store.Task) card {
+	text := Escape(notify.RollCallText(notify.Chat, t.Ref, siteName(cfg, t.Site), false, t.Drill > 0))
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID("head"))}
+	switch t.Status {
+	case store.TaskOpen, store.TaskUnanswered:
+		blocks = append(blocks, slack.NewActionBlock("actions",
+			button(ActionSafe, t.Ref, "Safe", slack.StylePrimary),
+			button(ActionHelp, t.Ref, "Need help", slack.StyleDanger)))
+	case store.AnswerSafe, store.AnswerHelp:
+		ans := "You answered *SAFE*"
+		if t.Status == store.AnswerHelp {
+			ans = "You answered *NEED HELP*: control and your supervisor are paged"
+		}
+		blocks = append(blocks, slack.NewContextBlock("answer", mrkdwn(ans+at(cfg, t.AckedAt))))
+		text += " (" + t.Status + ")"
+	}
+	return card{text: text, blocks: blocks}
+}
+
+// tallyCard is a roll call's live tally in a site channel or the
+// starter's DMs: edited as answers come, at most once a second.
+func tallyCard(cfg *configs.Config, rc *store.RollCall, people []store.RollCallPerson) card {
+	text := notify.TallyText(cfg, rc, people, cfg.Location())
+	head, rest, _ := strings.Cut(text, "\n")
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn("*"+Escape(head)+"*"), nil, nil, slack.SectionBlockOptionBlockID("head"))}
+	if rest != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(Escape(rest)), nil, nil, slack.SectionBlockOptionBlockID("tally")))
+	}
+	if rc.Status == store.RollCallOpen {
+		blocks = append(blocks, slack.NewActionBlock("actions",
+			button(ActionSafe, rc.ID(), "Safe", slack.StylePrimary),
+			button(ActionHelp, rc.ID(), "Need help", slack.StyleDanger)))
+	}
+	return card{text: Escape(text), blocks: blocks}
 }

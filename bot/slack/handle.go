@@ -248,6 +248,10 @@ func actionLine(actionID, value string) string {
 		return "/incident ack " + id
 	case actionID == ActionResolve && kind == "INC":
 		return "/incident resolve " + id + " resolved from Slack"
+	case actionID == ActionSafe && kind == "R":
+		return "/rollcall safe " + id
+	case actionID == ActionHelp && kind == "R":
+		return "/rollcall help " + id
 	}
 	return ""
 }

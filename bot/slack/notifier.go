@@ -548,6 +548,7 @@ func failure(err error) notify.Failure {
 // attempt makes one try at a job.
 func (a *Adapter) attempt(ctx context.Context, j *job) error {
 	if j.op == opUpdate {
+		a.editTaken(j.channel + "/" + j.ts)
 		c, ok := a.renderRef(ctx, j.ref)
 		if !ok {
 			return nil // nothing to show; renderRef logged why
@@ -593,6 +594,12 @@ func (a *Adapter) attempt(ctx context.Context, j *job) error {
 			c = taskCard(a.cfg(), t)
 		}
 	case isRef && kind == "INC" && m.Kind != "update":
+		remember = true
+		var ok bool
+		if c, ok = a.renderRef(ctx, m.Ref); !ok {
+			c = textCard(m.Text)
+		}
+	case isRef && kind == "R" && m.Kind == "tally":
 		remember = true
 		var ok bool
 		if c, ok = a.renderRef(ctx, m.Ref); !ok {
@@ -680,6 +687,17 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 			var t *store.Task
 			if t, err = a.st.Task(ctx, n); err == nil {
 				return taskCard(a.cfg(), t), true
+			}
+		}
+	case "R":
+		var n int64
+		if n, err = store.ParseID("R", ref); err == nil {
+			var rc *store.RollCall
+			if rc, err = a.st.RollCall(ctx, n); err == nil {
+				var people []store.RollCallPerson
+				if people, err = a.st.RollCallPeople(ctx, n); err == nil {
+					return tallyCard(a.cfg, rc, people), true
+				}
 			}
 		}
 	default:

@@ -64,7 +64,7 @@ func (a *Adapter) refresh(ctx context.Context, block time.Duration) (int, error)
 		}
 		seen[c.Ref] = true
 		kind, _, ok := splitRef(c.Ref)
-		if !ok || (kind != "INC" && kind != "T") {
+		if !ok || (kind != "INC" && kind != "T" && kind != "R") {
 			continue
 		}
 		locs, err := a.st.Cards(ctx, Platform, c.Ref)
@@ -77,7 +77,11 @@ func (a *Adapter) refresh(ctx context.Context, block time.Duration) (int, error)
 			if !ok || ch == "" || ts == "" {
 				continue
 			}
+			if !a.editPending(loc) {
+				continue // the edit already queued will show this change too
+			}
 			if err := a.enqueue(ch, job{op: opUpdate, channel: ch, ts: ts, ref: c.Ref}); err != nil {
+				a.editTaken(loc)
 				a.log.Warn("slack card edit not queued", zap.String("ref", c.Ref), zap.Error(err))
 				continue
 			}
@@ -88,4 +92,27 @@ func (a *Adapter) refresh(ctx context.Context, block time.Duration) (int, error)
 		return queued, err
 	}
 	return queued, nil
+}
+
+// editPending marks the card at loc as having an edit queued; false when
+// it already had one.
+func (a *Adapter) editPending(loc string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.edits == nil {
+		a.edits = map[string]bool{}
+	}
+	if a.edits[loc] {
+		return false
+	}
+	a.edits[loc] = true
+	return true
+}
+
+// editTaken clears loc's mark when its queued edit starts to render (or
+// was never queued): a change after this needs an edit of its own.
+func (a *Adapter) editTaken(loc string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.edits, loc)
 }

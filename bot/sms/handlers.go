@@ -120,7 +120,7 @@ var (
 )
 
 // smsCommands are the commands SMS accepts; everything else is chat only.
-var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true, "action": true}
+var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true, "action": true, "safe": true}
 
 // inboundTTL is how long an inbound message's MessageSid is remembered:
 // Twilio retries a webhook that got no 2xx within minutes, never days.

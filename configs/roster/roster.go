@@ -277,3 +277,24 @@ func winner(covers []Override, t time.Time) int {
 	}
 	return w
 }
+
+// Everyone lists who is on duty at site at the instant at, on every
+// roster of the site (rotations and covers), each person once, in roster
+// order: whom a roll call asks.
+func Everyone(cfg *configs.Config, site string, at time.Time, overrides []Override) []Shift {
+	var out []Shift
+	seen := map[string]bool{}
+	for i := range cfg.Rosters {
+		r := &cfg.Rosters[i]
+		if r.Site != site {
+			continue
+		}
+		sh := At(cfg, r, at, overrides)
+		if sh.Person == nil || seen[sh.Person.ID] {
+			continue
+		}
+		seen[sh.Person.ID] = true
+		out = append(out, sh)
+	}
+	return out
+}

@@ -338,6 +338,56 @@ func TestHostileInputs(t *testing.T) {
 			send: consoleLine("amara", "/ack T-6")},
 		{name: "console: a person who is not in the config", answer: []string{`No person "mallory"`},
 			send: consoleLine("amara", ":as mallory")},
+
+		// ---- roll call (R-1 at Harbour Point: amara, farid, hugo, jonah)
+		{name: "slack: roll call started with markup in its note", status: http.StatusOK,
+			answer: []string{"Roll call R-1 at Harbour Point HQ started", "&lt;!channel&gt;"}, not: []string{"<!channel>"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return slackSlash(f, "U0JONAH", harbourSlack, "/rollcall", "start @harbour "+injection)
+			},
+			change: func(t *testing.T, f *scenario.Front, before, after scenario.Snapshot) {
+				if len(after.Tasks) != len(before.Tasks)+4 {
+					t.Errorf("roll call asked %d people, want 4", len(after.Tasks)-len(before.Tasks))
+				}
+				noLiveMentions(t, f, before)
+			}},
+		{name: "slack: a guard starts a roll call", status: http.StatusOK, answer: []string{"supervisor, control or a coordinator"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return slackSlash(f, amaraSlack, harbourSlack, "/rollcall", "start @harbour")
+			}},
+		{name: "slack: Safe button value muster never wrote", status: http.StatusOK,
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return serve(f, f.SlackRequest("/slack/interactions", clickBody(f, amaraSlack, harbourSlack, slackbot.ActionSafe, "R-1<script>"), scenario.FormType))
+			}},
+		{name: "console: SQL after a roll-call id", answer: []string{"Usage: /rollcall safe [R-n]"},
+			send: consoleLine("amara", "/rollcall safe R-1'; DROP TABLE incidents;--")},
+		{name: "console: SAFE for a roll call that does not exist", answer: []string{"There is no R-99"},
+			send: consoleLine("amara", "/rollcall safe R-99")},
+		{name: "sms: HELP with markup in a roll call", status: http.StatusOK,
+			answer: []string{"your call for help in roll call R-1", "INC-"}, not: []string{"<!channel>"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return serve(f, f.TwilioRequest("/twilio/sms", f.InboundSMS(amaraPhone, "HELP "+injection)))
+			},
+			change: func(t *testing.T, f *scenario.Front, before, after scenario.Snapshot) {
+				oneMoreIncident(t, before, after)
+				if inc := incident(t, f, int64(after.Incidents)); inc.Severity != "sev1" || !strings.Contains(inc.Text, "<!channel>") {
+					t.Errorf("help incident %+v: want sev1 with the text as typed", inc)
+				}
+				noLiveMentions(t, f, before)
+			}},
+		{name: "sms: SAFE twice", status: http.StatusOK, answer: []string{"already answered SAFE"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				form := f.InboundSMS("+447700900108", "SAFE R-1")
+				if status, answer := serve(f, f.TwilioRequest("/twilio/sms", form)); status != http.StatusOK || !strings.Contains(answer, "recorded SAFE") {
+					t.Errorf("first SAFE: %d %s", status, answer)
+				}
+				return serve(f, f.TwilioRequest("/twilio/sms", f.InboundSMS("+447700900108", "SAFE")))
+			},
+			change: func(t *testing.T, f *scenario.Front, before, after scenario.Snapshot) {
+				if after.Incidents != before.Incidents || after.Activations != before.Activations {
+					t.Errorf("a SAFE changed incidents or activations: %+v", after)
+				}
+			}},
 	}
 
 	for _, tc := range cases {

@@ -81,3 +81,23 @@ end
 local function wake(due)
   redis.call('PUBLISH', P .. 'wake', due)
 end
+
+-- raise records a new incident (open), its first timeline entry and its
+-- audit event, and returns its number. incident_raise.lua and the
+-- transitions that raise one as part of their own change (a HELP in a roll
+-- call, a lone worker's missed check-in) share it, so an incident looks the
+-- same whoever raised it.
+local function raise(now, site, category, severity, reporter, text, data)
+  local n = redis.call('INCR', P .. 'seq:incident')
+  local id = 'INC-' .. n
+  local k = P .. 'incident:' .. n
+  redis.call('HSET', k, 'id', id, 'num', n, 'site', site, 'category', category,
+    'severity', severity, 'reporter', reporter, 'text', text, 'status', 'open',
+    'created', now, 'updated', now)
+  redis.call('ZADD', P .. 'incidents', n, n)
+  redis.call('ZADD', P .. 'incidents:open', n, n)
+  timeline(k .. ':timeline', now, reporter, 'raised', text)
+  audit(now, 'incident.raised', reporter, id, data)
+  changed(id)
+  return n
+end

@@ -13,8 +13,11 @@
 -- ARGV: now, number of steps, then per step: task num, expected step,
 --       lease end ms (the claim), new assignee ('' keeps), wait ms before
 --       the next step ('' when this was the last step: the task becomes
---       unanswered), audit data JSON, number of messages, then per
---       message: key, channel, to, site, kind, ref, text, task, drill
+--       unanswered), audit data JSON, incident JSON ('' for none: the step
+--       raises an incident {site, category, severity, reporter, text,
+--       data}, whose id fills the messages' id placeholder), number of
+--       messages, then per message: key, channel, to, site, kind, ref,
+--       text, task, drill
 -- The next step falls due a full wait after now, when this step ran, not
 -- after this step's own deadline: a step that ran late (after an outage
 -- or a lease take-over) still leaves the next person their whole wait.
@@ -24,8 +27,9 @@ local out = {}
 local i = 3
 for r = 1, tonumber(ARGV[2]) do
   local tn, s, fence, newWho, wait, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local nmsgs = tonumber(ARGV[i + 6])
-  local m0 = i + 7
+  local inc = ARGV[i + 6]
+  local nmsgs = tonumber(ARGV[i + 7])
+  local m0 = i + 8
   i = m0 + 9 * nmsgs
   local tk = P .. 'task:' .. tn
   local t = redis.call('HMGET', tk, 'status', 'step', 'assignee')
@@ -55,9 +59,20 @@ for r = 1, tonumber(ARGV[2]) do
       audit(now, 'task.reassigned', 'muster', 'T-' .. tn, cjson.encode({from = old, to = who, step = tonumber(s) + 1}))
       changedCard = true
     end
+    local incid
+    if inc ~= '' then
+      local r = cjson.decode(inc)
+      incid = 'INC-' .. raise(now, r.site, r.category, r.severity, r.reporter, r.text, r.data)
+      redis.call('HSET', tk, 'incident', string.sub(incid, 5))
+    end
     for j = m0, i - 1, 9 do
+      local text, ref = ARGV[j + 6], ARGV[j + 5]
+      if incid then
+        text = fillid(text, incid)
+        ref = fillid(ref, incid)
+      end
       redis.call('XADD', P .. 'outbox', '*', 'key', ARGV[j], 'channel', ARGV[j + 1], 'to', ARGV[j + 2],
-        'site', ARGV[j + 3], 'kind', ARGV[j + 4], 'ref', ARGV[j + 5], 'text', ARGV[j + 6], 'task', ARGV[j + 7],
+        'site', ARGV[j + 3], 'kind', ARGV[j + 4], 'ref', ref, 'text', text, 'task', ARGV[j + 7],
         'drill', ARGV[j + 8], 'queued', now)
     end
     local kind = 'task.escalated'
