@@ -21,7 +21,7 @@ func (s *Service) drill(ctx context.Context, c *call) Reply {
 	sub, args := strings.ToLower(c.args[0]), c.args[1:]
 	switch sub {
 	case "start":
-		if len(args) > 0 && strings.EqualFold(args[0], "rollcall") && !s.cfg.HasPlanID("rollcall") {
+		if len(args) > 0 && strings.EqualFold(args[0], "rollcall") && !s.cfg().HasPlanID("rollcall") {
 			return s.rollcallStart(ctx, c, args[1:], true)
 		}
 		return s.planTrigger(ctx, c, args, true)

@@ -61,8 +61,8 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	i := 0
 	if i < len(args) && strings.HasPrefix(args[i], "@") {
 		if strings.EqualFold(args[i], "@all") {
-			for j := range s.cfg.Sites {
-				sites = append(sites, &s.cfg.Sites[j])
+			for j := range s.cfg().Sites {
+				sites = append(sites, &s.cfg().Sites[j])
 			}
 		} else {
 			st, _, bad := s.siteArg(args[i : i+1])
@@ -76,7 +76,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	if len(sites) == 0 {
 		st, ok := s.defaultSite(c)
 		if !ok {
-			return fail("Which site? " + verb + " @" + s.cfg.Sites[0].ID + " or @all (sites: " + s.siteList() + ").")
+			return fail("Which site? " + verb + " @" + s.cfg().Sites[0].ID + " or @all (sites: " + s.siteList() + ").")
 		}
 		sites = append(sites, st)
 	}
@@ -86,13 +86,13 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 		return failErr(err, "the roll call")
 	}
 	now := s.now()
-	in := store.NewRollCall{By: c.who.ID, Note: note, Drill: drill, Policy: s.cfg.RollCall.Policy}
+	in := store.NewRollCall{By: c.who.ID, Note: note, Drill: drill, Policy: s.cfg().RollCall.Policy}
 	seen := map[string]bool{}
 	var names, siteNames []string
 	for _, st := range sites {
 		in.Sites = append(in.Sites, st.ID)
 		siteNames = append(siteNames, st.Name)
-		for _, sh := range roster.Everyone(s.cfg, st.ID, now, overrides) {
+		for _, sh := range roster.Everyone(s.cfg(), st.ID, now, overrides) {
 			if seen[sh.Person.ID] {
 				continue
 			}
@@ -182,7 +182,7 @@ func (s *Service) helpIncident(ctx context.Context, who *configs.Person, site, r
 	if drill {
 		text = notify.DrillPrefix + text
 	}
-	in := &store.NewIncident{Site: site, Category: s.cfg.HelpCategory(lone), Severity: "sev1", Reporter: who.ID, Text: text}
+	in := &store.NewIncident{Site: site, Category: s.cfg().HelpCategory(lone), Severity: "sev1", Reporter: who.ID, Text: text}
 	page := fmt.Sprintf("HELP: %s at %s. %s sev1 raised: /incident show %s", text, s.siteName(site), store.IDPlaceholder, store.IDPlaceholder)
 	msgs := []store.OutMessage{{Channel: notify.Chat, Site: site, Kind: "incident", Text: text, Drill: flagStr(drill)}}
 	overrides, err := s.st.Overrides(ctx)
@@ -260,7 +260,7 @@ func (s *Service) rollcallStatus(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return failErr(err, "the roll call")
 	}
-	return Reply{Text: notify.TallyText(s.cfg, rc, people, s.cfg.Location()), Ref: rc.ID()}
+	return Reply{Text: notify.TallyText(s.cfg(), rc, people, s.cfg().Location()), Ref: rc.ID()}
 }
 
 // rollcallStop stops R-n: nobody is asked or reminded any more.

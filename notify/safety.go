@@ -38,7 +38,7 @@ func RollCallSteps(cfg *configs.Config) []configs.Step {
 func (e *Engine) planRollCall(ctx context.Context, b *batch, t *store.Task, run *store.StepRun) {
 	site := e.siteName(t.Site)
 	drill := t.Drill > 0
-	steps := RollCallSteps(e.cfg)
+	steps := RollCallSteps(e.cfg())
 	if t.Step >= len(steps) {
 		// Nobody is asked any more; the tally shows them not answered.
 		run.Note = "roll call escalation ran out: never answered"
@@ -84,7 +84,7 @@ func (e *Engine) tell(ctx context.Context, b *batch, t *store.Task, st configs.S
 	}
 	for _, role := range roles {
 		if role == configs.RoleCoordinator {
-			for _, co := range e.cfg.Coordinators() {
+			for _, co := range e.cfg().Coordinators() {
 				add(co.ID)
 			}
 			continue
@@ -112,7 +112,7 @@ func (e *Engine) raise(t *store.Task, sev, text string, lone, drill bool, run *s
 	if drill {
 		text = DrillPrefix + text
 	}
-	run.Raise = &store.NewIncident{Site: t.Site, Category: e.cfg.HelpCategory(lone), Severity: sev, Reporter: "muster", Text: text}
+	run.Raise = &store.NewIncident{Site: t.Site, Category: e.cfg().HelpCategory(lone), Severity: sev, Reporter: "muster", Text: text}
 	run.Messages = append(run.Messages, store.OutMessage{
 		Channel: Chat, Site: t.Site, Kind: "incident", Ref: store.IDPlaceholder,
 		Text:  fmt.Sprintf("%s %s %s at %s: %s", store.IDPlaceholder, sev, run.Raise.Category, e.siteName(t.Site), text),
@@ -121,7 +121,7 @@ func (e *Engine) raise(t *store.Task, sev, text string, lone, drill bool, run *s
 }
 
 func (e *Engine) siteName(id string) string {
-	if s, ok := e.cfg.Site(id); ok {
+	if s, ok := e.cfg().Site(id); ok {
 		return s.Name
 	}
 	return id

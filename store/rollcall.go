@@ -368,10 +368,22 @@ func (s *Store) RollCallEntry(ctx context.Context, num int64, person string) (in
 		}); err != nil {
 			return 0, nil, err
 		}
-		if len(c.Val()) == 0 {
+		if len(c.Val()) > 0 {
+			num, tn = int64(c.Val()[0].Score), toInt(c.Val()[0].Member)
+		} else {
+			// Nothing unanswered: the newest open roll call that asked
+			// them (as lua/rollcall_answer.lua does).
+			open, err := s.OpenRollCalls(ctx)
+			if err != nil {
+				return 0, nil, err
+			}
+			for _, rc := range open {
+				if _, t, err := s.RollCallEntry(ctx, rc.Num, person); err == nil {
+					return rc.Num, t, nil
+				}
+			}
 			return 0, nil, ErrNoRollCall
 		}
-		num, tn = int64(c.Val()[0].Score), toInt(c.Val()[0].Member)
 	} else {
 		var c *redis.StringCmd
 		var ex *redis.IntCmd

@@ -302,7 +302,7 @@ func (a *Adapter) rollCallCard(t *store.Task) card {
 	e := &discordgo.MessageEmbed{
 		Title:       clip(notify.RollCallText(notify.Chat, t.Ref, a.siteName(t.Site), false, t.Drill > 0), maxTitle),
 		Color:       colourSev1,
-		Footer:      &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization},
+		Footer:      &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg().Organization},
 		Description: "Not answered yet",
 	}
 	var buttons []discordgo.MessageComponent
@@ -321,7 +321,7 @@ func (a *Adapter) rollCallCard(t *store.Task) card {
 
 // tallyCard is a roll call's live tally, edited as answers come.
 func (a *Adapter) tallyCard(rc *store.RollCall, people []store.RollCallPerson) card {
-	text := notify.TallyText(a.cfg, rc, people, a.cfg.Location())
+	text := notify.TallyText(a.cfg(), rc, people, a.cfg().Location())
 	head, rest, _ := strings.Cut(text, "\n")
 	colour := colourSev2
 	switch {
@@ -331,7 +331,7 @@ func (a *Adapter) tallyCard(rc *store.RollCall, people []store.RollCallPerson) c
 		colour = colourClosed
 	}
 	e := &discordgo.MessageEmbed{Title: clip(head, maxTitle), Description: clip(rest, maxEmbedDesc), Color: colour,
-		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg.Organization}}
+		Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg().Organization}}
 	var buttons []discordgo.MessageComponent
 	if rc.Status == store.RollCallOpen {
 		buttons = rollCallButtons(rc.ID())

@@ -696,7 +696,7 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 			if rc, err = a.st.RollCall(ctx, n); err == nil {
 				var people []store.RollCallPerson
 				if people, err = a.st.RollCallPeople(ctx, n); err == nil {
-					return tallyCard(a.cfg, rc, people), true
+					return tallyCard(a.cfg(), rc, people), true
 				}
 			}
 		}

@@ -306,9 +306,13 @@ func (h *Handlers) Voice() http.Handler {
 			site = s.Name
 		}
 		text := notify.TaskText(notify.Voice, t, site, t.Drill > 0) + " Press 1 to acknowledge."
+		none := "No key was pressed, so the task is not acknowledged. Goodbye."
+		if t.Kind == store.KindRollCall {
+			text = notify.RollCallText(notify.Voice, t.Ref, site, false, t.Drill > 0)
+			none = "No key was pressed, so you are not yet accounted for. Reply SAFE or HELP by text. Goodbye."
+		}
 		action := h.publicURL + twilio.GatherPath + "?task=" + t.ID()
-		writeTwiML(w, twilio.Gather(action, 10, say(text), say(text)),
-			say("No key was pressed, so the task is not acknowledged. Goodbye."))
+		writeTwiML(w, twilio.Gather(action, 10, say(text), say(text)), say(none))
 	})
 }
 
@@ -322,7 +326,17 @@ func (h *Handlers) Gather() http.Handler {
 			writeTwiML(w, say("This task no longer exists. Goodbye."))
 			return
 		}
-		if r.PostFormValue("Digits") != "1" {
+		digits := r.PostFormValue("Digits")
+		line := "ACK " + t.ID()
+		switch {
+		case t.Kind == store.KindRollCall && digits == "1":
+			line = "SAFE " + t.Ref
+		case t.Kind == store.KindRollCall && digits == "2":
+			line = "HELP " + t.Ref
+		case t.Kind == store.KindRollCall:
+			writeTwiML(w, say("Press 1 if safe, 2 if you need help; nothing was recorded. Goodbye."))
+			return
+		case digits != "1":
 			writeTwiML(w, say("Task "+fmt.Sprint(t.Num)+" is not acknowledged. Goodbye."))
 			return
 		}
@@ -333,7 +347,7 @@ func (h *Handlers) Gather() http.Handler {
 			writeTwiML(w, say("This number is not on the muster roster, so the task is not acknowledged. Goodbye."))
 			return
 		}
-		reply := h.run(r.Context(), p, phone, "ACK "+t.ID())
+		reply := h.run(r.Context(), p, phone, line)
 		h.log.Info("voice acknowledgement", zap.String("person", p.ID), zap.String("task", t.ID()), zap.Bool("refused", reply.Error))
 		writeTwiML(w, say(reply.Text+" Goodbye."))
 	})

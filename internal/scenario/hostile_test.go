@@ -369,7 +369,14 @@ func TestHostileInputs(t *testing.T) {
 				return serve(f, f.TwilioRequest("/twilio/sms", f.InboundSMS(amaraPhone, "HELP "+injection)))
 			},
 			change: func(t *testing.T, f *scenario.Front, before, after scenario.Snapshot) {
-				oneMoreIncident(t, before, after)
+				if after.Incidents != before.Incidents+1 || after.Activations != before.Activations {
+					t.Errorf("%d incidents, %d activations after a HELP, want one more incident", after.Incidents, after.Activations)
+				}
+				want := maps(before.Tasks)
+				want["T-7"] = store.AnswerHelp // Amara's question in R-1
+				if !reflect.DeepEqual(after.Tasks, want) {
+					t.Errorf("tasks after a HELP: %v, want only T-7 help", after.Tasks)
+				}
 				if inc := incident(t, f, int64(after.Incidents)); inc.Severity != "sev1" || !strings.Contains(inc.Text, "<!channel>") {
 					t.Errorf("help incident %+v: want sev1 with the text as typed", inc)
 				}

@@ -16,8 +16,18 @@ local now, rn, actor, answer, note = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4
 local tn
 if rn == 0 then
   local newest = redis.call('ZREVRANGE', P .. 'rollcall:open:' .. actor, 0, 0, 'WITHSCORES')
-  if not newest[1] then return redis.error_reply('noopen') end
-  tn, rn = newest[1], tonumber(newest[2])
+  if newest[1] then
+    tn, rn = newest[1], tonumber(newest[2])
+  else
+    -- Nothing unanswered: the newest open roll call that asked them (a
+    -- SAFE that becomes a HELP, or a second SAFE to be told it is known).
+    for _, n in ipairs(redis.call('SMEMBERS', P .. 'rollcalls:open')) do
+      if tonumber(n) > rn and redis.call('HEXISTS', P .. 'rollcall:' .. n .. ':people', actor) == 1 then
+        rn = tonumber(n)
+      end
+    end
+    if rn == 0 then return redis.error_reply('noopen') end
+  end
 end
 local rk = P .. 'rollcall:' .. rn
 local rs = redis.call('HGET', rk, 'status')
