@@ -179,6 +179,8 @@ func New(o Options) *Service {
 		"status":   s.status,
 		"rollcall": s.rollcall,
 		"safe":     s.safe,
+		"checkin":  s.checkin,
+		"ok":       s.ok,
 	}
 	return s
 }

@@ -28,9 +28,12 @@ const HelpText = `muster commands:
 /rollcall start [@site|@all] [note]   (supervisor, control, coordinator)
 /rollcall safe [R-n]   /rollcall help [R-n] [text]   /rollcall status [R-n]   /rollcall stop R-n
 /drill start rollcall [@site]
+/checkin start <every> [for <duration>] [@site] [note]   (lone-worker check-ins)
+/checkin   /checkin stop   /checkin status
 /muster help | whoami | status
 By SMS: ACK [n] · DONE n · STATUS · HELP · ACTION DONE CA-n
-By SMS in a roll call: SAFE · HELP [text] (HELP then calls for help and raises a sev1)`
+By SMS in a roll call: SAFE · HELP [text] (HELP then calls for help and raises a sev1)
+By SMS on lone-worker check-ins: OK (check in) · HELP [text] (a sev1, control paged)`
 
 // ConsoleHelpText is added to the help on the console, whose lines that
 // start with ":" steer the console itself.
@@ -43,6 +46,9 @@ func (s *Service) help(ctx context.Context, c *call) Reply {
 		// a question about muster.
 		if _, _, err := s.st.RollCallEntry(ctx, 0, c.who.ID); err == nil {
 			return s.rollcallAnswer(ctx, c, c.args, store.AnswerHelp)
+		}
+		if t, ok := s.activeSession(ctx, c.who.ID); ok {
+			return s.checkinHelp(ctx, c, t)
 		}
 		return Reply{Text: SMSHelpText}
 	case PlatformConsole:

@@ -7,7 +7,7 @@ import (
 )
 
 // SMSHelpText is HELP by SMS: short enough for one or two segments.
-const SMSHelpText = "muster: ACK = acknowledge your newest task, ACK 17 = task T-17, DONE 17 = finished, STATUS = your open tasks, ACTION DONE CA-3 = action done. In a roll call: SAFE = you are safe, HELP <text> = you need help."
+const SMSHelpText = "muster: ACK = acknowledge your newest task, ACK 17 = task T-17, DONE 17 = finished, STATUS = your open tasks, ACTION DONE CA-3 = action done. In a roll call: SAFE = you are safe, HELP <text> = you need help. On check-ins: OK = check in."
 
 // status answers STATUS (SMS) and /muster status: the sender's open tasks.
 func (s *Service) status(ctx context.Context, c *call) Reply {

@@ -290,6 +290,8 @@ func (e *Engine) prepare(ctx context.Context, b *batch, c store.Claim) store.Ste
 		switch t.Kind {
 		case store.KindRollCall:
 			e.planRollCall(ctx, b, t, &run)
+		case store.KindCheckin:
+			e.planCheckin(ctx, b, t, &run)
 		default:
 			e.plan(ctx, b, t, &run)
 		}

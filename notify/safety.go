@@ -246,3 +246,115 @@ func personNameOf(cfg *configs.Config, id string) string {
 	}
 	return id
 }
+
+// checkinFallback stands in for a missing lone_worker.policy: a call, then
+// the site's supervisor and control are told.
+func checkinFallback() []configs.Step {
+	return []configs.Step{
+		{Notify: []string{Voice}, Wait: configs.Duration(5 * time.Minute)},
+		{Tell: []string{configs.RoleSupervisor, configs.RoleControl}, Wait: configs.Duration(10 * time.Minute)},
+	}
+}
+
+// CheckinSteps is the run order of a missed check-in after its reminder:
+// the lone_worker.policy's steps, repeated; a fallback when it names none.
+func CheckinSteps(cfg *configs.Config) []configs.Step {
+	if p, ok := cfg.Policy(cfg.LoneWorker.Policy); ok {
+		return Steps(p)
+	}
+	return checkinFallback()
+}
+
+// planCheckin decides what step t.Step of a lone-worker session does. Its
+// timer is the next check-in due; a check-in puts it back at step 0 an
+// interval on. Step 0 is the missed check-in's reminder, by chat and SMS
+// at once, which waits lone_worker.grace; the steps after it are the
+// policy's: call, tell, raise. At the session's end it ends instead.
+func (e *Engine) planCheckin(ctx context.Context, b *batch, t *store.Task, run *store.StepRun) {
+	cfg := e.cfg()
+	site := e.siteName(t.Site)
+	drill := t.Drill > 0
+	if !t.Until.IsZero() && !b.now.Before(t.Until) && t.Step == 0 {
+		run.Close = store.CheckinEnded
+		run.Note = "session ended"
+		run.Audit = map[string]any{"session": t.Ref, "person": t.Assignee, "until": t.Until.UnixMilli()}
+		run.Messages = append(run.Messages, store.OutMessage{
+			Key: t.ID() + ":ended", Channel: Chat, To: t.Assignee, Kind: "checkin", Ref: t.Ref,
+			Text:  prefix(drill, fmt.Sprintf("Your lone-worker check-ins %s at %s have ended. Start again with /checkin start <every> if you are still alone.", t.Ref, site)),
+			Drill: flagStr(drill)})
+		return
+	}
+	name := e.personName(t.Assignee)
+	last := t.Last.In(cfg.Location()).Format("15:04")
+	if t.Step == 0 {
+		for _, ch := range []string{Chat, SMS} {
+			run.Messages = append(run.Messages, store.OutMessage{
+				Key: fmt.Sprintf("%s:%d:%d:%s", t.ID(), t.Last.UnixMilli(), t.Step, ch), Channel: ch, To: t.Assignee, Kind: "task",
+				Ref: t.ID(), Task: fmt.Sprint(t.Num), Text: CheckinReminderText(ch, t.Ref, site, drill), Drill: flagStr(drill),
+			})
+		}
+		run.Wait = cfg.LoneWorker.Grace.D()
+		run.Note = fmt.Sprintf("check-in missed (last %s): reminder by chat and SMS, next in %s", last, cfg.LoneWorker.Grace)
+		run.Audit = map[string]any{"step": 1, "notify": []string{Chat, SMS}, "to": t.Assignee, "session": t.Ref, "missed": true,
+			"last": t.Last.UnixMilli()}
+		return
+	}
+	steps := CheckinSteps(cfg)
+	k := t.Step - 1
+	if k >= len(steps) {
+		run.Note = "missed check-in: escalation ran out"
+		run.Audit = map[string]any{"step": t.Step + 1, "session": t.Ref, "person": t.Assignee}
+		return
+	}
+	st := steps[k]
+	for _, ch := range st.Notify {
+		run.Messages = append(run.Messages, store.OutMessage{
+			Key: fmt.Sprintf("%s:%d:%d:%s", t.ID(), t.Last.UnixMilli(), t.Step, ch), Channel: ch, To: t.Assignee, Kind: "task",
+			Ref: t.ID(), Task: fmt.Sprint(t.Num), Text: CheckinReminderText(ch, t.Ref, site, drill), Drill: flagStr(drill),
+		})
+	}
+	text := MissedCheckinText(name, site, last, t.Note, drill)
+	// tell's idempotency keys name the step; a session misses many times.
+	shown := *t
+	shown.Num = t.Num
+	told := e.tell(ctx, b, &shown, st, text, run)
+	for i := range run.Messages {
+		if m := &run.Messages[i]; m.Kind == "unanswered" {
+			m.Key += fmt.Sprintf(":%d", t.Last.UnixMilli())
+		}
+	}
+	if st.Raise != "" {
+		e.raise(t, st.Raise, fmt.Sprintf("%s missed a check-in at %s (%s); last check-in %s", name, site, t.Ref, last), true, drill, run)
+	}
+	run.Wait = st.Wait.D()
+	run.Note = fmt.Sprintf("missed check-in step %d: %v to %s, told %v, next in %s", t.Step+1, st.Notify, t.Assignee, told, st.Wait)
+	run.Audit = map[string]any{"step": t.Step + 1, "notify": st.Notify, "to": t.Assignee, "session": t.Ref, "told": told,
+		"raise": st.Raise, "missed": true}
+}
+
+func prefix(drill bool, s string) string {
+	if drill {
+		return DrillPrefix + s
+	}
+	return s
+}
+
+// CheckinReminderText asks a lone worker to check in.
+func CheckinReminderText(channel, ref, site string, drill bool) string {
+	switch channel {
+	case SMS:
+		return prefix(drill, fmt.Sprintf("Check-in missed (%s %s). Reply OK if you are fine, HELP if not", ref, SMSText(site)))
+	case Voice:
+		return prefix(drill, fmt.Sprintf("This is muster. You missed a lone-worker check-in at %s. Press 1 if you are fine.", site))
+	}
+	return prefix(drill, fmt.Sprintf("Check-in missed (%s at %s): are you all right? Press Check in, type /checkin, or reply OK by SMS.", ref, site))
+}
+
+// MissedCheckinText tells a supervisor, control or the coordinators that a
+// lone worker missed a check-in.
+func MissedCheckinText(name, site, last, note string, drill bool) string {
+	if note == "" {
+		note = "none"
+	}
+	return prefix(drill, fmt.Sprintf("%s missed a check-in at %s; last check-in %s; note: %s", name, site, last, note))
+}

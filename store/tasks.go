@@ -78,6 +78,12 @@ type Task struct {
 	// the roll call (R-n) or session (L-n) it belongs to.
 	Kind string
 	Ref  string
+	// Until, Last, Every and Note belong to a lone-worker session: when it
+	// ends, the last check-in, the interval, and the worker's note.
+	Until time.Time
+	Last  time.Time
+	Every time.Duration
+	Note  string
 }
 
 // ID is the human id, T-17.
@@ -272,7 +278,8 @@ type Claim struct {
 
 // ClaimFields are the task's fields a claim reads, what a step needs (in
 // the order lua/timers_claim.lua reads them).
-var ClaimFields = []string{"num", "status", "step", "policy", "site", "assignee", "drill", "title", "plan", "due", "kind", "ref"}
+var ClaimFields = []string{"num", "status", "step", "policy", "site", "assignee", "drill", "title", "plan", "due", "kind", "ref",
+	"until", "last", "note"}
 
 // ClaimDue claims up to limit timers due at or before now, earliest
 // first, holding each until now+lease. Each claim carries its task, read
@@ -344,6 +351,9 @@ type StepRun struct {
 	// check-in's last resort); the messages' text and ref may hold
 	// IDPlaceholder for its INC-n.
 	Raise *NewIncident
+	// Close, with no Wait, ends the task with this status instead of
+	// marking it unanswered (CheckinEnded: a session reached its end).
+	Close string
 	// Note is the step's line in the task's timeline; it is recorded in
 	// the audit event with Audit's details.
 	Note  string
@@ -413,7 +423,7 @@ func (s *Store) stepArgs(args []any, r StepRun) []any {
 			"reporter": in.Reporter, "text": in.Text,
 			"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text})})
 	}
-	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), inc, len(r.Messages))
+	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), inc, r.Close, len(r.Messages))
 	for _, m := range r.Messages {
 		ch := m.Channel
 		if ch == "" {
@@ -692,7 +702,8 @@ func taskFromHash(m map[string]string) *Task {
 		Due: fromMS(toInt(m["due"])), Created: fromMS(toInt(m["created"])), AckedBy: m["acked_by"],
 		AckedAt: fromMS(toInt(m["acked_at"])), AckNote: m["ack_note"], DoneBy: m["done_by"], DoneAt: fromMS(toInt(m["done_at"])),
 		Drill: toInt(m["drill"]), LiveOnly: m["live_only"] == "1", UnansweredAt: fromMS(toInt(m["unanswered_at"])),
-		Kind: m["kind"], Ref: m["ref"],
+		Kind: m["kind"], Ref: m["ref"], Until: fromMS(toInt(m["until"])), Last: fromMS(toInt(m["last"])),
+		Every: time.Duration(toInt(m["every"])) * time.Millisecond, Note: m["note"],
 	}
 }
 

@@ -422,7 +422,7 @@ func TestRegistersCommands(t *testing.T) {
 	if len(sets) != 1 || sets[0].GuildID != "1300000000000000000" {
 		t.Fatalf("command sets = %+v", sets)
 	}
-	if got := strings.Join(sets[0].Names, " "); got != "incident plan roster ack done drill action rollcall muster" {
+	if got := strings.Join(sets[0].Names, " "); got != "incident plan roster ack done drill action rollcall checkin muster" {
 		t.Errorf("names = %s", got)
 	}
 	var cmds []discordgo.ApplicationCommand

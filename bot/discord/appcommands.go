@@ -199,6 +199,15 @@ var commandSpecs = []cmdSpec{
 		{name: "stop", word: "stop", desc: "Stop a roll call", opts: []optSpec{
 			{name: "rollcall", desc: "Roll call id, e.g. R-2", required: true}}},
 	}},
+	{name: "checkin", desc: "Lone-worker check-ins", subs: []subSpec{
+		{name: "start", word: "start", desc: "Start timed check-ins while you work alone", opts: []optSpec{
+			{name: "every", desc: "How often, e.g. 15m", required: true},
+			{name: "site", desc: "Site (default: where you are on duty)", kind: optSite, choices: sites},
+			{name: "note", desc: "Where you are, what you are doing", kind: optText}}},
+		{name: "in", word: "in", desc: "Check in"},
+		{name: "stop", word: "stop", desc: "Stop your check-ins"},
+		{name: "status", word: "status", desc: "Who is working alone, and when each is due"},
+	}},
 	{name: "muster", desc: "About muster and you", subs: []subSpec{
 		{name: "help", word: "help", desc: "The commands"},
 		{name: "whoami", word: "whoami", desc: "Who muster thinks you are"},

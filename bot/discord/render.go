@@ -32,6 +32,7 @@ const (
 	btnIncClose  = "resolve" // /incident resolve INC-n resolved from Discord
 	btnSafe      = "safe"    // /rollcall safe R-n
 	btnNeedHelp  = "rchelp"  // /rollcall help R-n
+	btnCheckin   = "checkin" // /checkin
 	resolvedNote = "resolved from Discord"
 )
 
@@ -158,8 +159,17 @@ func (a *Adapter) incidentCard(inc *store.Incident) card {
 }
 
 func (a *Adapter) taskCard(t *store.Task) card {
-	if t.Kind == store.KindRollCall {
+	switch t.Kind {
+	case store.KindRollCall:
 		return a.rollCallCard(t)
+	case store.KindCheckin:
+		e := &discordgo.MessageEmbed{Title: clip(notify.CheckinReminderText(notify.Chat, t.Ref, a.siteName(t.Site), t.Drill > 0), maxTitle),
+			Color: colourSev2, Footer: &discordgo.MessageEmbedFooter{Text: "muster · " + a.cfg().Organization}}
+		var buttons []discordgo.MessageComponent
+		if t.Status == store.TaskOpen || t.Status == store.TaskUnanswered {
+			buttons = []discordgo.MessageComponent{button("Check in", discordgo.SuccessButton, btnCheckin, t.Ref)}
+		}
+		return card{embed: e, components: rows(buttons)}
 	}
 	status, colour := t.Status, colourSev2
 	var buttons []discordgo.MessageComponent
@@ -237,6 +247,12 @@ func buttonLine(customID string) (string, bool) {
 	case btnIncClose:
 		if n, err := store.ParseID("INC", ref); err == nil {
 			return "/incident resolve " + store.FormatID("INC", n) + " " + resolvedNote, true
+		}
+	case btnCheckin:
+		if strings.HasPrefix(ref, "L-") {
+			if _, err := store.ParseID("L", ref); err == nil {
+				return "/checkin", true
+			}
 		}
 	case btnSafe, btnNeedHelp:
 		if n, err := store.ParseID("R", ref); err == nil {

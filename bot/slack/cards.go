@@ -20,6 +20,8 @@ const (
 	// ActionSafe and ActionHelp answer a roll call (value R-n).
 	ActionSafe = "muster_safe"
 	ActionHelp = "muster_help"
+	// ActionCheckin checks in on a lone-worker session (value L-n).
+	ActionCheckin = "muster_checkin"
 )
 
 // Escape makes text safe to show in a Slack message: &, < and > become
@@ -151,8 +153,11 @@ func incidentStatus(cfg *configs.Config, inc *store.Incident) string {
 // mention of the assignee, muster's own), its status, and Acknowledge
 // while nobody has.
 func taskCard(cfg *configs.Config, t *store.Task) card {
-	if t.Kind == store.KindRollCall {
+	switch t.Kind {
+	case store.KindRollCall:
 		return rollCallCard(cfg, t)
+	case store.KindCheckin:
+		return checkinCard(cfg, t)
 	}
 	id := t.ID()
 	site := Escape(siteName(cfg, t.Site))
@@ -255,4 +260,15 @@ func tallyCard(cfg *configs.Config, rc *store.RollCall, people []store.RollCallP
 			button(ActionHelp, rc.ID(), "Need help", slack.StyleDanger)))
 	}
 	return card{text: Escape(text), blocks: blocks}
+}
+
+// checkinCard is a lone worker's missed check-in reminder: Check in while
+// the session runs.
+func checkinCard(cfg *configs.Config, t *store.Task) card {
+	text := Escape(notify.CheckinReminderText(notify.Chat, t.Ref, siteName(cfg, t.Site), t.Drill > 0))
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID("head"))}
+	if t.Status == store.TaskOpen || t.Status == store.TaskUnanswered {
+		blocks = append(blocks, slack.NewActionBlock("actions", button(ActionCheckin, t.Ref, "Check in", slack.StylePrimary)))
+	}
+	return card{text: text, blocks: blocks}
 }

@@ -252,6 +252,8 @@ func actionLine(actionID, value string) string {
 		return "/rollcall safe " + id
 	case actionID == ActionHelp && kind == "R":
 		return "/rollcall help " + id
+	case actionID == ActionCheckin && kind == "L":
+		return "/checkin"
 	}
 	return ""
 }

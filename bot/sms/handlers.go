@@ -120,7 +120,7 @@ var (
 )
 
 // smsCommands are the commands SMS accepts; everything else is chat only.
-var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true, "action": true, "safe": true}
+var smsCommands = map[string]bool{"ack": true, "done": true, "status": true, "help": true, "action": true, "safe": true, "ok": true}
 
 // inboundTTL is how long an inbound message's MessageSid is remembered:
 // Twilio retries a webhook that got no 2xx within minutes, never days.
@@ -311,6 +311,10 @@ func (h *Handlers) Voice() http.Handler {
 			text = notify.RollCallText(notify.Voice, t.Ref, site, false, t.Drill > 0)
 			none = "No key was pressed, so you are not yet accounted for. Reply SAFE or HELP by text. Goodbye."
 		}
+		if t.Kind == store.KindCheckin {
+			text = notify.CheckinReminderText(notify.Voice, t.Ref, site, t.Drill > 0)
+			none = "No key was pressed, so you have not checked in. Reply OK or HELP by text. Goodbye."
+		}
 		action := h.publicURL + twilio.GatherPath + "?task=" + t.ID()
 		writeTwiML(w, twilio.Gather(action, 10, say(text), say(text)), say(none))
 	})
@@ -335,6 +339,11 @@ func (h *Handlers) Gather() http.Handler {
 			line = "HELP " + t.Ref
 		case t.Kind == store.KindRollCall:
 			writeTwiML(w, say("Press 1 if safe, 2 if you need help; nothing was recorded. Goodbye."))
+			return
+		case t.Kind == store.KindCheckin && digits == "1":
+			line = "OK"
+		case t.Kind == store.KindCheckin:
+			writeTwiML(w, say("You have not checked in. Reply OK or HELP by text. Goodbye."))
 			return
 		case digits != "1":
 			writeTwiML(w, say("Task "+fmt.Sprint(t.Num)+" is not acknowledged. Goodbye."))

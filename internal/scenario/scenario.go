@@ -123,6 +123,14 @@ func (h *Harness) MustDo(line string) commands.Reply {
 	return r
 }
 
+// SMSFrom runs an inbound SMS line from a phone number, then settles.
+func (h *Harness) SMSFrom(phone, text string) commands.Reply {
+	h.T.Helper()
+	r := h.Svc.Handle(context.Background(), commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: text})
+	h.Settle()
+	return r
+}
+
 // Settle runs every deadline due now and delivers the outbox, until
 // nothing is left to do, then seals the audit chain (as a serve process
 // does within a second).

@@ -15,7 +15,9 @@
 --       the next step ('' when this was the last step: the task becomes
 --       unanswered), audit data JSON, incident JSON ('' for none: the step
 --       raises an incident {site, category, severity, reporter, text,
---       data}, whose id fills the messages' id placeholder), number of
+--       data}, whose id fills the messages' id placeholder), the status
+--       that ends the task instead of unanswered when there is no next
+--       step ('' for unanswered), number of
 --       messages, then per message: key, channel, to, site, kind, ref,
 --       text, task, drill
 -- The next step falls due a full wait after now, when this step ran, not
@@ -27,9 +29,9 @@ local out = {}
 local i = 3
 for r = 1, tonumber(ARGV[2]) do
   local tn, s, fence, newWho, wait, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local inc = ARGV[i + 6]
-  local nmsgs = tonumber(ARGV[i + 7])
-  local m0 = i + 8
+  local inc, close = ARGV[i + 6], ARGV[i + 7]
+  local nmsgs = tonumber(ARGV[i + 8])
+  local m0 = i + 9
   i = m0 + 9 * nmsgs
   local tk = P .. 'task:' .. tn
   local t = redis.call('HMGET', tk, 'status', 'step', 'assignee')
@@ -76,7 +78,16 @@ for r = 1, tonumber(ARGV[2]) do
         'drill', ARGV[j + 8], 'queued', now)
     end
     local kind = 'task.escalated'
-    if wait == '' then
+    if wait == '' and close ~= '' then
+      -- A lone-worker session that reached its end (its shift's, or
+      -- the one it was given): it ends, nobody is reminded any more.
+      redis.call('HSET', tk, 'status', close, 'ended_at', now)
+      redis.call('ZREM', P .. 'timers', tn)
+      redis.call('ZREM', P .. 'checkins:active', tn)
+      if redis.call('GET', P .. 'checkin:active:' .. who) == tn then redis.call('DEL', P .. 'checkin:active:' .. who) end
+      kind = 'checkin.ended'
+      changedCard = true
+    elseif wait == '' then
       redis.call('HSET', tk, 'status', 'unanswered', 'step', tonumber(s) + 1, 'unanswered_at', now)
       redis.call('ZREM', P .. 'timers', tn)
       redis.call('ZREM', P .. 'tasks:open:' .. who, tn)

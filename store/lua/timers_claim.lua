@@ -26,7 +26,7 @@ end
 for i = 1, #due, 2 do
   local tn, score = due[i], due[i + 1]
   local tk = P .. 'task:' .. tn
-  local rec = redis.call('HMGET', tk, 'num', 'status', 'step', 'policy', 'site', 'assignee', 'drill', 'title', 'plan', 'due', 'kind', 'ref')
+  local rec = redis.call('HMGET', tk, 'num', 'status', 'step', 'policy', 'site', 'assignee', 'drill', 'title', 'plan', 'due', 'kind', 'ref', 'until', 'last', 'note')
   if not rec[1] then
     -- The task is gone: drop its timer.
     redis.call('ZREM', P .. 'timers', tn)
