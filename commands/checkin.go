@@ -70,7 +70,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 	note := c.rest(args, i)
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
-		return failErr(err, "the check-ins")
+		return s.failErr(err, "the check-ins")
 	}
 	now := s.now()
 	// The session ends with the person's shift at the site unless they
@@ -108,7 +108,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 		return fail("Your check-ins are already running. /checkin checks in; /checkin stop ends them.")
 	}
 	if err != nil {
-		return failErr(err, "the check-ins")
+		return s.failErr(err, "the check-ins")
 	}
 	s.poke()
 	id := store.FormatSession(res.Session)
@@ -123,7 +123,7 @@ func (s *Service) checkIn(ctx context.Context, c *call) Reply {
 		return fail("You have no check-ins running. Start them with /checkin start <every> [for <duration>] [@site] [note].")
 	}
 	if err != nil {
-		return failErr(err, "your check-in")
+		return s.failErr(err, "your check-in")
 	}
 	t, err := s.st.Task(ctx, res.Task)
 	next := ""
@@ -144,7 +144,7 @@ func (s *Service) checkinStop(ctx context.Context, c *call) Reply {
 		return fail("You have no check-ins running.")
 	}
 	if err != nil {
-		return failErr(err, "your check-ins")
+		return s.failErr(err, "your check-ins")
 	}
 	return Reply{Text: fmt.Sprintf("Check-ins %s stopped by %s.", store.FormatSession(res.Session), c.who.Name), Ref: store.FormatSession(res.Session)}
 }
@@ -154,7 +154,7 @@ func (s *Service) checkinStop(ctx context.Context, c *call) Reply {
 func (s *Service) checkinStatus(ctx context.Context) Reply {
 	ws, err := s.st.ActiveLoneWorkers(ctx)
 	if err != nil {
-		return failErr(err, "the check-ins")
+		return s.failErr(err, "the check-ins")
 	}
 	if len(ws) == 0 {
 		return Reply{Text: "Nobody is on lone-worker check-ins."}
@@ -188,7 +188,7 @@ func (s *Service) checkinHelp(ctx context.Context, c *call, t *store.Task) Reply
 	in, msgs := s.helpIncident(ctx, c.who, t.Site, t.Ref, note, t.Drill > 0, true)
 	inc, err := s.st.RaiseIncident(ctx, *in, msgs...)
 	if err != nil {
-		return failErr(err, "your call for help")
+		return s.failErr(err, "your call for help")
 	}
 	return Reply{Text: fmt.Sprintf("%s: your call for help is recorded as %s; control is paged. Stay where you are safe; if you can, call the control room.",
 		c.who.Name, inc.ID()), Ref: inc.ID()}

@@ -83,7 +83,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	note := c.rest(args, i)
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {
-		return failErr(err, "the roll call")
+		return s.failErr(err, "the roll call")
 	}
 	now := s.now()
 	in := store.NewRollCall{By: c.who.ID, Note: note, Drill: drill, Policy: s.cfg().RollCall.Policy}
@@ -120,7 +120,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, To: c.who.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
 	num, _, err := s.st.StartRollCall(ctx, in)
 	if err != nil {
-		return failErr(err, "the roll call")
+		return s.failErr(err, "the roll call")
 	}
 	s.poke()
 	id := store.FormatID("R", num)
@@ -222,7 +222,7 @@ func (s *Service) rollcallRefusal(err error, num int64) Reply {
 	case errors.As(err, &se):
 		return fail(fmt.Sprintf("You already answered %s in that roll call.", strings.ToUpper(se.Status)))
 	}
-	return failErr(err, "your roll-call answer")
+	return s.failErr(err, "your roll-call answer")
 }
 
 func (s *Service) rollcallNum(args []string, usage string) (int64, *Reply) {
@@ -254,11 +254,11 @@ func (s *Service) rollcallStatus(ctx context.Context, args []string) Reply {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("R", num)))
 	case err != nil:
-		return failErr(err, "the roll call")
+		return s.failErr(err, "the roll call")
 	}
 	people, err := s.st.RollCallPeople(ctx, rc.Num)
 	if err != nil {
-		return failErr(err, "the roll call")
+		return s.failErr(err, "the roll call")
 	}
 	return Reply{Text: notify.TallyText(s.cfg(), rc, people, s.cfg().Location()), Ref: rc.ID()}
 }
@@ -278,7 +278,7 @@ func (s *Service) rollcallStop(ctx context.Context, c *call, args []string) Repl
 		return fail(fmt.Sprintf("There is no %s. /rollcall status shows the latest.", store.FormatID("R", num)))
 	}
 	if err != nil {
-		return failErr(err, "the roll call")
+		return s.failErr(err, "the roll call")
 	}
 	if !c.who.HasAnyRole(rollcallLeads...) && rc.By != c.who.ID {
 		return fail("Only a supervisor, control, a coordinator or whoever started it may stop a roll call.")
@@ -298,7 +298,7 @@ func (s *Service) rollcallStop(ctx context.Context, c *call, args []string) Repl
 		return fail(fmt.Sprintf("%s is already %s.", rc.ID(), se.Status))
 	}
 	if err != nil {
-		return failErr(err, "the roll call stop")
+		return s.failErr(err, "the roll call stop")
 	}
 	return Reply{Text: fmt.Sprintf("%s %d never answered. muster report rollcall %s has the record.", line, silent, rc.ID()), Public: true, Ref: rc.ID()}
 }
