@@ -8,6 +8,15 @@ BENCH_SOAK_RATE    ?= 10
 BENCH_LOAD_SECONDS ?= 60
 BENCH_TASKS        ?= 100000
 BENCH_SETTLE       ?= 15s
+# Through the binary: the burst of deadlines, the call-out, the sustained
+# command load and the capacity search (BENCH_LIVE_SKIP: burst, callout,
+# memory, load or capacity, comma-separated, to leave parts out).
+BENCH_DEADLINES      ?= 100000
+BENCH_RESPONDERS     ?= 1000
+BENCH_LOAD_FOR       ?= 5m
+BENCH_CAPACITY_RATES ?= 400,600,800,1000,1200,1500,2000
+BENCH_CAPACITY_FOR   ?= 20s
+BENCH_LIVE_SKIP      ?=
 # The CA certificates a container needs to reach Slack, Discord and Twilio.
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 # make build stamps the version (`muster version`, muster_build_info).
@@ -45,10 +54,12 @@ lint: ## go vet, gofmt, and staticcheck or golangci-lint when installed
 	else echo "(staticcheck and golangci-lint not installed; vet and gofmt only)"; fi
 
 .PHONY: bench
-bench: ## Run every benchmark and measure muster serve's RSS; writes docs/BENCHMARKS.md (BENCH_SOAK=2m for a quick run)
+bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), the benchmarks and RSS; writes docs/BENCHMARKS.md (about 35 min; quick: BENCH_SOAK=1m BENCH_LOAD_FOR=30s BENCH_DEADLINES=20000)
 	$(GO) run ./internal/benchreport/cmd/benchreport -out docs/BENCHMARKS.md \
 	  -benchtime $(BENCHTIME) -load-seconds $(BENCH_LOAD_SECONDS) -soak $(BENCH_SOAK) \
-	  -soak-rate $(BENCH_SOAK_RATE) -tasks $(BENCH_TASKS) -settle $(BENCH_SETTLE) -pkgs '$(PKGS)'
+	  -soak-rate $(BENCH_SOAK_RATE) -tasks $(BENCH_TASKS) -settle $(BENCH_SETTLE) -pkgs '$(PKGS)' \
+	  -deadlines $(BENCH_DEADLINES) -responders $(BENCH_RESPONDERS) -load-for $(BENCH_LOAD_FOR) \
+	  -capacity-rates '$(BENCH_CAPACITY_RATES)' -capacity-for $(BENCH_CAPACITY_FOR) -skip-live-parts '$(BENCH_LIVE_SKIP)'
 
 .PHONY: chaos
 chaos: ## Kill replicas (chat in flight too), restart Redis, fail over a Cluster and a Sentinel, throttle the vendors; fail on a step or message lost or twice, a shortened wait, or a failover over 10 s (about two minutes; .ci/run runs it)

@@ -38,16 +38,15 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 	}
 	md := Render(r)
 	for _, want := range []string{
-		"| command p99 at 200 req/s | 31.5 ms | ≤ 25 ms | **no** |",
+		"| command p99 at 200 req/s (in process) | 31.5 ms | ≤ 25 ms | **no** |",
 		"| rate achieved | 199.5/s | 200/s (within 5%) | yes |",
 		"| p99 | 31.5 ms | ≤ 25 ms | **no** | from the actual send the p99 is 9.0 ms: the rest is the load generator",
 		"| Redis round trips per command (worst) | 1 (`/muster whoami`) | ≤ 2 | yes | 1 of 1 commands within",
 		"| SlackCommandLoad200 (bot/slack) | 3 | ≤ 2 | **no** |",
 		// The burst shape misses, with the drain rate worked out from max (94 s).
 		"all due within 20 s: p99 | 92.9 s | ≤ 250 ms | **no** | Redis recorded about 877 steps a second",
-		"| timer lateness p99 at 100,000 pending, all due within 20 s | 92.9 s, 0 early | ≤ 250 ms and never early | **no** |",
-		"| unpaced: reply to first SMS sent | not run | ≤ 1 s | not run | skip: twilio_bench_test.go:100: set MUSTER_TEST_REDIS_URL",
-		"| paced at 10/s: off the setting | not run | ≤ 5% | not run | benchmark not found in the output |",
+		"| timer lateness p99 at 100,000 pending, all due within 20 s (in process) | 92.9 s, 0 early | ≤ 250 ms and never early | **no** |",
+		"| paced call-out at 10/s, off the setting | not run | ≤ 5% | not run | benchmark not found in the output |",
 		"| idle RSS | 21.0 MB | ≤ 40 MB | yes |",
 		"| RSS with 100,000 open tasks | 160.0 MB | ≤ 150 MB | **no** |",
 		// Growth from the first sample after the warm-up (25 s) to the end.
@@ -73,11 +72,44 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 }
 
 func TestRenderWithoutMemory(t *testing.T) {
-	md := Render(Report{MemorySkip: "needs a real Redis", Bench: Parsed{Skipped: "skipped for this run (-skip-bench)"}})
+	md := Render(Report{MemorySkip: "needs a real Redis", Bench: Parsed{Skipped: "skipped for this run (-skip-bench)"}, LiveSkip: "skipped for this run (-skip-live)"})
 	for _, want := range []string{
 		"| idle RSS | not run | ≤ 40 MB | not run | needs a real Redis |",
-		"| command p99 at 200 req/s | not run | ≤ 25 ms | not run | skipped for this run (-skip-bench) |",
+		"| paced call-out at 10/s, off the setting | not run | ≤ 5% | not run | skipped for this run (-skip-bench) |",
+		"| measurements through the binary | not run | — | not run | skipped for this run (-skip-live) |",
 		"The go test benchmarks were left out of this run",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// The goals of the measurements through the binary are each beside their
+// figure, met or missed.
+func TestRenderLiveGoals(t *testing.T) {
+	steady := RedisUse{CPU: 4 * time.Second, Calls: map[string]int64{"xadd": 200_000, "hmget": 100_000, "hset": 100_000}}
+	all := RedisUse{CPU: 9 * time.Second, Calls: map[string]int64{"xadd": 300_000, "hset": 200_000}}
+	r := Report{Live: &Live{
+		Burst: &BurstResult{Deadlines: 100_000, Spread: 20 * time.Second, Steps: 100_000, P50: 20 * time.Millisecond,
+			P99: 300 * time.Millisecond, Max: 900 * time.Millisecond, Steady: steady, All: all, SMS: 100_000, SMSAtSteps: 50_000},
+		Callout: &CalloutResult{Responders: 1000, Reply: 50 * time.Millisecond, First: 150 * time.Millisecond, Last: 900 * time.Millisecond},
+		Memory:  &TaskMemory{Tasks: 1000, Bytes: 900_000},
+		Load:    &LoadResult{Rate: 200, For: 5 * time.Minute, Sent: 60_000, Achieved: 200, P99: 12 * time.Millisecond},
+		Capacity: []LoadResult{{Rate: 1000, For: 20 * time.Second, Sent: 20_000, Achieved: 999, P99: 20 * time.Millisecond},
+			{Rate: 1200, For: 20 * time.Second, Sent: 24_000, Achieved: 1199, P99: 40 * time.Millisecond}},
+	}}
+	md := Render(r)
+	for _, want := range []string{
+		// 4 s over 100,000 steps; the writes are xadd and hset, not hmget.
+		"| Redis CPU per escalation step, a burst of 100,000 deadlines (INFO cpu Δ ÷ steps) | 40 µs | ≤ 50 µs | yes |",
+		"| Redis writes per step | 3.0 | — | — | 5.0 with its SMS sent and sealed (90 µs of Redis CPU a step) |",
+		"| lateness p99, 100,000 due within 20s | 300 ms | ≤ 250 ms | **no** |",
+		"| lateness max, same burst | 900 ms | ≤ 1 s | yes |",
+		"| 1,000-responder call-out fully sent, pacing off | 900 ms | ≤ 1 s | yes |",
+		"| signed command p99 at 200/s for 5m0s, mix with trigger and ack | 12.0 ms | ≤ 25 ms | yes |",
+		"| capacity: mixed commands a second at p99 ≤ 25 ms | 1000/s | ≥ 1,000/s | yes | 1000/s: p99 20.0 ms; 1200/s: p99 40.0 ms |",
+		"| Redis memory per open task, as a trigger leaves it | 900 B | ≤ 2 KB | yes |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
@@ -254,5 +286,27 @@ func TestThousandsAndThin(t *testing.T) {
 	th := thinSamples(s, 12)
 	if len(th) != 12 || th[0].At != 0 || th[11].At != 600*time.Second {
 		t.Errorf("thinned = %v", th)
+	}
+}
+
+// A new report keeps the one before it apart, under its own date and
+// CPU, and the runs that one kept.
+func TestCarryEarlier(t *testing.T) {
+	first := Render(Report{Date: time.Date(2026, 11, 27, 16, 26, 0, 0, time.UTC), Machine: Machine{CPUModel: "Old CPU", CPUs: 2}, LiveSkip: "off"})
+	second := Render(Report{Date: time.Date(2026, 12, 3, 15, 20, 0, 0, time.UTC), Machine: Machine{CPUModel: "New CPU", CPUs: 2}, LiveSkip: "off"}) + CarryEarlier(first)
+	third := CarryEarlier(second)
+	for _, want := range []string{"### 2026-12-03 15:20 UTC, New CPU × 2 logical CPUs", "### 2026-11-27 16:26 UTC, Old CPU × 2 logical CPUs", "| measurements through the binary | not run |"} {
+		if !strings.Contains(third, want) {
+			t.Errorf("carried part lacks %q:\n%s", want, third)
+		}
+	}
+	if strings.Index(third, "New CPU") > strings.Index(third, "Old CPU") {
+		t.Error("the run replaced last is not first")
+	}
+	if strings.Count(third, "## Earlier runs") != 1 {
+		t.Error("the Earlier runs heading is repeated")
+	}
+	if CarryEarlier("") != "" {
+		t.Error("nothing to carry gave a section")
 	}
 }

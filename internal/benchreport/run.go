@@ -24,7 +24,12 @@ import (
 // DefaultSingleShot names the benchmarks that size themselves and run
 // once whatever b.N is (their doc comments say -benchtime=1x): they run
 // with -benchtime 1x, every other benchmark with Options.BenchTime.
-const DefaultSingleShot = `^(BenchmarkTimerLateness|BenchmarkSlackCommandLoad200|BenchmarkCallout.*)$`
+const DefaultSingleShot = `^(BenchmarkCalloutPaced.*)$`
+
+// DefaultSkip names the in-process benchmarks the report leaves out by
+// default: the measurements through the binary (live.go) stand for them
+// (lateness, command load, the unpaced call-out). -skip ” runs them too.
+const DefaultSkip = `^(BenchmarkTimerLateness|BenchmarkSlackCommandLoad200|BenchmarkCalloutUnpaced)$`
 
 // Options configures one run of the report.
 type Options struct {
@@ -43,6 +48,9 @@ type Options struct {
 	// SingleShot matches the benchmarks run with -benchtime 1x (default
 	// DefaultSingleShot).
 	SingleShot string
+	// Skip matches benchmarks left out (DefaultSkip unless set; "-" for
+	// none).
+	Skip string
 	// LoadSeconds is how long the 200 req/s load runs
 	// (MUSTER_SLACK_LOAD_SECONDS, default 30).
 	LoadSeconds int
@@ -64,6 +72,10 @@ type Options struct {
 	// SkipBench and SkipRSS leave out the go test benchmarks or the RSS
 	// measurements (for a quick look at one part).
 	SkipBench, SkipRSS bool
+	// Live configures the measurements through the real binary (Bin,
+	// RedisURL, Dir and Logf are filled in); SkipLive leaves them out.
+	Live     LiveOptions
+	SkipLive bool
 	// Command is the command line recorded in the report.
 	Command string
 	// Notes are added at the top of the report.
@@ -94,6 +106,12 @@ func (o *Options) defaults() {
 	if o.SingleShot == "" {
 		o.SingleShot = DefaultSingleShot
 	}
+	switch o.Skip {
+	case "":
+		o.Skip = DefaultSkip
+	case "-":
+		o.Skip = ""
+	}
 	if o.LoadSeconds <= 0 {
 		o.LoadSeconds = 60
 	}
@@ -112,7 +130,36 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = os.Stdout
 	}
+	l := &o.Live
+	if l.Deadlines <= 0 {
+		l.Deadlines = 100_000
+	}
+	if l.Spread <= 0 {
+		l.Spread = 20 * time.Second
+	}
+	if l.Responders <= 0 {
+		l.Responders = 1000
+	}
+	if l.TwilioLatency <= 0 {
+		l.TwilioLatency = 50 * time.Millisecond
+	}
+	if l.LoadRate <= 0 {
+		l.LoadRate = GoalLoadRate
+	}
+	if l.LoadFor <= 0 {
+		l.LoadFor = 5 * time.Minute
+	}
+	if len(l.CapacityRates) == 0 {
+		l.CapacityRates = DefaultCapacityRates
+	}
+	if l.CapacityFor <= 0 {
+		l.CapacityFor = 20 * time.Second
+	}
 }
+
+// DefaultCapacityRates are the command rates the capacity search tries,
+// in order, until one misses the goal.
+var DefaultCapacityRates = []float64{400, 600, 800, 1000, 1200, 1500, 2000}
 
 // Run runs the benchmarks and the RSS measurements and writes the report.
 // A benchmark that fails or misses its goal does not fail the run: the
@@ -159,6 +206,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	r.Knobs = [][2]string{
 		{"benchtime (BENCHTIME), except the single-shot benchmarks", o.BenchTime},
 		{"single-shot benchmarks (-benchtime 1x)", "`" + o.SingleShot + "`"},
+		{"in-process benchmarks left out (-skip; the measurements through the binary stand for them)", "`" + o.Skip + "`"},
 		{"200 req/s load length (BENCH_LOAD_SECONDS → MUSTER_SLACK_LOAD_SECONDS)", strconv.Itoa(o.LoadSeconds) + " s"},
 		{"open tasks for the RSS figure (BENCH_TASKS)", thousands(o.Tasks)},
 		{"settle before each RSS reading (BENCH_SETTLE)", o.Settle.String()},
@@ -170,9 +218,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		r.Bench.Skipped = "skipped for this run (-skip-bench)"
 	} else {
 		env := append(os.Environ(), "MUSTER_TEST_REDIS_URL="+url, "MUSTER_SLACK_LOAD_SECONDS="+strconv.Itoa(o.LoadSeconds))
+		skipAll := o.SingleShot
+		var skipOne []string
+		if o.Skip != "" {
+			skipAll += "|" + o.Skip
+			skipOne = []string{"-skip", o.Skip}
+		}
 		runs := [][]string{
-			append([]string{"test", "-p", "1", "-count", "1", "-timeout", "40m", "-run", "^$", "-bench", o.SingleShot, "-benchtime", "1x", "-benchmem"}, o.Pkgs...),
-			append([]string{"test", "-p", "1", "-count", "1", "-timeout", "40m", "-run", "^$", "-bench", ".", "-skip", o.SingleShot, "-benchtime", o.BenchTime, "-benchmem"}, o.Pkgs...),
+			append(append([]string{"test", "-p", "1", "-count", "1", "-timeout", "40m", "-run", "^$", "-bench", o.SingleShot}, skipOne...), append([]string{"-benchtime", "1x", "-benchmem"}, o.Pkgs...)...),
+			append([]string{"test", "-p", "1", "-count", "1", "-timeout", "40m", "-run", "^$", "-bench", ".", "-skip", skipAll, "-benchtime", o.BenchTime, "-benchmem"}, o.Pkgs...),
 		}
 		for _, args := range runs {
 			shown := "MUSTER_TEST_REDIS_URL=" + redactURL(url) + " MUSTER_SLACK_LOAD_SECONDS=" + strconv.Itoa(o.LoadSeconds) + " " + o.Go + " " + shellJoin(args)
@@ -198,13 +252,32 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 
+	var bin string
+	if url != "" && (!o.SkipLive || !o.SkipRSS) {
+		logf("building cmd/muster")
+		if bin, err = BuildMuster(ctx, o.Go, o.ModuleDir, tmp); err != nil {
+			return r, err
+		}
+	}
+	switch {
+	case o.SkipLive:
+		r.LiveSkip = "skipped for this run (-skip-live)"
+	case url == "":
+		r.LiveSkip = "needs a real Redis (MUSTER_TEST_REDIS_URL or redis-server installed)"
+	default:
+		lo := o.Live
+		lo.Bin, lo.RedisURL, lo.Dir, lo.Logf = bin, url, tmp, logf
+		r.Live = RunLive(ctx, lo)
+		r.LiveOptions = lo
+	}
+
 	switch {
 	case o.SkipRSS:
 		r.MemorySkip = "skipped for this run (-skip-rss)"
 	case url == "":
 		r.MemorySkip = "needs a real Redis (MUSTER_TEST_REDIS_URL or redis-server installed)"
 	default:
-		mem, err := measureMemory(ctx, o, url, tmp, logf)
+		mem, err := measureMemory(ctx, o, bin, url, tmp, logf)
 		if err != nil {
 			r.MemorySkip = err.Error()
 			logf("memory: %v", err)
@@ -217,7 +290,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return r, err
 	}
-	if err := os.WriteFile(o.Out, []byte(Render(r)), 0o644); err != nil {
+	old, _ := os.ReadFile(o.Out)
+	if err := os.WriteFile(o.Out, []byte(Render(r)+CarryEarlier(string(old))), 0o644); err != nil {
 		return r, err
 	}
 	logf("wrote %s in %s", o.Out, r.Duration.Round(time.Second))
@@ -234,12 +308,7 @@ func rdbOrNil(c *redis.Client) redis.UniversalClient {
 
 // measureMemory builds muster and measures its RSS idle, with Tasks open
 // tasks, and over the soak, each in a fresh namespace it removes after.
-func measureMemory(ctx context.Context, o Options, url, tmp string, logf func(string, ...any)) (*Memory, error) {
-	logf("building cmd/muster")
-	bin, err := BuildMuster(ctx, o.Go, o.ModuleDir, tmp)
-	if err != nil {
-		return nil, err
-	}
+func measureMemory(ctx context.Context, o Options, bin, url, tmp string, logf func(string, ...any)) (*Memory, error) {
 	const botToken, secret = "xoxb-bench", "bench-signing-secret"
 	fake := fakeslack.New(botToken)
 	slackSrv := httptest.NewServer(fake)

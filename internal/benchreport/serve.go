@@ -2,6 +2,7 @@ package benchreport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -153,6 +154,8 @@ type ServeOptions struct {
 	SlackBotToken, SlackSigningSecret string
 	// LogPath receives the process's log.
 	LogPath string
+	// Env is added to the process's environment (KEY=value).
+	Env []string
 }
 
 // StartServe starts muster serve on a free loopback port and waits until
@@ -173,7 +176,7 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 		}
 		env = append(env, kv)
 	}
-	cmd.Env = append(env, "SLACK_BOT_TOKEN="+o.SlackBotToken, "SLACK_SIGNING_SECRET="+o.SlackSigningSecret)
+	cmd.Env = append(append(env, "SLACK_BOT_TOKEN="+o.SlackBotToken, "SLACK_SIGNING_SECRET="+o.SlackSigningSecret), o.Env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -199,7 +202,11 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 	}()
 	fail := func(err error) (*Serve, error) {
 		s.Stop()
-		return nil, fmt.Errorf("muster serve (log %s): %w", o.LogPath, err)
+		tail, _ := os.ReadFile(o.LogPath)
+		if len(tail) > 600 {
+			tail = tail[len(tail)-600:]
+		}
+		return nil, fmt.Errorf("muster serve (log %s): %w; its log ends: %s", o.LogPath, err, bytes.TrimSpace(tail))
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
