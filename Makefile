@@ -62,7 +62,7 @@ bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), t
 	  -capacity-rates '$(BENCH_CAPACITY_RATES)' -capacity-for $(BENCH_CAPACITY_FOR) -skip-live-parts '$(BENCH_LIVE_SKIP)'
 
 .PHONY: chaos
-chaos: ## Kill replicas (chat in flight too), restart Redis, fail over a Cluster and a Sentinel, throttle the vendors; fail on a step or message lost or twice, a shortened wait, or a failover over 10 s (about two minutes)
+chaos: ## Kill replicas (chat in flight too), restart Redis, fail over a Cluster and a Sentinel, throttle the vendors; fail on a step or message lost or twice, a shortened wait, or a failover over 10 s (about two minutes; .ci/run runs it)
 	MUSTER_CHAOS=1 $(GO) test -count=1 -v -timeout 8m -run Chaos ./internal/chaos
 
 .PHONY: fuzz
