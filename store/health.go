@@ -331,6 +331,15 @@ func (s *Store) probeKey() string {
 func (s *Store) Ready(ctx context.Context) error {
 	err := s.health.Check(ctx)
 	if err == nil {
+		// The probe has connections of its own. The commands' pool, after
+		// failing to dial as many times as it has connections, answers
+		// with its last dial error until its own retry (once a second)
+		// gets through: ready only once a read through it works too.
+		rctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		defer cancel()
+		if perr := s.rdb.Get(rctx, s.probeKey()).Err(); perr != nil && !errors.Is(perr, redis.Nil) {
+			return errors.New("redis answers, but this process has not reconnected to it yet: " + oneLine(perr))
+		}
 		return nil
 	}
 	_, cluster := s.rdb.(*redis.ClusterClient)
