@@ -54,6 +54,9 @@ lint: ## go vet, gofmt, and staticcheck or golangci-lint when installed
 	else echo "(staticcheck and golangci-lint not installed; vet and gofmt only)"; fi
 
 .PHONY: bench
+bench-board: ## Measure 200 live boards against muster serve: each change within 1 s p99, RSS under 60 MB (needs MUSTER_TEST_REDIS_URL)
+	MUSTER_BENCH_BOARDS=1 $(GO) test -count=1 -v -run TestBoardsAtScale ./internal/benchreport/
+
 bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), the benchmarks and RSS; writes docs/BENCHMARKS.md (about 35 min; quick: BENCH_SOAK=1m BENCH_LOAD_FOR=30s BENCH_DEADLINES=20000)
 	$(GO) run ./internal/benchreport/cmd/benchreport -out docs/BENCHMARKS.md \
 	  -benchtime $(BENCHTIME) -load-seconds $(BENCH_LOAD_SECONDS) -soak $(BENCH_SOAK) \

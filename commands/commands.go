@@ -75,6 +75,8 @@ type Service struct {
 	// slots bounds the commands running at once (admission, Handle).
 	slots     chan struct{}
 	admitWait time.Duration
+	// boardURL is where board sign-in links point (SetBoardURL).
+	boardURL string
 }
 
 // Poker wakes an escalation engine (notify.Engine).

@@ -157,7 +157,7 @@ func TestMalformedCommands(t *testing.T) {
 		{"cover unknown person", "farid", "/roster cover harbour-guard zoe now 4h", []string{`Unknown person "zoe"`}},
 		{"cover bad time", "farid", "/roster cover harbour-guard dev now soon", []string{`"soon" is not a time`, "Usage: /roster cover"}},
 		{"cover missing args", "farid", "/roster cover harbour-guard dev", []string{"Usage: /roster cover <roster> <person> <from> <to>"}},
-		{"muster unknown", "amara", "/muster dance", []string{"Usage: /muster help or /muster whoami"}},
+		{"muster unknown", "amara", "/muster dance", []string{"Usage: /muster help, /muster whoami, /muster status, /muster board"}},
 		// A quoted argument may hold a line break; the answer stays one line.
 		{"unknown command with a line break", "amara", "\"/foo\nbar\"", []string{"Unknown command", "/muster help"}},
 		{"unknown subcommand with a line break", "amara", "/incident \"raise\nx\"", []string{"Unknown /incident", "Usage: /incident raise"}},
@@ -260,6 +260,9 @@ func TestHelpListsTheWholeGrammar(t *testing.T) {
 		{"/incident ack INC-n", "/incident ack INC-1"},
 		{"/incident resolve INC-n <summary>", "/incident resolve INC-1 out"},
 		{"/incident hold|release INC-n [reason]", "/incident hold INC-1 insurer"},
+		{"/incident severity INC-n sev1..sev4", "/incident severity INC-1 sev1"},
+		{"/incident notified INC-n <obligation> <reference>", "/incident notified INC-1 insurer-fire claim 77"},
+		{"/incident send INC-n <contact> <text>", "/incident send INC-1 police fire at the harbour"},
 		{"/plan list", "/plan list"},
 		{"/plan show <plan>", "/plan show fire-evacuation"},
 		{"/plan trigger <plan> [@site] [INC-n] [note]", "/plan trigger fire-evacuation @harbour INC-1 smoke"},
@@ -275,6 +278,8 @@ func TestHelpListsTheWholeGrammar(t *testing.T) {
 		{"/drill report D-n", "/drill report D-1"},
 		{"/drill action D-n <text>", "/drill action D-1 brief the gate team"},
 		{"/muster help | whoami | status", "/muster status"},
+		{"/muster board", "/muster board"},
+		{"/muster board logout [person]", "/muster board logout amara"},
 	}
 	for _, tc := range grammar {
 		if !strings.Contains(commands.HelpText, tc.form) {

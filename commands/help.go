@@ -15,6 +15,8 @@ const HelpText = `muster commands:
 /incident update INC-n <text>         /incident ack INC-n
 /incident resolve INC-n <summary>
 /incident hold|release INC-n [reason]   (coordinators: legal hold)
+/incident severity INC-n sev1..sev4   (starts the obligations it now matches)
+/incident notified INC-n <obligation> <reference>   /incident send INC-n <contact> <text>
 /plan list   /plan show <plan>   /plan trigger <plan> [@site] [INC-n] [note]
 /plan status [A-n]   /plan standdown A-n [note]   /plan dryrun <plan> [@site]
 /roster [@site] [now|next|week] [role]
@@ -31,6 +33,7 @@ const HelpText = `muster commands:
 /checkin start <every> [for <duration>] [@site] [note]   (lone-worker check-ins)
 /checkin   /checkin stop   /checkin status
 /muster help | whoami | status
+/muster board   (a sign-in link to the live board, for you only)   /muster board logout [person]
 By SMS: ACK [n] · DONE n · STATUS · HELP · ACTION DONE CA-n
 By SMS in a roll call: SAFE · HELP [text] (HELP then calls for help and raises a sev1)
 By SMS on lone-worker check-ins: OK (check in) · HELP [text] (a sev1, control paged)`
@@ -66,6 +69,8 @@ func (s *Service) muster(ctx context.Context, c *call) Reply {
 		return s.help(ctx, c)
 	case "status":
 		return s.status(ctx, c)
+	case "board":
+		return s.boardLink(ctx, c)
 	case "whoami":
 		p := c.who
 		var b strings.Builder
@@ -75,5 +80,5 @@ func (s *Service) muster(ctx context.Context, c *call) Reply {
 		}
 		return Reply{Text: b.String()}
 	}
-	return fail("Usage: /muster help or /muster whoami")
+	return fail("Usage: /muster help, /muster whoami, /muster status, /muster board or /muster board logout [person]")
 }

@@ -17,7 +17,7 @@ import (
 // valid ones): "sev5" is a mistake to point out, not text.
 var severityWord = regexp.MustCompile(`^sev[0-9]+$`)
 
-const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · ack INC-n · resolve INC-n <summary> · hold|release INC-n [reason]"
+const incidentUsage = "Usage: /incident raise <category> [sev1..sev4] [@site] <text> · list [open|all] [@site] · show INC-n · update INC-n <text> · ack INC-n · resolve INC-n <summary> · hold|release INC-n [reason] · severity INC-n sevN · notified INC-n <obligation> <reference> · send INC-n <contact> <text>"
 
 func (s *Service) incident(ctx context.Context, c *call) Reply {
 	if len(c.args) == 0 {
@@ -37,6 +37,12 @@ func (s *Service) incident(ctx context.Context, c *call) Reply {
 		return s.incidentChange(ctx, c, args, store.ActionResolve)
 	case "ack", "acknowledge":
 		return s.incidentChange(ctx, c, args, store.ActionAcknowledge)
+	case "severity", "sev":
+		return s.incidentSeverity(ctx, c, args)
+	case "notified":
+		return s.incidentNotified(ctx, c, args)
+	case "send":
+		return s.incidentSend(ctx, c, args)
 	case "hold":
 		return s.incidentHold(ctx, c, args, store.ActionHold)
 	case "release":
@@ -107,10 +113,14 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 		return fail("Say what happened: /incident raise " + cat + " " + sev + " @" + site.ID + " <what you see, where>.")
 	}
 	summary := fmt.Sprintf("%s %s %s at %s by %s: %s", store.IDPlaceholder+" raised:", sev, cat, site.Name, c.who.Name, text)
-	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text},
-		store.OutMessage{Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: summary})
+	clocks := s.obligationClocks(cat, sev, site.ID)
+	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text,
+		Obligations: clocks}, store.OutMessage{Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: summary})
 	if err != nil && !(errors.Is(err, store.ErrNotReplicated) && inc != nil) {
 		return s.failErr(err, "the incident")
+	}
+	if len(clocks) > 0 && s.engine != nil {
+		s.engine.Poke()
 	}
 	r := Reply{Text: strings.ReplaceAll(summary, store.IDPlaceholder, inc.ID()), Public: true, Ref: inc.ID()}
 	if err != nil {
@@ -169,7 +179,7 @@ func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return fail(err.Error() + ". Usage: /incident show INC-n")
 	}
-	inc, tl, err := s.st.IncidentWithTimeline(ctx, num)
+	inc, tl, obls, err := s.st.IncidentRecord(ctx, num)
 	if err != nil {
 		return s.failErr(err, store.FormatID("INC", num))
 	}
@@ -178,6 +188,12 @@ func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
 	fmt.Fprintf(&b, "Raised %s by %s: %s", s.localTime(inc.Created), s.personName(inc.Reporter), inc.Text)
 	if inc.Status == store.StatusResolved {
 		fmt.Fprintf(&b, "\nResolved %s by %s: %s", s.localTime(inc.ResolvedAt), s.personName(inc.ResolvedBy), inc.Summary)
+	}
+	if lines := s.obligationLines(obls); len(lines) > 0 {
+		b.WriteString("\nObligations:")
+		for _, l := range lines {
+			b.WriteString("\n  " + l)
+		}
 	}
 	if len(tl) > 1 {
 		b.WriteString("\nTimeline:")

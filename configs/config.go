@@ -4,6 +4,7 @@
 package configs
 
 import (
+	"slices"
 	"time"
 )
 
@@ -55,6 +56,14 @@ type Config struct {
 	// (/rollcall, /checkin).
 	RollCall   RollCall   `yaml:"rollcall"`
 	LoneWorker LoneWorker `yaml:"lone_worker"`
+	// Contacts are the outside parties muster may be obliged to tell
+	// about an incident: the police, a regulator, a client, an insurer.
+	Contacts []Contact `yaml:"contacts"`
+	// Obligations are duties to tell a contact about certain incidents
+	// within a deadline; each matching incident starts a clock.
+	Obligations []Obligation `yaml:"obligations"`
+	// Board configures the live operations board (/board).
+	Board Board `yaml:"board"`
 
 	// Source is the file the config was read from ("<embedded example>"
 	// for the default). Not part of the YAML.
@@ -370,4 +379,68 @@ type Engine struct {
 	// Lease is how long a claimed timer stays claimed before another
 	// process may take it over (default 30s).
 	Lease Duration `yaml:"lease"`
+}
+
+// Contact is an outside party an obligation names.
+type Contact struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Kind groups contacts in the management review: police, regulator,
+	// client, insurer or another word.
+	Kind string `yaml:"kind"`
+	// Phone (E.164) lets /incident send text the contact.
+	Phone string `yaml:"phone"`
+}
+
+// Obligation is a duty to tell a contact about matching incidents within
+// a deadline, owned by the on-duty holder of a role at the incident's
+// site.
+type Obligation struct {
+	ID     string         `yaml:"id"`
+	Notify string         `yaml:"notify"`
+	When   ObligationWhen `yaml:"when"`
+	Within Duration       `yaml:"within"`
+	Owner  string         `yaml:"owner"`
+}
+
+// ObligationWhen says which incidents an obligation applies to; an empty
+// list matches every value.
+type ObligationWhen struct {
+	Categories []string `yaml:"categories"`
+	// MinSeverity matches that severity and worse (sev1 is the worst);
+	// empty matches every severity.
+	MinSeverity string   `yaml:"min_severity"`
+	Sites       []string `yaml:"sites"`
+}
+
+// Matches reports whether an incident of category and severity at site
+// falls under o.
+func (o *Obligation) Matches(category, severity, site string) bool {
+	if len(o.When.Categories) > 0 && !slices.Contains(o.When.Categories, category) {
+		return false
+	}
+	if len(o.When.Sites) > 0 && !slices.Contains(o.When.Sites, site) {
+		return false
+	}
+	if o.When.MinSeverity != "" && (severity == "" || severity > o.When.MinSeverity) {
+		// "sev1" < "sev2" < ... : a higher number is less severe.
+		return false
+	}
+	return true
+}
+
+// Board configures the live operations board.
+type Board struct {
+	// Displays are wall screens that show the board read-only, each with
+	// its own token.
+	Displays []Display `yaml:"displays"`
+}
+
+// Display is one read-only wall display of the board.
+type Display struct {
+	ID string `yaml:"id"`
+	// Sites it shows; empty shows every site.
+	Sites []string `yaml:"sites"`
+	// TokenEnv names the environment variable holding its token.
+	TokenEnv string `yaml:"token_env"`
 }

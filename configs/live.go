@@ -37,6 +37,10 @@ func (l *Live) Current() *Config { return l.p.Load() }
 // Person finds a person in the configuration in force.
 func (l *Live) Person(id string) (*Person, bool) { return l.Current().Person(id) }
 
+// Recipient finds a message's recipient (a person or "contact:<id>") in
+// the configuration in force.
+func (l *Live) Recipient(id string) (*Person, bool) { return l.Current().Recipient(id) }
+
 // Replace puts next in force if it changes nothing that only a restart
 // can apply (RestartOnly); otherwise it keeps the old one and says which
 // settings differ.

@@ -102,6 +102,20 @@ var fixtures = map[string][]want{
 
 	// All at once, in line order: the coordinator problem is found after
 	// every person has been read, but its line (people:) comes first.
+	"obligations-broken.yaml": {
+		{92, "contacts[0].phone", `"999" is not E.164`},
+		{93, "contacts[1].name", `is required`},
+		{93, "contacts[1].kind", `"The Client" must be one lowercase word`},
+		{96, "obligations[0].notify", `unknown contact "polis"`},
+		{97, "obligations[0].when.categories[0]", `unknown category "burglary"`},
+		{97, "obligations[0].when.min_severity", `"sev5" must be sev1, sev2, sev3 or sev4`},
+		{97, "obligations[0].when.sites[0]", `unknown site "harbor"`},
+		{98, "obligations[0].within", `30s is too short`},
+		{99, "obligations[0].owner", `unknown role "manager"`},
+		{103, "board.displays[0].sites[0]", `unknown site "nowhere"`},
+		{103, "board.displays[0].token_env", `is not an environment variable name`},
+		{104, "board.displays[1].token_env", `is required`},
+	},
 	"several-errors.yaml": {
 		{4, "timezone", `unknown time zone "Europe/Londen"`},
 		{14, "people", `nobody has the role "coordinator"`},

@@ -31,6 +31,57 @@ func (c *Config) Person(id string) (*Person, bool) {
 	return nil, false
 }
 
+// Contact finds an outside contact by id.
+func (c *Config) Contact(id string) (*Contact, bool) {
+	for i := range c.Contacts {
+		if c.Contacts[i].ID == id {
+			return &c.Contacts[i], true
+		}
+	}
+	return nil, false
+}
+
+// ContactPrefix marks an outbox recipient that is a contact, not a
+// person: "contact:police".
+const ContactPrefix = "contact:"
+
+// Recipient finds whom an outgoing message's To names: a person by id,
+// or a contact ("contact:<id>") as a person-shaped recipient with the
+// contact's name and phone. Only delivery uses it: a contact is never a
+// sender.
+func (c *Config) Recipient(id string) (*Person, bool) {
+	if cid, ok := strings.CutPrefix(id, ContactPrefix); ok {
+		ct, ok := c.Contact(cid)
+		if !ok {
+			return nil, false
+		}
+		return &Person{ID: id, Name: ct.Name, Phone: ct.Phone}, true
+	}
+	return c.Person(id)
+}
+
+// Obligation finds an obligation by id.
+func (c *Config) Obligation(id string) (*Obligation, bool) {
+	for i := range c.Obligations {
+		if c.Obligations[i].ID == id {
+			return &c.Obligations[i], true
+		}
+	}
+	return nil, false
+}
+
+// MatchingObligations lists the obligations an incident of category and
+// severity at site falls under, in config order.
+func (c *Config) MatchingObligations(category, severity, site string) []*Obligation {
+	var out []*Obligation
+	for i := range c.Obligations {
+		if c.Obligations[i].Matches(category, severity, site) {
+			out = append(out, &c.Obligations[i])
+		}
+	}
+	return out
+}
+
 // PersonBySlack finds the person with a Slack user id.
 func (c *Config) PersonBySlack(userID string) (*Person, bool) {
 	return c.findPerson(func(p *Person) bool { return userID != "" && p.Slack == userID })

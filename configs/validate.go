@@ -403,6 +403,8 @@ func (c *Config) validate(lines map[string]int) Errors {
 		drilled[d.Plan+"@"+d.Site] = true
 	}
 
+	c.validateObligations(v, sites, roles)
+
 	if u := c.Server.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			v.addf("server.public_url", "%q is not an http(s) URL", u)
@@ -493,4 +495,81 @@ func (c *Config) hasPolicy(id string) bool {
 		}
 	}
 	return false
+}
+
+// validateObligations checks contacts, obligations and the board's
+// displays.
+func (c *Config) validateObligations(v *validator, sites, roles map[string]bool) {
+	contacts := map[string]bool{}
+	for i, ct := range c.Contacts {
+		p := fmt.Sprintf("contacts[%d]", i)
+		checkID(v, p+".id", ct.ID, contacts, "contact")
+		if strings.TrimSpace(ct.Name) == "" {
+			v.addf(p+".name", "is required")
+		}
+		if ct.Kind == "" {
+			v.addf(p+".kind", "is required (police, regulator, client, insurer, ...)")
+		} else if !idRE.MatchString(ct.Kind) {
+			v.addf(p+".kind", "%q must be one lowercase word (police, regulator, client, insurer, ...)", ct.Kind)
+		}
+		if ct.Phone != "" && !e164RE.MatchString(ct.Phone) {
+			v.addf(p+".phone", "%q is not E.164 (write +, country code and number, no spaces: +447700900123)", ct.Phone)
+		}
+	}
+	obligations := map[string]bool{}
+	for i, o := range c.Obligations {
+		p := fmt.Sprintf("obligations[%d]", i)
+		checkID(v, p+".id", o.ID, obligations, "obligation")
+		switch {
+		case o.Notify == "":
+			v.addf(p+".notify", "is required (a contact id)")
+		case !contacts[o.Notify]:
+			v.addf(p+".notify", "unknown contact %q", o.Notify)
+		}
+		for j, cat := range o.When.Categories {
+			if !slices.Contains(c.Categories, cat) {
+				v.addf(fmt.Sprintf("%s.when.categories[%d]", p, j), "unknown category %q", cat)
+			}
+		}
+		if ms := o.When.MinSeverity; ms != "" && !slices.Contains([]string{"sev1", "sev2", "sev3", "sev4"}, ms) {
+			v.addf(p+".when.min_severity", "%q must be sev1, sev2, sev3 or sev4", ms)
+		}
+		for j, s := range o.When.Sites {
+			if !sites[s] {
+				v.addf(fmt.Sprintf("%s.when.sites[%d]", p, j), "unknown site %q", s)
+			}
+		}
+		if o.Within.D() <= 0 {
+			v.addf(p+".within", "is required (how long muster has to tell the contact, e.g. 1h)")
+		} else if o.Within.D() < time.Minute {
+			v.addf(p+".within", "%s is too short (at least 1m)", o.Within)
+		}
+		switch {
+		case o.Owner == "":
+			v.addf(p+".owner", "is required (the role whose on-duty holder makes the call)")
+		case !roles[o.Owner]:
+			v.addf(p+".owner", "unknown role %q", o.Owner)
+		}
+	}
+	displays := map[string]bool{}
+	tokens := map[string]string{}
+	for i, d := range c.Board.Displays {
+		p := fmt.Sprintf("board.displays[%d]", i)
+		checkID(v, p+".id", d.ID, displays, "display")
+		for j, s := range d.Sites {
+			if !sites[s] {
+				v.addf(fmt.Sprintf("%s.sites[%d]", p, j), "unknown site %q", s)
+			}
+		}
+		switch {
+		case d.TokenEnv == "":
+			v.addf(p+".token_env", "is required (the environment variable holding the display's token)")
+		case !envRE.MatchString(d.TokenEnv):
+			v.addf(p+".token_env", "is not an environment variable name (A-Z, 0-9 and _); secrets are never written in the file, so the value is not shown")
+		case tokens[d.TokenEnv] != "":
+			v.addf(p+".token_env", "same variable as display %q; each display needs its own token", tokens[d.TokenEnv])
+		default:
+			tokens[d.TokenEnv] = d.ID
+		}
+	}
 }

@@ -184,6 +184,9 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 	if failed != nil {
 		return 0, failed
 	}
+	if err := e.tickObligations(ctx); err != nil {
+		return 0, err
+	}
 	next, ok, err := e.st.NextDue(ctx)
 	if err != nil {
 		return 0, err

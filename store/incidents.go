@@ -59,6 +59,9 @@ type TimelineEntry struct {
 // NewIncident is what a raise needs.
 type NewIncident struct {
 	Site, Category, Severity, Reporter, Text string
+	// Obligations are the clocks the incident starts (the config's
+	// obligations it matches).
+	Obligations []ObligationClock
 }
 
 var (
@@ -78,7 +81,8 @@ func (s *Store) RaiseIncident(ctx context.Context, in NewIncident, msgs ...OutMe
 	data := auditData(map[string]any{
 		"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
 	})
-	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data, outJSON(msgs))
+	v, err := s.run(ctx, raiseScript, ms(now), in.Site, in.Category, in.Severity, in.Reporter, in.Text, data, outJSON(msgs),
+		clocksJSON(in.Obligations, in.Site, now))
 	n, _ := v.(int64)
 	if err != nil && !(errors.Is(err, ErrNotReplicated) && n > 0) {
 		return nil, fmt.Errorf("raise incident: %w", err)
@@ -136,21 +140,29 @@ func (s *Store) Incident(ctx context.Context, num int64) (*Incident, error) {
 // IncidentWithTimeline reads an incident and its timeline (oldest first)
 // in one round trip, as /incident show needs them.
 func (s *Store) IncidentWithTimeline(ctx context.Context, num int64) (*Incident, []TimelineEntry, error) {
+	inc, tl, _, err := s.IncidentRecord(ctx, num)
+	return inc, tl, err
+}
+
+// IncidentRecord reads an incident, its timeline (oldest first) and its
+// obligation clocks in one round trip, as /incident show needs them.
+func (s *Store) IncidentRecord(ctx context.Context, num int64) (*Incident, []TimelineEntry, []*Obligation, error) {
 	var (
-		c  *redis.MapStringStringCmd
-		tl *redis.XMessageSliceCmd
+		c, o *redis.MapStringStringCmd
+		tl   *redis.XMessageSliceCmd
 	)
 	k := s.Key("incident", strconv.FormatInt(num, 10))
 	if err := s.read(ctx, func(p redis.Pipeliner) {
 		c = p.HGetAll(ctx, k)
 		tl = p.XRange(ctx, k+":timeline", "-", "+")
+		o = p.HGetAll(ctx, k+":obligations")
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(c.Val()) == 0 {
-		return nil, nil, ErrNotFound
+		return nil, nil, nil, ErrNotFound
 	}
-	return incidentFromHash(c.Val()), timelineEntries(tl.Val()), nil
+	return incidentFromHash(c.Val()), timelineEntries(tl.Val()), obligationsFrom(num, o.Val()), nil
 }
 
 // flatHash turns a script's HGETALL reply into a map.

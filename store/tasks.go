@@ -307,16 +307,29 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	return out, nil
 }
 
-// NextDue is the earliest pending deadline; ok is false when none.
+// NextDue is the earliest pending deadline, a task's or an obligation's;
+// ok is false when none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	z, err := s.rdb.ZRangeWithScores(ctx, s.Key("timers"), 0, 0).Result()
-	if err != nil {
-		return time.Time{}, false, unavailable(err)
+	var tz, oz *redis.ZSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		tz = p.ZRangeWithScores(ctx, s.Key("timers"), 0, 0)
+		oz = p.ZRangeWithScores(ctx, s.Key("otimers"), 0, 0)
+	}); err != nil {
+		return time.Time{}, false, err
 	}
-	if len(z) == 0 {
-		return time.Time{}, false, nil
+	var (
+		next time.Time
+		ok   bool
+	)
+	for _, z := range [][]redis.Z{tz.Val(), oz.Val()} {
+		if len(z) == 0 {
+			continue
+		}
+		if t := time.UnixMilli(int64(z[0].Score)); !ok || t.Before(next) {
+			next, ok = t, true
+		}
 	}
-	return time.UnixMilli(int64(z[0].Score)), true, nil
+	return next, ok, nil
 }
 
 // PendingTimers counts pending deadlines.

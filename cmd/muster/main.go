@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/muster-ops/muster/bot"
+	"github.com/muster-ops/muster/bot/board"
 	"github.com/muster-ops/muster/bot/console"
 	"github.com/muster-ops/muster/bot/discord"
 	slackbot "github.com/muster-ops/muster/bot/slack"
@@ -516,6 +517,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	startAt := fs.String("start", "", "start the console's clock at an `RFC3339` instant (rehearse another shift; embedded store only)")
 	logLevel := fs.String("log-level", "warn", "log at `LEVEL`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log lines as `FORMAT`: json or text")
+	boardAddr := fs.String("board", "", "serve the live board on `ADDR` (embedded store only; default: server.listen; off: none)")
 	if code, ok := cmd.parse(args, stdout, stderr); !ok {
 		return code
 	}
@@ -603,7 +605,22 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 
 	f, isFile := stdin.(*os.File)
-	if isFile && term.IsTerminal(int(f.Fd())) {
+	interactive := isFile && term.IsTerminal(int(f.Fd()))
+	if !client && *boardAddr != "off" {
+		// On the embedded store the console is the whole system: it
+		// serves the board too, on its own listener.
+		addr := *boardAddr
+		if addr == "" {
+			addr = a.cfg.Server.Listen
+		}
+		say := stderr
+		if interactive {
+			say = stdout
+		}
+		stop := serveConsoleBoard(ctx, a, log, addr, say)
+		defer stop()
+	}
+	if interactive {
 		fmt.Fprintf(stdout, "muster console: %s, typing as %s. /muster help lists commands, :quit leaves.\n", a.cfg.Organization, con.As())
 		if a.st.Embedded() {
 			fmt.Fprintln(stdout, "State lives in memory only (no Redis configured).")
@@ -774,6 +791,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		off = append(off, "twilio")
 	}
+	// The live operations board (/board): its own reader of the changes
+	// stream in every serve process.
+	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: a.cfg.Server.PublicURL})
+	bd.Mount(srv)
+	adapters = append(adapters, bd)
 	runCtx, cancel := context.WithCancel(ctx)
 	wait := a.start(runCtx)
 	// SIGHUP reloads the configuration (a.reloadOnHangup).
@@ -806,6 +828,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log.Info("muster stopped cleanly")
 	return 0
+}
+
+// serveConsoleBoard serves the board of a console on the embedded store
+// at addr and says where; a listener that cannot start is reported, not
+// fatal: the console works without it. stop ends it.
+func serveConsoleBoard(ctx context.Context, a *app, log *zap.Logger, addr string, say io.Writer) (stop func()) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(say, "Board not served: %v (use --board ADDR)\n", err)
+		return func() {}
+	}
+	base := "http://" + ln.Addr().String()
+	a.svc.SetBoardURL(base)
+	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: base})
+	srv := bot.NewServer(log, a.st, nil)
+	bd.Mount(srv)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	go func() { _ = bd.Run(ctx); done <- struct{}{} }()
+	go func() { _ = srv.Serve(ctx, ln); done <- struct{}{} }()
+	fmt.Fprintf(say, "Board: %s/board (type /muster board for your sign-in link)\n", base)
+	return func() { cancel(); <-done; <-done }
 }
 
 // demoNote is what serve --demo says at start and in /readyz.

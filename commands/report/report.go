@@ -20,6 +20,9 @@ type Builder struct {
 	st  *store.Store
 	// now is the instant a report is generated at; the store's clock.
 	now func() time.Time
+	// obls are the obligation clocks of every incident, by incident
+	// number, read once per review pack.
+	obls map[int64][]*store.Obligation
 }
 
 // New builds a Builder.
@@ -362,6 +365,18 @@ func (b *Builder) Incident(ctx context.Context, num int64) (*Doc, error) {
 				sections = append(sections, Section{Heading: "Plan " + act.ID() + ": " + act.PlanName, Facts: b.activationFacts(act),
 					Tables: []Table{b.taskTable(p), b.messageTable(p)}})
 			}
+		}
+	}
+	obls, err := b.st.Obligations(ctx, num)
+	if err != nil {
+		return nil, err
+	}
+	if len(obls) > 0 {
+		sections = append([]Section{b.obligationSection(obls)}, sections...)
+	}
+	for _, e := range h[inc.ID()] {
+		if line, ok := b.obligationEvent(e); ok {
+			rows = append(rows, timelineRow{e.At, inc.ID(), e.Actor, e.Kind, line})
 		}
 	}
 	doc.Sections = append([]Section{{Heading: "Summary", Facts: facts}, {Heading: "Timeline", Tables: []Table{b.timelineTable(rows)}}}, sections...)

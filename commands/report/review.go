@@ -171,6 +171,12 @@ type Period struct {
 	// OpenAtEnd are the incidents open at the end of the period (raised
 	// in it or before), oldest first.
 	OpenAtEnd []OpenIncident
+	// Obligations tallies, per contact kind, the obligation clocks of the
+	// period's incidents: met on time, met late, missed (not met by the
+	// deadline and still not met when the pack is made) and pending.
+	Obligations []ObligationTally
+	// ObligationsLateOrMissed lists the clocks met late or missed.
+	ObligationsLateOrMissed []*store.Obligation
 	// ActionsRaised and ActionsDone count corrective actions recorded and
 	// done in the period; ActionsOverdue those past their due day at its
 	// end and not done by then.
@@ -239,6 +245,11 @@ func (b *Builder) Review(ctx context.Context, o ReviewOptions) (*Review, error) 
 		return nil, err
 	}
 	r := &Review{Opts: o}
+	obls, err := b.st.ObligationsRecords(ctx, recs.Incidents)
+	if err != nil {
+		return nil, err
+	}
+	b.obls = obls
 	if r.Period, err = b.period(ctx, recs, h, o.From, o.To, o); err != nil {
 		return nil, err
 	}
@@ -322,6 +333,7 @@ func (b *Builder) period(ctx context.Context, recs *store.Records, h history, fr
 		byShift[sh] = append(byShift[sh], inc)
 	}
 	r.Incidents = len(all)
+	r.tallyObligations(b, all, o.Now)
 	var siteOrder []string
 	for _, s := range b.cfg.Sites {
 		siteOrder = append(siteOrder, s.ID)
@@ -658,4 +670,51 @@ func pct(d time.Duration, reached bool, n int, none string) string {
 		return none
 	}
 	return d.Round(time.Second).String()
+}
+
+// ObligationTally counts one contact kind's obligation clocks.
+type ObligationTally struct {
+	Kind                          string
+	OnTime, Late, Missed, Pending int
+}
+
+// tallyObligations counts the obligation clocks of incs by contact kind,
+// in the order the kinds first appear in the config's contacts.
+func (p *Period) tallyObligations(b *Builder, incs []*store.Incident, now time.Time) {
+	var order []string
+	for _, c := range b.cfg.Contacts {
+		if !slices.Contains(order, c.Kind) {
+			order = append(order, c.Kind)
+		}
+	}
+	by := map[string]*ObligationTally{}
+	for _, inc := range incs {
+		for _, o := range b.obls[inc.Num] {
+			t := by[o.Kind]
+			if t == nil {
+				t = &ObligationTally{Kind: o.Kind}
+				by[o.Kind] = t
+				if !slices.Contains(order, o.Kind) {
+					order = append(order, o.Kind)
+				}
+			}
+			switch {
+			case o.Status == store.ObligationMet && !o.Late():
+				t.OnTime++
+			case o.Status == store.ObligationMet:
+				t.Late++
+				p.ObligationsLateOrMissed = append(p.ObligationsLateOrMissed, o)
+			case o.Missed(now):
+				t.Missed++
+				p.ObligationsLateOrMissed = append(p.ObligationsLateOrMissed, o)
+			default:
+				t.Pending++
+			}
+		}
+	}
+	for _, k := range order {
+		if t := by[k]; t != nil {
+			p.Obligations = append(p.Obligations, *t)
+		}
+	}
 }

@@ -145,6 +145,22 @@ func (b *Builder) ReviewDoc(r *Review) *Doc {
 	}
 	add(Section{Heading: "Incidents open at the end of the period", Facts: []Fact{fact("Open at the end of the period", fmt.Sprint(len(r.OpenAtEnd)))}, Tables: []Table{ot}})
 
+	obt := Table{Caption: "Obligations by contact kind", Header: []string{"Contact kind", "Met on time", "Met late", "Missed", "Pending"}}
+	for _, t := range r.Obligations {
+		obt.Rows = append(obt.Rows, []string{t.Kind, fmt.Sprint(t.OnTime), fmt.Sprint(t.Late), fmt.Sprint(t.Missed), fmt.Sprint(t.Pending)})
+	}
+	olt := Table{Caption: "Obligations met late or missed", Header: []string{"Incident", "Obligation", "Contact", "Deadline", "Told"}}
+	for _, o := range r.ObligationsLateOrMissed {
+		told := "not told"
+		if o.Status == store.ObligationMet {
+			told = b.when(o.MetTime()) + " by " + b.person(o.MetBy)
+		}
+		olt.Rows = append(olt.Rows, []string{store.FormatID("INC", o.Incident), o.ID, b.contact(o.Contact), b.when(o.DeadlineAt()), told})
+	}
+	add(Section{Heading: "External notifications (obligations)",
+		Paras:  []string{"Duties to tell the police, a regulator, a client or an insurer within a deadline (ISO 18788: communication with external parties; legal and contractual requirements), for the incidents raised in the period, as they stand when the pack is made."},
+		Tables: []Table{obt, olt}})
+
 	ut := Table{Caption: "Unanswered tasks (escalation ran out, nobody answered)", Header: []string{"Task", "Activation", "Title", "Site", "Created", "Did not answer"}}
 	for _, s := range r.Unanswered {
 		l, _ := b.timeCells(s.Task.Created)

@@ -395,6 +395,12 @@ func TestHostileInputs(t *testing.T) {
 					t.Errorf("a SAFE changed incidents or activations: %+v", after)
 				}
 			}},
+		{name: "console: notified with an obligation that is markup", answer: []string{"INC-1 has no obligation", "/incident show INC-1"},
+			send: consoleLine("amara", "/incident notified INC-1 <script>alert(1)</script> "+injection)},
+		{name: "console: send to a contact that is shell text", answer: []string{"Unknown contact", "police"},
+			send: consoleLine("hugo", "/incident send INC-1 $(reboot) "+sqlShell)},
+		{name: "console: a severity that is SQL", answer: []string{"sev1 to sev4"},
+			send: consoleLine("hugo", "/incident severity INC-1 sev1';DROP")},
 	}
 
 	for _, tc := range cases {

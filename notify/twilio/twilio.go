@@ -72,9 +72,10 @@ const (
 // above it, so a slow request is never sent twice by two processes.
 const Timeout = 10 * time.Second
 
-// People finds a person's phone number (*configs.Config).
+// People finds the phone number of a message's recipient, a person or an
+// outside contact ("contact:<id>") (*configs.Config).
 type People interface {
-	Person(id string) (*configs.Person, bool)
+	Recipient(id string) (*configs.Person, bool)
 }
 
 // Deliveries remembers which message a SID is (*store.Store).
@@ -208,7 +209,7 @@ func (rt *rebase) RoundTrip(r *http.Request) (*http.Response, error) {
 // Notify sends m by SMS or voice, as its channel says. retry reports
 // whether another attempt could succeed (see Retryable).
 func (c *Client) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	p, ok := c.people.Person(m.To)
+	p, ok := c.people.Recipient(m.To)
 	if !ok || p.Phone == "" {
 		return false, fmt.Errorf("twilio: no phone number for %q", m.To)
 	}

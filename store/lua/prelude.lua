@@ -101,3 +101,30 @@ local function raise(now, site, category, severity, reporter, text, data)
   changed(id)
   return n
 end
+
+-- startObligations starts the clock of each obligation in list (decoded
+-- JSON: id, contact, kind, owner, site, deadline, due = the reminder and
+-- deadline times in ms) for incident n, unless that obligation's clock
+-- already runs for it (a severity change that matches again). Each clock
+-- is a record in the incident's obligations hash and a deadline in the
+-- obligation timers, claimed by the escalation engines like a task's.
+-- It returns how many clocks it started.
+local function startObligations(n, list, now, actor)
+  local k = P .. 'incident:' .. n .. ':obligations'
+  local started = 0
+  for _, o in ipairs(list) do
+    if redis.call('HEXISTS', k, o.id) == 0 then
+      o.status = 'pending'
+      o.step = 0
+      o.started = tonumber(now)
+      redis.call('HSET', k, o.id, cjson.encode(o))
+      local due = string.format('%.0f', o.due[1])
+      redis.call('ZADD', P .. 'otimers', due, n .. ':' .. o.id)
+      audit(now, 'obligation.started', actor, 'INC-' .. n, cjson.encode({obligation = o.id, contact = o.contact,
+        kind = o.kind, owner = o.owner, deadline = o.deadline}))
+      wake(due)
+      started = started + 1
+    end
+  end
+  return started
+end

@@ -13,7 +13,7 @@ for _, r in ipairs(cjson.decode(ARGV[1])) do
     local k = P .. 'incident:' .. n
     local st = redis.call('HMGET', k, 'status', 'hold')
     if st[1] == 'resolved' and (not st[2] or st[2] == '') then
-      redis.call('DEL', k, k .. ':timeline', k .. ':actions')
+      redis.call('DEL', k, k .. ':timeline', k .. ':actions', k .. ':obligations')
       redis.call('ZREM', P .. 'incidents', n)
       redis.call('ZREM', P .. 'incidents:open', n)
       removed = removed + 1
