@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/bot"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 type pingFunc func(context.Context) error

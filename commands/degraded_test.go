@@ -17,11 +17,11 @@ import (
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/redistest"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/journal"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // replyBudget is how long a chat platform waits for an answer.

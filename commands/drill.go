@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -98,7 +98,7 @@ func (s *Service) drillReport(ctx context.Context, args []string) Reply {
 }
 
 // drillReportText renders the after-action summary. Its figures are the
-// ones `muster report drill` prints (commands/report works them out for
+// ones `muster report drill` prints (report works them out for
 // both).
 func (s *Service) drillReportText(res *report.DrillFigures) string {
 	d := res.Drill

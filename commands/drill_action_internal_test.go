@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // internalService is a Service on the example config and a test store.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // A handler that panics (a bug) is answered with one line, and the

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/commands"
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/report"
 )
 
 // The example's harbour-guard rotation: 12h shifts handed over at 07:00

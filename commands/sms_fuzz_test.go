@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // FuzzSMSHandle runs inbound SMS bodies from fuzzed numbers through the

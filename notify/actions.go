@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // reminderEnv is the example organization on a fake clock, with an

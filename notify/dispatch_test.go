@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // chatFake is a chat surface that fails its first `fails` posts, with

@@ -14,7 +14,7 @@ import (
 
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/roster"
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -419,7 +419,7 @@ func (e *Engine) plan(ctx context.Context, b *batch, t *store.Task, run *store.S
 	run.Wait = st.Wait.D()
 	run.Note = fmt.Sprintf("step %d: %v to %s, next in %s", t.Step+1, st.Notify, orNobody(who), st.Wait)
 	// The audit event names the step, its channels and its recipient
-	// (what commands/report reads) beside the note (the task's timeline
+	// (what report reads) beside the note (the task's timeline
 	// line). Steps are numbered from 1 here as in the timeline.
 	run.Audit = map[string]any{"step": t.Step + 1, "notify": st.Notify, "to": who}
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // TestAckRacesDeadlines: 10,000 tasks fall due now while their assignees

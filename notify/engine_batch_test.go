@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // One Tick works through a backlog many batches deep (each batch claimed
@@ -65,7 +65,7 @@ func TestTickDrainsABacklogInOrder(t *testing.T) {
 	}
 }
 
-// A step's audit event carries what commands/report reads: the step, its
+// A step's audit event carries what report reads: the step, its
 // channels and its recipient.
 func TestStepAuditEventNamesTheStep(t *testing.T) {
 	clk := clock.NewFake(engineStart)

@@ -12,9 +12,9 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // engineStart is when the engine tests begin: mid-shift on a Wednesday.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/roster"
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/muster-ops/muster/configs/logging"
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/logging"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // sink records what it is asked to deliver, and when.

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // attemptLog answers each attempt with the next of its answers (then

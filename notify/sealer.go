@@ -7,8 +7,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/notify/leader"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/lease"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -20,7 +20,7 @@ import (
 type Sealer struct {
 	seal   *store.AuditSealer
 	st     *store.Store
-	leases leader.Leases
+	leases lease.Leases
 	clock  clock.Clock
 	log    *zap.Logger
 	token  string
@@ -35,7 +35,7 @@ type SealerOptions struct {
 	Store *store.Store
 	// Leases hold the sealer's lease; the store when nil (main passes the
 	// store wrapped so the metrics see who holds it).
-	Leases leader.Leases
+	Leases lease.Leases
 	// Key signs the heads; nil leaves them unsigned (serve warns).
 	Key *store.AuditKey
 	// SealLog, when set, is the file every sealed head is appended to.
@@ -79,7 +79,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if leases == nil {
 		leases = s.st
 	}
-	run := leader.New(leader.Options{Leases: leases, Clock: s.clock, Token: s.token, Logger: s.log})
+	run := lease.New(lease.Options{Leases: leases, Clock: s.clock, Token: s.token, Logger: s.log})
 	return run.RunWithLease(ctx, store.SealerLease, s.ttl, s.loop)
 }
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // AdvanceTask moves the timer only while the task is open and still

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 func guarded(name string) (context.Context, *store.ReplayGuard) {

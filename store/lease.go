@@ -16,7 +16,7 @@ import (
 // dies, the lease runs out and another replica acquires it. Each holder
 // names itself with a token (notify.NewToken), and only that token may
 // renew or release the lease, so a holder presumed dead cannot extend or
-// drop its successor's lease. notify/leader runs a function under a lease.
+// drop its successor's lease. internal/lease runs a function under a lease.
 //
 // A lease's end is on the store's clock (Options.Now), as the engine's
 // timer claims are, so tests move it with a fake clock.

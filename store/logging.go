@@ -4,7 +4,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/internal/logging"
 )
 
 // RouteLibraryLogs sends go-redis's own log lines (pool, Sentinel and

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/internal/redistest"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // seenLog records what the store journals.

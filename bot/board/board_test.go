@@ -17,10 +17,10 @@ import (
 	"github.com/muster-ops/muster/bot/board"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/internal/testtime"
-	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 const displayToken = "wall-token-0123456789"

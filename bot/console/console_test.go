@@ -10,8 +10,8 @@ import (
 	"github.com/muster-ops/muster/bot/console"
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // saturday0800 is Sat 28 Nov 2026 08:00 in London.

@@ -30,9 +30,9 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/lease"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -99,8 +99,8 @@ type Options struct {
 	// Leases keeps the gateway to one replica per organization: only the
 	// holder of the lease GatewayLease connects, and another replica
 	// takes over when it dies. The Store when nil.
-	Leases leader.Leases
-	// LeaseTTL is the gateway lease's length (default leader.DefaultTTL):
+	Leases lease.Leases
+	// LeaseTTL is the gateway lease's length (default lease.DefaultTTL):
 	// a standby connects within LeaseTTL*4/3 of the holder's death.
 	LeaseTTL time.Duration
 	// OnLease, when set, is called when this process starts (held true)
@@ -130,7 +130,7 @@ type Adapter struct {
 	gateway    bool
 	deferAfter time.Duration
 	consumer   string
-	leases     leader.Leases
+	leases     lease.Leases
 	leaseTTL   time.Duration
 	onLease    func(held bool)
 	// gatewayLive is true while this process holds the gateway lease and
@@ -183,7 +183,7 @@ func New(o Options) (*Adapter, error) {
 		a.leases = o.Store
 	}
 	if a.leaseTTL <= 0 {
-		a.leaseTTL = leader.DefaultTTL
+		a.leaseTTL = lease.DefaultTTL
 	}
 	if a.clk == nil {
 		a.clk = clock.Real{}
@@ -286,7 +286,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 // runGateway holds the gateway open while this process holds the lease
 // GatewayLease, until ctx ends.
 func (a *Adapter) runGateway(ctx context.Context) {
-	run := leader.New(leader.Options{Leases: a.leases, Clock: a.clk, Token: notify.NewToken(), Logger: a.log})
+	run := lease.New(lease.Options{Leases: a.leases, Clock: a.clk, Token: notify.NewToken(), Logger: a.log})
 	if a.onLease != nil {
 		run.OnChange = func(_ string, held bool) { a.onLease(held) }
 	}

@@ -15,15 +15,15 @@ import (
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/fakediscord"
-	"github.com/muster-ops/muster/notify/leader"
+	"github.com/muster-ops/muster/internal/lease"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // deadLeases is a replica's way to the leases: once dead, every call
 // fails, so in particular the lease it holds is never released.
 type deadLeases struct {
-	leader.Leases
+	lease.Leases
 	dead atomic.Bool
 }
 

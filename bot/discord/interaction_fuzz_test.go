@@ -22,7 +22,7 @@ import (
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/fakediscord"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // fuzzEnv is one adapter, store and fake Discord for a whole fuzz target.

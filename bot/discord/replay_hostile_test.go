@@ -13,8 +13,8 @@ import (
 	"github.com/muster-ops/muster/bot"
 	"github.com/muster-ops/muster/bot/discord"
 	"github.com/muster-ops/muster/commands"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // A signed interaction sent again (a replay: Discord delivers each

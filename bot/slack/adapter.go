@@ -34,9 +34,9 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/lease"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -125,9 +125,9 @@ type Options struct {
 	// holder of the lease SocketLease connects, and another replica takes
 	// over when it dies. When nil, the Store is used if it is a
 	// *store.Store; with neither, every replica connects.
-	Leases leader.Leases
+	Leases lease.Leases
 	// LeaseTTL is the Socket Mode lease's length (default
-	// leader.DefaultTTL): a standby takes over within LeaseTTL*4/3 of the
+	// lease.DefaultTTL): a standby takes over within LeaseTTL*4/3 of the
 	// holder's death.
 	LeaseTTL time.Duration
 	// OnLease, when set, is called when this process starts (held true)
@@ -162,7 +162,7 @@ type Adapter struct {
 	// guards, when set, settles the replay guards slash commands carry
 	// (replay.go); the Store's, unless Options.Replays is set.
 	guards  replayGuards
-	leases  leader.Leases
+	leases  lease.Leases
 	ttl     time.Duration
 	onLease func(held bool)
 
@@ -210,12 +210,12 @@ func New(o Options) (*Adapter, error) {
 		leases: o.Leases, ttl: o.LeaseTTL, onLease: o.OnLease,
 	}
 	if a.leases == nil {
-		if ls, ok := o.Store.(leader.Leases); ok {
+		if ls, ok := o.Store.(lease.Leases); ok {
 			a.leases = ls
 		}
 	}
 	if a.ttl <= 0 {
-		a.ttl = leader.DefaultTTL
+		a.ttl = lease.DefaultTTL
 	}
 	if a.replays == nil {
 		if rk, ok := o.Store.(redisKeys); ok {

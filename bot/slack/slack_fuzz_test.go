@@ -17,9 +17,9 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/internal/fakeslack"
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // fuzzEnv is one adapter, store and fake Slack for a whole fuzz target

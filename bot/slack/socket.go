@@ -9,8 +9,8 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"go.uber.org/zap"
 
+	"github.com/muster-ops/muster/internal/lease"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/leader"
 )
 
 // runSocketLeased runs Socket Mode while this process holds the lease
@@ -26,7 +26,7 @@ func (a *Adapter) runSocketLeased(ctx context.Context) error {
 	if a.leases == nil {
 		return a.runSocket(ctx)
 	}
-	run := leader.New(leader.Options{Leases: a.leases, Clock: a.clock, Token: notify.NewToken(), Logger: a.log})
+	run := lease.New(lease.Options{Leases: a.leases, Clock: a.clock, Token: notify.NewToken(), Logger: a.log})
 	if a.onLease != nil {
 		run.OnChange = func(_ string, held bool) { a.onLease(held) }
 	}

@@ -16,16 +16,16 @@ import (
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/fakeslack"
-	"github.com/muster-ops/muster/notify/leader"
+	"github.com/muster-ops/muster/internal/lease"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // killable is a replica's way to the leases: once cut, every call fails
 // (the process is gone or cut off from Redis), so in particular it never
 // releases what it holds.
 type killable struct {
-	leader.Leases
+	lease.Leases
 	cut atomic.Bool
 }
 

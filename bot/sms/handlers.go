@@ -18,7 +18,7 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/internal/logging"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"

@@ -15,8 +15,8 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // recorder is a Commander that remembers what it ran.

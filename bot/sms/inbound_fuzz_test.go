@@ -11,8 +11,8 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // FuzzInboundSMS posts correctly signed inbound texts whose From and Body

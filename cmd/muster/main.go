@@ -26,16 +26,16 @@ import (
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/bot/sms"
 	"github.com/muster-ops/muster/commands"
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/configs/logging"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/buildinfo"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/lease"
+	"github.com/muster-ops/muster/internal/logging"
 	"github.com/muster-ops/muster/internal/metrics"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/notify/twilio"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/journal"
 )
@@ -281,7 +281,7 @@ type app struct {
 
 // leases are the store's leases, watched by the metrics when there are
 // any.
-func (a *app) leases() leader.Leases {
+func (a *app) leases() lease.Leases {
 	if a.metrics == nil {
 		return a.st
 	}
@@ -488,7 +488,7 @@ func auditConfig(ctx context.Context, st *store.Store, cfg *configs.Config, path
 
 // newSealer builds the audit chain's sealer with the signing key from the
 // environment; without one the chain is sealed unsigned, with a warning.
-func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, leases leader.Leases, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
+func newSealer(cfg *configs.Config, secrets configs.Secrets, st *store.Store, leases lease.Leases, clk clock.Clock, log *zap.Logger) (*notify.Sealer, error) {
 	var key *store.AuditKey
 	if seed := secrets.AuditKey; seed != "" {
 		var err error

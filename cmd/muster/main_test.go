@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // result is one `muster ...` run.

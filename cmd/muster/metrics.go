@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/muster-ops/muster/internal/lease"
 	"github.com/muster-ops/muster/internal/metrics"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/leader"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -14,7 +14,7 @@ import (
 // it asks for: the store's leases, as the adapters and the sealer use
 // them, with muster_lease_held{lease} kept up to date.
 type watchedLeases struct {
-	leader.Leases
+	lease.Leases
 	m *metrics.Metrics
 }
 

@@ -33,7 +33,7 @@ FAIL
 exit status 1
 FAIL	github.com/muster-ops/muster/internal/benchreport	2.132s
 FAIL	github.com/muster-ops/muster/bot/slack [build failed]
-?   	github.com/muster-ops/muster/notify/clock	[no test files]
+?   	github.com/muster-ops/muster/internal/clock	[no test files]
 `
 
 func TestParse(t *testing.T) {
@@ -91,7 +91,7 @@ func TestParse(t *testing.T) {
 		{"github.com/muster-ops/muster/internal/scenario", "ok"},
 		{"github.com/muster-ops/muster/internal/benchreport", "FAIL"},
 		{"github.com/muster-ops/muster/bot/slack", "build failed"},
-		{"github.com/muster-ops/muster/notify/clock", "no test files"},
+		{"github.com/muster-ops/muster/internal/clock", "no test files"},
 	}
 	if len(p.Packages) != len(wantPkgs) {
 		t.Fatalf("packages = %+v", p.Packages)

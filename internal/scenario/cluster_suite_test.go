@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // The representative suite run on a Redis Cluster and on Sentinel

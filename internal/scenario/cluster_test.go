@@ -9,7 +9,7 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/internal/redistest"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // The suite on a 3-master Redis Cluster, reached through the same

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/scenario"
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -24,10 +24,10 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // Harness is one muster "process" under test.

@@ -10,9 +10,9 @@ import (
 
 	"github.com/muster-ops/muster/internal/redistest"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // The suite through a Sentinel URL (a primary and a replica).

@@ -7,7 +7,7 @@ import (
 
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/scenario"
-	"github.com/muster-ops/muster/store/storetest"
+	"github.com/muster-ops/muster/internal/storetest"
 )
 
 // calloutSize is the call-out of issue 4: 1,000 responders, a fake

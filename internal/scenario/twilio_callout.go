@@ -14,10 +14,10 @@ import (
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/faketwilio"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // Callout is a running muster process (engine, outbox, Twilio client) on

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
-	"github.com/muster-ops/muster/notify/clock"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // later is the wall clock moved on by d: a process whose clock reads past

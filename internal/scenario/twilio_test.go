@@ -15,10 +15,10 @@ import (
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/notify/twilio"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 func gateAlarmHarness(t *testing.T, o scenario.TwilioOptions) *scenario.TwilioHarness {

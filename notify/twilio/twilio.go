@@ -55,7 +55,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/configs/logging"
+	"github.com/muster-ops/muster/internal/logging"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
 )

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/journal"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 // at is when the degraded triggers of these tests happened.

@@ -1,4 +1,4 @@
-package leader_test
+package lease_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/notify/clock"
-	"github.com/muster-ops/muster/notify/leader"
+	"github.com/muster-ops/muster/internal/clock"
+	"github.com/muster-ops/muster/internal/lease"
+	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
-	"github.com/muster-ops/muster/store/storetest"
 )
 
 const (
-	ttl   = 9 * time.Second
-	lease = "slack-socket"
+	ttl       = 9 * time.Second
+	leaseName = "slack-socket"
 )
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -58,7 +58,7 @@ func (w *world) start(name string) *replica {
 	w.t.Helper()
 	r := &replica{name: name, leases: &faulty{Leases: storetest.OpenPeer(w.t, w.st, w.clk.Now)},
 		exited: make(chan struct{}), started: make(chan time.Time, 8), stopped: make(chan time.Time, 8)}
-	run := leader.New(leader.Options{Leases: r.leases, Clock: w.clk, Token: name})
+	run := lease.New(lease.Options{Leases: r.leases, Clock: w.clk, Token: name})
 	run.OnChange = func(_ string, held bool) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -68,7 +68,7 @@ func (w *world) start(name string) *replica {
 	r.cancel = cancel
 	go func() {
 		defer close(r.exited)
-		if err := run.RunWithLease(ctx, lease, ttl, func(ctx context.Context) {
+		if err := run.RunWithLease(ctx, leaseName, ttl, func(ctx context.Context) {
 			r.started <- w.clk.Now()
 			<-ctx.Done()
 			r.stopped <- w.clk.Now()
@@ -230,7 +230,7 @@ func TestCleanShutdownHandsOverAtOnce(t *testing.T) {
 	<-a.exited
 	w.settle(1)
 	stoppedAt := w.clk.Now()
-	if l, err := w.st.LeaseHolder(context.Background(), lease); err != nil || l.Holder != "" {
+	if l, err := w.st.LeaseHolder(context.Background(), leaseName); err != nil || l.Holder != "" {
 		t.Fatalf("after A's shutdown the lease is %+v, %v; want released", l, err)
 	}
 	for len(w.gained()) < 2 {
@@ -246,7 +246,7 @@ func TestCleanShutdownHandsOverAtOnce(t *testing.T) {
 // fails as if the network were gone. It remembers the end of the last
 // lease the store granted.
 type faulty struct {
-	leader.Leases
+	lease.Leases
 	// mu guards the fields that follow.
 	mu   sync.Mutex
 	dead bool

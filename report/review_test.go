@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/commands/report"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 

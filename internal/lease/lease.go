@@ -1,4 +1,4 @@
-// Package leader runs a function on exactly one replica at a time: the
+// Package lease runs a function on exactly one replica at a time: the
 // one that holds a named lease in Redis. Slack Socket Mode and the
 // Discord gateway use it, so an organization has one connection to each
 // however many `muster serve` processes share its Redis, and another
@@ -10,7 +10,7 @@
 // retries every ttl/3, and at the end of the holder's lease exactly, so
 // it takes over at most ttl after the holder's last renewal, that is
 // within ttl + ttl/3 of the holder's death (12 s for ttl = 9 s).
-package leader
+package lease
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/muster-ops/muster/notify/clock"
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -88,7 +88,7 @@ func (r *Runner) Token() string { return r.token }
 // over at its next retry rather than at the lease's end.
 func (r *Runner) RunWithLease(ctx context.Context, name string, ttl time.Duration, fn func(ctx context.Context)) error {
 	if ttl <= 0 || name == "" || r.token == "" || r.leases == nil {
-		return errors.New("leader: a lease name, a token, a store and a positive ttl are required")
+		return errors.New("lease: a lease name, a token, a store and a positive ttl are required")
 	}
 	every := ttl / 3
 	log := r.log.With(zap.String("lease", name))

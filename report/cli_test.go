@@ -11,9 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 

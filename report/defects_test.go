@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/commands/report"
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/internal/scenario"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muster-ops/muster/commands/report"
+	"github.com/muster-ops/muster/report"
 )
 
 // TestReviewHTMLIsSelfContained: one file, no scripts, nothing fetched;
