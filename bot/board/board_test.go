@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -379,6 +380,98 @@ func TestBoardStreamsChanges(t *testing.T) {
 				t.Logf("%q on the board after %s", text, time.Since(start).Round(time.Millisecond))
 				break
 			}
+		}
+	}
+}
+
+// The board's "People safety" section: an open roll call with its tally
+// and the lone workers with their next check-in, each at its site only
+// for a guard, every typed note escaped, and a roll-call answer reaching
+// an open event stream within a second.
+func TestBoardShowsPeopleSafety(t *testing.T) {
+	f := plainFixture(t)
+	f.b = board.New(board.Options{Store: f.st, Commands: f.svc, Safety: &board.Safety{Records: f.st, Config: f.cfg}})
+	s := bot.NewServer(nil, nil, nil)
+	f.b.Mount(s)
+	f.srv = httptest.NewServer(s)
+	t.Cleanup(f.srv.Close)
+
+	f.do("farid", `/rollcall start @harbour <b>assembly</b> point B`)
+	f.do("dev", `/checkin start 15m @depot <script>alert(1)</script> yard patrol`)
+
+	c, page := f.signedIn("hugo")
+	for _, want := range []string{"People safety", `id="R-1"`, "Harbour Point HQ", `class="safe">0<`, "4 of 4",
+		"&lt;b&gt;assembly&lt;/b&gt; point B", `id="L-1"`, "Dev", "&lt;script&gt;alert(1)&lt;/script&gt; yard patrol",
+		`data-deadline="` + strconv.FormatInt(f.clk.Now().Add(15*time.Minute).UnixMilli(), 10) + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("control's board lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<b>assembly", "<script>alert"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the board carries %q unescaped", bad)
+		}
+	}
+	_, guard := f.signedIn("amara")
+	if !strings.Contains(guard, `id="R-1"`) || strings.Contains(guard, `id="L-1"`) {
+		t.Errorf("a harbour guard should see the harbour roll call and not the depot's lone worker")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = f.b.Run(ctx) }()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/board/events", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev strings.Builder
+		for sc.Scan() {
+			if sc.Text() == "" {
+				events <- ev.String()
+				ev.Reset()
+				continue
+			}
+			ev.WriteString(sc.Text() + "\n")
+		}
+		close(events)
+	}()
+	select {
+	case <-events:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no first event")
+	}
+	start := time.Now()
+	f.do("amara", "/rollcall safe")
+	for {
+		var e string
+		select {
+		case e = <-events:
+		case <-time.After(time.Second - time.Since(start)):
+			t.Fatal("the answer did not reach the board within 1s")
+		}
+		if strings.Contains(e, `class="safe">1<`) && strings.Contains(e, "3 of 4") {
+			t.Logf("the answer on the board after %s", time.Since(start).Round(time.Millisecond))
+			break
+		}
+	}
+	f.do("dev", "/checkin stop")
+	f.do("farid", "/rollcall stop R-1")
+	start = time.Now()
+	for {
+		var e string
+		select {
+		case e = <-events:
+		case <-time.After(time.Second - time.Since(start)):
+			t.Fatal("the stopped roll call and session did not leave the board within 1s")
+		}
+		if strings.Contains(e, "No open roll call.") && strings.Contains(e, "Nobody on lone-worker check-ins.") {
+			break
 		}
 	}
 }

@@ -11,32 +11,63 @@ import (
 )
 
 // SafetySource gives the open roll calls and the lone workers checking
-// in, for the board's "People safety" section.
-//
-// SEAM (roll calls and lone-worker check-ins): the store has no roll-call
-// or check-in records yet. When it does, implement SafetySource over it
-// and pass it as Options.Safety in cmd/muster; until then the section is
-// left out.
+// in, for the board's "People safety" section (*Safety reads them from
+// the store); without one the section is left out.
 type SafetySource interface {
-	Safety(ctx context.Context) (*Safety, error)
+	Safety(ctx context.Context) (*SafetyView, error)
 }
 
-// Safety is what the board shows of people's safety.
-type Safety struct {
+// SafetyView is what the board shows of people's safety.
+type SafetyView struct {
 	RollCalls   []RollCall
 	LoneWorkers []LoneWorker
 }
 
 // RollCall is an open roll call and its tally.
 type RollCall struct {
-	ID, Site                    string
-	Safe, NeedHelp, NotAnswered int
+	// ID is R-n; Site the names of its sites, Sites their ids.
+	ID, Site                           string
+	Sites                              []string
+	Safe, NeedHelp, NotAnswered, Total int
+	Drill                              bool
+	// Note is as the starter typed it.
+	Note  string
+	Since time.Time
 }
 
 // LoneWorker is a person on timed check-ins.
 type LoneWorker struct {
-	Person, Site string
-	NextDue      time.Time
+	// ID is the session, L-n.
+	ID, Person, Site, SiteID string
+	// NextDue is when the next check-in is due, or, when Missed, when the
+	// missed one was.
+	NextDue time.Time
+	Missed  bool
+	// Note is as the worker typed it.
+	Note string
+}
+
+// seenBy is what v sees of s: roll calls at any of v's sites, lone
+// workers at v's sites.
+func (s *SafetyView) seenBy(v *viewer) *SafetyView {
+	if s == nil {
+		return nil
+	}
+	out := &SafetyView{}
+	for _, rc := range s.RollCalls {
+		for _, st := range rc.Sites {
+			if v.sees(st) {
+				out.RollCalls = append(out.RollCalls, rc)
+				break
+			}
+		}
+	}
+	for _, w := range s.LoneWorkers {
+		if v.sees(w.SiteID) {
+			out.LoneWorkers = append(out.LoneWorkers, w)
+		}
+	}
+	return out
 }
 
 // snapshot is what every board shows, read once per change.
@@ -47,7 +78,7 @@ type snapshot struct {
 	acts      []*store.Activation
 	tasks     map[int64]*store.Task
 	overrides []roster.Override
-	safety    *Safety
+	safety    *SafetyView
 }
 
 // maxIncidents bounds the open incidents a board lists.
@@ -103,7 +134,7 @@ type view struct {
 	Plans     []planView
 	Drills    []planView
 	Duty      []dutyView
-	Safety    *Safety
+	Safety    *SafetyView
 	Incidents int
 	ReadOnly  bool
 }
@@ -149,7 +180,7 @@ type dutyRow struct {
 
 // view is what v sees of s.
 func (s *snapshot) view(cfg *configs.Config, v *viewer) view {
-	out := view{At: s.at.UnixMilli(), Safety: s.safety, ReadOnly: v.person == nil}
+	out := view{At: s.at.UnixMilli(), Safety: s.safety.seenBy(v), ReadOnly: v.person == nil}
 	name := func(id string) string {
 		if p, ok := cfg.Person(id); ok {
 			return p.Name
@@ -298,8 +329,14 @@ var fragTmpl = template.Must(template.New("frag").Funcs(template.FuncMap{
 <section class="plans"><h2>Active plans</h2>{{template "acts" acts .Plans $.ReadOnly}}</section>
 {{if .Drills}}<section class="drills"><h2>Running drills</h2>{{template "acts" acts .Drills $.ReadOnly}}</section>{{end}}
 {{with .Safety}}<section class="safety"><h2>People safety</h2>
-{{range .RollCalls}}<div class="rollcall">{{.ID}} at {{.Site}}: {{.Safe}} safe, {{.NeedHelp}} need help, {{.NotAnswered}} not answered</div>{{end}}
-{{range .LoneWorkers}}<div class="lone">{{.Person}} at {{.Site}}: next check-in <span data-deadline="{{.NextDue.UnixMilli}}"></span></div>{{end}}
+<h3>Roll calls</h3>{{if .RollCalls}}<table><thead><tr><th>Roll call</th><th>Sites</th><th>Safe</th><th>Need help</th><th>Not answered</th><th>Age</th></tr></thead><tbody>
+{{range .RollCalls}}<tr id="{{.ID}}" class="rollcall{{if .NeedHelp}} help{{end}}"><td class="ref">{{if .Drill}}DRILL {{end}}{{.ID}}</td><td>{{.Site}}{{if .Note}}<div class="by">{{.Note}}</div>{{end}}</td>
+<td class="safe">{{.Safe}}</td><td class="needhelp">{{.NeedHelp}}</td><td class="pending">{{.NotAnswered}} of {{.Total}}</td><td><span data-since="{{.Since.UnixMilli}}"></span></td></tr>
+{{end}}</tbody></table>{{else}}<p class="none">No open roll call.</p>{{end}}
+<h3>Lone workers</h3>{{if .LoneWorkers}}<table><thead><tr><th>Session</th><th>Who</th><th>Site</th><th>Next check-in</th></tr></thead><tbody>
+{{range .LoneWorkers}}<tr id="{{.ID}}" class="lone{{if .Missed}} missed{{end}}"><td class="ref">{{.ID}}</td><td>{{.Person}}{{if .Note}}<div class="by">{{.Note}}</div>{{end}}</td><td>{{.Site}}</td>
+<td>{{if .Missed}}MISSED, due {{end}}<span data-deadline="{{.NextDue.UnixMilli}}"></span></td></tr>
+{{end}}</tbody></table>{{else}}<p class="none">Nobody on lone-worker check-ins.</p>{{end}}
 </section>{{end}}
 <section class="duty"><h2>On duty</h2>{{range .Duty}}<div class="site"><h3>{{.Site}}</h3><table><thead><tr><th>Role</th><th>Now</th><th>Until</th><th>Next</th><th>From</th></tr></thead><tbody>
 {{range .Rows}}<tr><td>{{.Role}}</td><td>{{.Now}}</td><td>{{.Until}}</td><td>{{.Next}}</td><td>{{.From}}</td></tr>{{end}}</tbody></table></div>{{end}}</section>

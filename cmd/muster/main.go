@@ -793,7 +793,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The live operations board (/board): its own reader of the changes
 	// stream in every serve process.
-	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: a.cfg.Server.PublicURL})
+	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: a.cfg.Server.PublicURL,
+		Safety: &board.Safety{Records: a.st, Config: a.live}})
 	bd.Mount(srv)
 	adapters = append(adapters, bd)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -841,7 +842,8 @@ func serveConsoleBoard(ctx context.Context, a *app, log *zap.Logger, addr string
 	}
 	base := "http://" + ln.Addr().String()
 	a.svc.SetBoardURL(base)
-	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: base})
+	bd := board.New(board.Options{Store: a.st, Commands: a.svc, Logger: log.Named("board"), BaseURL: base,
+		Safety: &board.Safety{Records: a.st, Config: a.live}})
 	srv := bot.NewServer(log, a.st, nil)
 	bd.Mount(srv)
 	ctx, cancel := context.WithCancel(ctx)
