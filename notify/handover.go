@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -103,6 +104,7 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 	if len(bySite) == 0 {
 		return nil
 	}
+	joined := h.joinRollCalls(ctx, at, bySite, overrides)
 	sort.Strings(keys)
 	var msgs []store.OutMessage
 	for site, lines := range bySite {
@@ -112,6 +114,9 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 		}
 		text := fmt.Sprintf("Shift hand-over at %s, %s: %s.", name, at.In(h.cfg().Location()).Format("15:04"), strings.Join(lines, "; "))
 		text += h.openItems(ctx, site)
+		if j := joined[site]; len(j) > 0 {
+			text += " Added to open roll calls: " + strings.Join(j, ", ") + "."
+		}
 		msgs = append(msgs, store.OutMessage{
 			Key:     fmt.Sprintf("handover:%s:%d", site, at.UnixMilli()),
 			Channel: Chat, Site: site, Kind: "handover", Text: text,
@@ -121,6 +126,61 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 	return err
 }
 
+// joinRollCalls adds whoever is on duty at each site whose shift changes
+// at the instant at to the open roll calls of that site (those already
+// asked are skipped, so every process may do it). It returns, per site,
+// "<name> (R-n)" for each person added.
+func (h *Handover) joinRollCalls(ctx context.Context, at time.Time, sites map[string][]string, overrides []roster.Override) map[string][]string {
+	rcs, err := h.st.OpenRollCalls(ctx)
+	if err != nil {
+		h.log.Warn("hand-over: open roll calls not read; nobody added to them", zap.Error(err))
+		return nil
+	}
+	out := map[string][]string{}
+	for _, rc := range rcs {
+		var people []store.RollCallMember
+		seen := map[string]bool{}
+		for _, site := range rc.Sites {
+			if _, ok := sites[site]; !ok {
+				continue
+			}
+			for _, sh := range roster.Everyone(h.cfg(), site, at, overrides) {
+				if !seen[sh.Person.ID] {
+					seen[sh.Person.ID] = true
+					people = append(people, store.RollCallMember{Person: sh.Person.ID, Site: site})
+				}
+			}
+		}
+		if len(people) == 0 {
+			continue
+		}
+		added, err := h.st.JoinRollCall(ctx, rc.Num, people)
+		if err != nil {
+			// A roll call stopped meanwhile asks nobody new.
+			var se *store.StateError
+			if !errors.As(err, &se) {
+				h.log.Warn("hand-over: nobody added to the roll call", zap.String("rollcall", rc.ID()), zap.Error(err))
+			}
+			continue
+		}
+		for _, m := range people {
+			if _, ok := added[m.Person]; ok {
+				out[m.Site] = append(out[m.Site], h.personName(m.Person)+" ("+rc.ID()+")")
+				h.log.Info("came on duty during a roll call: asked", zap.String("rollcall", rc.ID()), zap.String("person", m.Person),
+					zap.String("site", m.Site))
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handover) personName(id string) string {
+	if p, ok := h.cfg().Person(id); ok {
+		return p.Name
+	}
+	return id
+}
+
 func shiftName(s roster.Shift) string {
 	if s.Person != nil {
 		return s.Person.Name
@@ -128,7 +188,8 @@ func shiftName(s roster.Shift) string {
 	return "nobody"
 }
 
-// openItems lists a site's open incidents and open tasks for the notice.
+// openItems lists a site's open incidents, lone workers and open tasks
+// for the notice.
 func (h *Handover) openItems(ctx context.Context, site string) string {
 	var b strings.Builder
 	incs, err := h.st.ListIncidents(ctx, store.IncidentFilter{OpenOnly: true, Site: site, Limit: 10})
@@ -141,6 +202,26 @@ func (h *Handover) openItems(ctx context.Context, site string) string {
 			b.WriteString(" Open incidents: none.")
 		} else {
 			b.WriteString(" Open incidents: " + strings.Join(ids, ", ") + ".")
+		}
+	}
+	if ws, err := h.st.ActiveLoneWorkers(ctx); err == nil {
+		loc := h.cfg().Location()
+		var lone []string
+		for _, w := range ws {
+			if w.Site != site {
+				continue
+			}
+			line := fmt.Sprintf("%s %s every %s, ", w.Ref, h.personName(w.Assignee), configs.FormatDuration(w.Every))
+			if w.Step > 0 || w.Status == store.TaskUnanswered {
+				line += "MISSED the check-in due " + w.Last.Add(w.Every).In(loc).Format("15:04")
+			} else {
+				line += "next due " + w.Due.In(loc).Format("15:04")
+			}
+			line += ", until " + w.Until.In(loc).Format("15:04")
+			lone = append(lone, line)
+		}
+		if len(lone) > 0 {
+			b.WriteString(" Lone workers: " + strings.Join(lone, "; ") + ".")
 		}
 	}
 	acts, err := h.st.ActiveActivations(ctx)

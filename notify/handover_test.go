@@ -92,3 +92,67 @@ func TestHandoverFlagsLongStints(t *testing.T) {
 		t.Errorf("harbour notice %q lacks %q", harbour, want)
 	}
 }
+
+// At the 19:00 hand-over during an open roll call, Ben, who comes on duty,
+// is added to it (asked at once by the engine, as everyone else was), and
+// the notice says so; it lists the active lone workers at the site. A
+// second process posting the same hand-over adds nobody twice.
+func TestHandoverJoinsRollCallAndListsLoneWorkers(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 11, 25, 18, 30, 0, 0, time.UTC))
+	st := storetest.Open(t, clk.Now)
+	num, _, err := st.StartRollCall(ctx, store.NewRollCall{Sites: []string{"harbour"}, By: "farid",
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "farid", Site: "harbour"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartCheckin(ctx, store.NewCheckin{Person: "farid", Site: "harbour", Note: "north fence",
+		Every: 15 * time.Minute, Until: clk.Now().Add(4 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h := notify.NewHandover(cfg, st, clk, nil)
+	at := h.NextHandover(clk.Now())
+	clk.Set(at)
+	for range 2 {
+		if err := h.Post(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, tk, err := st.RollCallEntry(ctx, num, "ben")
+	if err != nil {
+		t.Fatalf("ben, on duty from 19:00, is not in R-%d: %v", num, err)
+	}
+	if tk.Status != store.TaskOpen || !tk.Due.Equal(at) {
+		t.Errorf("ben's question: %s due %s, want open and due at once", tk.Status, tk.Due)
+	}
+	rc, err := st.RollCall(ctx, num)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Total < 3 || rc.Pending() != rc.Total {
+		t.Errorf("R-%d tally after the hand-over: %d asked, %d pending", num, rc.Total, rc.Pending())
+	}
+	var harbour []string
+	rec := notify.NotifierFunc(func(_ context.Context, m notify.Message) (bool, error) {
+		if m.Site == "harbour" && m.Kind == "handover" {
+			harbour = append(harbour, m.Text)
+		}
+		return false, nil
+	})
+	if _, err := notify.NewDeliverer(st, rec, nil, "t", time.Minute).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(harbour) != 1 {
+		t.Fatalf("%d harbour notices, want 1: %q", len(harbour), harbour)
+	}
+	for _, want := range []string{"Added to open roll calls: ", "Ben Walsh (R-1)",
+		"Lone workers: L-1 Farid Haddad every 15m, next due 18:45, until 22:30"} {
+		if !strings.Contains(harbour[0], want) {
+			t.Errorf("harbour notice %q lacks %q", harbour[0], want)
+		}
+	}
+}

@@ -134,3 +134,27 @@ func TestLoneWorkerHelpAndShiftEnd(t *testing.T) {
 	}
 	h.ExpectSent(notify.Chat, "amara", "have ended")
 }
+
+// A session given a length outlives the shift: Amara's 07:00-19:00 shift
+// ends, her `for 12h` session (10:00-22:00) goes on, and ends at 22:00.
+func TestLoneWorkerSessionForOutlivesShift(t *testing.T) {
+	h := scenario.New(t)
+	r := h.As("amara").MustDo("/checkin start 30m for 12h @harbour")
+	if !strings.Contains(r.Text, "until 22:00") {
+		t.Fatalf("start: %q", r.Text)
+	}
+	for h.Clock.Now().Before(scenario.Start.Add(11*time.Hour + 31*time.Minute)) {
+		h.Advance(29 * time.Minute)
+		if h.Clock.Now().After(scenario.Start.Add(9*time.Hour + time.Minute)) {
+			if r := h.As("amara").Do("/checkin status"); !strings.Contains(r.Text, "L-1 Amara Okafor at Harbour Point HQ") {
+				t.Fatalf("after her shift, at %s, the session is gone: %q", h.Clock.Now().Format("15:04"), r.Text)
+			}
+		}
+		h.As("amara").MustDo("/checkin")
+	}
+	h.Advance(time.Hour)
+	if r := h.As("amara").Do("/checkin"); !r.Error || !strings.Contains(r.Text, "no check-ins running") {
+		t.Errorf("check-in after 22:00: %+v", r)
+	}
+	h.ExpectSent(notify.Chat, "amara", "have ended")
+}
