@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -75,6 +76,8 @@ type Service struct {
 	// slots bounds the commands running at once (admission, Handle).
 	slots     chan struct{}
 	admitWait time.Duration
+	// waiting counts the commands waiting for a slot (admit).
+	waiting atomic.Int64
 	// boardURL is where board sign-in links point (SetBoardURL).
 	boardURL string
 }
@@ -116,6 +119,8 @@ type Options struct {
 const (
 	DefaultMaxCommands = 16
 	DefaultAdmitWait   = 500 * time.Millisecond
+	// queueDepth: at most this many commands per slot wait for one.
+	queueDepth = 8
 )
 
 // Overloaded is the answer to a command muster shed: it was not run.
@@ -251,12 +256,20 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 }
 
 // admit takes a place for one command, waiting at most s.admitWait.
+// A command that finds more than queueDepth times the slots already
+// waiting is shed at once: so many could not all be run within the
+// wait, and parking them would only lengthen every answer.
 func (s *Service) admit(ctx context.Context) bool {
 	select {
 	case s.slots <- struct{}{}:
 		return true
 	default:
 	}
+	if s.waiting.Add(1) > int64(queueDepth*cap(s.slots)) {
+		s.waiting.Add(-1)
+		return false
+	}
+	defer s.waiting.Add(-1)
 	t := time.NewTimer(s.admitWait)
 	defer t.Stop()
 	select {

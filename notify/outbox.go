@@ -233,7 +233,45 @@ type lane struct {
 	// sem holds a slot for each of the lane's sends in flight, those taken
 	// from the lane and those sent straight from the stream alike.
 	sem chan struct{}
+	// spacing holds the start of the lane's next send in this process
+	// (paced lanes without burst; see spaceOut).
+	spacing chan time.Time
 }
+
+// spaceOut waits until this process may start the lane's next send: at
+// least one interval (times spacingMargin) after its previous send
+// started. The lane's GCRA in Redis already spaces the takes, across
+// processes; this spaces the sends themselves, so a send that was held
+// up between its take and its start (a CPU starved under load) is not
+// followed by the next one less than an interval later: Twilio never
+// sees two closer together than the rate from one process.
+func (d *Deliverer) spaceOut(l *lane) {
+	if l.spacing == nil {
+		return
+	}
+	next := <-l.spacing
+	if wait := next.Sub(d.clock.Now()); wait > 0 {
+		// A stop does not cut the wait short: the message was taken and
+		// will be sent (send finishes what it started), so it still
+		// keeps its distance. Real time bounds the wait for a clock
+		// nobody advances any more.
+		c, stop := d.clock.After(wait)
+		real := time.NewTimer(wait)
+		select {
+		case <-c:
+		case <-real.C:
+		}
+		real.Stop()
+		stop()
+	}
+	l.spacing <- d.clock.Now().Add(time.Duration(spacingMargin * float64(time.Second) / l.pace.Rate))
+}
+
+// spacingMargin stretches a process's distance between two sends of a
+// lane by 2%: what a send spends between its start here and its arrival
+// at the provider varies by a few tens of milliseconds on a loaded
+// machine, and that must not bring two arrivals closer than the rate.
+const spacingMargin = 1.02
 
 func (l *lane) wake() {
 	select {
@@ -254,6 +292,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			return l
 		}
 		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.workers)}
+		if l.pace.Rate > 0 && l.pace.Burst <= 1 {
+			l.spacing = make(chan time.Time, 1)
+			l.spacing <- time.Time{}
+		}
 		lanes[name] = l
 		wg.Add(1)
 		go func() {
@@ -442,6 +484,7 @@ func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 					default:
 					}
 				}()
+				d.spaceOut(l)
 				d.send(ctx, e)
 			}()
 		}
