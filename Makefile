@@ -64,6 +64,10 @@ bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), t
 	  -deadlines $(BENCH_DEADLINES) -responders $(BENCH_RESPONDERS) -load-for $(BENCH_LOAD_FOR) \
 	  -capacity-rates '$(BENCH_CAPACITY_RATES)' -capacity-for $(BENCH_CAPACITY_FOR) -skip-live-parts '$(BENCH_LIVE_SKIP)'
 
+.PHONY: overload
+overload: ## Drive muster serve at 3x its measured capacity for 20 s: every answer within 3 s, no replay run, no degraded mode, SMS at twilio.rate (needs MUSTER_TEST_REDIS_URL; .ci/run runs it)
+	MUSTER_OVERLOAD=1 $(GO) test -count=1 -v -timeout 6m -run TestOverloadAtThreeTimesCapacity ./internal/benchreport/
+
 .PHONY: chaos
 chaos: ## Kill replicas (chat in flight too), restart Redis, fail over a Cluster and a Sentinel, throttle the vendors; fail on a step or message lost or twice, a shortened wait, or a failover over 10 s (about two minutes; .ci/run runs it)
 	MUSTER_CHAOS=1 $(GO) test -count=1 -v -timeout 8m -run Chaos ./internal/chaos

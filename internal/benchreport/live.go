@@ -45,6 +45,8 @@ type LiveOptions struct {
 	// the fake Twilio takes to answer each request (50 ms).
 	Responders    int
 	TwilioLatency time.Duration
+	// TwilioRate is twilio.rate, SMS a second (LiveRate when 0).
+	TwilioRate float64
 	// LoadRate commands a second for LoadFor (200/s for 5 minutes).
 	LoadRate float64
 	LoadFor  time.Duration
@@ -129,13 +131,14 @@ func PerStep(d time.Duration, steps int) time.Duration {
 
 // liveProc is one muster serve with its fakes and namespace.
 type liveProc struct {
-	serve  *Serve
-	st     *store.Store
-	slack  *fakeslack.Server
-	twilio *faketwilio.Server
-	sms    *smsCounter
-	client *SlackClient
-	stop   func()
+	namespace string
+	serve     *Serve
+	st        *store.Store
+	slack     *fakeslack.Server
+	twilio    *faketwilio.Server
+	sms       *smsCounter
+	client    *SlackClient
+	stop      func()
 }
 
 func startLive(ctx context.Context, o LiveOptions, logf func(string, ...any)) (*liveProc, error) {
@@ -147,7 +150,11 @@ func startLive(ctx context.Context, o LiveOptions, logf func(string, ...any)) (*
 	counter := &smsCounter{next: ft}
 	twilioSrv := httptest.NewServer(counter)
 	closeFakes := func() { slackSrv.Close(); ft.Close(); twilioSrv.Close() }
-	cfg, err := WriteLiveConfig(o.Dir, ns, slackSrv.URL+"/api/", twilioSrv.URL, o.Responders)
+	rate := o.TwilioRate
+	if rate == 0 {
+		rate = LiveRate
+	}
+	cfg, err := writeLiveConfig(o.Dir, ns, slackSrv.URL+"/api/", twilioSrv.URL, o.Responders, rate)
 	if err != nil {
 		closeFakes()
 		return nil, err
@@ -165,7 +172,7 @@ func startLive(ctx context.Context, o LiveOptions, logf func(string, ...any)) (*
 		closeFakes()
 		return nil, err
 	}
-	p := &liveProc{serve: s, st: st, slack: fs, twilio: ft, sms: counter,
+	p := &liveProc{namespace: ns, serve: s, st: st, slack: fs, twilio: ft, sms: counter,
 		client: &SlackClient{URL: s.URL, Secret: liveSecret, ResponseURL: func() string { return fs.ResponseURL(slackSrv.URL) }}}
 	p.stop = func() {
 		s.Stop()

@@ -29,6 +29,11 @@ func Responder(i int) string { return fmt.Sprintf("r%04d", i) }
 // to-rNNNN that escalates to them by SMS and waits 30 minutes) in the
 // plan "callout", one task each. It checks the file loads.
 func WriteLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int) (string, error) {
+	return writeLiveConfig(dir, namespace, slackAPI, twilioAPI, n, LiveRate)
+}
+
+// writeLiveConfig is WriteLiveConfig with Twilio at rate SMS a second.
+func writeLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int, rate float64) (string, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(configs.ExampleYAML(), &doc); err != nil || len(doc.Content) == 0 {
 		return "", fmt.Errorf("example config: %v", err)
@@ -38,7 +43,7 @@ func WriteLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int) (string,
 	setKey(root, slackAPI, "slack", "api_url")
 	setKey(root, twilioAPI, "twilio", "api_url")
 	setKey(root, filepath.Join(dir, namespace+"-journal.jsonl"), "server", "journal")
-	setNumber(root, strconv.FormatFloat(LiveRate, 'f', -1, 64), "twilio", "rate")
+	setNumber(root, strconv.FormatFloat(rate, 'f', -1, 64), "twilio", "rate")
 	var people, policies, tasks []map[string]any
 	for i := 1; i <= n; i++ {
 		id := Responder(i)

@@ -39,6 +39,27 @@ type SlackClient struct {
 // Command sends one slash command as user from channel, and returns the
 // answer's text and the time to it.
 func (c *SlackClient) Command(ctx context.Context, user, channel, command, text string) (string, time.Duration, error) {
+	req := c.Sign(user, channel, command, text)
+	start := time.Now()
+	status, answer, err := c.Send(ctx, req)
+	took := time.Since(start)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("HTTP %d: %.200s", status, answer)
+	}
+	if err != nil {
+		return "", took, fmt.Errorf("%s %s: %w", command, text, err)
+	}
+	return answer, took, nil
+}
+
+// SignedCommand is one slash command signed as Slack signs it: sending
+// the same value twice is a replay.
+type SignedCommand struct {
+	Body, Timestamp, Signature string
+}
+
+// Sign builds and signs one slash command as user from channel.
+func (c *SlackClient) Sign(user, channel, command, text string) SignedCommand {
 	resp := "http://127.0.0.1:1/response/none"
 	if c.ResponseURL != nil {
 		resp = c.ResponseURL()
@@ -49,36 +70,40 @@ func (c *SlackClient) Command(ctx context.Context, user, channel, command, text 
 		"trigger_id": {strconv.FormatInt(c.seq.Add(1), 10)},
 	}.Encode()
 	ts := time.Now().Unix()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/slack/commands", strings.NewReader(body))
+	return SignedCommand{Body: body, Timestamp: strconv.FormatInt(ts, 10), Signature: slackbot.Sign(c.Secret, ts, []byte(body))}
+}
+
+// Send posts a signed command and returns the HTTP status and, for a
+// 200, the answer's text (else the body).
+func (c *SlackClient) Send(ctx context.Context, sc SignedCommand) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/slack/commands", strings.NewReader(sc.Body))
 	if err != nil {
-		return "", 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("X-Slack-Signature", slackbot.Sign(c.Secret, ts, []byte(body)))
+	req.Header.Set("X-Slack-Request-Timestamp", sc.Timestamp)
+	req.Header.Set("X-Slack-Signature", sc.Signature)
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	start := time.Now()
 	r, err := hc.Do(req)
 	if err != nil {
-		return "", time.Since(start), fmt.Errorf("%s %s: %w", command, text, err)
+		return 0, "", err
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	_ = r.Body.Close()
-	took := time.Since(start)
 	if err != nil {
-		return "", took, fmt.Errorf("%s %s: %w", command, text, err)
+		return r.StatusCode, "", err
 	}
 	if r.StatusCode != http.StatusOK {
-		return "", took, fmt.Errorf("%s %s: HTTP %d: %.200s", command, text, r.StatusCode, raw)
+		return r.StatusCode, string(raw), nil
 	}
 	var answer slackbot.Response
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return "", took, fmt.Errorf("%s %s: answer %.200q: %w", command, text, raw, err)
+		return r.StatusCode, "", fmt.Errorf("answer %.200q: %w", raw, err)
 	}
-	return answer.Text, took, nil
+	return r.StatusCode, answer.Text, nil
 }
 
 // SoakOptions says how long and how fast to soak.
