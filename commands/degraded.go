@@ -113,6 +113,17 @@ func (s *Service) degradedTrigger(ctx context.Context, c *call, p *configs.Plan,
 		zap.String("id", e.ID), zap.String("plan", p.ID), zap.String("site", site.ID), zap.String("by", c.who.ID),
 		zap.Int("messages", len(msgs)), zap.NamedError("cause", cause))
 
+	status := s.sendAllDirect(ctx, e.ID, msgs)
+	return Reply{Text: s.degradedText(p, site, e, msgs, status, jerr), Public: true}
+}
+
+// sendAllDirect sends msgs straight through the notifiers, each on its
+// own, and waits for them within the command's budget: at most
+// degradedWait, and not much past the command's deadline (the store may
+// have used it up finding Redis gone). It returns each message's status:
+// "sent", "FAILED (...)", or "" while still sending (sends go on after
+// the answer, each bounded by degradedSendTimeout).
+func (s *Service) sendAllDirect(ctx context.Context, id string, msgs []notify.Message) []string {
 	results := make(chan sendResult, len(msgs))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), degradedSendTimeout)
 	var all sync.WaitGroup
@@ -124,17 +135,13 @@ func (s *Service) degradedTrigger(ctx context.Context, c *call, p *configs.Plan,
 			defer all.Done()
 			err := s.sendDirect(sctx, m)
 			if err != nil {
-				s.log.Error("degraded send failed", zap.String("id", e.ID), zap.String("key", m.Key), zap.String("channel", m.Channel),
+				s.log.Error("degraded send failed", zap.String("id", id), zap.String("key", m.Key), zap.String("channel", m.Channel),
 					zap.String("to", m.To), zap.String("site", m.Site), zap.Error(err))
 			}
 			results <- sendResult{i, err}
 		}()
 	}
 	go func() { all.Wait(); cancel() }()
-
-	// Wait for the sends within the command's budget: at most
-	// degradedWait, and not much past the command's deadline (the store
-	// may have used it up finding Redis gone).
 	wait := degradedWait
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl)+250*time.Millisecond)
@@ -154,7 +161,7 @@ collect:
 			break collect
 		}
 	}
-	return Reply{Text: s.degradedText(p, site, e, msgs, status, jerr), Public: true}
+	return status
 }
 
 // sendDirect delivers m through the direct notifier, trying again (with a

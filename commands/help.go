@@ -47,8 +47,15 @@ func (s *Service) help(ctx context.Context, c *call) Reply {
 	case PlatformSMS:
 		// HELP from someone in an open roll call is a call for help, not
 		// a question about muster.
-		if _, _, err := s.st.RollCallEntry(ctx, 0, c.who.ID); err == nil {
+		_, _, err := s.st.RollCallEntry(ctx, 0, c.who.ID)
+		if err == nil {
 			return s.rollcallAnswer(ctx, c, c.args, store.AnswerHelp)
+		}
+		if s.degradedOn(ctx, err, false) {
+			// Records are unavailable: whether this is an answer to a
+			// roll call cannot be known, so it is taken as a call for
+			// help (journaled, and paged directly).
+			return s.degradedAnswer(ctx, c, store.AnswerHelp, c.rest(c.args, 0), err)
 		}
 		if t, ok := s.activeSession(ctx, c.who.ID); ok {
 			return s.checkinHelp(ctx, c, t)

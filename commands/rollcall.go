@@ -82,6 +82,9 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	}
 	note := c.rest(args, i)
 	overrides, err := s.st.Overrides(ctx)
+	if s.degradedOn(ctx, err, drill) {
+		return s.degradedRollCall(ctx, c, sites, note, err)
+	}
 	if err != nil {
 		return s.failErr(err, "the roll call")
 	}
@@ -119,6 +122,11 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	}
 	in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, To: c.who.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
 	num, _, err := s.st.StartRollCall(ctx, in)
+	if s.degradedOn(ctx, err, drill) {
+		// It may have been written all the same (a reply lost to a
+		// timeout): a roll call asked twice beats one never asked.
+		return s.degradedRollCall(ctx, c, sites, note, err)
+	}
 	if err != nil {
 		return s.failErr(err, "the roll call")
 	}
@@ -145,17 +153,24 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 		return fail("Usage: /rollcall safe [R-n]. To say what is wrong: /rollcall help [R-n] <text>.")
 	}
 	a := store.RollCallAnswer{Num: num, Person: c.who.ID, Answer: answer, Note: note}
+	drill := false // unknown for a safe, whose roll call is not read first
 	if answer == store.AnswerHelp {
 		// The incident and its pages go in the answer's own script; they
 		// need the person's site, read first.
 		rn, t, err := s.st.RollCallEntry(ctx, num, c.who.ID)
+		if num == 0 && s.degradedOn(ctx, err, false) {
+			return s.degradedAnswer(ctx, c, answer, note, err)
+		}
 		if err != nil {
 			return s.rollcallRefusal(err, num)
 		}
-		a.Num = rn
+		a.Num, drill = rn, t.Drill > 0
 		a.Incident, a.Messages = s.helpIncident(ctx, c.who, t.Site, store.FormatID("R", rn), note, t.Drill > 0, false)
 	}
 	res, err := s.st.AnswerRollCall(ctx, a)
+	if num == 0 && s.degradedOn(ctx, err, drill) {
+		return s.degradedAnswer(ctx, c, answer, note, err)
+	}
 	if err != nil {
 		return s.rollcallRefusal(err, num)
 	}

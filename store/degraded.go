@@ -36,6 +36,12 @@ type DegradedActivation struct {
 	Sent []DegradedSend `json:"sent"`
 	// Host is the process that wrote the entry, for people reading it.
 	Host string `json:"host,omitempty"`
+	// RollCall, when set, makes the entry a roll call started in degraded
+	// mode instead of an activation (Plan and Tasks are then empty).
+	RollCall *DegradedRollCall `json:"rollcall,omitempty"`
+	// Answer, when set, makes the entry a roll-call answer received by
+	// SMS in degraded mode.
+	Answer *DegradedAnswer `json:"answer,omitempty"`
 }
 
 // DegradedTask is one task of a degraded activation, assigned from the
@@ -84,7 +90,13 @@ var degradedScript = loadScript("degraded_replay")
 // degraded mode, and the audit events, in one script with a SET NX marker
 // for the entry's id, so replaying it again, from any replica, writes
 // nothing and returns the activation written the first time.
+//
+// An entry holding a roll call or a roll-call answer is recorded likewise,
+// once (see replayDegradedRollCall).
 func (s *Store) ReplayDegraded(ctx context.Context, d DegradedActivation) (ReplayResult, error) {
+	if d.ID != "" && (d.RollCall != nil || d.Answer != nil) {
+		return s.replayDegradedRollCall(ctx, d)
+	}
 	if d.ID == "" || d.Plan == "" || d.Site == "" {
 		return ReplayResult{}, fmt.Errorf("replay degraded activation %q: id, plan and site are required", d.ID)
 	}

@@ -39,6 +39,8 @@ type eventData struct {
 	Task     string `json:"task"`
 	Name     string `json:"name"`
 	Incident any    `json:"incident"`
+	// RollCall is the R-n of a roll-call answer.
+	RollCall string `json:"rollcall"`
 	// Degraded names the journal entry of a record made in degraded
 	// mode; Sent says what went out directly then; At, TriggeredAt and
 	// AckedAt are when it happened (ms), before it was recorded.
@@ -207,6 +209,19 @@ func (e *AuditEvent) IncidentLine() (ref string, t TimelineEntry, ok bool) {
 		}
 		return e.Subject, tl[0], true
 	}
+	if e.Kind == "rollcall.help" {
+		// The sev1 incident a HELP in a roll call raised, with it.
+		d := e.data()
+		inc := fmt.Sprint(d.Incident)
+		if d.Incident == nil || inc == "" || d.RollCall == "" {
+			return "", TimelineEntry{}, false
+		}
+		text := "Raised by a HELP in roll call " + d.RollCall
+		if d.Degraded != "" {
+			text += " (sent by SMS in degraded mode, journal " + d.Degraded + ")"
+		}
+		return "INC-" + strings.TrimPrefix(inc, "INC-"), TimelineEntry{At: e.At, Actor: e.Actor, Kind: "rollcall", Text: text}, true
+	}
 	if e.Kind != "plan.triggered" && e.Kind != "drill.started" {
 		return "", TimelineEntry{}, false
 	}
@@ -249,7 +264,8 @@ func RecordTimeline(ref string, history map[string][]AuditEvent) []TimelineEntry
 		}
 	case strings.HasPrefix(ref, "INC-"):
 		for subject, evs := range history {
-			if !strings.HasPrefix(subject, "A-") {
+			// Plans triggered on it (A-n), a HELP in a roll call (T-n).
+			if !strings.HasPrefix(subject, "A-") && !strings.HasPrefix(subject, "T-") {
 				continue
 			}
 			for _, e := range evs {

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// DegradedRollCall is a roll call that degraded mode started while Redis
+// was unreachable: the question went out by SMS straight through the
+// notifiers to everyone on duty by the config's rotations. It rides in a
+// journal entry (DegradedActivation.RollCall); the JSON names are the
+// journal's file format: keep them stable.
+type DegradedRollCall struct {
+	Sites  []string         `json:"sites"`
+	By     string           `json:"by"`
+	Note   string           `json:"note,omitempty"`
+	Policy string           `json:"policy,omitempty"`
+	People []RollCallMember `json:"people"`
+	// Messages go out when it is recorded (the tally cards); their text
+	// may hold IDPlaceholder for R-n.
+	Messages []OutMessage `json:"messages,omitempty"`
+}
+
+// DegradedAnswer is a SAFE or HELP that a person sent by SMS while Redis
+// was unreachable, journalled by the process that received it
+// (DegradedActivation.Answer). It is recorded in the newest open roll call
+// that asked the person and had started when they answered, at the time
+// they answered.
+type DegradedAnswer struct {
+	Person string `json:"person"`
+	Answer string `json:"answer"` // AnswerSafe or AnswerHelp
+	Note   string `json:"note,omitempty"`
+	// Category and Text, for a help, are the sev1 incident recorded with
+	// it (Text may hold IDPlaceholder for R-n).
+	Category string `json:"category,omitempty"`
+	Text     string `json:"text,omitempty"`
+}
+
+var rollcallDegradedScript = loadScript("rollcall_degraded")
+
+// replayDegradedRollCall records a journal entry that holds a roll call or
+// an answer, once (a marker per entry id). Activation in the result is the
+// R-n, or "pending" for an answer whose roll call is not recorded yet (it
+// waits for it in Redis).
+func (s *Store) replayDegradedRollCall(ctx context.Context, d DegradedActivation) (ReplayResult, error) {
+	var kind string
+	var body map[string]any
+	var data string
+	switch {
+	case d.RollCall != nil:
+		rc := d.RollCall
+		if len(rc.Sites) == 0 || rc.By == "" {
+			return ReplayResult{}, fmt.Errorf("replay degraded roll call %q: sites and by are required", d.ID)
+		}
+		people := rc.People
+		if people == nil {
+			people = []RollCallMember{}
+		}
+		msgs := rc.Messages
+		if msgs == nil {
+			msgs = []OutMessage{}
+		}
+		kind = "rollcall"
+		body = map[string]any{"at": ms(d.At), "sites": strings.Join(rc.Sites, ","), "by": rc.By, "note": rc.Note,
+			"policy": rc.Policy, "people": people, "messages": msgs}
+		data = auditData(map[string]any{"sites": rc.Sites, "note": rc.Note, "drill": false, "people": len(rc.People),
+			"degraded": d.ID, "started_at": ms(d.At), "host": d.Host, "sent": sentText(d.Sent, -1)})
+	case d.Answer != nil:
+		a := d.Answer
+		if a.Person == "" || (a.Answer != AnswerSafe && a.Answer != AnswerHelp) {
+			return ReplayResult{}, fmt.Errorf("replay degraded answer %q: a person and safe or help are required", d.ID)
+		}
+		kind = "answer"
+		body = map[string]any{"at": ms(d.At), "person": a.Person, "answer": a.Answer, "note": a.Note,
+			"category": a.Category, "text": a.Text}
+		data = "{}"
+	default:
+		return ReplayResult{}, fmt.Errorf("replay degraded entry %q: neither a roll call nor an answer", d.ID)
+	}
+	v, err := s.run(ctx, rollcallDegradedScript, ms(s.now()), kind, d.ID, mustJSON(body), data)
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay degraded %s %s: %w", kind, d.ID, err)
+	}
+	res, _ := v.([]any)
+	if len(res) < 2 {
+		return ReplayResult{}, unavailable(fmt.Errorf("replay degraded %s %s: unexpected reply %v", kind, d.ID, v))
+	}
+	out := ReplayResult{Fresh: toInt(res[0]) == 1, Activation: toString(res[1])}
+	if !out.Fresh && out.Activation != "pending" && !strings.HasPrefix(out.Activation, "R-") {
+		return out, fmt.Errorf("replay degraded %s %s: %w", kind, d.ID, ErrReplayStuck)
+	}
+	return out, nil
+}

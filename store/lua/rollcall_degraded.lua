@@ -1,0 +1,126 @@
+-- Record what degraded mode did for roll calls while Redis was unreachable
+-- (store/journal): a roll call started by SMS, or one person's SMS answer
+-- (SAFE or HELP) that the process answering it journalled. Each journal
+-- entry is written once: a marker per entry id (SET NX, kept forever)
+-- makes a second replay, from this process or another replica, a no-op.
+-- Answers are journalled by whichever process received the SMS, so an
+-- answer may be replayed before the roll call it answers (another
+-- process's journal): such an answer waits in rollcall:degraded:answers
+-- (scored by when it was given) and the roll call's replay takes it. An
+-- answer is recorded at the time it was given, and never over a later one.
+-- ARGV: now, kind ('rollcall' | 'answer'), journal entry id, entry JSON,
+--       audit data JSON
+--   rollcall: {at, sites, by, note, policy, people: [{person, site}],
+--              messages (tally cards; text may hold the id placeholder)}
+--   answer:   {at, person, answer, note, category, text (HELP's incident
+--              text; the placeholder stands for R-n)}
+-- Returns {1 fresh | 0 replayed before, R-n (or 'pending': the answer
+-- waits for its roll call)}.
+local now, kind, jid = ARGV[1], ARGV[2], ARGV[3]
+local d = cjson.decode(ARGV[4])
+local mk = P .. 'degraded:' .. jid
+if not redis.call('SET', mk, 'replaying', 'NX') then
+  return {0, redis.call('GET', mk) or ''}
+end
+local pend = P .. 'rollcall:degraded:answers'
+
+-- apply records answer a as its person's in open roll call rn (their
+-- question is task tn), with its incident for a help. It returns 1 when
+-- recorded, 0 when the person had already given that answer or a later
+-- one.
+local function apply(rn, tn, a)
+  local rk = P .. 'rollcall:' .. rn
+  local rid = 'R-' .. rn
+  local tk = P .. 'task:' .. tn
+  local t = redis.call('HMGET', tk, 'status', 'site', 'accounted_at', 'acked_at')
+  local before = t[1]
+  if before == a.answer then return 0 end
+  if t[4] and t[4] ~= '' and tonumber(t[4]) > tonumber(a.at) then return 0 end
+  if before == 'safe' or before == 'help' then redis.call('HINCRBY', rk, before, -1) end
+  redis.call('HINCRBY', rk, a.answer, 1)
+  redis.call('HSET', tk, 'status', a.answer, 'acked_by', a.person, 'acked_at', a.at, 'ack_note', a.note or '')
+  if not t[3] or t[3] == '' then redis.call('HSET', tk, 'accounted_at', a.at) end
+  redis.call('ZREM', P .. 'timers', tn)
+  redis.call('ZREM', P .. 'rollcall:open:' .. a.person, tn)
+  local data = {rollcall = rid, note = a.note or '', before = before, degraded = a.id, answered_at = a.at}
+  if a.answer == 'help' then
+    local text = fillid(a.text or '', rid)
+    local inc = raise(now, t[2] or '', a.category, 'sev1', a.person, text,
+      cjson.encode({site = t[2] or '', category = a.category, severity = 'sev1', text = text, degraded = a.id}))
+    local ik = P .. 'incident:' .. inc
+    redis.call('HSET', ik, 'rollcall', rid)
+    timeline(ik .. ':timeline', now, a.person, 'rollcall',
+      'Raised by a HELP in roll call ' .. rid .. ' (sent by SMS in degraded mode, journal ' .. a.id .. ')')
+    redis.call('HSET', tk, 'incident', inc)
+    data.incident = 'INC-' .. inc
+  end
+  audit(now, 'rollcall.' .. a.answer, a.person, 'T-' .. tn, cjson.encode(data))
+  changed('T-' .. tn)
+  return 1
+end
+
+if kind == 'answer' then
+  d.id = jid
+  -- The newest open roll call that asked the person and had started when
+  -- they answered.
+  local best, btn = 0, nil
+  for _, n in ipairs(redis.call('SMEMBERS', P .. 'rollcalls:open')) do
+    local rk = P .. 'rollcall:' .. n
+    local tn = redis.call('HGET', rk .. ':people', d.person)
+    local created = tonumber(redis.call('HGET', rk, 'created') or '0')
+    if tn and created <= tonumber(d.at) and tonumber(n) > best then best, btn = tonumber(n), tn end
+  end
+  local rid = 'pending'
+  if best > 0 then
+    rid = 'R-' .. best
+    apply(best, btn, d)
+    changed(rid)
+  else
+    redis.call('ZADD', pend, d.at, cjson.encode(d))
+  end
+  redis.call('SET', mk, rid)
+  return {1, rid}
+end
+
+local rn = redis.call('INCR', P .. 'seq:rollcall')
+local rid = 'R-' .. rn
+local rk = P .. 'rollcall:' .. rn
+local pk = rk .. ':people'
+redis.call('HSET', rk, 'id', rid, 'num', rn, 'sites', d.sites, 'by', d.by, 'note', d.note or '',
+  'drill', '', 'policy', d.policy or '', 'status', 'open', 'created', d.at,
+  'total', 0, 'safe', 0, 'help', 0, 'degraded', jid)
+redis.call('ZADD', P .. 'rollcalls', rn, rn)
+redis.call('SADD', P .. 'rollcalls:open', rn)
+audit(now, 'rollcall.started', d.by, rid, ARGV[5])
+local added = 0
+for _, p in ipairs(d.people) do
+  if redis.call('HEXISTS', pk, p.person) == 0 then
+    local tn = redis.call('INCR', P .. 'seq:task')
+    -- The question went out by SMS; whoever has not answered is asked
+    -- again on every channel now (step 0 due now), then escalates.
+    redis.call('HSET', P .. 'task:' .. tn, 'id', 'T-' .. tn, 'num', tn, 'kind', 'rollcall', 'ref', rid,
+      'title', 'Roll call ' .. rid, 'policy', d.policy or '', 'site', p.site, 'assignee', p.person,
+      'assignees', p.person, 'status', 'open', 'step', 0, 'due', now, 'created', d.at, 'drill', '', 'degraded', jid)
+    redis.call('HSET', pk, p.person, tn)
+    redis.call('ZADD', P .. 'timers', now, tn)
+    redis.call('ZADD', P .. 'rollcall:open:' .. p.person, rn, tn)
+    audit(now, 'rollcall.asked', d.by, 'T-' .. tn, cjson.encode({rollcall = rid, person = p.person, site = p.site,
+      note = 'on duty (asked by SMS in degraded mode)', degraded = jid, at = d.at}))
+    added = added + 1
+  end
+end
+redis.call('HSET', rk, 'total', added)
+-- Answers replayed before this roll call, given since it started.
+for _, raw in ipairs(redis.call('ZRANGEBYSCORE', pend, d.at, '+inf')) do
+  local a = cjson.decode(raw)
+  local tn = redis.call('HGET', pk, a.person)
+  if tn then
+    apply(rn, tn, a)
+    redis.call('ZREM', pend, raw)
+  end
+end
+for _, m in ipairs(d.messages or {}) do enqueue(m, now, rid) end
+redis.call('SET', mk, rid)
+changed(rid)
+wake(now)
+return {1, rid}
