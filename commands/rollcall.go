@@ -198,7 +198,12 @@ func (s *Service) helpIncident(ctx context.Context, who *configs.Person, site, r
 		text = notify.DrillPrefix + text
 	}
 	in := &store.NewIncident{Site: site, Category: s.cfg().HelpCategory(lone), Severity: "sev1", Reporter: who.ID, Text: text}
-	page := fmt.Sprintf("HELP: %s at %s. %s sev1 raised: /incident show %s", text, s.siteName(site), store.IDPlaceholder, store.IDPlaceholder)
+	page := fmt.Sprintf("HELP: %s at %s. %s sev1 raised: /incident show %s", strings.TrimPrefix(text, notify.DrillPrefix), s.siteName(site), store.IDPlaceholder, store.IDPlaceholder)
+	if drill {
+		// A drill's incident: every message of it starts "DRILL —".
+		page = notify.DrillPrefix + page
+		in.Drill = true
+	}
 	msgs := []store.OutMessage{{Channel: notify.Chat, Site: site, Kind: "incident", Text: text, Drill: flagStr(drill)}}
 	overrides, err := s.st.Overrides(ctx)
 	if err != nil {

@@ -43,6 +43,9 @@ type Incident struct {
 	Summary    string
 	Activation string // A-n the incident triggered, if any
 	Hold       bool   // legal hold: never pruned
+	// Drill marks an incident a drill raised (a HELP in a roll-call
+	// drill): its text starts "DRILL —"; it is no real emergency.
+	Drill bool
 }
 
 // ID is the human id, INC-42.
@@ -62,6 +65,8 @@ type NewIncident struct {
 	// Obligations are the clocks the incident starts (the config's
 	// obligations it matches).
 	Obligations []ObligationClock
+	// Drill: raised in a drill (set by AnswerRollCall).
+	Drill bool
 }
 
 var (
@@ -263,6 +268,7 @@ func incidentFromHash(m map[string]string) *Incident {
 		AckedBy: m["acked_by"], AckedAt: fromMS(toInt(m["acked_at"])),
 		ResolvedBy: m["resolved_by"], ResolvedAt: fromMS(toInt(m["resolved_at"])),
 		Summary: m["summary"], Activation: m["activation"], Hold: m["hold"] == "1",
+		Drill: m["drill"] == "1",
 	}
 }
 

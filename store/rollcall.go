@@ -184,8 +184,8 @@ func (s *Store) AnswerRollCall(ctx context.Context, a RollCallAnswer) (*RollCall
 	inc := ""
 	if a.Incident != nil {
 		in := a.Incident
-		inc = mustJSON(map[string]string{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
-			"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text})})
+		inc = mustJSON(map[string]string{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text, "drill": flag(in.Drill),
+			"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text, "drill": in.Drill})})
 	}
 	v, err := s.run(ctx, rollcallAnswerScript, ms(s.now()), a.Num, a.Person, a.Answer, a.Note, inc, outJSON(a.Messages))
 	if err != nil {

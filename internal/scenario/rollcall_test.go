@@ -191,3 +191,39 @@ func TestRollCallDrill(t *testing.T) {
 		t.Errorf("a supervisor started a drill: %s", r.Text)
 	}
 }
+
+// A HELP in a roll-call drill raises a drill incident, not a real
+// emergency: it is marked a drill, its text and every message about it
+// (the site's incident card, the pages to the supervisor and control)
+// start "DRILL —".
+func TestRollCallDrillHelpIsADrillIncident(t *testing.T) {
+	h := scenario.New(t)
+	h.As("jonah").MustDo("/drill start rollcall @harbour")
+	h.Advance(time.Minute)
+	h.Out.Take()
+	r := h.As("amara").MustDo("/rollcall help casualty role-play")
+	if !strings.Contains(r.Text, "INC-1") {
+		t.Fatalf("drill HELP: %q", r.Text)
+	}
+	inc, err := h.Store.Incident(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inc.Drill || !strings.HasPrefix(inc.Text, notify.DrillPrefix) || inc.Severity != "sev1" {
+		t.Errorf("drill HELP's incident: %+v", inc)
+	}
+	h.Settle()
+	msgs := h.Out.Messages()
+	var pages int
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.Text, notify.DrillPrefix) && m.Channel != notify.Voice {
+			t.Errorf("drill message without the prefix: %s %s%s: %s", m.Channel, m.To, m.Site, m.Text)
+		}
+		if strings.Contains(m.Text, "HELP: Amara Okafor needs help (R-1): casualty role-play") {
+			pages++
+		}
+	}
+	if pages == 0 {
+		t.Errorf("nobody was paged for the drill HELP:\n%s", h.Out.Dump())
+	}
+}

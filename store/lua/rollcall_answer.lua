@@ -56,6 +56,7 @@ if ARGV[6] ~= '' then
   inc = raise(now, i.site, i.category, i.severity, actor, i.text, i.data)
   local ik = P .. 'incident:' .. inc
   redis.call('HSET', ik, 'rollcall', rid)
+  if i.drill == '1' then redis.call('HSET', ik, 'drill', '1') end
   timeline(ik .. ':timeline', now, actor, 'rollcall', 'Raised by a HELP in roll call ' .. rid)
   redis.call('HSET', tk, 'incident', inc)
   for _, m in ipairs(cjson.decode(ARGV[7])) do enqueue(m, now, 'INC-' .. inc) end
