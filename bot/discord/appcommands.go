@@ -38,6 +38,8 @@ type optSpec struct {
 	kind       optKind
 	// choices lists the allowed values; nil means free input.
 	choices func(*configs.Config) []string
+	// keyword, when set, is written before the value: for 4h.
+	keyword string
 	// channelSite: when not given, the site of the channel the command
 	// was typed in, written out (the command would default to it anyway;
 	// written out, a note that starts with @ cannot be taken for a site).
@@ -202,6 +204,7 @@ var commandSpecs = []cmdSpec{
 	{name: "checkin", desc: "Lone-worker check-ins", subs: []subSpec{
 		{name: "start", word: "start", desc: "Start timed check-ins while you work alone", opts: []optSpec{
 			{name: "every", desc: "How often, e.g. 15m", required: true},
+			{name: "for", desc: "How long, e.g. 4h (default: until your shift ends)", keyword: "for"},
 			{name: "site", desc: "Site (default: where you are on duty)", kind: optSite, choices: sites},
 			{name: "note", desc: "Where you are, what you are doing", kind: optText}}},
 		{name: "in", word: "in", desc: "Check in"},
@@ -336,6 +339,9 @@ func commandLine(d discordgo.ApplicationCommandInteractionData, site string) (li
 		case optFlag:
 			words = append(words, "--"+o.name, quoteIfNeeded(v, true))
 		default:
+			if o.keyword != "" {
+				words = append(words, o.keyword)
+			}
 			words = append(words, quoteIfNeeded(v, o.kind == optText))
 		}
 	}

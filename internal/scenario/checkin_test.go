@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/scenario"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
@@ -157,4 +158,34 @@ func TestLoneWorkerSessionForOutlivesShift(t *testing.T) {
 		t.Errorf("check-in after 22:00: %+v", r)
 	}
 	h.ExpectSent(notify.Chat, "amara", "have ended")
+}
+
+// The Check in button on Slack: Amara misses a check-in, her reminder
+// card in her DMs carries Check in; pressing it records the check-in and
+// stops the escalation (no call, nobody told). The button stays while
+// the session runs: pressing it again is the next check-in.
+func TestLoneWorkerCheckInButton(t *testing.T) {
+	s := scenario.NewSlack(t)
+	if ans := s.Slash("U0AMARA", "C0HARBOUR", "/checkin", "start 15m @harbour north fence"); ans.Status != 200 || !strings.Contains(ans.Text, "Check-ins L-1 started") {
+		t.Fatalf("start: %d %q", ans.Status, ans.Text)
+	}
+	s.Advance(15 * time.Minute)
+	s.ExpectSent(notify.SMS, "amara", "Check-in missed (L-1")
+	s.Deliver()
+	card := s.Card("T-1", "DU0AMARA")
+	if !strings.Contains(string(card.Blocks), slackbot.ActionCheckin) {
+		t.Fatalf("the reminder card has no Check in button: %s", card.Blocks)
+	}
+	s.Out.Take()
+	s.Advance(time.Minute)
+	r := s.Click("U0AMARA", "DU0AMARA", slackbot.ActionCheckin, "L-1")
+	if !strings.Contains(r.Text, "Checked in, Amara Okafor (L-1)") || !strings.Contains(r.Text, "escalation stopped") {
+		t.Fatalf("Check in button: %+v", r)
+	}
+	s.Advance(10 * time.Minute) // past lone_worker.grace: the call would have gone
+	for _, m := range s.Out.Messages() {
+		if m.Channel == notify.Voice || strings.Contains(m.Text, "missed a check-in") {
+			t.Errorf("escalated after the Check in button: %s %s: %s", m.Channel, m.To, m.Text)
+		}
+	}
 }
