@@ -395,6 +395,34 @@ func TestHostileInputs(t *testing.T) {
 					t.Errorf("a SAFE changed incidents or activations: %+v", after)
 				}
 			}},
+		// ---- lone-worker check-ins (Hugo, in control at Harbour Point)
+		{name: "console: a check-in interval that is shell text", answer: []string{"is not a check-in interval", "/checkin start 15m"},
+			send: consoleLine("hugo", "/checkin start $(reboot) "+sqlShell)},
+		{name: "console: a session length that is SQL", answer: []string{"is not a session length"},
+			send: consoleLine("hugo", "/checkin start 15m for 1h';DROP")},
+		{name: "sms: OK from someone with no check-ins", status: http.StatusOK, answer: []string{"no check-ins running", "/checkin start"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return serve(f, f.TwilioRequest("/twilio/sms", f.InboundSMS("+447700900108", "OK")))
+			}},
+		{name: "slack: check-ins with markup in the note", status: http.StatusOK,
+			answer: []string{"Check-ins L-1 started for Hugo Brennan"}, not: []string{"<!channel>"},
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return slackSlash(f, "U0HUGO", harbourSlack, "/checkin", "start 15m @harbour "+injection)
+			},
+			change: func(t *testing.T, f *scenario.Front, before, after scenario.Snapshot) {
+				if len(after.Tasks) != len(before.Tasks)+1 || after.Incidents != before.Incidents {
+					t.Errorf("check-ins wrote %d tasks and %d incidents, want one session", len(after.Tasks)-len(before.Tasks), after.Incidents-before.Incidents)
+				}
+				// The note is kept as typed: it goes out only escaped, in
+				// a missed check-in's escalation.
+				if ws, err := f.Store.ActiveLoneWorkers(context.Background()); err != nil || len(ws) != 1 || ws[0].Note != injection {
+					t.Errorf("lone workers after the start: %+v, %v", ws, err)
+				}
+			}},
+		{name: "slack: Check in button value muster never wrote", status: http.StatusOK,
+			send: func(t *testing.T, f *scenario.Front) (int, string) {
+				return serve(f, f.SlackRequest("/slack/interactions", clickBody(f, "U0HUGO", harbourSlack, slackbot.ActionCheckin, "L-1<script>"), scenario.FormType))
+			}},
 		{name: "console: notified with an obligation that is markup", answer: []string{"INC-1 has no obligation", "/incident show INC-1"},
 			send: consoleLine("amara", "/incident notified INC-1 <script>alert(1)</script> "+injection)},
 		{name: "console: send to a contact that is shell text", answer: []string{"Unknown contact", "police"},
