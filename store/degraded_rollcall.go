@@ -26,7 +26,8 @@ type DegradedRollCall struct {
 // was unreachable, journalled by the process that received it
 // (DegradedActivation.Answer). It is recorded in the newest open roll call
 // that asked the person and had started when they answered, at the time
-// they answered.
+// they answered. A help with no such roll call recorded yet raises its
+// sev1 at once (at the entry's Site), linked when the roll call comes.
 type DegradedAnswer struct {
 	Person string `json:"person"`
 	Answer string `json:"answer"` // AnswerSafe or AnswerHelp
@@ -73,7 +74,7 @@ func (s *Store) replayDegradedRollCall(ctx context.Context, d DegradedActivation
 		}
 		kind = "answer"
 		body = map[string]any{"at": ms(d.At), "person": a.Person, "answer": a.Answer, "note": a.Note,
-			"category": a.Category, "text": a.Text}
+			"category": a.Category, "text": a.Text, "site": d.Site}
 		data = "{}"
 	default:
 		return ReplayResult{}, fmt.Errorf("replay degraded entry %q: neither a roll call nor an answer", d.ID)

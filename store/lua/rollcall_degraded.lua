@@ -12,8 +12,12 @@
 --       audit data JSON
 --   rollcall: {at, sites, by, note, policy, people: [{person, site}],
 --              messages (tally cards; text may hold the id placeholder)}
---   answer:   {at, person, answer, note, category, text (HELP's incident
---              text; the placeholder stands for R-n)}
+--   answer:   {at, person, answer, note, category, site (where they are on
+--              duty), text (HELP's incident text; the placeholder stands
+--              for R-n)}
+-- A HELP replayed before any roll call it could answer raises its sev1 at
+-- once (a call for help never waits on another process's journal); the
+-- roll call's replay then links it.
 -- Returns {1 fresh | 0 replayed before, R-n (or 'pending': the answer
 -- waits for its roll call)}.
 local now, kind, jid = ARGV[1], ARGV[2], ARGV[3]
@@ -44,9 +48,13 @@ local function apply(rn, tn, a)
   redis.call('ZREM', P .. 'rollcall:open:' .. a.person, tn)
   local data = {rollcall = rid, note = a.note or '', before = before, degraded = a.id, answered_at = a.at}
   if a.answer == 'help' then
-    local text = fillid(a.text or '', rid)
-    local inc = raise(now, t[2] or '', a.category, 'sev1', a.person, text,
-      cjson.encode({site = t[2] or '', category = a.category, severity = 'sev1', text = text, degraded = a.id}))
+    -- Raised when the answer was replayed before its roll call, or now.
+    local inc = tonumber(a.incident or 0) or 0
+    if inc == 0 then
+      local text = fillid(a.text or '', rid)
+      inc = raise(now, t[2] or '', a.category, 'sev1', a.person, text,
+        cjson.encode({site = t[2] or '', category = a.category, severity = 'sev1', text = text, degraded = a.id}))
+    end
     local ik = P .. 'incident:' .. inc
     redis.call('HSET', ik, 'rollcall', rid)
     timeline(ik .. ':timeline', now, a.person, 'rollcall',
@@ -76,6 +84,13 @@ if kind == 'answer' then
     apply(best, btn, d)
     changed(rid)
   else
+    if d.answer == 'help' then
+      -- A call for help is never left out of the records: its sev1 is
+      -- raised now, and linked to the roll call if one is replayed later.
+      local text = fillid(d.text or '', 'by SMS in degraded mode')
+      d.incident = raise(now, d.site or '', d.category, 'sev1', d.person, text,
+        cjson.encode({site = d.site or '', category = d.category, severity = 'sev1', text = text, degraded = jid}))
+    end
     redis.call('ZADD', pend, d.at, cjson.encode(d))
   end
   redis.call('SET', mk, rid)

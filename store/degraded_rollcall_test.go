@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muster-ops/muster/internal/storetest"
+	"github.com/muster-ops/muster/store"
+)
+
+// A HELP journalled during an outage whose roll call is in another
+// process's journal, replayed first: its sev1 is raised at once (a call
+// for help never waits), and the roll call's replay links it rather than
+// raising a second one. Replaying either again writes nothing.
+func TestDegradedHelpBeforeItsRollCall(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	now := t0.Add(10 * time.Minute)
+	st := storetest.Open(t, func() time.Time { return now })
+	help := store.DegradedActivation{ID: "dg-help-1", At: t0.Add(time.Minute), By: "amara", Site: "harbour",
+		Answer: &store.DegradedAnswer{Person: "amara", Answer: store.AnswerHelp, Note: "stuck in the lift", Category: "injury",
+			Text: "Amara Okafor needs help (" + store.IDPlaceholder + "): stuck in the lift"}}
+	rc := store.DegradedActivation{ID: "dg-rc-1", At: t0, By: "farid", RollCall: &store.DegradedRollCall{Sites: []string{"harbour"}, By: "farid",
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "hugo", Site: "harbour"}}}}
+
+	res, err := st.ReplayDegraded(ctx, help)
+	if err != nil || !res.Fresh || res.Activation != "pending" {
+		t.Fatalf("HELP replayed first = %+v, %v", res, err)
+	}
+	inc, err := st.Incident(ctx, 1)
+	if err != nil {
+		t.Fatalf("no incident for the HELP: %v", err)
+	}
+	if inc.Severity != "sev1" || inc.Site != "harbour" || !strings.Contains(inc.Text, "needs help (by SMS in degraded mode): stuck in the lift") {
+		t.Errorf("incident = %+v", inc)
+	}
+	if res, err := st.ReplayDegraded(ctx, rc); err != nil || !res.Fresh || res.Activation != "R-1" {
+		t.Fatalf("roll call replay = %+v, %v", res, err)
+	}
+	for _, e := range []store.DegradedActivation{help, rc} {
+		if res, err := st.ReplayDegraded(ctx, e); err != nil || res.Fresh {
+			t.Fatalf("second replay of %s = %+v, %v", e.ID, res, err)
+		}
+	}
+	r, err := st.RollCall(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Total != 2 || r.Help != 1 || r.Safe != 0 {
+		t.Errorf("R-1 = %+v", r)
+	}
+	people, err := st.RollCallPeople(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range people {
+		if p.Person == "amara" && (p.Status != store.AnswerHelp || p.Incident != 1 || !p.Answered.Equal(help.At)) {
+			t.Errorf("amara in R-1 = %+v", p)
+		}
+	}
+	if n, err := st.Client().Get(ctx, st.Key("seq", "incident")).Int64(); err != nil || n != 1 {
+		t.Errorf("%d incidents, want the one HELP's (%v)", n, err)
+	}
+	if v := storetest.SealAndVerify(t, st); !v.OK() {
+		t.Fatalf("audit verify: %v", v.Problem)
+	}
+}
