@@ -118,7 +118,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 
 // checkIn records a check-in.
 func (s *Service) checkIn(ctx context.Context, c *call) Reply {
-	res, err := s.st.CheckIn(ctx, c.who.ID, c.who.ID)
+	res, err := s.st.CheckIn(ctx, c.who.ID, c.who.ID, c.req.Surface())
 	if errors.Is(err, store.ErrNoSession) {
 		return fail("You have no check-ins running. Start them with /checkin start <every> [for <duration>] [@site] [note].")
 	}
@@ -181,17 +181,28 @@ func (s *Service) LoneWorkerLines(ws []store.LoneWorker) string {
 	return strings.Join(lines, "\n")
 }
 
-// checkinHelp is SMS HELP from a lone worker: a sev1 incident at once and
-// control (then the supervisor) paged, in one step.
+// checkinHelp is SMS HELP from a lone worker: a sev1 incident at once,
+// linked to their session, and control (then the supervisor) paged, in
+// one step.
 func (s *Service) checkinHelp(ctx context.Context, c *call, t *store.Task) Reply {
 	note := c.rest(c.args, 0)
 	in, msgs := s.helpIncident(ctx, c.who, t.Site, t.Ref, note, t.Drill > 0, true)
-	inc, err := s.st.RaiseIncident(ctx, *in, msgs...)
+	res, err := s.st.CheckinHelp(ctx, c.who.ID, c.req.Surface(), *in, msgs...)
+	if errors.Is(err, store.ErrNoSession) {
+		// The session ended between the look and the help: a help
+		// all the same.
+		inc, rerr := s.st.RaiseIncident(ctx, *in, msgs...)
+		if rerr != nil {
+			return s.failErr(rerr, "your call for help")
+		}
+		res, err = &store.Checked{Incident: inc.Num}, nil
+	}
 	if err != nil {
 		return s.failErr(err, "your call for help")
 	}
+	id := store.FormatID("INC", res.Incident)
 	return Reply{Text: fmt.Sprintf("%s: your call for help is recorded as %s; control is paged. Stay where you are safe; if you can, call the control room.",
-		c.who.Name, inc.ID()), Ref: inc.ID()}
+		c.who.Name, id), Ref: id}
 }
 
 // activeSession is the sender's running lone-worker session, if any.

@@ -41,6 +41,30 @@ type Request struct {
 	// Channel is the platform channel it was typed in, if any; a site's
 	// channel makes that site the default.
 	Channel string
+	// Via says how the command came when it was not typed: ViaButton (a
+	// chat card's button) or ViaVoice (a key pressed on a call). Records
+	// name it (how a person answered a roll call or checked in); it
+	// changes nothing else.
+	Via string
+}
+
+// How a command came when it was not typed (Request.Via).
+const (
+	ViaButton = "button"
+	ViaVoice  = "voice"
+)
+
+// Surface is how the request came as records name it: the platform
+// (slack, discord, console, sms), "voice" for a key pressed on a call,
+// "slack button" for a card's button.
+func (r Request) Surface() string {
+	switch r.Via {
+	case "":
+		return r.Platform
+	case ViaVoice:
+		return ViaVoice
+	}
+	return r.Platform + " " + r.Via
 }
 
 // Reply is muster's answer to a Request.

@@ -152,7 +152,7 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 	if answer == store.AnswerSafe && note != "" && c.req.Platform != PlatformSMS {
 		return fail("Usage: /rollcall safe [R-n]. To say what is wrong: /rollcall help [R-n] <text>.")
 	}
-	a := store.RollCallAnswer{Num: num, Person: c.who.ID, Answer: answer, Note: note}
+	a := store.RollCallAnswer{Num: num, Person: c.who.ID, Answer: answer, Note: note, Channel: c.req.Surface()}
 	drill := false // unknown for a safe, whose roll call is not read first
 	if answer == store.AnswerHelp {
 		// The incident and its pages go in the answer's own script; they

@@ -690,3 +690,58 @@ func TestRewrittenTimelineIsCaught(t *testing.T) {
 		}
 	})
 }
+
+// A roll-call answer is an event in the chain: rewriting who answered, or
+// how, is rewriting a sealed event, and verify names it. The person's
+// timeline (and the roll-call report, which reads the same events) shows
+// what the chain says.
+func TestRewrittenRollCallAnswerIsCaught(t *testing.T) {
+	ctx := context.Background()
+	s, clock := chainStore(t)
+	num, tasks, err := s.StartRollCall(ctx, store.NewRollCall{Sites: []string{"harbour"}, By: "farid", Policy: "rollcall",
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "ben", Site: "harbour"}}})
+	if err != nil || num != 1 || len(tasks) != 2 {
+		t.Fatalf("start: R-%d %v %v", num, tasks, err)
+	}
+	*clock = clock.Add(90 * time.Second)
+	if _, err := s.AnswerRollCall(ctx, store.RollCallAnswer{Person: "amara", Answer: store.AnswerSafe, Channel: "sms"}); err != nil {
+		t.Fatal(err)
+	}
+	*clock = clock.Add(time.Minute)
+	if _, err := s.CheckIn(ctx, "ben", "ben", "slack"); !errors.Is(err, store.ErrNoSession) {
+		t.Fatalf("check-in without a session: %v", err)
+	}
+	if v := verify(t, s); !v.OK() || v.Events != 4 {
+		t.Fatalf("untouched: %v, %d events; want asked x2, started, safe", v.Problem, v.Events)
+	}
+	evs, err := s.AuditEvents(ctx, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := -1
+	for i, e := range evs {
+		if e.Kind == "rollcall.safe" {
+			at = i
+		}
+	}
+	if at < 0 || evs[at].Actor != "amara" || !strings.Contains(evs[at].Data, `"channel":"sms"`) || !strings.Contains(evs[at].Data, `"rollcall":"R-1"`) {
+		t.Fatalf("answer event: %+v", evs)
+	}
+	tn := tasks["amara"]
+	if tl, _ := s.TaskTimeline(ctx, tn); len(tl) != 2 || tl[1].Kind != "safe" || tl[1].Text != "R-1 by sms" {
+		t.Fatalf("T-%d timeline %+v: want asked, then safe by sms", tn, tl)
+	}
+	// Make the answer come later, by voice: as if she had been reached only by a call.
+	rewriteAudit(t, s, func(m []redis.XMessage) []redis.XMessage {
+		m[at].Values["data"] = strings.Replace(m[at].Values["data"].(string), `"channel":"sms"`, `"channel":"voice"`, 1)
+		return m
+	})
+	if tl, _ := s.TaskTimeline(ctx, tn); tl[1].Text != "R-1 by voice" {
+		t.Fatalf("the rewrite did not reach the timeline: %+v", tl)
+	}
+	v := verifyOnly(t, s, store.VerifyOptions{Keys: []ed25519.PublicKey{testKey.Public()}})
+	if v.OK() || v.Problem.Kind != store.TamperChanged || v.Problem.Seq != int64(at+1) ||
+		!strings.Contains(v.Problem.String(), fmt.Sprintf("rollcall.safe T-%d", tn)) {
+		t.Fatalf("rewritten answer: %+v, want event seq %d (rollcall.safe T-%d) changed", v.Problem, at+1, tn)
+	}
+}

@@ -38,6 +38,8 @@ type Checked struct {
 	Step int
 	// MissedAt is when the missed check-in was due (zero if none was).
 	MissedAt time.Time
+	// Incident is the incident a help raised (CheckinHelp), or 0.
+	Incident int64
 }
 
 // ErrNoSession: the person runs no lone-worker session.
@@ -52,11 +54,22 @@ func (s *Store) StartCheckin(ctx context.Context, in NewCheckin) (*Checked, erro
 	return s.checkin(ctx, "start", in.Person, in.Site, in.Every.Milliseconds(), ms(in.Until), in.Note, flag(in.Drill), data)
 }
 
-// CheckIn records a check-in by the person (actor: whoever recorded it)
-// and moves their next one an interval on; it stops the escalation of a
-// missed one. ErrNoSession when none runs.
-func (s *Store) CheckIn(ctx context.Context, person, actor string) (*Checked, error) {
-	return s.checkin(ctx, "ok", person, actor)
+// CheckIn records a check-in by the person (actor: whoever recorded it,
+// channel: how it came, slack, sms, voice...) and moves their next one an
+// interval on; it stops the escalation of a missed one. ErrNoSession when
+// none runs.
+func (s *Store) CheckIn(ctx context.Context, person, actor, channel string) (*Checked, error) {
+	return s.checkin(ctx, "ok", person, actor, channel)
+}
+
+// CheckinHelp records a lone worker's call for help: the sev1 incident in,
+// linked to their session, and the pages msgs (their text may hold
+// IDPlaceholder for INC-n), in one script. It is not a check-in: an
+// escalation of a missed one goes on. ErrNoSession when none runs.
+func (s *Store) CheckinHelp(ctx context.Context, person, channel string, in NewIncident, msgs ...OutMessage) (*Checked, error) {
+	inc := mustJSON(map[string]string{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text,
+		"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text})})
+	return s.checkin(ctx, "help", person, person, channel, inc, outJSON(msgs))
 }
 
 // StopCheckin ends the person's session. ErrNoSession when none runs.
@@ -77,8 +90,12 @@ func (s *Store) checkin(ctx context.Context, action, person string, args ...any)
 	if len(res) < 5 {
 		return nil, unavailable(fmt.Errorf("check-in %s: unexpected reply %v", action, v))
 	}
-	return &Checked{Task: toInt(res[0]), Session: toInt(res[1]), Before: toString(res[2]), Step: int(toInt(res[3])),
-		MissedAt: fromMS(toInt(res[4]))}, nil
+	c := &Checked{Task: toInt(res[0]), Session: toInt(res[1]), Before: toString(res[2]), Step: int(toInt(res[3])),
+		MissedAt: fromMS(toInt(res[4]))}
+	if len(res) > 5 {
+		c.Incident = toInt(res[5])
+	}
+	return c, nil
 }
 
 // LoneWorker is a running lone-worker session as /checkin status and the
@@ -86,8 +103,8 @@ func (s *Store) checkin(ctx context.Context, action, person string, args ...any)
 type LoneWorker struct {
 	*Task
 	// Missed and Checkins count the session's missed check-ins and
-	// check-ins so far.
-	Missed, Checkins int64
+	// check-ins so far, Helps its calls for help.
+	Missed, Checkins, Helps int64
 }
 
 // ActiveLoneWorkers lists the running sessions, earliest next check-in
@@ -131,7 +148,8 @@ func (s *Store) loneWorkers(ctx context.Context, ids []string) ([]LoneWorker, er
 	}
 	out := make([]LoneWorker, 0, len(raw))
 	for _, m := range raw {
-		out = append(out, LoneWorker{Task: taskFromHash(m), Missed: toInt(m["missed"]), Checkins: toInt(m["checkins"])})
+		out = append(out, LoneWorker{Task: taskFromHash(m), Missed: toInt(m["missed"]), Checkins: toInt(m["checkins"]),
+			Helps: toInt(m["helps"])})
 	}
 	for i := 1; i < len(out); i++ {
 		for j := i; j > 0 && out[j].Due.Before(out[j-1].Due); j-- {

@@ -71,9 +71,11 @@ type RollCallPerson struct {
 	// Accounted is their first answer, Answered their latest.
 	Accounted time.Time
 	Answered  time.Time
-	Note      string
-	Incident  int64
-	Step      int
+	// Channel is how their latest answer came (RollCallAnswer.Channel).
+	Channel  string
+	Note     string
+	Incident int64
+	Step     int
 }
 
 // HasAnswered reports whether the person has answered.
@@ -151,6 +153,9 @@ type RollCallAnswer struct {
 	Person string
 	Answer string // AnswerSafe or AnswerHelp
 	Note   string
+	// Channel is how the answer came (slack, discord, console, sms,
+	// voice, slack button...): the record and the report name it.
+	Channel string
 	// Incident, for a help, is the incident raised with the answer,
 	// linked to the roll call; Messages page for it (their text may hold
 	// IDPlaceholder for INC-n).
@@ -187,7 +192,7 @@ func (s *Store) AnswerRollCall(ctx context.Context, a RollCallAnswer) (*RollCall
 		inc = mustJSON(map[string]string{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text, "drill": flag(in.Drill),
 			"data": auditData(map[string]any{"site": in.Site, "category": in.Category, "severity": in.Severity, "text": in.Text, "drill": in.Drill})})
 	}
-	v, err := s.run(ctx, rollcallAnswerScript, ms(s.now()), a.Num, a.Person, a.Answer, a.Note, inc, outJSON(a.Messages))
+	v, err := s.run(ctx, rollcallAnswerScript, ms(s.now()), a.Num, a.Person, a.Answer, a.Note, inc, outJSON(a.Messages), a.Channel)
 	if err != nil {
 		var rerr redis.Error
 		if errors.As(err, &rerr) {
@@ -266,7 +271,7 @@ func (s *Store) RollCallPeople(ctx context.Context, num int64) ([]RollCallPerson
 	for _, m := range tasks {
 		out = append(out, RollCallPerson{Person: m["assignee"], Site: m["site"], Task: toInt(m["num"]), Status: m["status"],
 			Asked: fromMS(toInt(m["created"])), Accounted: fromMS(toInt(m["accounted_at"])), Answered: fromMS(toInt(m["acked_at"])),
-			Note: m["ack_note"], Incident: toInt(m["incident"]), Step: int(toInt(m["step"]))})
+			Channel: m["ack_channel"], Note: m["ack_note"], Incident: toInt(m["incident"]), Step: int(toInt(m["step"]))})
 	}
 	slices.SortFunc(out, func(a, b RollCallPerson) int {
 		if c := strings.Compare(a.Site, b.Site); c != 0 {

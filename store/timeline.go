@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Timelines are read from the audit chain. A task's or an activation's
@@ -44,6 +45,8 @@ type eventData struct {
 	// Degraded names the journal entry of a record made in degraded
 	// mode; Sent says what went out directly then; At, TriggeredAt and
 	// AckedAt are when it happened (ms), before it was recorded.
+	Session     string `json:"session"`
+	ResponseMS  int64  `json:"response_ms"`
 	Degraded    string `json:"degraded"`
 	Sent        string `json:"sent"`
 	At          any    `json:"at"`
@@ -152,6 +155,31 @@ func (e *AuditEvent) Timeline() []TimelineEntry {
 		return []TimelineEntry{entry(e.Actor, "triggered", d.Note)}
 	case "plan.stood_down", "drill.stopped":
 		return []TimelineEntry{entry(e.Actor, "stood_down", d.Note)}
+	case "rollcall.asked":
+		return []TimelineEntry{entry(e.Actor, "asked", d.RollCall+": "+d.Note)}
+	case "rollcall.safe", "rollcall.help":
+		text := d.RollCall + " by " + orText(d.Channel, "an unknown channel")
+		if inc := fmt.Sprint(d.Incident); d.Incident != nil && inc != "" {
+			text += ", " + inc
+		}
+		if d.Note != "" {
+			text += ": " + d.Note
+		}
+		return []TimelineEntry{entry(e.Actor, strings.TrimPrefix(e.Kind, "rollcall."), text)}
+	case "checkin.started":
+		return []TimelineEntry{entry(e.Actor, "started", d.Note)}
+	case "checkin.ok":
+		text := d.Session + " by " + orText(d.Channel, "an unknown channel")
+		if d.ResponseMS > 0 {
+			text += fmt.Sprintf(", %s after a missed check-in", time.Duration(d.ResponseMS)*time.Millisecond)
+		}
+		return []TimelineEntry{entry(e.Actor, "checkin", text)}
+	case "checkin.help":
+		return []TimelineEntry{entry(e.Actor, "help", d.Session+" by "+orText(d.Channel, "an unknown channel")+", "+fmt.Sprint(d.Incident))}
+	case "checkin.stopped":
+		return []TimelineEntry{entry(e.Actor, "stopped", d.Session)}
+	case "checkin.ended":
+		return []TimelineEntry{entry("muster", "ended", d.Session)}
 	}
 	if action, ok := strings.CutPrefix(e.Kind, "incident."); ok && action != "" {
 		return []TimelineEntry{entry(e.Actor, action, d.Text)}

@@ -197,7 +197,7 @@ func (a *Adapter) component(ctx context.Context, in *discordgo.Interaction) answ
 	if in.Message != nil {
 		content = in.Message.Content
 	}
-	wait := a.start(ctx, commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID})
+	wait := a.start(ctx, commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID, Via: commands.ViaButton})
 	if r, done := a.within(wait); done {
 		if r.Error {
 			return answer{resp: ephemeral(r.Text), what: what}

@@ -221,7 +221,8 @@ func (a *Adapter) Interaction(cb slack.InteractionCallback) {
 		}
 		for _, line := range lines {
 			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-			r := a.svc.Handle(cctx, commands.Request{Platform: commands.PlatformSlack, UserID: cb.User.ID, Text: line, Channel: cb.Channel.ID})
+			r := a.svc.Handle(cctx, commands.Request{Platform: commands.PlatformSlack, UserID: cb.User.ID, Text: line, Channel: cb.Channel.ID,
+				Via: commands.ViaButton})
 			cancel()
 			out := render(r)
 			out.ResponseType = slack.ResponseTypeEphemeral

@@ -240,6 +240,12 @@ func (h *Handlers) run(ctx context.Context, p *configs.Person, phone, body strin
 	return h.cmds.Handle(ctx, commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: body})
 }
 
+// runVia runs a line muster made from a key pressed on a call (its SMS
+// words), as the person called; via names the call in the records.
+func (h *Handlers) runVia(ctx context.Context, phone, line, via string) commands.Reply {
+	return h.cmds.Handle(ctx, commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: line, Via: via})
+}
+
 // Status serves POST /twilio/status: Twilio's report on a message or call
 // muster sent. The status lands in the task's timeline; a message that
 // was not delivered, or a call nobody answered, moves the task's
@@ -356,7 +362,7 @@ func (h *Handlers) Gather() http.Handler {
 			writeTwiML(w, say("This number is not on the muster roster, so the task is not acknowledged. Goodbye."))
 			return
 		}
-		reply := h.run(r.Context(), p, phone, line)
+		reply := h.runVia(r.Context(), phone, line, commands.ViaVoice)
 		h.log.Info("voice acknowledgement", zap.String("person", p.ID), zap.String("task", t.ID()), zap.Bool("refused", reply.Error))
 		writeTwiML(w, say(reply.Text+" Goodbye."))
 	})

@@ -4,7 +4,15 @@
 -- same step, so a check-in and an escalation step never both win.
 -- ARGV: now, action (start|ok|stop), person, then
 --   start: site, every ms, until ms, note, drill, audit data JSON
---   ok, stop: actor
+--   ok: actor, channel (how the check-in came: slack, sms, voice...)
+--   stop: actor
+--   help: actor, channel, incident JSON {site, category, severity,
+--         text, data}, messages JSON (pages; their text may hold the
+--         incident id placeholder)
+-- A help raises the sev1 incident linked to the session, with its pages,
+-- and records it on the session, in this one step; it does not count as
+-- a check-in (the worker is not fine), so the escalation of a missed one
+-- goes on until someone checks in.
 -- Returns {task num, session num, status before, step before, missed at
 -- ms ('' unless the check-in answered a missed one)}.
 -- Refusals: 'state:active' (start while one runs), 'noopen' (none runs).
@@ -43,6 +51,19 @@ if action == 'stop' then
   changed('T-' .. tn)
   return {tonumber(tn), ln, t[1], tonumber(t[2]), ''}
 end
+if action == 'help' then
+  local i = cjson.decode(ARGV[6])
+  local inc = raise(now, i.site, i.category, i.severity, ARGV[4], i.text, i.data)
+  local ik = P .. 'incident:' .. inc
+  redis.call('HSET', ik, 'session', t[6])
+  timeline(ik .. ':timeline', now, ARGV[4], 'checkin', 'Raised by a HELP in lone-worker check-ins ' .. t[6])
+  redis.call('HSET', tk, 'incident', inc)
+  redis.call('HINCRBY', tk, 'helps', 1)
+  for _, m in ipairs(cjson.decode(ARGV[7])) do enqueue(m, now, 'INC-' .. inc) end
+  audit(now, 'checkin.help', ARGV[4], 'T-' .. tn, cjson.encode({session = t[6], incident = 'INC-' .. inc, channel = ARGV[5]}))
+  changed('T-' .. tn)
+  return {tonumber(tn), ln, t[1], tonumber(t[2]), '', inc}
+end
 -- ok: a check-in.
 local missed = ''
 local step = tonumber(t[2])
@@ -54,7 +75,7 @@ local due = math.min(now + tonumber(t[3]), tonumber(t[4]))
 redis.call('HSET', tk, 'status', 'open', 'step', 0, 'last', now, 'due', string.format('%.0f', due))
 redis.call('HINCRBY', tk, 'checkins', 1)
 redis.call('ZADD', P .. 'timers', string.format('%.0f', due), tn)
-local data = {session = t[6]}
+local data = {session = t[6], channel = ARGV[5] or ''}
 if missed ~= '' then
   data.missed_at = tonumber(missed)
   data.response_ms = now - tonumber(missed)

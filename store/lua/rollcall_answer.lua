@@ -8,7 +8,8 @@
 -- ARGV: now, roll call num (0: the actor's newest open roll call), actor,
 --       answer (safe|help), note, incident JSON ('' for none: {site,
 --       category, severity, text, data}), messages JSON (pages; their text
---       may hold the incident id placeholder)
+--       may hold the incident id placeholder), channel (how the answer
+--       came: slack, sms, voice, slack button...)
 -- Returns {roll call num, task num, status before, site, incident num (0)}.
 -- Refusals: 'noopen', 'notfound', 'notin', 'state:<answer>',
 -- 'closed:<status>' (the roll call is over).
@@ -46,7 +47,8 @@ if before == 'safe' or before == 'help' then
   redis.call('HINCRBY', rk, before, -1)
 end
 redis.call('HINCRBY', rk, answer, 1)
-redis.call('HSET', tk, 'status', answer, 'acked_by', actor, 'acked_at', now, 'ack_note', note)
+redis.call('HSET', tk, 'status', answer, 'acked_by', actor, 'acked_at', now, 'ack_note', note,
+  'ack_channel', ARGV[8] or '')
 if not t[3] or t[3] == '' then redis.call('HSET', tk, 'accounted_at', now) end
 redis.call('ZREM', P .. 'timers', tn)
 redis.call('ZREM', P .. 'rollcall:open:' .. actor, tn)
@@ -61,7 +63,8 @@ if ARGV[6] ~= '' then
   redis.call('HSET', tk, 'incident', inc)
   for _, m in ipairs(cjson.decode(ARGV[7])) do enqueue(m, now, 'INC-' .. inc) end
 end
-local data = {rollcall = rid, note = note, before = before}
+local data = {rollcall = rid, note = note, before = before, channel = ARGV[8] or '',
+  asked_at = tonumber(redis.call('HGET', tk, 'created'))}
 if inc > 0 then data.incident = 'INC-' .. inc end
 audit(now, 'rollcall.' .. answer, actor, 'T-' .. tn, cjson.encode(data))
 changed('T-' .. tn)

@@ -42,11 +42,13 @@ local function apply(rn, tn, a)
   if t[4] and t[4] ~= '' and tonumber(t[4]) > tonumber(a.at) then return 0 end
   if before == 'safe' or before == 'help' then redis.call('HINCRBY', rk, before, -1) end
   redis.call('HINCRBY', rk, a.answer, 1)
-  redis.call('HSET', tk, 'status', a.answer, 'acked_by', a.person, 'acked_at', a.at, 'ack_note', a.note or '')
+  redis.call('HSET', tk, 'status', a.answer, 'acked_by', a.person, 'acked_at', a.at, 'ack_note', a.note or '',
+    'ack_channel', 'sms')
   if not t[3] or t[3] == '' then redis.call('HSET', tk, 'accounted_at', a.at) end
   redis.call('ZREM', P .. 'timers', tn)
   redis.call('ZREM', P .. 'rollcall:open:' .. a.person, tn)
-  local data = {rollcall = rid, note = a.note or '', before = before, degraded = a.id, answered_at = a.at}
+  local data = {rollcall = rid, note = a.note or '', before = before, degraded = a.id, answered_at = a.at,
+    channel = 'sms'}
   if a.answer == 'help' then
     -- Raised when the answer was replayed before its roll call, or now.
     local inc = tonumber(a.incident or 0) or 0

@@ -66,6 +66,14 @@ for r = 1, tonumber(ARGV[2]) do
       local r = cjson.decode(inc)
       incid = 'INC-' .. raise(now, r.site, r.category, r.severity, r.reporter, r.text, r.data)
       redis.call('HSET', tk, 'incident', string.sub(incid, 5))
+      -- The step's event names the incident it raised (appended to the
+      -- JSON object as text: decoding and encoding it again would turn
+      -- its empty lists into objects).
+      if data == '' or data == '{}' then
+        data = '{"incident":"' .. incid .. '"}'
+      else
+        data = string.sub(data, 1, -2) .. ',"incident":"' .. incid .. '"}'
+      end
     end
     for j = m0, i - 1, 9 do
       local text, ref = ARGV[j + 6], ARGV[j + 5]
