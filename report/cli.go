@@ -27,6 +27,8 @@ const CLIUsage = `  muster audit verify [--public-key HEX] [--seal-log FILE] [--
   muster report incident INC-n [--format md|html] [--out FILE]
   muster report activation A-n [--format md|html] [--out FILE]
   muster report drill D-n [--format md|html] [--out FILE]
+  muster report rollcall R-n [--format md|html] [--out FILE]
+  muster report checkins --from DATE --to DATE [--format md|html] [--out FILE]
   muster report review --from DATE --to DATE [--site S] [--format md|html|csv] [--out FILE]
   muster records prune [--out FILE] [--dry-run]
 Each also takes --config FILE and --redis URL. A DATE is YYYY-MM-DD in the
@@ -116,8 +118,10 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return c.publicKey(args[2:])
 	case "audit export":
 		return c.export(ctx, args[2:])
-	case "report incident", "report activation", "report drill":
+	case "report incident", "report activation", "report drill", "report rollcall":
 		return c.record(ctx, args[1], args[2:])
+	case "report checkins":
+		return c.checkins(ctx, args[2:])
 	case "report review":
 		return c.review(ctx, args[2:])
 	case "records prune":
@@ -461,7 +465,7 @@ func (c *cli) record(ctx context.Context, kind string, args []string) error {
 	if err != nil {
 		return err
 	}
-	prefix := map[string]string{"incident": "INC", "activation": "A", "drill": "D"}[kind]
+	prefix := map[string]string{"incident": "INC", "activation": "A", "drill": "D", "rollcall": "R"}[kind]
 	if len(pos) != 1 {
 		return usagef("report %s %s-n", kind, prefix)
 	}
@@ -475,9 +479,45 @@ func (c *cli) record(ctx context.Context, kind string, args []string) error {
 		doc, err = c.b.Incident(ctx, num)
 	case "activation":
 		doc, err = c.b.Activation(ctx, num)
+	case "rollcall":
+		doc, err = c.b.RollCall(ctx, num)
 	default:
 		doc, err = c.b.Drill(ctx, num)
 	}
+	if err != nil {
+		return err
+	}
+	return c.render(doc, *format, *out, false)
+}
+
+// checkins writes the lone-worker check-ins report of the sessions
+// started from --from to --to.
+func (c *cli) checkins(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report checkins", flag.ContinueOnError)
+	from := fs.String("from", "", "first day (YYYY-MM-DD) or instant (required)")
+	to := fs.String("to", "", "last day (YYYY-MM-DD, included) or instant (excluded) (required)")
+	format := fs.String("format", "md", "md or html")
+	out := fs.String("out", "", "file to write (default: standard output)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("report checkins takes no arguments")
+	}
+	if *from == "" || *to == "" {
+		return usagef("report checkins needs --from and --to")
+	}
+	lo, err := c.parseDate(*from, false)
+	if err != nil {
+		return err
+	}
+	hi, err := c.parseDate(*to, true)
+	if err != nil {
+		return err
+	}
+	if *format != "md" && *format != "markdown" && *format != "html" {
+		return usagef("--format must be md or html")
+	}
+	doc, err := c.b.Checkins(ctx, lo, hi)
 	if err != nil {
 		return err
 	}

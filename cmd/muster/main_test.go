@@ -337,7 +337,7 @@ func TestUsage(t *testing.T) {
 		}
 		// The usage names every subcommand.
 		for _, sub := range []string{"console", "serve", "roster", "check-config", "version", "audit verify", "audit export",
-			"report incident", "report activation", "report drill", "report review", "records prune"} {
+			"report incident", "report activation", "report drill", "report rollcall", "report checkins", "report review", "records prune"} {
 			if !strings.Contains(r.stdout, "muster "+sub) {
 				t.Errorf("muster %v does not list %q", args, sub)
 			}

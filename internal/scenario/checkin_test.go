@@ -9,6 +9,7 @@ import (
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/scenario"
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -110,6 +111,26 @@ func TestLoneWorkerMissedCheckin(t *testing.T) {
 	}
 	if n, err := h.Store.PendingTimers(ctx); err != nil || n != 0 {
 		t.Errorf("%d timers after the stop (%v)", n, err)
+	}
+	// The check-ins report: the session, the missed check-in with every
+	// step it reached, and her answer 16 minutes after it was due.
+	doc, err := report.New(h.Config, h.Store).Checkins(ctx, scenario.Start.Add(-time.Hour), h.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md strings.Builder
+	if err := doc.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"- **Sessions:** 1", "- **Missed check-ins:** 1", "- **Median response time:** 16m0s", "- **Incidents raised:** 1",
+		"| L-1 | Amara Okafor | Harbour Point HQ | 15m0s |", "| 3 | 1 | 0 | INC-1 | north fence patrol |",
+		"10:29:00 reminder (chat+sms) · 10:32:00 voice · 10:35:00 told Farid Haddad, Hugo Brennan · 10:40:00 told Jonah Reid · 10:45:00 raised INC-1",
+		"| 10:45:00 | Amara Okafor | console | 16m0s |",
+	} {
+		if !strings.Contains(md.String(), w) {
+			t.Errorf("check-ins report lacks %q:\n%s", w, md.String())
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/scenario"
 	"github.com/muster-ops/muster/notify"
+	"github.com/muster-ops/muster/report"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -137,6 +138,33 @@ func TestRollCallFourPeople(t *testing.T) {
 	for _, p := range people {
 		if p.Status != want[p.Person] {
 			t.Errorf("%s is %s, want %s", p.Person, p.Status, want[p.Person])
+		}
+	}
+	// The report (muster report rollcall R-1) lists each person with how
+	// they answered and the time to account for them (the harness lets a
+	// second pass for each delivery of the cards); who needed help with
+	// the incident; who never answered with the escalations they got.
+	doc, err := report.New(s.Config, s.Store).RollCall(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md strings.Builder
+	if err := doc.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"- **Started:** 2026-", " by Farid Haddad", "- **Sites:** Harbour Point HQ (@harbour)",
+		"| Hugo Brennan | Harbour Point HQ | 10:00:00 | safe | sms | 10:00:21 | 21s |",
+		"| Farid Haddad | Harbour Point HQ | 10:00:00 | safe | slack button | 10:01:01 | 1m1s |",
+		"| Amara Okafor | Harbour Point HQ | 10:00:00 | need help | sms | 10:01:02 | 1m2s | 0 | INC-1 |",
+		"| Jonah Reid | Harbour Point HQ | 10:00:00 | never answered | - | - | - | 3 | - |",
+		"| Amara Okafor | Harbour Point HQ | 10:01:02 | sms | twisted ankle on the stairs | INC-1 | open |",
+		"10:00:00 chat+sms · 10:02:00 sms · 10:04:00 voice · 10:06:00 told Farid Haddad, Hugo Brennan",
+		"- **Time to account for everyone:** not everyone: 3 of 4 accounted for",
+		"- **Median time to account:** 1m1s",
+	} {
+		if !strings.Contains(md.String(), w) {
+			t.Errorf("roll-call report lacks %q:\n%s", w, md.String())
 		}
 	}
 }
