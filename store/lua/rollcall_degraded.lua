@@ -5,8 +5,9 @@
 -- makes a second replay, from this process or another replica, a no-op.
 -- Answers are journalled by whichever process received the SMS, so an
 -- answer may be replayed before the roll call it answers (another
--- process's journal): such an answer waits in rollcall:degraded:answers
--- (scored by when it was given) and the roll call's replay takes it. An
+-- process's journal): such an answer is audited and waits in
+-- rollcall:degraded:answers (scored by when it was given, kept a week)
+-- and the roll call's replay takes it. An
 -- answer is recorded at the time it was given, and never over a later one.
 -- ARGV: now, kind ('rollcall' | 'answer'), journal entry id, entry JSON,
 --       audit data JSON
@@ -94,6 +95,12 @@ if kind == 'answer' then
         cjson.encode({site = d.site or '', category = d.category, severity = 'sev1', text = text, degraded = jid}))
     end
     redis.call('ZADD', pend, d.at, cjson.encode(d))
+    -- On the record now, whether or not a roll call ever takes it.
+    local data = {answer = d.answer, note = d.note or '', degraded = jid, answered_at = d.at}
+    if d.incident then data.incident = 'INC-' .. d.incident end
+    audit(now, 'rollcall.answer_kept', d.person, jid, cjson.encode(data))
+    -- Kept a week for a roll call to take them.
+    redis.call('ZREMRANGEBYSCORE', pend, '-inf', '(' .. (tonumber(now) - 604800000))
   end
   redis.call('SET', mk, rid)
   return {1, rid}
