@@ -177,6 +177,13 @@ type Period struct {
 	Obligations []ObligationTally
 	// ObligationsLateOrMissed lists the clocks met late or missed.
 	ObligationsLateOrMissed []*store.Obligation
+	// RollCalls are the live roll calls started in the period (at the
+	// site, when the pack is for one), oldest first; RollCallDrills counts
+	// the drilled ones, which count nowhere else.
+	RollCalls      []*RollCallOutcome
+	RollCallDrills int
+	// Checkins are the lone-worker sessions started in the period.
+	Checkins []*CheckinSession
 	// ActionsRaised and ActionsDone count corrective actions recorded and
 	// done in the period; ActionsOverdue those past their due day at its
 	// end and not done by then.
@@ -479,7 +486,95 @@ func (b *Builder) period(ctx context.Context, recs *store.Records, h history, fr
 			r.ActionsOverdue++
 		}
 	}
+
+	// Roll calls and lone-worker check-ins, told from the audit chain.
+	rcs, err := b.st.RollCalls(ctx, from, to)
+	if err != nil {
+		return r, err
+	}
+	for _, rc := range rcs {
+		if o.Site != "" && !slices.Contains(rc.Sites, o.Site) {
+			continue
+		}
+		if rc.Drill {
+			r.RollCallDrills++
+			continue
+		}
+		out, err := b.rollCallOutcome(ctx, h, rc)
+		if err != nil {
+			return r, err
+		}
+		r.RollCalls = append(r.RollCalls, out)
+	}
+	if r.Checkins, err = b.checkinSessions(ctx, h, from, to, o.Site); err != nil {
+		return r, err
+	}
 	return r, nil
+}
+
+// RollCallFigures are a period's roll calls in numbers: people asked,
+// never answered, needing help; the time to account for everyone in each
+// roll call (median and longest, nearest rank; a roll call where someone
+// never answered has none and ranks last).
+type RollCallFigures struct {
+	RollCalls, Asked, NeverAnswered, Help int
+	Everyone                              Stats
+	Longest                               time.Duration
+	// Unaccounted counts the roll calls where someone never answered.
+	Unaccounted int
+}
+
+// RollCallFigures sums the period's roll calls.
+func (p *Period) RollCallFigures() RollCallFigures {
+	f := RollCallFigures{RollCalls: len(p.RollCalls)}
+	var all []time.Duration
+	for _, o := range p.RollCalls {
+		n, last := o.Accounted()
+		f.Asked += len(o.People)
+		f.NeverAnswered += len(o.People) - n
+		for _, a := range o.People {
+			if a.Answer == store.AnswerHelp || a.Incident != "" {
+				f.Help++
+			}
+		}
+		if n == len(o.People) {
+			all = append(all, last)
+			f.Longest = max(f.Longest, last)
+		} else {
+			f.Unaccounted++
+		}
+	}
+	f.Everyone = stats(all, len(p.RollCalls))
+	return f
+}
+
+// CheckinFigures are a period's lone-worker check-ins in numbers.
+type CheckinFigures struct {
+	Sessions, Missed, Answered, Incidents int
+	// Response is the time from a missed check-in to the check-in that
+	// answered it (median and p90, nearest rank; one never answered ranks
+	// last); Longest the longest of them.
+	Response Stats
+	Longest  time.Duration
+}
+
+// CheckinFigures sums the period's lone-worker sessions.
+func (p *Period) CheckinFigures() CheckinFigures {
+	f := CheckinFigures{Sessions: len(p.Checkins)}
+	var resp []time.Duration
+	for _, s := range p.Checkins {
+		f.Incidents += len(s.Incidents)
+		for _, m := range s.Missed {
+			f.Missed++
+			if d, ok := m.Response(); ok {
+				f.Answered++
+				resp = append(resp, d)
+				f.Longest = max(f.Longest, d)
+			}
+		}
+	}
+	f.Response = stats(resp, f.Missed)
+	return f
 }
 
 // judge says whether every task of act was acknowledged within its

@@ -20,6 +20,8 @@ var ReviewSections = []string{
 	"Response times",
 	"Incidents open at the end of the period",
 	"Escalations (live plans)",
+	"Roll calls",
+	"Lone-worker check-ins",
 	"Drills planned and held",
 	"Corrective actions",
 	"Qualifications",
@@ -184,6 +186,8 @@ func (b *Builder) ReviewDoc(r *Review) *Doc {
 		Tables: []Table{ut, lt, nt},
 	})
 
+	add(b.rollCalls(r))
+	add(b.checkins(r))
 	add(b.drills(r))
 	add(b.correctiveActions(r))
 
@@ -504,4 +508,73 @@ func orNone(list []string) string {
 		return "none"
 	}
 	return strings.Join(list, ", ")
+}
+
+// rollCalls is the pack's roll-call section: how many, how fast everyone
+// was accounted for, who never answered and who needed help.
+func (b *Builder) rollCalls(r *Review) Section {
+	f := r.RollCallFigures()
+	t := Table{Caption: "Roll calls", Header: []string{"Roll call", "Sites", "Started", "By", "Asked", "Safe", "Need help", "Never answered", "Time to account for everyone"},
+		Durations: []int{8}}
+	for _, o := range r.RollCalls {
+		sites := make([]string, len(o.Sites))
+		for i, s := range o.Sites {
+			sites[i] = b.siteShort(s)
+		}
+		n, last := o.Accounted()
+		everyone := "not everyone accounted for"
+		if n == len(o.People) {
+			everyone = dur(last)
+		}
+		var never []string
+		for _, a := range o.People {
+			if a.Answer == "" {
+				never = append(never, a.Person)
+			}
+		}
+		l, _ := b.timeCells(o.Created)
+		t.Rows = append(t.Rows, []string{o.ID(), strings.Join(sites, ", "), l, b.person(o.By), fmt.Sprint(len(o.People)), fmt.Sprint(o.Safe), fmt.Sprint(o.Help),
+			orText(b.people(never), "-"), everyone})
+	}
+	return Section{Heading: "Roll calls",
+		Paras: []string{"Everyone on duty asked \"Are you safe?\" (/rollcall). Time to account: from the question to the last person's first answer; `muster report rollcall R-n` has each person. Drilled roll calls are not counted here."},
+		Facts: []Fact{fact("Roll calls", fmt.Sprint(f.RollCalls)), fact("Roll-call drills", fmt.Sprint(r.RollCallDrills)),
+			fact("People asked", fmt.Sprint(f.Asked)), fact("Never answered", fmt.Sprint(f.NeverAnswered)), fact("Needed help", fmt.Sprint(f.Help)),
+			durFact("Median time to account for everyone", pct(f.Everyone.Median, f.Everyone.MedianReached, f.Everyone.N, "not reached: someone never answered")),
+			durFact("Longest time to account for everyone", dur(f.Longest)),
+			fact("Roll calls where someone never answered", fmt.Sprint(f.Unaccounted))},
+		Tables: []Table{t}}
+}
+
+// checkins is the pack's lone-worker section: sessions, missed
+// check-ins and how fast they were answered.
+func (b *Builder) checkins(r *Review) Section {
+	f := r.CheckinFigures()
+	t := Table{Caption: "Missed check-ins", Header: []string{"Session", "Person", "Site", "Due", "Escalation reached", "Response time"}, Durations: []int{5}}
+	for _, s := range r.Checkins {
+		for _, m := range s.Missed {
+			l, _ := b.timeCells(m.Due)
+			rt := "not answered"
+			if m.Ended != "" {
+				rt += ": " + m.Ended
+			}
+			if d, ok := m.Response(); ok {
+				rt = dur(d)
+			}
+			reached := "-"
+			if n := len(m.Steps); n > 0 {
+				reached = fmt.Sprintf("step %d: %s", m.Reached(), b.stepName(m.Steps[n-1]))
+			}
+			t.Rows = append(t.Rows, []string{s.Ref, b.person(s.Assignee), b.siteShort(s.Site), l, reached, rt})
+		}
+	}
+	return Section{Heading: "Lone-worker check-ins",
+		Paras: []string{"Timed check-ins of people working alone (/checkin). Response time: from the time a check-in was due to the check-in that answered it; `muster report checkins` has every session."},
+		Facts: []Fact{fact("Sessions", fmt.Sprint(f.Sessions)), fact("Missed check-ins", fmt.Sprint(f.Missed)),
+			fact("Missed check-ins answered", fmt.Sprint(f.Answered)),
+			durFact("Median response time", pct(f.Response.Median, f.Response.MedianReached, f.Response.N, "not reached: fewer than half answered")),
+			durFact("90th percentile response time", pct(f.Response.P90, f.Response.P90Reached, f.Response.N, "not reached")),
+			durFact("Longest response time", dur(f.Longest)),
+			fact("Incidents raised", fmt.Sprint(f.Incidents))},
+		Tables: []Table{t}}
 }

@@ -132,6 +132,22 @@ func TestLoneWorkerMissedCheckin(t *testing.T) {
 			t.Errorf("check-ins report lacks %q:\n%s", w, md.String())
 		}
 	}
+	// The review pack counts it.
+	rev, err := report.New(h.Config, h.Store).Review(ctx, report.ReviewOptions{From: scenario.Start.Add(-time.Hour), To: h.Clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rev.CheckinFigures(); f.Sessions != 1 || f.Missed != 1 || f.Answered != 1 || f.Response.Median != 16*time.Minute || f.Incidents != 1 {
+		t.Errorf("review check-in figures: %+v", f)
+	}
+	md.Reset()
+	if err := report.New(h.Config, h.Store).ReviewDoc(rev).Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "## Lone-worker check-ins") || !strings.Contains(md.String(), "| L-1 | Amara Okafor | Harbour Point HQ |") ||
+		!strings.Contains(md.String(), "step 5: raised INC-1 | 16m0s |") {
+		t.Errorf("review pack lacks the missed check-in:\n%s", md.String())
+	}
 }
 
 // SMS HELP from a lone worker raises a sev1 and pages control at once; a

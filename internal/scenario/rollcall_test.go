@@ -167,6 +167,22 @@ func TestRollCallFourPeople(t *testing.T) {
 			t.Errorf("roll-call report lacks %q:\n%s", w, md.String())
 		}
 	}
+	// The review pack counts it.
+	rev, err := report.New(s.Config, s.Store).Review(ctx, report.ReviewOptions{From: scenario.Start.Add(-time.Hour), To: s.Clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rev.RollCallFigures(); f.RollCalls != 1 || f.Asked != 4 || f.NeverAnswered != 1 || f.Help != 1 || f.Unaccounted != 1 || f.Everyone.MedianReached {
+		t.Errorf("review roll-call figures: %+v", f)
+	}
+	md.Reset()
+	if err := report.New(s.Config, s.Store).ReviewDoc(rev).Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if w := "| R-1 | Harbour Point HQ |"; !strings.Contains(md.String(), "## Roll calls") || !strings.Contains(md.String(), w) ||
+		!strings.Contains(md.String(), "| 4 | 2 | 1 | Jonah Reid | not everyone accounted for |") {
+		t.Errorf("review pack lacks the roll call:\n%s", md.String())
+	}
 }
 
 // Refusals: a guard may not start one; a second SAFE is refused; someone
