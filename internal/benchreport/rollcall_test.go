@@ -93,6 +93,8 @@ func TestRollCallAtScale(t *testing.T) {
 	}
 	var first []time.Duration
 	deadline := time.Now().Add(60 * time.Second)
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		first = first[:0]
 		if err := st.ScanAudit(ctx, "", func(e store.AuditEvent) error {
@@ -106,7 +108,7 @@ func TestRollCallAtScale(t *testing.T) {
 		if len(first) >= people || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(200 * time.Millisecond) // polling the real process's progress, not waiting on a test clock
+		<-poll.C // the real process's progress, read again
 	}
 	slices.Sort(first)
 	if len(first) < people {
@@ -127,7 +129,7 @@ func TestRollCallAtScale(t *testing.T) {
 	for i := range answers {
 		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
 		if d := time.Until(at); d > 0 {
-			time.Sleep(d) // pacing the open-loop sender
+			<-time.After(d) // the open-loop sender's schedule
 		}
 		wg.Add(1)
 		go func() {
@@ -174,13 +176,28 @@ func TestRollCallAtScale(t *testing.T) {
 		p99.Round(100*time.Microsecond), worst.Round(time.Millisecond), failed, rc.Safe, rc.Total)
 
 	// The tally cards: edits per card per second.
-	time.Sleep(2 * time.Second) // the last batched edit is due within a second of the last answer
+	// Wait until every card's latest edit shows the final tally (the
+	// last batched edit is due within a second of the last answer).
+	final := fmt.Sprintf("%d safe,", rc.Safe)
 	edits := map[string][]time.Time{}
-	for _, r := range fs.Requests() {
-		if r.Method == "chat.update" {
-			k := r.Args["channel"] + " " + r.Args["ts"]
-			edits[k] = append(edits[k], r.Received)
+	for settleBy := time.Now().Add(10 * time.Second); ; {
+		clear(edits)
+		latest := map[string]bool{}
+		for _, r := range fs.Requests() {
+			if r.Method == "chat.update" {
+				k := r.Args["channel"] + " " + r.Args["ts"]
+				edits[k] = append(edits[k], r.Received)
+				latest[k] = strings.Contains(fmt.Sprint(r.Args), final)
+			}
 		}
+		done := len(latest) > 0
+		for _, ok := range latest {
+			done = done && ok
+		}
+		if done || time.Now().After(settleBy) {
+			break
+		}
+		<-poll.C
 	}
 	most, total := 0, 0
 	for _, ts := range edits {
