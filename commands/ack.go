@@ -46,7 +46,7 @@ func (s *Service) taskAction(ctx context.Context, c *call, action string) Reply 
 	// and "ACK 3" from the wrong phone must not silence someone else's
 	// escalation.
 	bySMS := c.req.Platform == PlatformSMS
-	t, err := s.st.AnswerTask(ctx, store.TaskAnswer{Num: num, Actor: c.who.ID, Action: action, Note: note,
+	t, err := c.st.AnswerTask(ctx, store.TaskAnswer{Num: num, Actor: c.who.ID, Action: action, Note: note,
 		Lead: !bySMS && c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator)})
 	id := store.FormatID("T", num)
 	var (

@@ -95,7 +95,7 @@ func (s *Service) recordAction(ctx context.Context, c *call, subject string, own
 			Text: fmt.Sprintf("%s put you down for %s (%s), due %s: %s. When it is done: /action done %s [note]",
 				c.who.Name, store.IDPlaceholder, subject, dueText, text, store.IDPlaceholder)})
 	}
-	a, err := s.st.RecordAction(ctx, store.NewAction{Subject: subject, Owner: owner.ID, Due: due.String(), Text: text, By: c.who.ID, Messages: msgs})
+	a, err := c.st.RecordAction(ctx, store.NewAction{Subject: subject, Owner: owner.ID, Due: due.String(), Text: text, By: c.who.ID, Messages: msgs})
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fmt.Sprintf("There is no %s. /incident list, /plan status and /drill report show what there is.", subject))
 	}
@@ -161,7 +161,7 @@ func (s *Service) actionDone(ctx context.Context, c *call, args []string) Reply 
 	// Anyone but a coordinator may only mark their own actions done; by
 	// SMS, coordinators too. The script checks, in the same step.
 	ownerOnly := !c.who.HasRole(configs.RoleCoordinator) || c.req.Platform == PlatformSMS
-	a, err := s.st.MarkActionDone(ctx, num, c.who.ID, note, ownerOnly)
+	a, err := c.st.MarkActionDone(ctx, num, c.who.ID, note, ownerOnly)
 	var (
 		se *store.StateError
 		no *store.NotOwnerError
@@ -201,7 +201,7 @@ func (s *Service) actionVerify(ctx context.Context, c *call, args []string) Repl
 		return fail(fmt.Sprintf("%q: say effective or ineffective. %s", args[1], usage))
 	}
 	note := strings.TrimSpace(c.rest(args, 2))
-	a, err := s.st.VerifyAction(ctx, num, c.who.ID, verdict, note)
+	a, err := c.st.VerifyAction(ctx, num, c.who.ID, verdict, note)
 	var se *store.StateError
 	id := store.FormatID("CA", num)
 	switch {
@@ -242,7 +242,7 @@ func (s *Service) actionList(ctx context.Context, c *call, args []string) Reply 
 			return fail(fmt.Sprintf("%q is not mine, open or overdue. %s", a, usage))
 		}
 	}
-	all, err := s.st.Actions(ctx, store.ActionFilter{OpenOnly: which != "mine"})
+	all, err := c.st.Actions(ctx, store.ActionFilter{OpenOnly: which != "mine"})
 	if err != nil {
 		return s.failErr(err, "the corrective actions")
 	}

@@ -48,7 +48,7 @@ func (s *Service) boardLink(ctx context.Context, c *call) Reply {
 			}
 			who = p.ID
 		}
-		n, err := s.st.EndBoardSessions(ctx, c.who.ID, who)
+		n, err := c.st.EndBoardSessions(ctx, c.who.ID, who)
 		if err != nil {
 			return s.failErr(err, "the board sessions")
 		}
@@ -60,7 +60,7 @@ func (s *Service) boardLink(ctx context.Context, c *call) Reply {
 	if c.req.Platform == PlatformSMS {
 		return fail("Board links are given in chat only: type /muster board in Slack, Discord or the console.")
 	}
-	tok, err := s.st.NewBoardLink(ctx, c.who.ID)
+	tok, err := c.st.NewBoardLink(ctx, c.who.ID)
 	if err != nil {
 		return s.failErr(err, "the board link")
 	}

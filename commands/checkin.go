@@ -31,7 +31,7 @@ func (s *Service) checkin(ctx context.Context, c *call) Reply {
 	case "stop", "end":
 		return s.checkinStop(ctx, c)
 	case "status":
-		return s.checkinStatus(ctx)
+		return s.checkinStatus(ctx, c)
 	}
 	return fail(fmt.Sprintf("Unknown /checkin %s. %s", sub, checkinUsage))
 }
@@ -68,7 +68,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 		site, i = st, i+1
 	}
 	note := c.rest(args, i)
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if err != nil {
 		return s.failErr(err, "the check-ins")
 	}
@@ -102,7 +102,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 	if length > 0 {
 		until = now.Add(length)
 	}
-	res, err := s.st.StartCheckin(ctx, store.NewCheckin{Person: c.who.ID, Site: site.ID, Note: note, Every: every, Until: until})
+	res, err := c.st.StartCheckin(ctx, store.NewCheckin{Person: c.who.ID, Site: site.ID, Note: note, Every: every, Until: until})
 	var se *store.StateError
 	if errors.As(err, &se) {
 		return fail("Your check-ins are already running. /checkin checks in; /checkin stop ends them.")
@@ -118,14 +118,14 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 
 // checkIn records a check-in.
 func (s *Service) checkIn(ctx context.Context, c *call) Reply {
-	res, err := s.st.CheckIn(ctx, c.who.ID, c.who.ID, c.req.Surface())
+	res, err := c.st.CheckIn(ctx, c.who.ID, c.who.ID, c.req.Surface())
 	if errors.Is(err, store.ErrNoSession) {
 		return fail("You have no check-ins running. Start them with /checkin start <every> [for <duration>] [@site] [note].")
 	}
 	if err != nil {
 		return s.failErr(err, "your check-in")
 	}
-	t, err := s.st.Task(ctx, res.Task)
+	t, err := c.st.Task(ctx, res.Task)
 	next := ""
 	if err == nil {
 		next = " Next due " + s.localTime(t.Due) + "."
@@ -139,7 +139,7 @@ func (s *Service) checkIn(ctx context.Context, c *call) Reply {
 
 // checkinStop ends the sender's session.
 func (s *Service) checkinStop(ctx context.Context, c *call) Reply {
-	res, err := s.st.StopCheckin(ctx, c.who.ID, c.who.ID)
+	res, err := c.st.StopCheckin(ctx, c.who.ID, c.who.ID)
 	if errors.Is(err, store.ErrNoSession) {
 		return fail("You have no check-ins running.")
 	}
@@ -151,8 +151,8 @@ func (s *Service) checkinStop(ctx context.Context, c *call) Reply {
 
 // checkinStatus lists the active lone workers, their sites and when each
 // is next due.
-func (s *Service) checkinStatus(ctx context.Context) Reply {
-	ws, err := s.st.ActiveLoneWorkers(ctx)
+func (s *Service) checkinStatus(ctx context.Context, c *call) Reply {
+	ws, err := c.st.ActiveLoneWorkers(ctx)
 	if err != nil {
 		return s.failErr(err, "the check-ins")
 	}
@@ -186,12 +186,12 @@ func (s *Service) LoneWorkerLines(ws []store.LoneWorker) string {
 // one step.
 func (s *Service) checkinHelp(ctx context.Context, c *call, t *store.Task) Reply {
 	note := c.rest(c.args, 0)
-	in, msgs := s.helpIncident(ctx, c.who, t.Site, t.Ref, note, t.Drill > 0, true)
-	res, err := s.st.CheckinHelp(ctx, c.who.ID, c.req.Surface(), *in, msgs...)
+	in, msgs := s.helpIncident(ctx, c, t.Site, t.Ref, note, t.Drill > 0, true)
+	res, err := c.st.CheckinHelp(ctx, c.who.ID, c.req.Surface(), *in, msgs...)
 	if errors.Is(err, store.ErrNoSession) {
 		// The session ended between the look and the help: a help
 		// all the same.
-		inc, rerr := s.st.RaiseIncident(ctx, *in, msgs...)
+		inc, rerr := c.st.RaiseIncident(ctx, *in, msgs...)
 		if rerr != nil {
 			return s.failErr(rerr, "your call for help")
 		}
@@ -206,8 +206,8 @@ func (s *Service) checkinHelp(ctx context.Context, c *call, t *store.Task) Reply
 }
 
 // activeSession is the sender's running lone-worker session, if any.
-func (s *Service) activeSession(ctx context.Context, person string) (*store.Task, bool) {
-	ws, err := s.st.ActiveLoneWorkers(ctx)
+func (s *Service) activeSession(ctx context.Context, c *call, person string) (*store.Task, bool) {
+	ws, err := c.st.ActiveLoneWorkers(ctx)
 	if err != nil {
 		return nil, false
 	}

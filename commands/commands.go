@@ -46,6 +46,11 @@ type Request struct {
 	// name it (how a person answered a roll call or checked in); it
 	// changes nothing else.
 	Via string
+	// Replay is the adapter's replay check of the request (a signed
+	// webhook that may arrive twice), nil when it has none: the command's
+	// first store round trip settles it, and a request already handled
+	// changes nothing (store/guard.go).
+	Replay *store.ReplayGuard
 }
 
 // How a command came when it was not typed (Request.Via).
@@ -161,6 +166,10 @@ type handler func(ctx context.Context, c *call) Reply
 
 // call is one command being handled.
 type call struct {
+	// st is the store as this command sees it: bound to the request's
+	// replay guard (store.Store.Guarded), so its first round trip checks
+	// the request was not handled before.
+	st   *store.Store
 	req  Request
 	who  *configs.Person
 	cmd  Command
@@ -276,7 +285,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (reply Reply) {
 	defer func() { <-s.slots }()
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
-	return h(ctx, &call{req: req, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name})
+	return h(ctx, &call{st: s.st.Guarded(req.Replay), req: req, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name})
 }
 
 // admit takes a place for one command, waiting at most s.admitWait.
@@ -423,17 +432,6 @@ func (s *Service) siteName(id string) string {
 		return st.Name
 	}
 	return id
-}
-
-// send queues a fan-out message on the durable outbox: it goes out after
-// the reply, from whichever process delivers it. A failure is logged, not
-// shown to the sender: their command itself succeeded.
-func (s *Service) send(ctx context.Context, m notify.Message) {
-	_, err := s.st.Enqueue(ctx, store.OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site,
-		Kind: m.Kind, Ref: m.Ref, Text: m.Text, Drill: flagStr(m.Drill)})
-	if err != nil {
-		s.log.Warn("fan-out not queued", zap.String("kind", m.Kind), zap.String("ref", m.Ref), zap.String("channel", m.Channel), zap.Error(err))
-	}
 }
 
 // localTime formats an instant in the organization's zone.

@@ -28,14 +28,14 @@ func (s *Service) drill(ctx context.Context, c *call) Reply {
 	case "stop", "end":
 		return s.drillStop(ctx, c, args)
 	case "report":
-		return s.drillReport(ctx, args)
+		return s.drillReport(ctx, c, args)
 	case "action", "actions":
 		return s.drillAction(ctx, c)
 	}
 	return fail(fmt.Sprintf("Unknown /drill %s. %s", sub, drillUsage))
 }
 
-func (s *Service) findDrill(ctx context.Context, args []string, usage string) (*store.Drill, *Reply) {
+func (s *Service) findDrill(ctx context.Context, c *call, args []string, usage string) (*store.Drill, *Reply) {
 	if len(args) < 1 {
 		r := fail(usage)
 		return nil, &r
@@ -45,7 +45,7 @@ func (s *Service) findDrill(ctx context.Context, args []string, usage string) (*
 		r := fail(err.Error() + ". " + usage)
 		return nil, &r
 	}
-	d, err := s.st.Drill(ctx, num)
+	d, err := c.st.Drill(ctx, num)
 	if errors.Is(err, store.ErrNotFound) {
 		r := fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
 		return nil, &r
@@ -61,11 +61,11 @@ func (s *Service) drillStop(ctx context.Context, c *call, args []string) Reply {
 	if !c.who.HasRole(configs.RoleCoordinator) {
 		return fail("Only a coordinator may stop a drill.")
 	}
-	d, bad := s.findDrill(ctx, args, "Usage: /drill stop D-n")
+	d, bad := s.findDrill(ctx, c, args, "Usage: /drill stop D-n")
 	if bad != nil {
 		return *bad
 	}
-	n, err := s.st.CloseActivation(ctx, d.Activation, c.who.ID, "drill stopped", "drill.stopped")
+	n, err := c.st.CloseActivation(ctx, d.Activation, c.who.ID, "drill stopped", "drill.stopped")
 	var se *store.StateError
 	if errors.As(err, &se) {
 		return fail(fmt.Sprintf("%s is already stopped.", d.ID()))
@@ -78,7 +78,7 @@ func (s *Service) drillStop(ctx context.Context, c *call, args []string) Reply {
 
 // drillReport reads the drill, its activation and its tasks in one round
 // trip.
-func (s *Service) drillReport(ctx context.Context, args []string) Reply {
+func (s *Service) drillReport(ctx context.Context, c *call, args []string) Reply {
 	const usage = "Usage: /drill report D-n"
 	if len(args) < 1 {
 		return fail(usage)
@@ -87,7 +87,7 @@ func (s *Service) drillReport(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return fail(err.Error() + ". " + usage)
 	}
-	d, act, tasks, err := s.st.DrillWithTasks(ctx, num)
+	d, act, tasks, err := c.st.DrillWithTasks(ctx, num)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
 	}

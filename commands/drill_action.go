@@ -68,7 +68,7 @@ func (s *Service) drillActionList(ctx context.Context, c *call, args []string) R
 	if err != nil {
 		return fail(err.Error() + ". " + usage)
 	}
-	d, list, err := s.st.DrillActions(ctx, num)
+	d, list, err := c.st.DrillActions(ctx, num)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fmt.Sprintf("There is no %s.", store.FormatID("D", num)))
 	}

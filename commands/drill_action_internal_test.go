@@ -32,7 +32,7 @@ func runAs(t *testing.T, s *Service, as, line string, h func(context.Context, *c
 		t.Fatal(err)
 	}
 	cmd := Parse(line)
-	c := &call{req: Request{Platform: PlatformConsole, UserID: as, Text: line}, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name}
+	c := &call{st: s.st, req: Request{Platform: PlatformConsole, UserID: as, Text: line}, who: who, cmd: cmd, args: cmd.Args, name: cmd.Name}
 	return h(context.Background(), c, cmd.Args[1:])
 }
 

@@ -47,7 +47,7 @@ func (s *Service) help(ctx context.Context, c *call) Reply {
 	case PlatformSMS:
 		// HELP from someone in an open roll call is a call for help, not
 		// a question about muster.
-		_, _, err := s.st.RollCallEntry(ctx, 0, c.who.ID)
+		_, _, err := c.st.RollCallEntry(ctx, 0, c.who.ID)
 		if err == nil {
 			return s.rollcallAnswer(ctx, c, c.args, store.AnswerHelp)
 		}
@@ -57,7 +57,7 @@ func (s *Service) help(ctx context.Context, c *call) Reply {
 			// help (journaled, and paged directly).
 			return s.degradedAnswer(ctx, c, store.AnswerHelp, c.rest(c.args, 0), err)
 		}
-		if t, ok := s.activeSession(ctx, c.who.ID); ok {
+		if t, ok := s.activeSession(ctx, c, c.who.ID); ok {
 			return s.checkinHelp(ctx, c, t)
 		}
 		return Reply{Text: SMSHelpText}

@@ -30,7 +30,7 @@ func (s *Service) incidentHold(ctx context.Context, c *call, args []string, acti
 	reason := strings.TrimSpace(c.rest(args, 1))
 	// The script checks the hold itself (state "held" or "not_held"), so
 	// the command is one round trip.
-	_, err = s.st.ChangeIncident(ctx, num, c.who.ID, action, reason)
+	_, err = c.st.ChangeIncident(ctx, num, c.who.ID, action, reason)
 	var se *store.StateError
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -30,7 +30,7 @@ func (s *Service) incident(ctx context.Context, c *call) Reply {
 	case "list", "ls":
 		return s.incidentList(ctx, c, args)
 	case "show":
-		return s.incidentShow(ctx, args)
+		return s.incidentShow(ctx, c, args)
 	case "update", "note":
 		return s.incidentChange(ctx, c, args, store.ActionUpdate)
 	case "resolve", "close":
@@ -114,7 +114,7 @@ func (s *Service) incidentRaise(ctx context.Context, c *call, args []string) Rep
 	}
 	summary := fmt.Sprintf("%s %s %s at %s by %s: %s", store.IDPlaceholder+" raised:", sev, cat, site.Name, c.who.Name, text)
 	clocks := s.obligationClocks(cat, sev, site.ID)
-	inc, err := s.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text,
+	inc, err := c.st.RaiseIncident(ctx, store.NewIncident{Site: site.ID, Category: cat, Severity: sev, Reporter: c.who.ID, Text: text,
 		Obligations: clocks}, store.OutMessage{Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: summary})
 	if err != nil && !(errors.Is(err, store.ErrNotReplicated) && inc != nil) {
 		return s.failErr(err, "the incident")
@@ -149,7 +149,7 @@ func (s *Service) incidentList(ctx context.Context, c *call, args []string) Repl
 	if site != nil {
 		f.Site = site.ID
 	}
-	list, err := s.st.ListIncidents(ctx, f)
+	list, err := c.st.ListIncidents(ctx, f)
 	if err != nil {
 		return s.failErr(err, "the incident list")
 	}
@@ -171,7 +171,7 @@ func (s *Service) incidentList(ctx context.Context, c *call, args []string) Repl
 	return Reply{Text: b.String()}
 }
 
-func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
+func (s *Service) incidentShow(ctx context.Context, c *call, args []string) Reply {
 	if len(args) != 1 {
 		return fail("Usage: /incident show INC-n")
 	}
@@ -179,7 +179,7 @@ func (s *Service) incidentShow(ctx context.Context, args []string) Reply {
 	if err != nil {
 		return fail(err.Error() + ". Usage: /incident show INC-n")
 	}
-	inc, tl, obls, err := s.st.IncidentRecord(ctx, num)
+	inc, tl, obls, err := c.st.IncidentRecord(ctx, num)
 	if err != nil {
 		return s.failErr(err, store.FormatID("INC", num))
 	}
@@ -235,7 +235,7 @@ func (s *Service) incidentChange(ctx context.Context, c *call, args []string, ac
 	case store.ActionResolve:
 		line = fmt.Sprintf("%s resolved by %s at %s: %s", id, c.who.Name, when, text)
 	}
-	inc, err := s.st.ChangeIncident(ctx, num, c.who.ID, action, text, store.OutMessage{Channel: notify.Chat, Kind: "update", Text: line})
+	inc, err := c.st.ChangeIncident(ctx, num, c.who.ID, action, text, store.OutMessage{Channel: notify.Chat, Kind: "update", Text: line})
 	var se *store.StateError
 	switch {
 	case errors.As(err, &se):

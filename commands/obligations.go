@@ -47,13 +47,13 @@ func (s *Service) incidentSeverity(ctx context.Context, c *call, args []string) 
 	if !c.who.HasAnyRole(configs.RoleSupervisor, configs.RoleControl, configs.RoleCoordinator) {
 		return fail(fmt.Sprintf("Only a supervisor, control or a coordinator may change an incident's severity; you are %s. Add what you know with /incident update %s <text>.", strings.Join(c.who.Roles, ", "), id))
 	}
-	cur, err := s.st.Incident(ctx, num)
+	cur, err := c.st.Incident(ctx, num)
 	if err != nil {
 		return s.failErr(err, id)
 	}
 	clocks := s.obligationClocks(cur.Category, sev, cur.Site)
 	line := fmt.Sprintf("%s severity %s -> %s by %s", id, cur.Severity, sev, c.who.Name)
-	_, started, err := s.st.ChangeSeverity(ctx, num, c.who.ID, sev, clocks, store.OutMessage{Channel: notify.Chat, Kind: "update", Text: line})
+	_, started, err := c.st.ChangeSeverity(ctx, num, c.who.ID, sev, clocks, store.OutMessage{Channel: notify.Chat, Kind: "update", Text: line})
 	var se *store.StateError
 	switch {
 	case errors.As(err, &se) && se.Status == store.StatusResolved:
@@ -86,7 +86,7 @@ func (s *Service) incidentNotified(ctx context.Context, c *call, args []string) 
 	id := store.FormatID("INC", num)
 	oid := strings.ToLower(args[1])
 	ref := strings.TrimSpace(c.rest(args, 2))
-	_, err = s.st.ObligationsMet(ctx, num, c.who.ID, []string{oid}, ref, store.ViaNotified, nil)
+	_, err = c.st.ObligationsMet(ctx, num, c.who.ID, []string{oid}, ref, store.ViaNotified, nil)
 	var se *store.StateError
 	switch {
 	case errors.Is(err, store.ErrNoObligation):
@@ -147,7 +147,7 @@ func (s *Service) incidentSend(ctx context.Context, c *call, args []string) Repl
 		return fail(fmt.Sprintf("Only a supervisor, control, a coordinator or an obligation's owner may text %s; you are %s.", ct.Name, strings.Join(c.who.Roles, ", ")))
 	}
 	text := strings.TrimSpace(c.rest(args, 2))
-	obls, err := s.st.Obligations(ctx, num)
+	obls, err := c.st.Obligations(ctx, num)
 	if err != nil {
 		return s.failErr(err, id)
 	}
@@ -158,7 +158,7 @@ func (s *Service) incidentSend(ctx context.Context, c *call, args []string) Repl
 		}
 	}
 	body := fmt.Sprintf("%s, %s: %s (%s)", s.cfg().Organization, id, text, c.who.Name)
-	met, err := s.st.ObligationsMet(ctx, num, c.who.ID, ids, clip(text, 200), store.ViaSMS,
+	met, err := c.st.ObligationsMet(ctx, num, c.who.ID, ids, clip(text, 200), store.ViaSMS,
 		map[string]any{"contact": cid, "text": text},
 		store.OutMessage{Key: fmt.Sprintf("%s:send:%s:%d", id, cid, s.now().UnixNano()), Channel: notify.SMS,
 			To: configs.ContactPrefix + cid, Kind: "contact", Text: body})

@@ -30,7 +30,7 @@ func (s *Service) plan(ctx context.Context, c *call) Reply {
 	case "trigger", "start", "activate":
 		return s.planTrigger(ctx, c, args, false)
 	case "status":
-		return s.planStatus(ctx, args)
+		return s.planStatus(ctx, c, args)
 	case "standdown", "stand-down", "stop":
 		return s.planStanddown(ctx, c, args)
 	case "dryrun", "dry-run":
@@ -156,7 +156,7 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 	}
 	note := c.rest(args, i)
 	now := s.now()
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if s.degradedOn(ctx, err, drill) {
 		return s.degradedTrigger(ctx, c, p, site, incident, note, err)
 	}
@@ -181,7 +181,7 @@ func (s *Service) planTrigger(ctx context.Context, c *call, args []string, drill
 		broadcast = notify.DrillPrefix + broadcast
 	}
 	in.Messages = []store.OutMessage{{Channel: notify.Chat, Site: site.ID, Kind: "broadcast", Text: broadcast, Drill: flagStr(drill)}}
-	act, tasks, err := s.st.TriggerPlan(ctx, in)
+	act, tasks, err := c.st.TriggerPlan(ctx, in)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fail(fmt.Sprintf("There is no %s to link. Trigger without it, or check /incident list.", store.FormatID("INC", incident)))
@@ -222,7 +222,7 @@ func flagStr(b bool) string {
 	return ""
 }
 
-func (s *Service) planStatus(ctx context.Context, args []string) Reply {
+func (s *Service) planStatus(ctx context.Context, c *call, args []string) Reply {
 	var num int64 // 0: the latest
 	switch len(args) {
 	case 0:
@@ -235,7 +235,7 @@ func (s *Service) planStatus(ctx context.Context, args []string) Reply {
 	default:
 		return fail("Usage: /plan status [A-n]")
 	}
-	act, tasks, err := s.st.ActivationWithTasks(ctx, num)
+	act, tasks, err := c.st.ActivationWithTasks(ctx, num)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && num == 0:
 		return Reply{Text: "No plan has been triggered yet."}
@@ -286,7 +286,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 	if err != nil {
 		return fail(err.Error() + ". Usage: /plan standdown A-n [note]")
 	}
-	act, err := s.st.Activation(ctx, num)
+	act, err := c.st.Activation(ctx, num)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fmt.Sprintf("There is no %s. /plan status shows the latest.", store.FormatID("A", num)))
 	}
@@ -308,7 +308,7 @@ func (s *Service) planStanddown(ctx context.Context, c *call, args []string) Rep
 	// The announcement is queued by the same script that stands the plan
 	// down; only the script knows how many tasks it cancelled.
 	line := fmt.Sprintf("%s %s stood down by %s; %%s open task(s) cancelled, escalation stopped.", act.ID(), act.PlanName, c.who.Name)
-	n, err := s.st.CloseActivation(ctx, num, c.who.ID, note, "plan.stood_down",
+	n, err := c.st.CloseActivation(ctx, num, c.who.ID, note, "plan.stood_down",
 		store.OutMessage{Channel: notify.Chat, Site: act.Site, Kind: "standdown", Ref: act.ID(), Text: fmt.Sprintf(line, store.CountPlaceholder)})
 	var se *store.StateError
 	if errors.As(err, &se) {
@@ -339,7 +339,7 @@ func (s *Service) planDryrun(ctx context.Context, c *call, args []string) Reply 
 			return fail("Which site? /plan dryrun " + p.ID + " @" + s.cfg().Sites[0].ID)
 		}
 	}
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if err != nil {
 		return s.failErr(err, "the dry run")
 	}

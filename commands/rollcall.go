@@ -28,7 +28,7 @@ func (s *Service) rollcall(ctx context.Context, c *call) Reply {
 	case "help":
 		return s.rollcallAnswer(ctx, c, args, store.AnswerHelp)
 	case "status":
-		return s.rollcallStatus(ctx, args)
+		return s.rollcallStatus(ctx, c, args)
 	case "stop", "end":
 		return s.rollcallStop(ctx, c, args)
 	}
@@ -81,7 +81,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 		sites = append(sites, st)
 	}
 	note := c.rest(args, i)
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if s.degradedOn(ctx, err, drill) {
 		return s.degradedRollCall(ctx, c, sites, note, err)
 	}
@@ -121,7 +121,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 		in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, Site: st.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
 	}
 	in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, To: c.who.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
-	num, _, err := s.st.StartRollCall(ctx, in)
+	num, _, err := c.st.StartRollCall(ctx, in)
 	if s.degradedOn(ctx, err, drill) {
 		// It may have been written all the same (a reply lost to a
 		// timeout): a roll call asked twice beats one never asked.
@@ -157,7 +157,7 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 	if answer == store.AnswerHelp {
 		// The incident and its pages go in the answer's own script; they
 		// need the person's site, read first.
-		rn, t, err := s.st.RollCallEntry(ctx, num, c.who.ID)
+		rn, t, err := c.st.RollCallEntry(ctx, num, c.who.ID)
 		if num == 0 && s.degradedOn(ctx, err, false) {
 			return s.degradedAnswer(ctx, c, answer, note, err)
 		}
@@ -165,9 +165,9 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 			return s.rollcallRefusal(err, num)
 		}
 		a.Num, drill = rn, t.Drill > 0
-		a.Incident, a.Messages = s.helpIncident(ctx, c.who, t.Site, store.FormatID("R", rn), note, t.Drill > 0, false)
+		a.Incident, a.Messages = s.helpIncident(ctx, c, t.Site, store.FormatID("R", rn), note, t.Drill > 0, false)
 	}
-	res, err := s.st.AnswerRollCall(ctx, a)
+	res, err := c.st.AnswerRollCall(ctx, a)
 	if num == 0 && s.degradedOn(ctx, err, drill) {
 		return s.degradedAnswer(ctx, c, answer, note, err)
 	}
@@ -189,7 +189,8 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 // the site's channel, chat and SMS to the site's on-duty supervisor (not
 // for a lone worker: control first, as they asked for help alone) and
 // control. The texts hold store.IDPlaceholder for INC-n.
-func (s *Service) helpIncident(ctx context.Context, who *configs.Person, site, ref, note string, drill, lone bool) (*store.NewIncident, []store.OutMessage) {
+func (s *Service) helpIncident(ctx context.Context, c *call, site, ref, note string, drill, lone bool) (*store.NewIncident, []store.OutMessage) {
+	who := c.who
 	text := fmt.Sprintf("%s needs help (%s)", who.Name, ref)
 	if note != "" {
 		text += ": " + note
@@ -205,7 +206,7 @@ func (s *Service) helpIncident(ctx context.Context, who *configs.Person, site, r
 		in.Drill = true
 	}
 	msgs := []store.OutMessage{{Channel: notify.Chat, Site: site, Kind: "incident", Text: text, Drill: flagStr(drill)}}
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if err != nil {
 		overrides = nil // the rotation alone still finds whom to page
 	}
@@ -262,12 +263,12 @@ func (s *Service) rollcallNum(args []string, usage string) (int64, *Reply) {
 }
 
 // rollcallStatus shows a roll call's tally (default: the newest).
-func (s *Service) rollcallStatus(ctx context.Context, args []string) Reply {
+func (s *Service) rollcallStatus(ctx context.Context, c *call, args []string) Reply {
 	num, bad := s.rollcallNum(args, "Usage: /rollcall status [R-n]")
 	if bad != nil {
 		return *bad
 	}
-	rc, err := s.st.RollCall(ctx, num)
+	rc, err := c.st.RollCall(ctx, num)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && num == 0:
 		return Reply{Text: "No roll call has been started yet."}
@@ -276,7 +277,7 @@ func (s *Service) rollcallStatus(ctx context.Context, args []string) Reply {
 	case err != nil:
 		return s.failErr(err, "the roll call")
 	}
-	people, err := s.st.RollCallPeople(ctx, rc.Num)
+	people, err := c.st.RollCallPeople(ctx, rc.Num)
 	if err != nil {
 		return s.failErr(err, "the roll call")
 	}
@@ -293,7 +294,7 @@ func (s *Service) rollcallStop(ctx context.Context, c *call, args []string) Repl
 	if err != nil {
 		return fail(err.Error() + ". " + usage)
 	}
-	rc, err := s.st.RollCall(ctx, num)
+	rc, err := c.st.RollCall(ctx, num)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(fmt.Sprintf("There is no %s. /rollcall status shows the latest.", store.FormatID("R", num)))
 	}
@@ -312,7 +313,7 @@ func (s *Service) rollcallStop(ctx context.Context, c *call, args []string) Repl
 	for _, st := range rc.Sites {
 		msgs = append(msgs, store.OutMessage{Channel: notify.Chat, Site: st, Kind: "rollcall", Ref: rc.ID(), Text: line, Drill: flagStr(rc.Drill)})
 	}
-	silent, err := s.st.StopRollCall(ctx, num, c.who.ID, note, msgs...)
+	silent, err := c.st.StopRollCall(ctx, num, c.who.ID, note, msgs...)
 	var se *store.StateError
 	if errors.As(err, &se) {
 		return fail(fmt.Sprintf("%s is already %s.", rc.ID(), se.Status))

@@ -40,7 +40,7 @@ func (s *Service) roster(ctx context.Context, c *call) Reply {
 	} else if ds, ok := s.defaultSite(c); ok {
 		sites = []configs.Site{*ds}
 	}
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if err != nil {
 		return s.failErr(err, "the roster")
 	}
@@ -223,7 +223,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	// The covers so far give the checks and, with this one last, the
 	// warnings; the announcement (with the id only the script knows) is
 	// queued by the script that records the cover: two round trips.
-	overrides, err := s.st.Overrides(ctx)
+	overrides, err := c.st.Overrides(ctx)
 	if err != nil {
 		return s.failErr(err, "the cover")
 	}
@@ -250,7 +250,7 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if st, over := roster.Stretches(s.cfg(), from, to, withNew).Over(p.ID, from, to); over {
 		line += " Warning: " + st.Flag(p.Name, loc) + "."
 	}
-	o, err := s.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
+	o, err := c.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
 	if err != nil {
 		return s.failErr(err, "the cover")
 	}

@@ -11,14 +11,14 @@ const SMSHelpText = "muster: ACK = acknowledge your newest task, ACK 17 = task T
 
 // status answers STATUS (SMS) and /muster status: the sender's open tasks.
 func (s *Service) status(ctx context.Context, c *call) Reply {
-	nums, err := s.st.OpenTasksFor(ctx, c.who.ID)
+	nums, err := c.st.OpenTasksFor(ctx, c.who.ID)
 	if err != nil {
 		return s.failErr(err, "your status")
 	}
 	if len(nums) == 0 {
 		return Reply{Text: "You have no open tasks."}
 	}
-	tasks, err := s.st.Tasks(ctx, nums)
+	tasks, err := c.st.Tasks(ctx, nums)
 	if err != nil {
 		return s.failErr(err, "your status")
 	}

@@ -219,7 +219,7 @@ type AuditHead struct {
 
 // AuditHead reads the chain head.
 func (s *Store) AuditHead(ctx context.Context) (AuditHead, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key("audit:head"), "seq", "hash", "id", "at", "sig", "key", "pruned_to", "pruned_hash", "pruned_id").Result()
+	v, err := s.rdb.HMGet(s.carry(ctx), s.Key("audit:head"), "seq", "hash", "id", "at", "sig", "key", "pruned_to", "pruned_hash", "pruned_id").Result()
 	if err != nil {
 		return AuditHead{}, unavailable(err)
 	}
@@ -293,7 +293,7 @@ func (s *Store) scanStream(ctx context.Context, key, after string, fn func(Audit
 		start = "(" + after
 	}
 	for {
-		msgs, err := s.rdb.XRangeN(ctx, s.Key(key), start, "+", 1000).Result()
+		msgs, err := s.rdb.XRangeN(s.carry(ctx), s.Key(key), start, "+", 1000).Result()
 		if err != nil {
 			return unavailable(err)
 		}

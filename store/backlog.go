@@ -43,7 +43,7 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	first := pipe.XRangeN(ctx, s.Key("outbox"), "-", "+", 1)
 	lanes := pipe.SMembers(ctx, s.Key("outbox", "lanes"))
 	head := pipe.HGet(ctx, s.Key("audit:head"), "id")
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if _, err := pipe.Exec(s.carry(ctx)); err != nil && err != redis.Nil {
 		return b, unavailable(err)
 	}
 	b.DeadlinesPending = timers.Val()
@@ -67,7 +67,7 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 		ls = append(ls, laneCmds{pipe.ZCard(ctx, k), pipe.ZRangeWithScores(ctx, k, 0, 0)})
 	}
 	unsealed := pipe.XRangeN(ctx, s.Key("audit"), from, "+", maxUnsealedCount)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if _, err := pipe.Exec(s.carry(ctx)); err != nil && err != redis.Nil {
 		return b, unavailable(err)
 	}
 	for _, l := range ls {

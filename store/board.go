@@ -126,7 +126,7 @@ func (s *Store) WaitChanges(ctx context.Context, after string, block time.Durati
 	}
 	if after == "$" {
 		// Pin "now" to an id, so no change between two calls is lost.
-		last, err := s.rdb.XRevRangeN(ctx, s.Key("changes"), "+", "-", 1).Result()
+		last, err := s.rdb.XRevRangeN(s.carry(ctx), s.Key("changes"), "+", "-", 1).Result()
 		if err != nil {
 			return after, nil, unavailable(err)
 		}
@@ -135,7 +135,7 @@ func (s *Store) WaitChanges(ctx context.Context, after string, block time.Durati
 			after = last[0].ID
 		}
 	}
-	res, err := s.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{s.Key("changes"), after}, Count: 1000, Block: block}).Result()
+	res, err := s.rdb.XRead(s.carry(ctx), &redis.XReadArgs{Streams: []string{s.Key("changes"), after}, Count: 1000, Block: block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return after, nil, nil
 	}

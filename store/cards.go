@@ -21,13 +21,13 @@ func (s *Store) AddCard(ctx context.Context, platform, ref, loc string) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.SAdd(ctx, key, loc)
 	pipe.Expire(ctx, key, 90*24*time.Hour)
-	_, err := pipe.Exec(ctx)
+	_, err := pipe.Exec(s.carry(ctx))
 	return unavailable(err)
 }
 
 // Cards lists where platform shows ref.
 func (s *Store) Cards(ctx context.Context, platform, ref string) ([]string, error) {
-	v, err := s.rdb.SMembers(ctx, s.Key("cards", platform, ref)).Result()
+	v, err := s.rdb.SMembers(s.carry(ctx), s.Key("cards", platform, ref)).Result()
 	return v, unavailable(err)
 }
 
@@ -44,13 +44,13 @@ type Change struct {
 func (s *Store) ReadChanges(ctx context.Context, group, consumer string, count int, block time.Duration) ([]Change, error) {
 	key := s.Key("changes")
 	args := &redis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(count), Block: block}
-	res, err := s.rdb.XReadGroup(ctx, args).Result()
+	res, err := s.rdb.XReadGroup(s.carry(ctx), args).Result()
 	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
 		// Start from now: older changes concern cards of a past run.
-		if err := s.rdb.XGroupCreateMkStream(ctx, key, group, "$").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		if err := s.rdb.XGroupCreateMkStream(s.carry(ctx), key, group, "$").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 			return nil, unavailable(err)
 		}
-		res, err = s.rdb.XReadGroup(ctx, args).Result()
+		res, err = s.rdb.XReadGroup(s.carry(ctx), args).Result()
 	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -72,5 +72,5 @@ func (s *Store) AckChange(ctx context.Context, group string, ids ...string) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	return unavailable(s.rdb.XAck(ctx, s.Key("changes"), group, ids...).Err())
+	return unavailable(s.rdb.XAck(s.carry(ctx), s.Key("changes"), group, ids...).Err())
 }

@@ -104,7 +104,7 @@ func (s *Store) RecordSMSOptIn(ctx context.Context, person, maskedPhone, keyword
 
 // SMSOptedOut reports whether a person has sent STOP (and not START since).
 func (s *Store) SMSOptedOut(ctx context.Context, person string) (bool, error) {
-	n, err := s.rdb.HExists(ctx, s.Key("sms", "optout"), person).Result()
+	n, err := s.rdb.HExists(s.carry(ctx), s.Key("sms", "optout"), person).Result()
 	return n, unavailable(err)
 }
 
@@ -123,7 +123,7 @@ func (s *Store) MapDelivery(ctx context.Context, providerID string, d Delivery) 
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, k, "task", task, "key", d.Key, "channel", d.Channel, "to", d.To, "ref", refOf(d))
 	pipe.PExpire(ctx, k, DeliveryTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(s.carry(ctx)); err != nil {
 		return fmt.Errorf("map %s: %w", providerID, unavailable(err))
 	}
 	return nil
@@ -142,7 +142,7 @@ func (s *Store) DeliveryKeys(ctx context.Context, providerIDs []string) ([]strin
 	for i, id := range providerIDs {
 		cmds[i] = pipe.HGet(ctx, s.Key("twilio", "sid", id), "key")
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(s.carry(ctx)); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
 	for i, c := range cmds {

@@ -15,16 +15,18 @@ import (
 // request been handled already?) into the first Redis round trip the
 // command makes, instead of spending a round trip of its own on it.
 //
-// The adapter puts a guard in the command's context (WithReplayGuard).
-// The first round trip the store makes for that context carries the
-// guard's SET NX PX: a script gets the guard key as KEYS[2] and its TTL as
-// a trailing ARGV, and the shared prelude (lua/prelude.lua) sets the key
-// before the script body runs, refusing with 'replayed' when it already
-// existed; a read pipeline gets the SET NX prepended and its reads are
-// discarded on a replay. Either way a replayed command changes nothing and
-// the store answers ErrReplayed, then and for every later call with that
-// context. A command that made no round trip at all leaves the guard
-// pending, and the adapter settles it afterwards with CheckReplay.
+// The adapter makes a guard for the request (NewReplayGuard) and hands it
+// to the command with the request (commands.Request.Replay); the command
+// works on the view of the store bound to it (Guarded). The first round
+// trip that view makes carries the guard's SET NX PX: a script gets the
+// guard key as KEYS[2] and its TTL as a trailing ARGV, and the shared
+// prelude (lua/prelude.lua) sets the key before the script body runs,
+// refusing with 'replayed' when it already existed; a read pipeline gets
+// the SET NX prepended and its reads are discarded on a replay. Either way
+// a replayed command changes nothing and the view answers ErrReplayed,
+// then and for every later call. A command that made no round trip at
+// all leaves the guard pending, and the adapter settles it afterwards
+// with CheckReplay.
 //
 // The check never fails open. When the round trip fails because Redis is
 // unreachable (Health confirms it), the guard is settled from this
@@ -35,8 +37,8 @@ import (
 // command is refused: the command answers that muster is overloaded and
 // the adapter refuses the request as busy; nothing goes on unchecked.
 
-// ErrReplayed: the request carrying the context's replay guard was
-// already handled; nothing was read or changed.
+// ErrReplayed: the request whose replay guard a view of the store
+// carries (Guarded) was already handled; nothing was read or changed.
 var ErrReplayed = errors.New("request already handled (replay)")
 
 // ReplayGuard is one request's replay check, settled by the first round
@@ -61,6 +63,9 @@ const (
 	guardSettled                    // its answer is known (or unknown after an error)
 )
 
+// guardKey is the context key under which a view's round trips that do
+// not go through run or read hand its guard to guardHook (carry). It
+// never leaves this package: callers pass the guard to Guarded.
 type guardKey struct{}
 
 // NewReplayGuard makes a guard for one request: name is the
@@ -73,13 +78,27 @@ func NewReplayGuard(name string, ttl time.Duration) *ReplayGuard {
 	return &ReplayGuard{name: name, ttl: ttl, done: make(chan struct{})}
 }
 
-// WithReplayGuard returns ctx carrying g: the store's first round trip for
-// ctx (or a context derived from it) settles g.
-func WithReplayGuard(ctx context.Context, g *ReplayGuard) context.Context {
+// Guarded is the view of the store for one request whose replay check
+// is g: its first round trip settles g (see above), and once g found a
+// replay, or could not be settled, every call of the view is refused.
+// The view shares everything else with s. A nil g returns s itself.
+func (s *Store) Guarded(g *ReplayGuard) *Store {
 	if g == nil {
+		return s
+	}
+	v := *s
+	v.guard = g
+	return &v
+}
+
+// carry is ctx for a round trip of s that goes to Redis directly, not
+// through run or read: it hands s's guard to guardHook, which settles the
+// guard before the round trip goes out. ctx itself when s has no guard.
+func (s *Store) carry(ctx context.Context) context.Context {
+	if s.guard == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, guardKey{}, g)
+	return context.WithValue(ctx, guardKey{}, s.guard)
 }
 
 func guardFrom(ctx context.Context) *ReplayGuard {
@@ -137,14 +156,14 @@ func (g *ReplayGuard) settle(replayed bool, err error) {
 	close(g.done)
 }
 
-// take is the store's step before a round trip for ctx: it returns the
+// take is the store's step before a round trip of s: it returns the
 // guard this round trip must carry (nil when none), or ErrReplayed when an
 // earlier round trip (or this process's memory) found a replay, or the
 // error that left the guard unsettled. When another round trip carries
 // the guard right now, it waits for its answer, so nothing runs before
 // the replay is known.
 func (s *Store) take(ctx context.Context) (*ReplayGuard, error) {
-	g := guardFrom(ctx)
+	g := s.guard
 	if g == nil {
 		return nil, nil
 	}
@@ -210,7 +229,7 @@ func (s *Store) guardCmd(ctx context.Context, p redis.Pipeliner, g *ReplayGuard)
 	return p.SetNX(ctx, s.Key(g.name), 1, g.ttl)
 }
 
-// read runs fn's commands as one pipelined round trip. When ctx carries a
+// read runs fn's commands as one pipelined round trip. When s carries a
 // pending replay guard, its SET NX goes first in the same pipeline, and a
 // replay discards the reads and answers ErrReplayed. Errors of the reads
 // come back as ErrUnavailable; a missing key is each reader's business.
@@ -282,9 +301,9 @@ func (s *Store) CheckReplay(ctx context.Context, g *ReplayGuard) (bool, error) {
 	return g.Replayed(), g.Err()
 }
 
-// guardHook makes sure a guard is never skipped: a round trip for a
-// guarded context that did not come through run or read (a store method
-// that talks to Redis directly) first settles the guard with its own SET
+// guardHook makes sure a guard is never skipped: a round trip of a
+// guarded view that did not come through run or read (a store method
+// that talks to Redis directly, with carry) first settles the guard with its own SET
 // NX, and is refused with ErrReplayed on a replay. It costs that one extra
 // round trip only on such paths; the command paths carry the guard in
 // their first round trip instead.
@@ -316,9 +335,10 @@ func (h guardHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-// settleFirst settles a pending guard of ctx before the round trip goes
-// out (the SET NX it sends finds the guard taken and passes through), and
-// refuses every round trip of a context whose guard found a replay.
+// settleFirst settles the pending guard ctx carries (carry) before the
+// round trip goes out (the SET NX it sends finds the guard taken and
+// passes through), and refuses every round trip of a view whose guard
+// found a replay.
 func (h guardHook) settleFirst(ctx context.Context) error {
 	g := guardFrom(ctx)
 	if g == nil {

@@ -10,9 +10,10 @@ import (
 	"github.com/muster-ops/muster/store"
 )
 
-func guarded(name string) (context.Context, *store.ReplayGuard) {
+// guarded is the view of s for a request whose replay guard is name.
+func guarded(s *store.Store, name string) (*store.Store, *store.ReplayGuard) {
 	g := store.NewReplayGuard(name, time.Minute)
-	return store.WithReplayGuard(context.Background(), g), g
+	return s.Guarded(g), g
 }
 
 func incidentCount(t *testing.T, s *store.Store) int {
@@ -34,8 +35,9 @@ func TestReplayGuardRidesOnTheFirstScript(t *testing.T) {
 	}
 	rt := storetest.CountRoundTrips(s)
 
-	ctx, g := guarded("test:seen:a")
-	if _, err := s.RaiseIncident(ctx, in); err != nil {
+	ctx := context.Background()
+	v, g := guarded(s, "test:seen:a")
+	if _, err := v.RaiseIncident(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	if n := rt.Load(); n != 1 {
@@ -44,29 +46,32 @@ func TestReplayGuardRidesOnTheFirstScript(t *testing.T) {
 	if !g.Settled() || g.Replayed() || g.Err() != nil {
 		t.Errorf("guard after a first request: settled %v replayed %v err %v; want settled, not replayed", g.Settled(), g.Replayed(), g.Err())
 	}
-	// Later calls with the same context pass: the guard is spent.
-	if _, err := s.Incident(ctx, 1); err != nil {
+	// Later calls of the same view pass: the guard is spent.
+	if _, err := v.Incident(ctx, 1); err != nil {
 		t.Fatalf("read after the guard: %v", err)
 	}
 
-	ctx2, g2 := guarded("test:seen:a")
-	_, err := s.RaiseIncident(ctx2, in)
+	v2, g2 := guarded(s, "test:seen:a")
+	_, err := v2.RaiseIncident(ctx, in)
 	if !errors.Is(err, store.ErrReplayed) || errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("replayed raise: err = %v, want ErrReplayed (not unavailable)", err)
 	}
 	if !g2.Replayed() {
 		t.Error("guard of the replay does not say so")
 	}
-	// Nothing the replayed context asks afterwards reaches Redis.
+	// Nothing the replayed request's view asks afterwards reaches Redis.
 	before := rt.Load()
-	if _, err := s.RaiseIncident(ctx2, in); !errors.Is(err, store.ErrReplayed) {
-		t.Errorf("second call on the replayed context: %v, want ErrReplayed", err)
+	if _, err := v2.RaiseIncident(ctx, in); !errors.Is(err, store.ErrReplayed) {
+		t.Errorf("second call of the replayed view: %v, want ErrReplayed", err)
 	}
-	if _, err := s.Incident(ctx2, 1); !errors.Is(err, store.ErrReplayed) {
-		t.Errorf("read on the replayed context: %v, want ErrReplayed", err)
+	if _, err := v2.Incident(ctx, 1); !errors.Is(err, store.ErrReplayed) {
+		t.Errorf("read of the replayed view: %v, want ErrReplayed", err)
+	}
+	if err := v2.AddCard(ctx, "slack", "INC-1", "C1/9"); !errors.Is(err, store.ErrReplayed) {
+		t.Errorf("direct write of the replayed view: %v, want ErrReplayed", err)
 	}
 	if n := rt.Load() - before; n != 0 {
-		t.Errorf("calls on a replayed context made %d round trips, want 0", n)
+		t.Errorf("calls of a replayed view made %d round trips, want 0", n)
 	}
 	if n := incidentCount(t, s); n != 2 {
 		t.Errorf("%d incidents, want 2 (the replay raised none)", n)
@@ -85,21 +90,22 @@ func TestReplayGuardRidesOnTheFirstRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := storetest.CountRoundTrips(s)
-	ctx, g := guarded("test:seen:b")
-	got, tl, err := s.IncidentWithTimeline(ctx, inc.Num)
+	ctx := context.Background()
+	v, g := guarded(s, "test:seen:b")
+	got, tl, err := v.IncidentWithTimeline(ctx, inc.Num)
 	if err != nil || got.Num != inc.Num || len(tl) != 1 {
 		t.Fatalf("guarded read: %+v %v %v", got, tl, err)
 	}
 	if n := rt.Load(); n != 1 || !g.Settled() || g.Replayed() {
 		t.Errorf("guarded read: %d round trips, settled %v, replayed %v; want 1, true, false", n, g.Settled(), g.Replayed())
 	}
-	ctx2, _ := guarded("test:seen:b")
-	if _, _, err := s.IncidentWithTimeline(ctx2, inc.Num); !errors.Is(err, store.ErrReplayed) {
+	v2, _ := guarded(s, "test:seen:b")
+	if _, _, err := v2.IncidentWithTimeline(ctx, inc.Num); !errors.Is(err, store.ErrReplayed) {
 		t.Fatalf("replayed read: %v, want ErrReplayed", err)
 	}
 	// A missing record is still its own answer, and the guard is spent.
-	ctx3, g3 := guarded("test:seen:c")
-	if _, err := s.Incident(ctx3, 999); !errors.Is(err, store.ErrNotFound) || !g3.Settled() {
+	v3, g3 := guarded(s, "test:seen:c")
+	if _, err := v3.Incident(ctx, 999); !errors.Is(err, store.ErrNotFound) || !g3.Settled() {
 		t.Fatalf("guarded read of nothing: %v (settled %v), want ErrNotFound and a settled guard", err, g3.Settled())
 	}
 }
@@ -109,7 +115,7 @@ func TestReplayGuardRidesOnTheFirstRead(t *testing.T) {
 func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
 	s := storetest.Open(t, nil)
 	rt := storetest.CountRoundTrips(s)
-	_, g := guarded("test:seen:d")
+	_, g := guarded(s, "test:seen:d")
 	if dup, err := s.CheckReplay(context.Background(), g); dup || err != nil {
 		t.Fatalf("first: replay %v err %v", dup, err)
 	}
@@ -119,7 +125,7 @@ func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
 	if n := rt.Load(); n != 1 {
 		t.Errorf("%d round trips, want 1 (the answer is remembered)", n)
 	}
-	_, g2 := guarded("test:seen:d")
+	_, g2 := guarded(s, "test:seen:d")
 	if dup, err := s.CheckReplay(context.Background(), g2); !dup || err != nil {
 		t.Fatalf("copy: replay %v err %v, want a replay", dup, err)
 	}
@@ -128,29 +134,29 @@ func TestCheckReplaySettlesAnUnusedGuard(t *testing.T) {
 	}
 }
 
-// A round trip for a guarded context that bypasses the store's helpers
-// (a raw client call) still settles the guard first, and is refused on a
+// A round trip of a guarded view that does not go through the store's
+// script and read helpers (a method that talks to Redis directly, one
+// command or a MULTI) still settles the guard first, and is refused on a
 // replay: no path skips the check.
 func TestReplayGuardCannotBeSkipped(t *testing.T) {
 	s := storetest.Open(t, nil)
-	ctx, g := guarded("test:seen:e")
-	if err := s.Client().Set(ctx, s.Key("raw"), "1", time.Minute).Err(); err != nil {
+	ctx := context.Background()
+	v, g := guarded(s, "test:seen:e")
+	if err := v.AddCard(ctx, "slack", "INC-1", "C1/1"); err != nil {
 		t.Fatal(err)
 	}
 	if !g.Settled() || g.Replayed() {
-		t.Fatalf("raw call: guard settled %v replayed %v", g.Settled(), g.Replayed())
+		t.Fatalf("direct call: guard settled %v replayed %v", g.Settled(), g.Replayed())
 	}
-	ctx2, _ := guarded("test:seen:e")
-	if err := s.Client().Set(ctx2, s.Key("raw"), "2", time.Minute).Err(); !errors.Is(err, store.ErrReplayed) {
-		t.Fatalf("raw call with a replayed guard: %v, want ErrReplayed", err)
+	v2, _ := guarded(s, "test:seen:e")
+	if _, err := v2.Cards(ctx, "slack", "INC-1"); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("direct read with a replayed guard: %v, want ErrReplayed", err)
 	}
-	pipe := s.Client().TxPipeline()
-	pipe.Set(ctx2, s.Key("raw"), "3", time.Minute)
-	if _, err := pipe.Exec(ctx2); !errors.Is(err, store.ErrReplayed) {
+	if err := v2.AddCard(ctx, "slack", "INC-1", "C1/2"); !errors.Is(err, store.ErrReplayed) {
 		t.Fatalf("MULTI with a replayed guard: %v, want ErrReplayed", err)
 	}
-	if v := s.Client().Get(context.Background(), s.Key("raw")).Val(); v != "1" {
-		t.Errorf("raw = %q, want 1 (the replays wrote nothing)", v)
+	if got, err := s.Cards(ctx, "slack", "INC-1"); err != nil || len(got) != 1 || got[0] != "C1/1" {
+		t.Errorf("cards = %v %v, want [C1/1] (the replays wrote nothing)", got, err)
 	}
 }
 
@@ -161,8 +167,8 @@ func TestReplayGuardRace(t *testing.T) {
 	errs := make(chan error, 6)
 	for range 6 {
 		go func() {
-			ctx, _ := guarded("test:seen:f")
-			_, err := s.RaiseIncident(ctx, in)
+			v, _ := guarded(s, "test:seen:f")
+			_, err := v.RaiseIncident(context.Background(), in)
 			errs <- err
 		}()
 	}
@@ -188,10 +194,10 @@ func TestReplayGuardRace(t *testing.T) {
 // runs unchecked; the adapter answers busy.
 func TestReplayGuardUnansweredRunsNothingMore(t *testing.T) {
 	s := storetest.Open(t, nil)
-	ctx, g := guarded("test:seen:g")
-	dead, cancel := context.WithCancel(ctx)
-	cancel() // every round trip of this context fails
-	_, err := s.RaiseIncident(dead, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
+	v, g := guarded(s, "test:seen:g")
+	dead, cancel := context.WithCancel(context.Background())
+	cancel() // every round trip on this context fails
+	_, err := v.RaiseIncident(dead, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("raise on a dead context: %v, want ErrUnavailable", err)
 	}
@@ -199,7 +205,7 @@ func TestReplayGuardUnansweredRunsNothingMore(t *testing.T) {
 		t.Fatalf("guard: settled %v replayed %v err %v; want settled, not a replay, with the error", g.Settled(), g.Replayed(), g.Err())
 	}
 	// The same command goes on with a live context: refused.
-	if _, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := v.RaiseIncident(context.Background(), store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("a later round trip of the unchecked request: %v, want ErrUnavailable", err)
 	}
 	if n := incidentCount(t, s); n != 0 {

@@ -69,7 +69,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, token string) (bool, err
 // LeaseHolder reads who holds the lease name ("" when nobody does or the
 // lease has ended).
 func (s *Store) LeaseHolder(ctx context.Context, name string) (Lease, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key("lease", name), "token", "until").Result()
+	v, err := s.rdb.HMGet(s.carry(ctx), s.Key("lease", name), "token", "until").Result()
 	if err != nil {
 		return Lease{}, unavailable(err)
 	}

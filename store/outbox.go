@@ -70,7 +70,7 @@ const OutcomeUnknown = "outcome unknown"
 
 // EnsureOutbox creates the outbox stream and its consumer group.
 func (s *Store) EnsureOutbox(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, s.Key("outbox"), outboxGroup, "0").Err()
+	err := s.rdb.XGroupCreateMkStream(s.carry(ctx), s.Key("outbox"), outboxGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return unavailable(err)
 	}
@@ -80,7 +80,7 @@ func (s *Store) EnsureOutbox(ctx context.Context) error {
 // ReadOutbox waits up to block for new messages for this consumer (a
 // negative block does not wait).
 func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, block time.Duration) ([]OutboxEntry, error) {
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+	res, err := s.rdb.XReadGroup(s.carry(ctx), &redis.XReadGroupArgs{
 		Group: outboxGroup, Consumer: consumer, Streams: []string{s.Key("outbox"), ">"},
 		Count: int64(count), Block: block,
 	}).Result()
@@ -108,7 +108,7 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, bloc
 // ReclaimOutbox takes over stream entries another consumer read but did
 // not route within minIdle (its process died).
 func (s *Store) ReclaimOutbox(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]OutboxEntry, error) {
-	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+	msgs, _, err := s.rdb.XAutoClaim(s.carry(ctx), &redis.XAutoClaimArgs{
 		Stream: s.Key("outbox"), Group: outboxGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count),
 	}).Result()
 	if err != nil {
@@ -345,7 +345,7 @@ const maxOutcomesPerScript = 256
 
 func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, at time.Time, detail string) (string, error) {
 	o := &outcome{e: e, token: token, what: what, at: at, detail: detail, done: make(chan struct{})}
-	f := &s.finisher
+	f := s.finisher
 	f.mu.Lock()
 	f.queue = append(f.queue, o)
 	if f.running {
@@ -439,7 +439,7 @@ func (s *Store) LiveOutbox(ctx context.Context, entries []OutboxEntry) (live, cl
 		}
 	}
 	if len(cmds) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		if _, err := pipe.Exec(s.carry(ctx)); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, nil, unavailable(err)
 		}
 	}
@@ -459,13 +459,13 @@ func (s *Store) LiveOutbox(ctx context.Context, entries []OutboxEntry) (live, cl
 
 // OutboxLanes lists the lanes that have held messages.
 func (s *Store) OutboxLanes(ctx context.Context) ([]string, error) {
-	v, err := s.rdb.SMembers(ctx, s.Key("outbox", "lanes")).Result()
+	v, err := s.rdb.SMembers(s.carry(ctx), s.Key("outbox", "lanes")).Result()
 	return v, unavailable(err)
 }
 
 // LaneLen is how many messages wait in a lane (taken ones included).
 func (s *Store) LaneLen(ctx context.Context, lane string) (int64, error) {
-	n, err := s.rdb.ZCard(ctx, s.Key("outbox", "lane", lane)).Result()
+	n, err := s.rdb.ZCard(s.carry(ctx), s.Key("outbox", "lane", lane)).Result()
 	return n, unavailable(err)
 }
 
@@ -474,7 +474,7 @@ func (s *Store) LaneLen(ctx context.Context, lane string) (int64, error) {
 // trimmed from the stream in batches, so its length says little.
 func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 	key := s.Key("outbox")
-	groups, err := s.rdb.XInfoGroups(ctx, key).Result()
+	groups, err := s.rdb.XInfoGroups(s.carry(ctx), key).Result()
 	if err != nil && !strings.Contains(err.Error(), "no such key") {
 		return 0, unavailable(err)
 	}
@@ -489,7 +489,7 @@ func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 	if last != "" && last != "0-0" {
 		start = "(" + last
 	}
-	unread, err := s.rdb.XRange(ctx, key, start, "+").Result()
+	unread, err := s.rdb.XRange(s.carry(ctx), key, start, "+").Result()
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -571,7 +571,7 @@ func (s *Store) WakeChannel() string { return s.Key("wake") }
 
 // SubscribeWake subscribes to deadline changes. Close the PubSub when done.
 func (s *Store) SubscribeWake(ctx context.Context) *redis.PubSub {
-	return s.rdb.Subscribe(ctx, s.WakeChannel())
+	return s.rdb.Subscribe(s.carry(ctx), s.WakeChannel())
 }
 
 // MaybeSent is when an earlier attempt may have sent a taken message, at

@@ -66,7 +66,7 @@ func (s *Store) AllRecords(ctx context.Context) (*Records, error) {
 
 // readAll reads every record listed in the sorted set index, 500 at a time.
 func (s *Store) readAll(ctx context.Context, index, kind string, fn func(map[string]string)) error {
-	nums, err := s.rdb.ZRange(ctx, s.Key(index), 0, -1).Result()
+	nums, err := s.rdb.ZRange(s.carry(ctx), s.Key(index), 0, -1).Result()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -77,7 +77,7 @@ func (s *Store) readAll(ctx context.Context, index, kind string, fn func(map[str
 		for i, num := range nums[:n] {
 			cmds[i] = pipe.HGetAll(ctx, s.Key(kind, num))
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if _, err := pipe.Exec(s.carry(ctx)); err != nil {
 			return unavailable(err)
 		}
 		for _, c := range cmds {
@@ -287,7 +287,7 @@ func (s *Store) WritePruneExport(ctx context.Context, p *PrunePlan, w io.Writer)
 	} {
 		for _, n := range g.nums {
 			num := strconv.FormatInt(n, 10)
-			m, err := s.rdb.HGetAll(ctx, s.Key(g.kind, num)).Result()
+			m, err := s.rdb.HGetAll(s.carry(ctx), s.Key(g.kind, num)).Result()
 			if err != nil {
 				return unavailable(err)
 			}
@@ -359,7 +359,7 @@ func (s *Store) ApplyPrune(ctx context.Context, p *PrunePlan, actor, export, exp
 	}
 	for ids := eventIDs(p.Events); len(ids) > 0; {
 		n := min(len(ids), 500)
-		if err := s.rdb.XDel(ctx, s.Key("audit"), ids[:n]...).Err(); err != nil {
+		if err := s.rdb.XDel(s.carry(ctx), s.Key("audit"), ids[:n]...).Err(); err != nil {
 			return cp, unavailable(err)
 		}
 		ids = ids[n:]
@@ -396,7 +396,7 @@ func (s *Store) pruneSeals(ctx context.Context, to int64) error {
 	if to <= 0 {
 		return nil
 	}
-	msgs, err := s.rdb.XRange(ctx, s.Key("audit:seals"), "-", "+").Result()
+	msgs, err := s.rdb.XRange(s.carry(ctx), s.Key("audit:seals"), "-", "+").Result()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -408,7 +408,7 @@ func (s *Store) pruneSeals(ctx context.Context, to int64) error {
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		if err := s.rdb.XDel(ctx, s.Key("audit:seals"), ids[:n]...).Err(); err != nil {
+		if err := s.rdb.XDel(s.carry(ctx), s.Key("audit:seals"), ids[:n]...).Err(); err != nil {
 			return unavailable(err)
 		}
 		ids = ids[n:]

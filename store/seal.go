@@ -198,7 +198,7 @@ func (a *AuditSealer) sealBatch(ctx context.Context) (int, error) {
 	if head.ID != "" {
 		start = "(" + head.ID
 	}
-	msgs, err := s.rdb.XRangeN(ctx, s.Key("audit"), start, "+", int64(max(a.Batch, 1))).Result()
+	msgs, err := s.rdb.XRangeN(s.carry(ctx), s.Key("audit"), start, "+", int64(max(a.Batch, 1))).Result()
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -279,7 +279,7 @@ func (s *Store) AuditSeals(ctx context.Context) ([]SealRecord, error) {
 	var out []SealRecord
 	start := "-"
 	for {
-		msgs, err := s.rdb.XRangeN(ctx, s.Key("audit:seals"), start, "+", 1000).Result()
+		msgs, err := s.rdb.XRangeN(s.carry(ctx), s.Key("audit:seals"), start, "+", 1000).Result()
 		if err != nil {
 			return nil, unavailable(err)
 		}

@@ -167,7 +167,7 @@ func (s *Store) pushSeen(ctx context.Context) {
 		return
 	}
 	now := s.now()
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(s.carry(ctx), func(p redis.Pipeliner) error {
 		for name, until := range batch {
 			if d := until.Sub(now); d > 0 {
 				p.SetArgs(ctx, s.Key(name), 1, redis.SetArgs{Mode: "NX", TTL: d})

@@ -50,7 +50,7 @@ func TestReplayCheckWhileRedisIsDown(t *testing.T) {
 	st.UseSeenLog(log, nil)
 	raise := func(st *store.Store, name string) error {
 		g := store.NewReplayGuard(name, time.Minute)
-		_, err := st.RaiseIncident(store.WithReplayGuard(ctx, g), store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
+		_, err := st.Guarded(g).RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "fire", Reporter: "farid", Text: "x"})
 		return err
 	}
 	// Handled while Redis is up: remembered here as well.

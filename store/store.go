@@ -41,8 +41,9 @@ type Store struct {
 	embedded *miniredis.Miniredis
 	stopTTL  func()
 	log      *zap.Logger
-	// finisher records outbox outcomes in batches (outbox.go).
-	finisher finisher
+	// finisher records outbox outcomes in batches (outbox.go); shared
+	// by every view of the store (Guarded).
+	finisher *finisher
 	// health tells an outage from overload (health.go); its probe client
 	// is closed with the store.
 	health *Health
@@ -50,6 +51,9 @@ type Store struct {
 	// seen remembers the requests this process handled, for the replay
 	// check while Redis is unreachable (seen.go).
 	seen *seenMemory
+	// guard is the replay check of the one request this view of the
+	// store serves (Guarded, guard.go); nil for the shared store.
+	guard *ReplayGuard
 }
 
 // expireOnWallClock makes the embedded server's TTLs (idempotency marks,
@@ -100,10 +104,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("store: namespace is required")
 	}
 	s := &Store{
-		ns:     opts.Namespace,
-		prefix: "muster:{" + opts.Namespace + "}:",
-		now:    opts.Now,
-		log:    opts.Logger,
+		ns:       opts.Namespace,
+		prefix:   "muster:{" + opts.Namespace + "}:",
+		now:      opts.Now,
+		log:      opts.Logger,
+		finisher: &finisher{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -338,7 +343,7 @@ func RedactURL(raw string) string {
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
+	if err := s.rdb.Ping(s.carry(ctx)).Err(); err != nil {
 		return unavailable(err)
 	}
 	return nil

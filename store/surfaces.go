@@ -23,7 +23,7 @@ func (s *Store) surfacesKey(id string) string { return s.Key("outbox", "surfaces
 
 // SurfacesTaken returns the chat surfaces that took outbox message id.
 func (s *Store) SurfacesTaken(ctx context.Context, id string) (map[string]bool, error) {
-	names, err := s.rdb.HKeys(ctx, s.surfacesKey(id)).Result()
+	names, err := s.rdb.HKeys(s.carry(ctx), s.surfacesKey(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("surfaces of %s: %w", id, unavailable(err))
 	}
@@ -40,7 +40,7 @@ func (s *Store) MarkSurface(ctx context.Context, id, surface string) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, k, surface, strconv.FormatInt(ms(s.now()), 10))
 	pipe.PExpire(ctx, k, SurfacesTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(s.carry(ctx)); err != nil {
 		return fmt.Errorf("mark %s took %s: %w", surface, id, unavailable(err))
 	}
 	return nil

@@ -334,7 +334,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // PendingTimers counts pending deadlines.
 func (s *Store) PendingTimers(ctx context.Context) (int64, error) {
-	n, err := s.rdb.ZCard(ctx, s.Key("timers")).Result()
+	n, err := s.rdb.ZCard(s.carry(ctx), s.Key("timers")).Result()
 	return n, unavailable(err)
 }
 
@@ -667,7 +667,7 @@ func (s *Store) readActivation(ctx context.Context, what string, num int64) (*Dr
 
 // ActiveActivations lists the activations not yet stood down, newest first.
 func (s *Store) ActiveActivations(ctx context.Context) ([]*Activation, error) {
-	nums, err := s.rdb.SMembers(ctx, s.Key("activations:active")).Result()
+	nums, err := s.rdb.SMembers(s.carry(ctx), s.Key("activations:active")).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -487,7 +487,7 @@ func (v *verifier) checkIncidentTimelines(ctx context.Context) error {
 	if v.cp != nil {
 		before, _ = time.Parse(time.RFC3339, v.cp.Before)
 	}
-	nums, err := s.rdb.ZRange(ctx, s.Key("incidents"), 0, -1).Result()
+	nums, err := s.rdb.ZRange(s.carry(ctx), s.Key("incidents"), 0, -1).Result()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -500,7 +500,7 @@ func (v *verifier) checkIncidentTimelines(ctx context.Context) error {
 			exists["INC-"+num] = true
 			cmds[i] = pipe.XRange(ctx, s.Key("incident", num, "timeline"), "-", "+")
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		if _, err := pipe.Exec(s.carry(ctx)); err != nil && !errors.Is(err, redis.Nil) {
 			return unavailable(err)
 		}
 		for i, c := range cmds {

@@ -63,7 +63,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The replay check rides on the command's first round trip
 	// (replay.go); the response waits for its answer.
 	g := replayGuard(&in)
-	ans := a.interact(store.WithReplayGuard(r.Context(), g), &in)
+	ans := a.interact(r.Context(), &in, g)
 	dup, busy := a.replayed(r.Context(), g)
 	if dup {
 		a.log.Warn("discord interaction refused: already handled (replay)", zap.String("id", in.ID))
@@ -94,7 +94,7 @@ func (a *Adapter) onInteractionCreate(_ *discordgo.Session, ic *discordgo.Intera
 // it runs the same handler as the HTTP endpoint and posts the response
 // to the interaction's callback route.
 func (a *Adapter) HandleGateway(ctx context.Context, in *discordgo.Interaction) {
-	ans := a.interact(ctx, in)
+	ans := a.interact(ctx, in, nil)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := a.retry(ctx, func() error {
@@ -126,20 +126,22 @@ func (a *Adapter) after(ctx context.Context, in *discordgo.Interaction, ans answ
 // interact is the one handler of both ways in. It returns within
 // DeferAfter (on the adapter's clock) plus a little: a command still
 // running by then gets a deferred response, edited when it finishes.
-func (a *Adapter) interact(ctx context.Context, in *discordgo.Interaction) answer {
+// g is the interaction's replay guard, handed to its command with the
+// request (nil over the gateway, which no one else can send into).
+func (a *Adapter) interact(ctx context.Context, in *discordgo.Interaction, g *store.ReplayGuard) answer {
 	switch in.Type {
 	case discordgo.InteractionPing:
 		return answer{resp: &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, what: "ping"}
 	case discordgo.InteractionApplicationCommand:
-		return a.command(ctx, in)
+		return a.command(ctx, in, g)
 	case discordgo.InteractionMessageComponent:
-		return a.component(ctx, in)
+		return a.component(ctx, in, g)
 	}
 	return answer{resp: ephemeral("muster does not handle that kind of interaction."), what: in.Type.String()}
 }
 
 // command answers a slash command.
-func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction) answer {
+func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction, g *store.ReplayGuard) answer {
 	data := in.ApplicationCommandData()
 	line, ok := commandLine(data, channelSite(a.cfg(), in.ChannelID))
 	if !ok {
@@ -150,7 +152,7 @@ func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction) answer
 	if _, err := a.svc.Identify(Platform, user); err != nil {
 		return answer{resp: ephemeral(strings.Replace(notOnRoster, "%s", user, 1)), what: what + " (not on roster)"}
 	}
-	req := commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID}
+	req := commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID, Replay: g}
 	wait := a.start(ctx, req)
 	var r commands.Reply
 	if !slow(line) {
@@ -181,7 +183,7 @@ func (a *Adapter) command(ctx context.Context, in *discordgo.Interaction) answer
 // component answers a button: it runs the button's command as the
 // clicking user and, when that succeeds, updates the message it was on
 // (type 7) to the record's new state. A refusal is shown only to them.
-func (a *Adapter) component(ctx context.Context, in *discordgo.Interaction) answer {
+func (a *Adapter) component(ctx context.Context, in *discordgo.Interaction, g *store.ReplayGuard) answer {
 	data := in.MessageComponentData()
 	line, ok := buttonLine(data.CustomID)
 	if !ok {
@@ -197,7 +199,7 @@ func (a *Adapter) component(ctx context.Context, in *discordgo.Interaction) answ
 	if in.Message != nil {
 		content = in.Message.Content
 	}
-	wait := a.start(ctx, commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID, Via: commands.ViaButton})
+	wait := a.start(ctx, commands.Request{Platform: Platform, UserID: user, Text: line, Channel: in.ChannelID, Via: commands.ViaButton, Replay: g})
 	if r, done := a.within(wait); done {
 		if r.Error {
 			return answer{resp: ephemeral(r.Text), what: what}

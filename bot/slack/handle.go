@@ -97,8 +97,8 @@ func (a *Adapter) slash(sc SlashCommand, g *store.ReplayGuard) (resp Response, r
 		a.log.Info("slack command from a user not on the roster", zap.String("user", sc.UserID), zap.String("command", sc.Command))
 		return ephemeral(NotOnRoster), false
 	}
-	req := commands.Request{Platform: commands.PlatformSlack, UserID: sc.UserID, Text: Line(sc.Command, sc.Text), Channel: sc.ChannelID}
-	reply, late := a.handleWithin(req, g, func(ctx context.Context, r commands.Reply) {
+	req := commands.Request{Platform: commands.PlatformSlack, UserID: sc.UserID, Text: Line(sc.Command, sc.Text), Channel: sc.ChannelID, Replay: g}
+	reply, late := a.handleWithin(req, func(ctx context.Context, r commands.Reply) {
 		if dup, _ := a.replayed(ctx, g); dup {
 			a.log.Warn("slack late answer dropped: the request was a replay", zap.String("command", sc.Command))
 			return
@@ -132,15 +132,15 @@ func (a *Adapter) slash(sc SlashCommand, g *store.ReplayGuard) (resp Response, r
 // reply budget. Otherwise it returns late = true, and the reply goes to
 // lateFn when it is ready. The command runs under the adapter's lifetime,
 // not the HTTP request's, so a client that hangs up does not cut a
-// transition in half. The command's store calls carry the replay guard g
-// (nil: none).
-func (a *Adapter) handleWithin(req commands.Request, g *store.ReplayGuard, lateFn func(context.Context, commands.Reply)) (reply commands.Reply, late bool) {
+// transition in half. The command's store calls carry the request's
+// replay guard (req.Replay, nil: none).
+func (a *Adapter) handleWithin(req commands.Request, lateFn func(context.Context, commands.Reply)) (reply commands.Reply, late bool) {
 	var (
 		mu       sync.Mutex // guards tooLate
 		tooLate  bool
 		ready    = make(chan commands.Reply, 1)
 		schedule = a.goBackground(func(ctx context.Context) {
-			cctx, cancel := context.WithTimeout(store.WithReplayGuard(ctx, g), commandTimeout)
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 			defer cancel()
 			r := a.svc.Handle(cctx, req)
 			mu.Lock()

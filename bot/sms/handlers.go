@@ -36,6 +36,9 @@ type Store interface {
 	AdvanceAfter(ctx context.Context, key, reason string) (string, error)
 	RecordSMSOptIn(ctx context.Context, person, maskedPhone, keyword string, out bool) error
 	CheckReplay(ctx context.Context, g *store.ReplayGuard) (bool, error)
+	// Guarded is the store for one inbound message, bound to its replay
+	// guard.
+	Guarded(g *store.ReplayGuard) *store.Store
 }
 
 var _ Store = (*store.Store)(nil)
@@ -146,7 +149,6 @@ func (h *Handlers) SMS() http.Handler {
 		var g *store.ReplayGuard
 		if sid := r.PostFormValue("MessageSid"); sid != "" {
 			g = store.NewReplayGuard("twilio:sms:"+sid, inboundTTL)
-			ctx = store.WithReplayGuard(ctx, g)
 		}
 		p, known := h.cfg().PersonByPhone(from)
 		word := strings.ToUpper(strings.Trim(firstWord(body), ".!"))
@@ -157,7 +159,7 @@ func (h *Handlers) SMS() http.Handler {
 		switch {
 		case optOut[word] || optIn[word]:
 			out := optOut[word]
-			switch err := h.st.RecordSMSOptIn(ctx, who, logging.MaskPhone(from), word, out); {
+			switch err := h.st.Guarded(g).RecordSMSOptIn(ctx, who, logging.MaskPhone(from), word, out); {
 			case errors.Is(err, store.ErrReplayed):
 				h.log.Info("sms already handled (Twilio retry); ignored", zap.String("phone", logging.MaskPhone(from)))
 				writeTwiML(w)
@@ -173,7 +175,7 @@ func (h *Handlers) SMS() http.Handler {
 			writeTwiML(w, message("Sorry, this number is not on the muster roster, so muster cannot act on your message. Please contact your control room."))
 			return
 		}
-		reply := h.run(ctx, p, from, body)
+		reply := h.run(ctx, p, from, body, g)
 		if reply.Busy && (g == nil || !g.Settled()) {
 			// Shed before it ran: Twilio may send it again.
 			busy(w)
@@ -231,13 +233,14 @@ func busy(w http.ResponseWriter) {
 // run handles one SMS command from a known person. By SMS a person may
 // acknowledge or finish only their own tasks, supervisors included; the
 // commands package checks that in the ack's own script, so an ACK is one
-// round trip and its MessageSid is remembered in the same step as the ack.
-func (h *Handlers) run(ctx context.Context, p *configs.Person, phone, body string) commands.Reply {
+// round trip and its MessageSid (the replay guard g, nil when the
+// message has none) is remembered in the same step as the ack.
+func (h *Handlers) run(ctx context.Context, p *configs.Person, phone, body string, g *store.ReplayGuard) commands.Reply {
 	cmd := commands.Parse(body)
 	if !smsCommands[cmd.Name] {
 		return commands.Reply{Text: "muster understands: " + commands.SMSHelpText, Error: true}
 	}
-	return h.cmds.Handle(ctx, commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: body})
+	return h.cmds.Handle(ctx, commands.Request{Platform: commands.PlatformSMS, UserID: phone, Text: body, Replay: g})
 }
 
 // runVia runs a line muster made from a key pressed on a call (its SMS

@@ -149,9 +149,12 @@ func TestInboundSMS(t *testing.T) {
 	if out, _ := st.SMSOptedOut(context.Background(), "ben"); out {
 		t.Fatal("START did not opt ben back in")
 	}
-	if len(rec.reqs) != 2 || rec.reqs[0] != (commands.Request{Platform: commands.PlatformSMS, UserID: "+447700900101", Text: "status"}) ||
-		rec.reqs[1].Text != "ACTION DONE CA-3 fitted" {
+	if len(rec.reqs) != 2 || rec.reqs[1].Text != "ACTION DONE CA-3 fitted" {
 		t.Fatalf("commands run: %+v", rec.reqs)
+	}
+	// Each command carries its message's replay guard.
+	if r := rec.reqs[0]; r.Platform != commands.PlatformSMS || r.UserID != "+447700900101" || r.Text != "status" || r.Replay == nil {
+		t.Fatalf("status: %+v, want an sms request from +447700900101 with its replay guard", r)
 	}
 }
 
