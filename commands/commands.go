@@ -94,9 +94,11 @@ type Reply struct {
 // Service runs commands for one organization.
 type Service struct {
 	conf configs.Current
-	st   *store.Store
-	now  func() time.Time
-	log  *zap.Logger
+	// st is the shared store; a command works on its request's view of
+	// it (call.st).
+	st  Records
+	now func() time.Time
+	log *zap.Logger
 	// engine, when set, is woken after writes that add deadlines.
 	engine Poker
 	cmds   map[string]handler
@@ -167,9 +169,9 @@ type handler func(ctx context.Context, c *call) Reply
 // call is one command being handled.
 type call struct {
 	// st is the store as this command sees it: bound to the request's
-	// replay guard (store.Store.Guarded), so its first round trip checks
-	// the request was not handled before.
-	st   *store.Store
+	// replay guard (Records.Guarded), so its first round trip checks the
+	// request was not handled before.
+	st   Records
 	req  Request
 	who  *configs.Person
 	cmd  Command

@@ -111,7 +111,7 @@ func TestIncidentHoldAndRelease(t *testing.T) {
 			t.Errorf("after %s: hold = %v, want %v (%v)", tc.line, inc.Hold, tc.held, err)
 		}
 	}
-	tl, _ := s.st.IncidentTimeline(ctx, 1)
+	tl, _ := s.st.(*store.Store).IncidentTimeline(ctx, 1)
 	if len(tl) != 3 || tl[1].Kind != "hold" || tl[1].Text != "insurance claim" || tl[2].Kind != "release" {
 		t.Fatalf("timeline: %+v", tl)
 	}

@@ -38,13 +38,13 @@ const maxReminderSleep = 15 * time.Minute
 // action in the same step.
 type ActionReminders struct {
 	conf  configs.Current
-	st    *store.Store
+	st    ActionRecords
 	clock clock.Clock
 	log   *zap.Logger
 }
 
 // NewActionReminders builds the reminder loop.
-func NewActionReminders(cfg configs.Current, st *store.Store, clk clock.Clock, log *zap.Logger) *ActionReminders {
+func NewActionReminders(cfg configs.Current, st ActionRecords, clk clock.Clock, log *zap.Logger) *ActionReminders {
 	if log == nil {
 		log = zap.NewNop()
 	}

@@ -24,7 +24,7 @@ import (
 // one Redis; each deadline is claimed by one of them under a lease.
 type Engine struct {
 	conf  configs.Current
-	st    *store.Store
+	st    Timers
 	clock clock.Clock
 	log   *zap.Logger
 	lease time.Duration
@@ -43,7 +43,8 @@ type Engine struct {
 // EngineOptions configure an Engine.
 type EngineOptions struct {
 	Config configs.Current
-	Store  *store.Store
+	// Store holds the deadlines (*store.Store).
+	Store  Timers
 	Clock  clock.Clock
 	Logger *zap.Logger
 	// Lease is how long a claim holds; the config's engine.lease when 0.

@@ -21,13 +21,13 @@ import (
 // notice's idempotency key makes it go out once.
 type Handover struct {
 	conf  configs.Current
-	st    *store.Store
+	st    HandoverRecords
 	clock clock.Clock
 	log   *zap.Logger
 }
 
 // NewHandover builds a hand-over notifier.
-func NewHandover(cfg configs.Current, st *store.Store, clk clock.Clock, log *zap.Logger) *Handover {
+func NewHandover(cfg configs.Current, st HandoverRecords, clk clock.Clock, log *zap.Logger) *Handover {
 	if log == nil {
 		log = zap.NewNop()
 	}

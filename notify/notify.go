@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/muster-ops/muster/store"
 )
 
 // Channels a message can go out on.
@@ -82,7 +80,7 @@ type Dispatcher struct {
 	chats []surface
 	sms   Notifier
 	voice Notifier
-	st    *store.Store
+	st    Surfaces
 	// observe, when set, sees every attempt on every surface or provider.
 	observe func(vendor, outcome string)
 }
@@ -126,7 +124,7 @@ func (d *Dispatcher) AddChat(n Notifier) {
 // outbox message, so that with several surfaces a message is delivered
 // once on each (see Notify). Without it, a chat message counts as
 // delivered when any surface took it.
-func (d *Dispatcher) SetStore(st *store.Store) {
+func (d *Dispatcher) SetStore(st Surfaces) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.st = st
@@ -236,7 +234,7 @@ const markTimeout = 2 * time.Second
 
 // eachChat delivers m once on each chat surface, remembering in st which
 // surfaces took it.
-func (d *Dispatcher) eachChat(ctx context.Context, st *store.Store, m Message, chats []surface) (bool, error) {
+func (d *Dispatcher) eachChat(ctx context.Context, st Surfaces, m Message, chats []surface) (bool, error) {
 	taken, err := st.SurfacesTaken(ctx, m.ID)
 	if err != nil {
 		// Which surfaces have it is unknown: ask again later.

@@ -41,7 +41,7 @@ import (
 // request is in flight (Twilio's Messages API takes no idempotency key);
 // otherwise every message goes out exactly once.
 type Deliverer struct {
-	st       *store.Store
+	st       Outbox
 	out      Notifier
 	log      *zap.Logger
 	clock    clock.Clock
@@ -99,7 +99,8 @@ type Delivered struct {
 
 // DelivererOptions configure a Deliverer.
 type DelivererOptions struct {
-	Store *store.Store
+	// Store holds the outbox (*store.Store).
+	Store Outbox
 	Out   Notifier
 	// Logger; zap.NewNop when nil.
 	Logger *zap.Logger
@@ -130,7 +131,7 @@ type DelivererOptions struct {
 }
 
 // NewDeliverer builds an unpaced Deliverer; consumer names this process.
-func NewDeliverer(st *store.Store, out Notifier, log *zap.Logger, consumer string, lease time.Duration) *Deliverer {
+func NewDeliverer(st Outbox, out Notifier, log *zap.Logger, consumer string, lease time.Duration) *Deliverer {
 	return NewDelivererWith(DelivererOptions{Store: st, Out: out, Logger: log, Consumer: consumer, Lease: lease})
 }
 
@@ -172,7 +173,7 @@ func DefaultBackoff(attempt int) time.Duration {
 }
 
 // storeClock reads the store's clock and waits on real timers.
-type storeClock struct{ st *store.Store }
+type storeClock struct{ st Outbox }
 
 func (c storeClock) Now() time.Time { return c.st.Now() }
 func (c storeClock) After(d time.Duration) (<-chan time.Time, func()) {

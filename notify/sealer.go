@@ -19,7 +19,6 @@ import (
 // that append them compute no hash at all (store/seal.go).
 type Sealer struct {
 	seal   *store.AuditSealer
-	st     *store.Store
 	leases lease.Leases
 	clock  clock.Clock
 	log    *zap.Logger
@@ -53,8 +52,11 @@ type SealerOptions struct {
 
 // NewSealer builds a Sealer.
 func NewSealer(o SealerOptions) *Sealer {
-	s := &Sealer{seal: o.Store.NewAuditSealer(o.Key, o.SealLog), st: o.Store, leases: o.Leases, clock: o.Clock, log: o.Logger,
+	s := &Sealer{seal: o.Store.NewAuditSealer(o.Key, o.SealLog), leases: o.Leases, clock: o.Clock, log: o.Logger,
 		token: o.Token, ttl: o.Lease, every: o.Every}
+	if s.leases == nil {
+		s.leases = o.Store
+	}
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
@@ -75,11 +77,7 @@ func NewSealer(o SealerOptions) *Sealer {
 
 // Run seals while this process holds the sealer's lease, until ctx ends.
 func (s *Sealer) Run(ctx context.Context) error {
-	leases := s.leases
-	if leases == nil {
-		leases = s.st
-	}
-	run := lease.New(lease.Options{Leases: leases, Clock: s.clock, Token: s.token, Logger: s.log})
+	run := lease.New(lease.Options{Leases: s.leases, Clock: s.clock, Token: s.token, Logger: s.log})
 	return run.RunWithLease(ctx, store.SealerLease, s.ttl, s.loop)
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/store"
 )
 
@@ -58,9 +59,37 @@ type Options struct {
 	BaseURL string
 }
 
+// Records is what the board reads in the store: the records it shows
+// (View), its sign-in sessions (Sessions) and the change feed that tells
+// it to rebuild; *store.Store is one.
+type Records interface {
+	View
+	Sessions
+	WaitChanges(ctx context.Context, after string, block time.Duration) (string, []string, error)
+}
+
+// View is what one board is built from.
+type View interface {
+	Now() time.Time
+	ListIncidents(ctx context.Context, f store.IncidentFilter) ([]*store.Incident, error)
+	ObligationsOf(ctx context.Context, nums []int64) (map[int64][]*store.Obligation, error)
+	ActiveActivations(ctx context.Context) ([]*store.Activation, error)
+	Tasks(ctx context.Context, nums []int64) ([]*store.Task, error)
+	Overrides(ctx context.Context) ([]roster.Override, error)
+}
+
+// Sessions are the board's sign-ins: a one-time link opens a session.
+type Sessions interface {
+	OpenBoardSession(ctx context.Context, link string) (string, *store.BoardSession, error)
+	BoardSession(ctx context.Context, id string) (*store.BoardSession, error)
+	EndBoardSessions(ctx context.Context, actor, person string) (int, error)
+}
+
+var _ Records = (*store.Store)(nil)
+
 // Board is the live operations board of one organization.
 type Board struct {
-	st     *store.Store
+	st     Records
 	svc    *commands.Service
 	log    *zap.Logger
 	getenv func(string) string

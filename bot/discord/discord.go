@@ -55,7 +55,25 @@ type Handler interface {
 	Identify(platform, userID string) (*configs.Person, error)
 }
 
-var _ Handler = (*commands.Service)(nil)
+// Records is what the adapter reads and writes in the store: the cards
+// it posted and the change feed that refreshes them, the records a card
+// shows, and the replay check of an interaction; *store.Store is one.
+type Records interface {
+	AddCard(ctx context.Context, platform, ref, loc string) error
+	Cards(ctx context.Context, platform, ref string) ([]string, error)
+	ReadChanges(ctx context.Context, group, consumer string, count int, block time.Duration) ([]store.Change, error)
+	AckChange(ctx context.Context, group string, ids ...string) error
+	Incident(ctx context.Context, num int64) (*store.Incident, error)
+	Task(ctx context.Context, num int64) (*store.Task, error)
+	RollCall(ctx context.Context, num int64) (*store.RollCall, error)
+	RollCallPeople(ctx context.Context, num int64) ([]store.RollCallPerson, error)
+	CheckReplay(ctx context.Context, g *store.ReplayGuard) (bool, error)
+}
+
+var (
+	_ Handler = (*commands.Service)(nil)
+	_ Records = (*store.Store)(nil)
+)
 
 // Options configure New. Service, Store and Config are required; the
 // secrets decide what runs: PublicKey enables the HTTP endpoint, BotToken
@@ -116,7 +134,7 @@ const GatewayLease = "discord-gateway"
 // card updater. Build it with New; run it with Run.
 type Adapter struct {
 	svc       Handler
-	st        *store.Store
+	st        Records
 	conf      configs.Current
 	clk       clock.Clock
 	log       *zap.Logger

@@ -40,6 +40,17 @@ import (
 	"github.com/muster-ops/muster/store/journal"
 )
 
+// The store is wired into each consumer through the small interface that
+// consumer declares (the bot adapters assert theirs in their packages).
+var (
+	_ commands.Records       = (*store.Store)(nil)
+	_ notify.Timers          = (*store.Store)(nil)
+	_ notify.Outbox          = (*store.Store)(nil)
+	_ notify.HandoverRecords = (*store.Store)(nil)
+	_ notify.ActionRecords   = (*store.Store)(nil)
+	_ notify.Surfaces        = (*store.Store)(nil)
+)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
