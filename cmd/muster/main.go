@@ -317,14 +317,15 @@ func (a *app) settle(ctx context.Context) {
 	}
 }
 
-// start runs the escalation engine and the outbox delivery until ctx
-// ends; wait blocks until both have stopped.
-func (a *app) start(ctx context.Context) (wait func()) {
-	done := make(chan struct{}, 8)
+// start runs the process's own loops in l until l stops: the health
+// probes, the escalation engine, the outbox delivery, hand-overs,
+// corrective-action reminders, the degraded-mode journal and the audit
+// sealer. After l has stopped, finish waits for degraded-mode sends.
+func (a *app) start(l *loops) {
 	// The health probes tell an outage (degraded mode) from overload.
-	go func() { _ = a.st.Health().Run(ctx); done <- struct{}{} }()
-	go func() { a.writeConfigAudit(ctx); done <- struct{}{} }()
-	go func() { _ = a.eng.Run(ctx); done <- struct{}{} }()
+	l.keep("health probes", a.st.Health().Run)
+	l.keep("config audit", func(ctx context.Context) error { a.writeConfigAudit(ctx); return nil })
+	l.keep("escalation engine", a.eng.Run)
 	pacing := twilioPacing(a.cfg, a.twilio)
 	var coords []string
 	for _, p := range a.cfg.Coordinators() {
@@ -333,23 +334,19 @@ func (a *app) start(ctx context.Context) (wait func()) {
 	del := notify.NewDelivererWith(notify.DelivererOptions{Store: a.st, Out: a.disp, Logger: a.log, Clock: a.clock,
 		Consumer: notify.NewToken(), Lease: a.cfg.Engine.Lease.D(), Pacing: pacing, Coordinators: coords})
 	del.OnDeliver = a.observeDelivery
-	go func() { _ = del.Run(ctx); done <- struct{}{} }()
-	ho := notify.NewHandover(a.live, a.st, a.clock, a.log)
-	go func() { _ = ho.Run(ctx); done <- struct{}{} }()
+	l.keep("outbox delivery", del.Run)
+	l.keep("hand-over notices", notify.NewHandover(a.live, a.st, a.clock, a.log).Run)
 	// Owners are reminded of corrective actions that fall due.
-	rm := notify.NewActionReminders(a.live, a.st, a.clock, a.log)
-	go func() { _ = rm.Run(ctx); done <- struct{}{} }()
+	l.keep("action reminders", notify.NewActionReminders(a.live, a.st, a.clock, a.log).Run)
 	// Degraded-mode triggers are replayed into the records once Redis
 	// answers again.
-	go func() { _ = a.journal.Run(ctx); done <- struct{}{} }()
-	go func() { _ = a.sealer.Run(ctx); done <- struct{}{} }()
-	return func() {
-		for range cap(done) {
-			<-done
-		}
-		a.svc.WaitDegraded()
-	}
+	l.keep("journal replay", a.journal.Run)
+	l.keep("audit sealer", a.sealer.Run)
 }
+
+// finish waits for degraded-mode sends still under way; call it once the
+// loops have stopped.
+func (a *app) finish() { a.svc.WaitDegraded() }
 
 // writeConfigAudit writes the config-loaded audit event that Redis was
 // down for at start, as soon as it answers.
@@ -610,9 +607,9 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			a.disp.SetSMS(con)
 			a.disp.SetVoice(con)
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		wait := a.start(runCtx)
-		defer func() { cancel(); wait() }()
+		l := newLoops(ctx, log)
+		a.start(l)
+		defer func() { _ = l.stop(); a.finish() }()
 	}
 
 	f, isFile := stdin.(*os.File)
@@ -808,32 +805,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Safety: &board.Safety{Records: a.st, Config: a.live}})
 	bd.Mount(srv)
 	adapters = append(adapters, bd)
-	runCtx, cancel := context.WithCancel(ctx)
-	wait := a.start(runCtx)
+	l := newLoops(ctx, log)
+	a.start(l)
 	// SIGHUP reloads the configuration (a.reloadOnHangup).
-	reloads := a.reloadOnHangup(runCtx)
-	adaptersDone := make(chan struct{}, len(adapters))
+	l.keep("config reload", a.reloadOnHangup())
 	for _, ad := range adapters {
-		go func() {
-			if err := ad.Run(runCtx); err != nil && runCtx.Err() == nil {
-				log.Error("platform adapter stopped", zap.Error(err))
-			}
-			adaptersDone <- struct{}{}
-		}()
+		l.keep("platform adapter", ad.Run)
 	}
-	defer func() {
-		cancel()
-		wait()
-		<-reloads
-		for range adapters {
-			<-adaptersDone
-		}
-	}()
-	err = srv.ListenAndServe(ctx, addr, func(a net.Addr) {
-		log.Info("muster serving", zap.String("addr", a.String()),
-			zap.String("platforms", strings.Join(on, ",")), zap.String("off_no_secrets", strings.Join(off, ",")))
-		fmt.Fprintf(stdout, "muster serving on http://%s (platforms: %s)\n", a, orNone(on))
+	l.must(func(ctx context.Context) error {
+		return srv.ListenAndServe(ctx, addr, func(a net.Addr) {
+			log.Info("muster serving", zap.String("addr", a.String()),
+				zap.String("platforms", strings.Join(on, ",")), zap.String("off_no_secrets", strings.Join(off, ",")))
+			fmt.Fprintf(stdout, "muster serving on http://%s (platforms: %s)\n", a, orNone(on))
+		})
 	})
+	err = l.wait()
+	a.finish()
 	if err != nil {
 		log.Error("server stopped", zap.Error(err))
 		return 1
@@ -857,12 +844,11 @@ func serveConsoleBoard(ctx context.Context, a *app, log *zap.Logger, addr string
 		Safety: &board.Safety{Records: a.st, Config: a.live}})
 	srv := bot.NewServer(log, a.st, nil)
 	bd.Mount(srv)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
-	go func() { _ = bd.Run(ctx); done <- struct{}{} }()
-	go func() { _ = srv.Serve(ctx, ln); done <- struct{}{} }()
+	l := newLoops(ctx, log)
+	l.keep("board", bd.Run)
+	l.keep("board listener", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	fmt.Fprintf(say, "Board: %s/board (type /muster board for your sign-in link)\n", base)
-	return func() { cancel(); <-done; <-done }
+	return func() { _ = l.stop() }
 }
 
 // demoNote is what serve --demo says at start and in /readyz.

@@ -12,27 +12,26 @@ import (
 	"github.com/muster-ops/muster/configs"
 )
 
-// reloadOnHangup re-reads the configuration on every SIGHUP until ctx
-// ends (the returned channel closes then). A valid one is in force for
-// the next command and step; an invalid one is logged with every problem
-// and the one in force stays.
-func (a *app) reloadOnHangup(ctx context.Context) <-chan struct{} {
+// reloadOnHangup catches SIGHUP from now on and returns the loop that
+// re-reads the configuration on each one until its ctx ends (SIGHUP is
+// caught before the loop starts, so one sent as soon as muster says it
+// serves never kills it). A valid configuration is in force for the next
+// command and step; an invalid one is logged with every problem and the
+// one in force stays.
+func (a *app) reloadOnHangup() func(context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return func(ctx context.Context) error {
 		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-hup:
 				_ = a.reload(ctx)
 			}
 		}
-	}()
-	return done
+	}
 }
 
 // reload reads the configuration file again and puts it in force if it
