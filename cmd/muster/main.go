@@ -144,6 +144,24 @@ func loadConfig(path string) (*configs.Config, error) {
 	return configs.Load(path)
 }
 
+// loadSettings loads the configuration at path (the embedded example
+// when "") and the secrets it names: the one place a muster command
+// reads its secrets, each from its environment variable VAR or the file
+// VAR_FILE names (configs.SecretsFromEnv). A problem is printed to
+// stderr, and ok is false (exit 1).
+func loadSettings(name, path string, stderr io.Writer) (cfg *configs.Config, secrets configs.Secrets, ok bool) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return nil, configs.Secrets{}, false
+	}
+	if secrets, err = cfg.SecretsFromEnv(nil); err != nil {
+		fmt.Fprintf(stderr, "muster %s: %v\n", name, err)
+		return nil, configs.Secrets{}, false
+	}
+	return cfg, secrets, true
+}
+
 func printConfigError(w io.Writer, err error) {
 	var probs configs.Errors
 	if errors.As(err, &probs) {
@@ -176,14 +194,8 @@ func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "muster %s: no configuration: set --config FILE or %s (the organization whose records to read)\n", args[0], EnvConfig)
 		return 2
 	}
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		printConfigError(stderr, err)
-		return 1
-	}
-	secrets, err := cfg.SecretsFromEnv(nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "muster %s: %v\n", args[0], err)
+	cfg, secrets, ok := loadSettings(args[0], cfgPath, stderr)
+	if !ok {
 		return 1
 	}
 	if redisURL == "" {
@@ -552,19 +564,13 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	defer func() { _ = log.Sync() }()
 	path := configPath(*cfgPath)
-	cfg, err := loadConfig(path)
-	if err != nil {
-		printConfigError(stderr, err)
+	cfg, secrets, ok := loadSettings("console", path, stderr)
+	if !ok {
 		return 1
 	}
 	// On a shared Redis the console is a client of muster serve, which
 	// escalates and delivers on the real clock: a console clock of its
 	// own there would page real people early.
-	secrets, err := cfg.SecretsFromEnv(nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "muster console:", err)
-		return 1
-	}
 	url := redisURLFor(*redisURL, secrets)
 	client := url != ""
 	if client && (*scale != 1 || *startAt != "") {
@@ -691,14 +697,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "muster serve: no configuration: set --config FILE or %s (or --demo to try muster on the example organization in memory)\n", EnvConfig)
 		return 2
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		printConfigError(stderr, err)
-		return 1
-	}
-	secrets, err := cfg.SecretsFromEnv(nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "muster serve:", err)
+	cfg, secrets, ok := loadSettings("serve", path, stderr)
+	if !ok {
 		return 1
 	}
 	url := ""
