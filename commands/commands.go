@@ -335,10 +335,15 @@ func fail(text string) Reply {
 
 // failErr turns a store error into an answer. Redis unreachable and Redis
 // too slow to answer are told apart (store.Health): only the first is an
-// outage.
+// outage. In an outage, "nothing was changed" is said only when the
+// command's connection could not be made (store.NotSent); one that broke
+// under it may have carried the change first, so that is not said then.
 func (s *Service) failErr(err error, what string) Reply {
 	switch {
 	case errors.Is(err, store.ErrUnavailable) && s.st.Health().Confirm(context.Background(), err):
+		if !store.NotSent(err) {
+			return fail("Records are unavailable right now (" + what + "): they stopped answering while muster recorded this, so it may not have been recorded. Check before you try again; if it is urgent, phone the control room.")
+		}
 		return fail("Records are unavailable right now (" + what + "): nothing was changed. Try again in a minute; if it is urgent, phone the control room.")
 	case errors.Is(err, store.ErrUnavailable):
 		r := fail("muster is overloaded: its records did not answer in time (" + what + "), so this may not have been recorded. Check before you try again; if it is urgent, phone the control room.")

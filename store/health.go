@@ -296,6 +296,21 @@ func Unreachable(err error) bool {
 	return false
 }
 
+// NotSent reports whether err says a command did not reach Redis: the
+// connection for it could not be made (refused, no route, a failed
+// dial). A reset, closed or broken connection is not such an error: the
+// command may have run before it broke.
+func NotSent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
 // answered reports whether err is Redis answering, if only to refuse
 // (NOREPLICAS, READONLY, wait_replicas not met): Redis is reachable.
 func answered(err error) bool {
