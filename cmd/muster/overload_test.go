@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,10 +118,7 @@ func (a answer) handled() bool {
 }
 
 func (e *loadServe) post(s signed) answer {
-	req, _ := http.NewRequest("POST", e.base+"/slack/commands", strings.NewReader(s.body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(s.ts, 10))
-	req.Header.Set("X-Slack-Signature", s.sig)
+	req := slackRequest(e.base, s.body, s.ts, s.sig)
 	start := time.Now()
 	resp, err := e.client.Do(req)
 	if err != nil {

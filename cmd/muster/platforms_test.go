@@ -19,6 +19,31 @@ import (
 	"github.com/muster-ops/muster/internal/faketwilio"
 )
 
+// slashCommand sends form to muster serve at base as a slash command,
+// signed with secret as Slack signs one now, and returns the answer.
+func slashCommand(t *testing.T, base, secret string, form url.Values) (status int, answer string) {
+	t.Helper()
+	body := form.Encode()
+	ts := time.Now().Unix()
+	resp, err := http.DefaultClient.Do(slackRequest(base, body, ts, slackbot.Sign(secret, ts, []byte(body))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// slackRequest is a slash command to muster serve at base: body signed
+// as sig at ts.
+func slackRequest(base, body string, ts int64, sig string) *http.Request {
+	req, _ := http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Slack-Signature", sig)
+	return req
+}
+
 // muster serve with Slack secrets in its environment serves Slack: a
 // signed slash command gets its answer, and the incident card reaches the
 // site channel through the outbox and the Slack notifier.
@@ -52,22 +77,10 @@ func TestServeWiresSlack(t *testing.T) {
 	}
 	base := strings.Fields(banner)[3]
 
-	form := url.Values{"command": {"/incident"}, "text": {"raise intrusion sev2 @harbour Fence cut near gate B"},
-		"user_id": {"U0AMARA"}, "channel_id": {"C0HARBOUR"}, "response_url": {api.URL + "/response/x"}}
-	body := form.Encode()
-	ts := time.Now().Unix()
-	req, _ := http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("X-Slack-Signature", slackbot.Sign(secret, ts, []byte(body)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(answer), "INC-1 raised") {
-		t.Fatalf("slash command = %d %s", resp.StatusCode, answer)
+	status, answer := slashCommand(t, base, secret, url.Values{"command": {"/incident"}, "text": {"raise intrusion sev2 @harbour Fence cut near gate B"},
+		"user_id": {"U0AMARA"}, "channel_id": {"C0HARBOUR"}, "response_url": {api.URL + "/response/x"}})
+	if status != 200 || !strings.Contains(answer, "INC-1 raised") {
+		t.Fatalf("slash command = %d %s", status, answer)
 	}
 
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
@@ -79,7 +92,8 @@ func TestServeWiresSlack(t *testing.T) {
 	}
 
 	// An unsigned request is refused.
-	resp, err = http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader(body))
+	resp, err := http.Post(base+"/slack/commands", "application/x-www-form-urlencoded",
+		strings.NewReader(url.Values{"command": {"/incident"}, "text": {"list"}, "user_id": {"U0AMARA"}}.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}

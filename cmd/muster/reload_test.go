@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	slackbot "github.com/muster-ops/muster/bot/slack"
 	"github.com/muster-ops/muster/internal/fakeslack"
 )
 
@@ -75,24 +72,12 @@ func TestServeReloadsItsConfigOnHangup(t *testing.T) {
 	roster := func() string {
 		t.Helper()
 		asked++ // a signed request is taken once: each asks anew
-		form := url.Values{"command": {"/roster"}, "text": {"@harbour"}, "user_id": {"U0JONAH"},
-			"channel_id": {"C0HARBOUR"}, "response_url": {api.URL + "/response/x"}, "trigger_id": {strconv.Itoa(asked)}}
-		body := form.Encode()
-		ts := time.Now().Unix()
-		req, _ := http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
-		req.Header.Set("X-Slack-Signature", slackbot.Sign(secret, ts, []byte(body)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		status, answer := slashCommand(t, base, secret, url.Values{"command": {"/roster"}, "text": {"@harbour"}, "user_id": {"U0JONAH"},
+			"channel_id": {"C0HARBOUR"}, "response_url": {api.URL + "/response/x"}, "trigger_id": {strconv.Itoa(asked)}})
+		if status != 200 {
+			t.Fatalf("/roster = %d %s", status, answer)
 		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("/roster = %d %s", resp.StatusCode, answer)
-		}
-		return string(answer)
+		return answer
 	}
 	reloadMetric := func() string {
 		t.Helper()
