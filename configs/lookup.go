@@ -217,6 +217,32 @@ type Secrets struct {
 	AuditKey string
 }
 
+// SecretFromEnv reads one secret through getenv (os.Getenv when nil):
+// the variable name, or the content of the file name_FILE names (without
+// its trailing newline), "" when neither is set or name is "". It is an
+// error to set both, or to name a file that cannot be read; the error
+// names the variable and the file, never a secret.
+func SecretFromEnv(getenv func(string) string, name string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if name == "" {
+		return "", nil
+	}
+	v, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case file == "":
+		return v, nil
+	case v != "":
+		return v, fmt.Errorf("%s and %s_FILE are both set: set one", name, name)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
 // SecretsFromEnv reads the variables the config names, through getenv
 // (os.Getenv when nil). Each secret comes from its variable VAR or, for
 // container and systemd secrets, from the file VAR_FILE names (its
@@ -229,23 +255,11 @@ func (c *Config) SecretsFromEnv(getenv func(string) string) (Secrets, error) {
 	}
 	var errs []error
 	get := func(name string) string {
-		if name == "" {
-			return ""
-		}
-		v, file := getenv(name), getenv(name+"_FILE")
-		switch {
-		case file == "":
-			return v
-		case v != "":
-			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
-			return v
-		}
-		data, err := os.ReadFile(file)
+		v, err := SecretFromEnv(getenv, name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
-			return ""
+			errs = append(errs, err)
 		}
-		return strings.TrimRight(string(data), "\r\n")
+		return v
 	}
 	s := Secrets{
 		RedisURL:           c.Redis.URL,

@@ -47,7 +47,8 @@ type Options struct {
 	Store    *store.Store
 	Commands *commands.Service
 	Logger   *zap.Logger
-	// Getenv reads display tokens (os.Getenv when nil).
+	// Getenv is the environment display tokens are read from, each as
+	// VAR or from the file VAR_FILE names (os.Getenv when nil).
 	Getenv func(string) string
 	// Safety, when set, gives the open roll calls and lone workers.
 	Safety SafetySource
@@ -211,7 +212,13 @@ func (b *Board) displayFor(tok string) *configs.Display {
 	cfg := b.cfg()
 	var found *configs.Display
 	for i := range cfg.Board.Displays {
-		want := b.getenv(cfg.Board.Displays[i].TokenEnv)
+		// Read at each sign-in by token, so a rotated token (or
+		// token file) takes effect without a restart.
+		want, err := configs.SecretFromEnv(b.getenv, cfg.Board.Displays[i].TokenEnv)
+		if err != nil {
+			b.log.Warn("board display token unreadable; that display is refused", zap.String("display", cfg.Board.Displays[i].ID), zap.Error(err))
+			continue
+		}
 		if want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(tok)) == 1 {
 			found = &cfg.Board.Displays[i]
 		}

@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,6 +42,17 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureEnv(t, func(k string) string {
+		if k == "MUSTER_BOARD_CONTROL_ROOM" {
+			return displayToken
+		}
+		return ""
+	})
+}
+
+// newFixtureEnv is newFixture with display tokens read from getenv.
+func newFixtureEnv(t *testing.T, getenv func(string) string) *fixture {
+	t.Helper()
 	cfg, err := configs.Example()
 	if err != nil {
 		t.Fatal(err)
@@ -47,12 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := clock.NewFake(testtime.Start)
 	st := storetest.Open(t, clk.Now)
 	svc := commands.New(commands.Options{Config: cfg, Store: st, Now: clk.Now})
-	b := board.New(board.Options{Store: st, Commands: svc, Getenv: func(k string) string {
-		if k == "MUSTER_BOARD_CONTROL_ROOM" {
-			return displayToken
-		}
-		return ""
-	}})
+	b := board.New(board.Options{Store: st, Commands: svc, Getenv: getenv})
 	s := bot.NewServer(nil, nil, nil)
 	b.Mount(s)
 	srv := httptest.NewServer(s)
@@ -473,5 +481,40 @@ func TestBoardShowsPeopleSafety(t *testing.T) {
 		if strings.Contains(e, "No open roll call.") && strings.Contains(e, "Nobody on lone-worker check-ins.") {
 			break
 		}
+	}
+}
+
+// A wall display's token may come from a file (MUSTER_BOARD_CONTROL_ROOM_FILE,
+// as container secrets do), and a token rotated in that file takes effect
+// at the next sign-in, without a restart.
+func TestBoardDisplayTokenFromFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "control-room-token")
+	if err := os.WriteFile(file, []byte(displayToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureEnv(t, func(k string) string {
+		if k == "MUSTER_BOARD_CONTROL_ROOM_FILE" {
+			return file
+		}
+		return ""
+	})
+	if status, _ := f.get(f.client(), "/board/display?token="+displayToken); status != http.StatusSeeOther {
+		t.Fatalf("the token from the file: %d, want 303 to the board", status)
+	}
+	rotated := "wall-token-rotated-987654"
+	if err := os.WriteFile(file, []byte(rotated), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := f.get(f.client(), "/board/display?token="+displayToken); status != http.StatusUnauthorized {
+		t.Errorf("the token before rotation: %d, want 401", status)
+	}
+	if status, _ := f.get(f.client(), "/board/display?token="+rotated); status != http.StatusSeeOther {
+		t.Errorf("the rotated token: %d, want 303", status)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := f.get(f.client(), "/board/display?token="+rotated); status != http.StatusUnauthorized {
+		t.Errorf("a token whose file is gone: %d, want 401", status)
 	}
 }
