@@ -490,12 +490,35 @@ func (c *cli) record(ctx context.Context, kind string, args []string) error {
 	return c.render(doc, *format, *out, false)
 }
 
+// periodOpts are a report's --from and --to.
+type periodOpts struct{ from, to *string }
+
+// periodFlags declares --from and --to on fs.
+func periodFlags(fs *flag.FlagSet) periodOpts {
+	return periodOpts{
+		from: fs.String("from", "", "first day (YYYY-MM-DD) or instant (required)"),
+		to:   fs.String("to", "", "last day (YYYY-MM-DD, included) or instant (excluded) (required)"),
+	}
+}
+
+// period parses --from and --to, both required by cmd: --to names the
+// last day included, or an instant excluded.
+func (c *cli) period(p periodOpts, cmd string) (lo, hi time.Time, err error) {
+	if *p.from == "" || *p.to == "" {
+		return lo, hi, usagef("%s needs --from and --to", cmd)
+	}
+	if lo, err = c.parseDate(*p.from, false); err != nil {
+		return lo, hi, err
+	}
+	hi, err = c.parseDate(*p.to, true)
+	return lo, hi, err
+}
+
 // checkins writes the lone-worker check-ins report of the sessions
 // started from --from to --to.
 func (c *cli) checkins(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report checkins", flag.ContinueOnError)
-	from := fs.String("from", "", "first day (YYYY-MM-DD) or instant (required)")
-	to := fs.String("to", "", "last day (YYYY-MM-DD, included) or instant (excluded) (required)")
+	p := periodFlags(fs)
 	format := fs.String("format", "md", "md or html")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	if pos, err := parse(fs, args); err != nil {
@@ -503,14 +526,7 @@ func (c *cli) checkins(ctx context.Context, args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("report checkins takes no arguments")
 	}
-	if *from == "" || *to == "" {
-		return usagef("report checkins needs --from and --to")
-	}
-	lo, err := c.parseDate(*from, false)
-	if err != nil {
-		return err
-	}
-	hi, err := c.parseDate(*to, true)
+	lo, hi, err := c.period(p, "report checkins")
 	if err != nil {
 		return err
 	}
@@ -526,8 +542,7 @@ func (c *cli) checkins(ctx context.Context, args []string) error {
 
 func (c *cli) review(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report review", flag.ContinueOnError)
-	from := fs.String("from", "", "first day (YYYY-MM-DD) or instant (required)")
-	to := fs.String("to", "", "last day (YYYY-MM-DD, included) or instant (excluded) (required)")
+	p := periodFlags(fs)
 	site := fs.String("site", "", "only this site")
 	format := fs.String("format", "md", "md, html or csv")
 	out := fs.String("out", "", "file to write (default: standard output)")
@@ -536,14 +551,7 @@ func (c *cli) review(ctx context.Context, args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("report review takes no arguments")
 	}
-	if *from == "" || *to == "" {
-		return usagef("report review needs --from and --to")
-	}
-	lo, err := c.parseDate(*from, false)
-	if err != nil {
-		return err
-	}
-	hi, err := c.parseDate(*to, true)
+	lo, hi, err := c.period(p, "report review")
 	if err != nil {
 		return err
 	}
