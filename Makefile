@@ -53,15 +53,16 @@ lint: ## go vet, gofmt, and staticcheck or golangci-lint when installed
 	elif command -v staticcheck >/dev/null; then staticcheck $(PKGS); \
 	else echo "(staticcheck and golangci-lint not installed; vet and gofmt only)"; fi
 
-.PHONY: bench
-bench-board: ## Measure 200 live boards against muster serve: each change within 1 s p99, RSS under 60 MB (needs MUSTER_TEST_REDIS_URL)
-	MUSTER_BENCH_BOARDS=1 $(GO) test -count=1 -v -run TestBoardsAtScale ./internal/benchreport/
+.PHONY: bench-board
+bench-board: ## Measure 200 live boards against muster serve: each change within 1 s p99, RSS under 60 MB; writes its section of docs/BENCHMARKS.md (needs MUSTER_TEST_REDIS_URL)
+	MUSTER_BENCH_BOARDS=1 MUSTER_BENCH_OUT=$(CURDIR)/docs/BENCHMARKS.md $(GO) test -count=1 -v -run TestBoardsAtScale ./internal/benchreport/
 
 .PHONY: bench-rollcall
-bench-rollcall: ## Measure a roll call of 10,000 on duty through muster serve: first messages within 1 s, answers at 500/s with p99 <= 50 ms, card edits at most 1/s (needs MUSTER_TEST_REDIS_URL; under 2 min)
-	MUSTER_BENCH_ROLLCALL=1 $(GO) test -count=1 -v -timeout 4m -run TestRollCallAtScale ./internal/benchreport/
+bench-rollcall: ## Measure a roll call of 10,000 on duty through muster serve: first messages within 1 s, answers at 500/s with p99 <= 50 ms, card edits at most 1/s; writes its section of docs/BENCHMARKS.md (needs MUSTER_TEST_REDIS_URL; under 2 min)
+	MUSTER_BENCH_ROLLCALL=1 MUSTER_BENCH_OUT=$(CURDIR)/docs/BENCHMARKS.md $(GO) test -count=1 -v -timeout 4m -run TestRollCallAtScale ./internal/benchreport/
 
-bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), the benchmarks and RSS; writes docs/BENCHMARKS.md (about 35 min; quick: BENCH_SOAK=1m BENCH_LOAD_FOR=30s BENCH_DEADLINES=20000)
+.PHONY: bench
+bench: ## Measure muster serve through HTTP (burst, call-out, load, capacity), the benchmarks and RSS; writes docs/BENCHMARKS.md, keeping the sections of bench-board and bench-rollcall (about 35 min; quick: BENCH_SOAK=1m BENCH_LOAD_FOR=30s BENCH_DEADLINES=20000)
 	$(GO) run ./internal/benchreport/cmd/benchreport -out docs/BENCHMARKS.md \
 	  -benchtime $(BENCHTIME) -load-seconds $(BENCH_LOAD_SECONDS) -soak $(BENCH_SOAK) \
 	  -soak-rate $(BENCH_SOAK_RATE) -tasks $(BENCH_TASKS) -settle $(BENCH_SETTLE) -pkgs '$(PKGS)' \

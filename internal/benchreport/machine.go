@@ -27,6 +27,10 @@ type Machine struct {
 	Hostname string
 }
 
+// CPUName names the CPU as the report does: the model and how many
+// logical CPUs. Two runs on the same CPUName are comparable.
+func (m Machine) CPUName() string { return fmt.Sprintf("%s × %d logical CPUs", m.CPUModel, m.CPUs) }
+
 // CPUInfo reads the model name and the number of processors from
 // /proc/cpuinfo's text.
 func CPUInfo(r io.Reader) (model string, cpus int) {

@@ -291,10 +291,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	old, _ := os.ReadFile(o.Out)
-	if err := os.WriteFile(o.Out, []byte(Render(r)+CarryEarlier(string(old))), 0o644); err != nil {
+	if err := os.WriteFile(o.Out, []byte(Compose(Render(r), string(old), r.Machine.CPUName())), 0o644); err != nil {
 		return r, err
 	}
-	logf("wrote %s in %s", o.Out, r.Duration.Round(time.Second))
+	logf("wrote %s in %s; every goal beside its figure:\n\n%s", o.Out, r.Duration.Round(time.Second), SummaryTable(r))
 	return r, ctx.Err()
 }
 
