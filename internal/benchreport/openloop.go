@@ -171,28 +171,12 @@ func OpenLoop(ctx context.Context, c *SlackClient, rate float64, d time.Duration
 			res.Examples = append(res.Examples, s)
 		}
 	}
-	start := time.Now().Add(50 * time.Millisecond)
-	end := start.Add(d)
-	n := 0
-	for i := 0; ; i++ {
-		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		if !due.Before(end) || ctx.Err() != nil {
-			break
-		}
-		if wait := time.Until(due); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		n++
+	n, elapsed := openLoopSchedule(ctx, rate, d, func(i int, due time.Time) {
 		if inFlight.Load() >= MaxInFlight {
 			mu.Lock()
 			res.Dropped++
 			mu.Unlock()
-			continue
+			return
 		}
 		cmd := mix.next(i)
 		inFlight.Add(1)
@@ -227,8 +211,7 @@ func OpenLoop(ctx context.Context, c *SlackClient, rate float64, d time.Duration
 			}
 			mix.answered(cmd, answer)
 		}()
-	}
-	elapsed := time.Since(start)
+	})
 	wg.Wait()
 	res.Achieved = float64(n-res.Dropped) / elapsed.Seconds()
 	slices.Sort(lat)
@@ -238,6 +221,33 @@ func OpenLoop(ctx context.Context, c *SlackClient, rate float64, d time.Duration
 		res.SentP99 = sentLat[k*99/100]
 	}
 	return res
+}
+
+// openLoopSchedule calls send for each send time of an open loop at rate
+// for d, starting 50 ms from now: each at its time, whatever the sends
+// before it are doing (send starts a request and returns; it does not
+// wait for the answer). It returns how many times it called send and
+// how long the sending took.
+func openLoopSchedule(ctx context.Context, rate float64, d time.Duration, send func(i int, due time.Time)) (n int, elapsed time.Duration) {
+	start := time.Now().Add(50 * time.Millisecond)
+	end := start.Add(d)
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if !due.Before(end) || ctx.Err() != nil {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		send(i, due)
+		n++
+	}
+	return n, time.Since(start)
 }
 
 // Met says whether a load run met the command goal: p99 within goal,

@@ -176,23 +176,7 @@ func overloadLoop(ctx context.Context, c *SlackClient, rate float64, d time.Dura
 		signed   = map[int]SignedCommand{}
 		wg       sync.WaitGroup
 	)
-	start := time.Now().Add(50 * time.Millisecond)
-	end := start.Add(d)
-	n := 0
-	for i := 0; ; i++ {
-		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		if !due.Before(end) || ctx.Err() != nil {
-			break
-		}
-		if wait := time.Until(due); wait > 0 {
-			timer := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-			case <-timer.C:
-			}
-			timer.Stop()
-		}
-		n++
+	n, elapsed := openLoopSchedule(ctx, rate, d, func(i int, due time.Time) {
 		var (
 			sc     SignedCommand
 			copyOf = -1
@@ -212,7 +196,7 @@ func overloadLoop(ctx context.Context, c *SlackClient, rate float64, d time.Dura
 			mu.Unlock()
 		}
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
 			sent := time.Now()
 			status, answer, err := c.Send(ctx, sc)
@@ -257,9 +241,8 @@ func overloadLoop(ctx context.Context, c *SlackClient, rate float64, d time.Dura
 			} else {
 				res.originalRan[i] = ran
 			}
-		}(i)
-	}
-	elapsed := time.Since(start)
+		}()
+	})
 	wg.Wait()
 	res.achieved = float64(n) / elapsed.Seconds()
 	for orig, ran := range res.copiesRan {
