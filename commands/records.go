@@ -74,6 +74,8 @@ type Actions interface {
 type Safety interface {
 	StartRollCall(ctx context.Context, in store.NewRollCall) (int64, map[string]int64, error)
 	RollCall(ctx context.Context, num int64) (*store.RollCall, error)
+	OpenRollCalls(ctx context.Context) ([]*store.RollCall, error)
+	JoinRollCall(ctx context.Context, num int64, people []store.RollCallMember) (map[string]int64, error)
 	RollCallEntry(ctx context.Context, num int64, person string) (int64, *store.Task, error)
 	RollCallPeople(ctx context.Context, num int64) ([]store.RollCallPerson, error)
 	AnswerRollCall(ctx context.Context, a store.RollCallAnswer) (*store.RollCallAnswered, error)

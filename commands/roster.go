@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/muster-ops/muster/configs"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/notify"
@@ -254,7 +256,25 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if err != nil {
 		return s.failErr(err, "the cover")
 	}
-	return Reply{Text: strings.ReplaceAll(line, store.IDPlaceholder, o.ID), Public: true}
+	text := strings.ReplaceAll(line, store.IDPlaceholder, o.ID)
+	if cur := roster.At(s.cfg(), r, now, withNew); !from.After(now) && to.After(now) && cur.Person != nil && cur.Person.ID == p.ID {
+		// On duty from now: asked in the open roll calls of the site at
+		// once. A cover that starts later is added when it starts, by
+		// the hand-over loop of every serve process (notify.JoinCovers).
+		joined, err := notify.JoinOpenRollCalls(ctx, c.st, []store.RollCallMember{{Person: p.ID, Site: r.Site}}, s.log)
+		if err != nil {
+			s.log.Warn("cover: open roll calls not read; the hand-over loop adds the cover's person", zap.String("cover", o.ID), zap.Error(err))
+		}
+		var ids []string
+		for _, j := range joined {
+			ids = append(ids, j.RollCall)
+		}
+		if len(ids) > 0 {
+			s.poke()
+			text += fmt.Sprintf(" %s is asked in open roll call %s.", p.Name, strings.Join(ids, ", "))
+		}
+	}
+	return Reply{Text: text, Public: true}
 }
 
 // ParseWhen reads a time for a cover: now, HH:MM (the next such local

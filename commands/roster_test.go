@@ -7,8 +7,10 @@ import (
 
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/report"
+	"github.com/muster-ops/muster/store"
 )
 
 // The example's harbour-guard rotation: 12h shifts handed over at 07:00
@@ -199,5 +201,64 @@ func TestRosterFlagsLongStints(t *testing.T) {
 	r = f.mustOK(t, "farid", "/roster cover harbour-guard ben 19:00 23:30")
 	if !strings.Contains(r.Text, "Warning: Ben Walsh on duty 16h30m without a break from 07:00 Sat 11 Sep, past max_continuous 16h.") {
 		t.Errorf("cover reply = %q, want Ben flagged", r.Text)
+	}
+}
+
+// TestCoverFromNowJoinsOpenRollCall: a cover that puts someone on duty
+// now, during an open roll call at the site, asks them in it at once (due
+// now, asked once however often it is said); a cover that starts later
+// does not (the hand-over loop adds its person when it starts).
+func TestCoverFromNowJoinsOpenRollCall(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, saturday0800)
+	onDuty := map[string]bool{}
+	for _, sh := range roster.Everyone(f.cfg, "harbour", f.now, nil) {
+		onDuty[sh.Person.ID] = true
+	}
+	r, _ := f.cfg.Roster("harbour-guard")
+	var off []string
+	for _, p := range r.Rotation.People {
+		if !onDuty[p] {
+			off = append(off, p)
+		}
+	}
+	if len(off) < 2 {
+		t.Fatalf("harbour guards off duty at %s: %v; the test wants two", f.now, off)
+	}
+	f.mustOK(t, "farid", "/rollcall start @harbour")
+	rc, err := f.st.RollCall(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := rc.Total
+
+	later := f.mustOK(t, "farid", "/roster cover harbour-guard "+off[1]+" 10:30 12:00 --override test")
+	if strings.Contains(later.Text, "is asked in open roll call") {
+		t.Errorf("a cover from 10:30 asked its person at 08:00: %q", later.Text)
+	}
+	if _, _, err := f.st.RollCallEntry(ctx, rc.Num, off[1]); err == nil {
+		t.Errorf("%s, on duty from 10:30, is already in %s", off[1], rc.ID())
+	}
+
+	f.set(f.now.Add(5 * time.Minute))
+	rep := f.mustOK(t, "farid", "/roster cover harbour-guard "+off[0]+" now 4h --override test")
+	p, _ := f.cfg.Person(off[0])
+	if want := p.Name + " is asked in open roll call R-1."; !strings.HasSuffix(rep.Text, want) {
+		t.Errorf("cover reply %q does not end %q", rep.Text, want)
+	}
+	_, tk, err := f.st.RollCallEntry(ctx, rc.Num, off[0])
+	if err != nil {
+		t.Fatalf("%s, on duty from now by a cover, is not in %s: %v", off[0], rc.ID(), err)
+	}
+	if tk.Status != store.TaskOpen || !tk.Due.Equal(f.now) || tk.Site != "harbour" {
+		t.Errorf("their question: %s at %s due %s, want open at harbour, due now (%s)", tk.Status, tk.Site, tk.Due, f.now)
+	}
+	// The same cover again (a second cover for the same person): no
+	// second question.
+	if rep := f.mustOK(t, "farid", "/roster cover harbour-guard "+off[0]+" now 2h --override test"); strings.Contains(rep.Text, "is asked") {
+		t.Errorf("asked twice: %q", rep.Text)
+	}
+	if rc, err = f.st.RollCall(ctx, rc.Num); err != nil || rc.Total != asked+1 {
+		t.Errorf("%s asks %d, want %d: %v", rc.ID(), rc.Total, asked+1, err)
 	}
 }

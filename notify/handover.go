@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,11 +38,29 @@ func NewHandover(cfg configs.Current, st HandoverRecords, clk clock.Clock, log *
 // cfg is the configuration in force now.
 func (h *Handover) cfg() *configs.Config { return h.conf.Current() }
 
-// Run posts hand-over notices until ctx ends.
+// coverPoll bounds how long Run sleeps between looks at the covers: a
+// cover put in (by any process) while Run sleeps is seen within it.
+const coverPoll = time.Minute
+
+// Run posts hand-over notices until ctx ends, and adds whoever a cover
+// puts on duty to the open roll calls of the cover's site when the cover
+// starts (JoinCovers).
 func (h *Handover) Run(ctx context.Context) error {
+	last := h.clock.Now()
 	for ctx.Err() == nil {
 		now := h.clock.Now()
-		next := h.NextHandover(now)
+		hand := h.NextHandover(now)
+		next := now.Add(coverPoll)
+		if hand.Before(next) {
+			next = hand
+		}
+		if overrides, err := h.st.Overrides(ctx); err == nil {
+			for _, o := range overrides {
+				if o.From.After(now) && o.From.Before(next) {
+					next = o.From
+				}
+			}
+		}
 		c, stop := h.clock.After(next.Sub(now))
 		select {
 		case <-ctx.Done():
@@ -50,9 +69,21 @@ func (h *Handover) Run(ctx context.Context) error {
 		case <-c:
 		}
 		stop()
-		if err := h.Post(ctx, next); err != nil && ctx.Err() == nil {
-			h.log.Warn("hand-over notice not queued", zap.Error(err))
+		at := h.clock.Now()
+		if !at.Before(hand) {
+			if err := h.Post(ctx, hand); err != nil && ctx.Err() == nil {
+				h.log.Warn("hand-over notice not queued", zap.Error(err))
+			}
 		}
+		// A window not looked at (Redis unreachable) is looked at
+		// again next time, so a cover's start is never passed over.
+		if err := h.JoinCovers(ctx, last, at); err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("covers not joined to open roll calls; trying again", zap.Error(err))
+			}
+			continue
+		}
+		last = at
 	}
 	return nil
 }
@@ -131,47 +162,109 @@ func (h *Handover) Post(ctx context.Context, at time.Time) error {
 // asked are skipped, so every process may do it). It returns, per site,
 // "<name> (R-n)" for each person added.
 func (h *Handover) joinRollCalls(ctx context.Context, at time.Time, sites map[string][]string, overrides []roster.Override) map[string][]string {
-	rcs, err := h.st.OpenRollCalls(ctx)
+	var people []store.RollCallMember
+	for site := range sites {
+		for _, sh := range roster.Everyone(h.cfg(), site, at, overrides) {
+			people = append(people, store.RollCallMember{Person: sh.Person.ID, Site: site})
+		}
+	}
+	joined, err := JoinOpenRollCalls(ctx, h.st, people, h.log)
 	if err != nil {
 		h.log.Warn("hand-over: open roll calls not read; nobody added to them", zap.Error(err))
 		return nil
 	}
 	out := map[string][]string{}
-	for _, rc := range rcs {
-		var people []store.RollCallMember
-		seen := map[string]bool{}
-		for _, site := range rc.Sites {
-			if _, ok := sites[site]; !ok {
-				continue
-			}
-			for _, sh := range roster.Everyone(h.cfg(), site, at, overrides) {
-				if !seen[sh.Person.ID] {
-					seen[sh.Person.ID] = true
-					people = append(people, store.RollCallMember{Person: sh.Person.ID, Site: site})
-				}
-			}
-		}
-		if len(people) == 0 {
+	for _, j := range joined {
+		out[j.Site] = append(out[j.Site], h.personName(j.Person)+" ("+j.RollCall+")")
+	}
+	return out
+}
+
+// JoinCovers adds whoever a cover puts on duty at an instant in (after,
+// at] to the open roll calls of the cover's site, if the cover still
+// holds at at (and no later cover overrides it). Every process may do it:
+// those already asked are skipped.
+func (h *Handover) JoinCovers(ctx context.Context, after, at time.Time) error {
+	overrides, err := h.st.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	var people []store.RollCallMember
+	for _, o := range overrides {
+		if !o.From.After(after) || o.From.After(at) || !o.Active(at) {
 			continue
 		}
-		added, err := h.st.JoinRollCall(ctx, rc.Num, people)
+		r, ok := h.cfg().Roster(o.Roster)
+		if !ok {
+			continue
+		}
+		if sh := roster.At(h.cfg(), r, at, overrides); sh.Person != nil && sh.Person.ID == o.Person {
+			people = append(people, store.RollCallMember{Person: o.Person, Site: r.Site})
+		}
+	}
+	if len(people) == 0 {
+		return nil
+	}
+	_, err = JoinOpenRollCalls(ctx, h.st, people, h.log)
+	return err
+}
+
+// RollCallJoins is what adding people who came on duty to the open roll
+// calls needs of the store.
+type RollCallJoins interface {
+	OpenRollCalls(ctx context.Context) ([]*store.RollCall, error)
+	JoinRollCall(ctx context.Context, num int64, people []store.RollCallMember) (map[string]int64, error)
+}
+
+// Joined is one person added to a roll call because they came on duty.
+type Joined struct {
+	Person, Site, RollCall string
+}
+
+// JoinOpenRollCalls adds each of people (someone who came on duty at a
+// site) to every open roll call of their site. A person already asked in
+// a roll call is skipped by the store, so every process may do it for the
+// same people; a roll call stopped meanwhile asks nobody new. It returns
+// whom it added (those added by another process are not listed); an
+// error only when the open roll calls could not be read.
+func JoinOpenRollCalls(ctx context.Context, st RollCallJoins, people []store.RollCallMember, log *zap.Logger) ([]Joined, error) {
+	if len(people) == 0 {
+		return nil, nil
+	}
+	rcs, err := st.OpenRollCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Joined
+	for _, rc := range rcs {
+		var in []store.RollCallMember
+		seen := map[string]bool{}
+		for _, m := range people {
+			if !seen[m.Person] && slices.Contains(rc.Sites, m.Site) {
+				seen[m.Person] = true
+				in = append(in, m)
+			}
+		}
+		if len(in) == 0 {
+			continue
+		}
+		added, err := st.JoinRollCall(ctx, rc.Num, in)
 		if err != nil {
-			// A roll call stopped meanwhile asks nobody new.
 			var se *store.StateError
 			if !errors.As(err, &se) {
-				h.log.Warn("hand-over: nobody added to the roll call", zap.String("rollcall", rc.ID()), zap.Error(err))
+				log.Warn("came on duty during a roll call: not added", zap.String("rollcall", rc.ID()), zap.Error(err))
 			}
 			continue
 		}
-		for _, m := range people {
+		for _, m := range in {
 			if _, ok := added[m.Person]; ok {
-				out[m.Site] = append(out[m.Site], h.personName(m.Person)+" ("+rc.ID()+")")
-				h.log.Info("came on duty during a roll call: asked", zap.String("rollcall", rc.ID()), zap.String("person", m.Person),
+				out = append(out, Joined{Person: m.Person, Site: m.Site, RollCall: rc.ID()})
+				log.Info("came on duty during a roll call: asked", zap.String("rollcall", rc.ID()), zap.String("person", m.Person),
 					zap.String("site", m.Site))
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (h *Handover) personName(id string) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/muster-ops/muster/configs"
+	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/notify"
@@ -154,5 +155,85 @@ func TestHandoverJoinsRollCallAndListsLoneWorkers(t *testing.T) {
 		if !strings.Contains(harbour[0], want) {
 			t.Errorf("harbour notice %q lacks %q", harbour[0], want)
 		}
+	}
+}
+
+// A cover put in before a roll call, starting while it is open: at the
+// cover's start Dev, who covers the harbour guard from 08:30, is added to
+// the open roll call at Harbour Point (his question due at once), by the
+// hand-over loops of two processes, once.
+func TestCoverStartingDuringRollCallJoinsIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := configs.Example()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	st := storetest.Open(t, clk.Now)
+	start := time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC)
+	if _, err := st.AddOverride(ctx, roster.Override{Roster: "harbour-guard", Person: "dev", From: start, To: start.Add(90 * time.Minute), By: "farid"}); err != nil {
+		t.Fatal(err)
+	}
+	num, _, err := st.StartRollCall(ctx, store.NewRollCall{Sites: []string{"harbour"}, By: "farid",
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "farid", Site: "harbour"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := make(chan error, 2)
+	for range 2 {
+		h := notify.NewHandover(cfg, st, clk, nil)
+		go func() { runs <- h.Run(ctx) }()
+	}
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-runs; err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	asleep := func() {
+		t.Helper()
+		for {
+			changed := clk.Changed()
+			if clk.Waiters() >= 2 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("hand-over loops not waiting: %v", ctx.Err())
+			case <-changed:
+			}
+		}
+	}
+	asleep()
+	if _, _, err := st.RollCallEntry(ctx, num, "dev"); err == nil {
+		t.Fatal("dev is in the roll call before his cover starts")
+	}
+	clk.Set(start)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var tk *store.Task
+	for {
+		if _, tk, err = st.RollCallEntry(ctx, num, "dev"); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("dev, on duty from 08:30 by a cover, was never added to R-%d: %v", num, err)
+		case <-tick.C:
+		}
+	}
+	if tk.Status != store.TaskOpen || !tk.Due.Equal(start) || tk.Site != "harbour" {
+		t.Errorf("dev's question: %s at %s due %s, want open at harbour and due at once (%s)", tk.Status, tk.Site, tk.Due, start)
+	}
+	asleep() // both loops have looked at the cover and sleep again
+	rc, err := st.RollCall(ctx, num)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Total != 3 {
+		t.Errorf("R-%d asks %d people, want 3 (dev once)", num, rc.Total)
 	}
 }
