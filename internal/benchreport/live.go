@@ -141,7 +141,24 @@ type liveProc struct {
 	stop      func()
 }
 
+// startLive starts muster serve in a fresh namespace with the call-out's
+// configuration (o.Responders, Twilio at o.TwilioRate or LiveRate).
 func startLive(ctx context.Context, o LiveOptions, logf func(string, ...any)) (*liveProc, error) {
+	rate := o.TwilioRate
+	if rate == 0 {
+		rate = LiveRate
+	}
+	return startLiveWith(ctx, o, logf, func(ns, slackAPI, twilioAPI string) (string, error) {
+		return writeLiveConfig(o.Dir, ns, slackAPI, twilioAPI, o.Responders, rate)
+	})
+}
+
+// startLiveWith starts the fake Slack and Twilio (answering in
+// o.TwilioLatency), writes the configuration with config for a fresh
+// namespace and the fakes' API URLs, and starts muster serve on it with
+// the fakes' credentials and the audit key. stop ends it all and removes
+// the namespace.
+func startLiveWith(ctx context.Context, o LiveOptions, logf func(string, ...any), config func(namespace, slackAPI, twilioAPI string) (string, error)) (*liveProc, error) {
 	ns := NewNamespace()
 	fs := fakeslack.New(liveBotToken)
 	slackSrv := httptest.NewServer(fs)
@@ -150,11 +167,7 @@ func startLive(ctx context.Context, o LiveOptions, logf func(string, ...any)) (*
 	counter := &smsCounter{next: ft}
 	twilioSrv := httptest.NewServer(counter)
 	closeFakes := func() { slackSrv.Close(); ft.Close(); twilioSrv.Close() }
-	rate := o.TwilioRate
-	if rate == 0 {
-		rate = LiveRate
-	}
-	cfg, err := writeLiveConfig(o.Dir, ns, slackSrv.URL+"/api/", twilioSrv.URL, o.Responders, rate)
+	cfg, err := config(ns, slackSrv.URL+"/api/", twilioSrv.URL)
 	if err != nil {
 		closeFakes()
 		return nil, err

@@ -3,9 +3,6 @@ package benchreport
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,16 +31,10 @@ func WriteLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int) (string,
 
 // writeLiveConfig is WriteLiveConfig with Twilio at rate SMS a second.
 func writeLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int, rate float64) (string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(configs.ExampleYAML(), &doc); err != nil || len(doc.Content) == 0 {
-		return "", fmt.Errorf("example config: %v", err)
+	doc, root, err := exampleConfig(dir, namespace, slackAPI, twilioAPI, rate)
+	if err != nil {
+		return "", err
 	}
-	root := doc.Content[0]
-	setKey(root, namespace, "namespace")
-	setKey(root, slackAPI, "slack", "api_url")
-	setKey(root, twilioAPI, "twilio", "api_url")
-	setKey(root, filepath.Join(dir, namespace+"-journal.jsonl"), "server", "journal")
-	setNumber(root, strconv.FormatFloat(rate, 'f', -1, 64), "twilio", "rate")
 	var people, policies, tasks []map[string]any
 	for i := 1; i <= n; i++ {
 		id := Responder(i)
@@ -66,18 +57,7 @@ func writeLiveConfig(dir, namespace, slackAPI, twilioAPI string, n int, rate flo
 			return "", err
 		}
 	}
-	raw, err := yaml.Marshal(&doc)
-	if err != nil {
-		return "", fmt.Errorf("live config: %w", err)
-	}
-	path := filepath.Join(dir, namespace+".yaml")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		return "", fmt.Errorf("live config: %w", err)
-	}
-	if _, err := configs.Load(path); err != nil {
-		return "", fmt.Errorf("live config %s does not load: %w", path, err)
-	}
-	return path, nil
+	return saveConfig(doc, dir, namespace)
 }
 
 // setNumber sets a number at path in a YAML mapping (which must exist up

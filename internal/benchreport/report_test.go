@@ -220,6 +220,37 @@ func TestWriteConfigKeepsTheExampleButTheNamespaceAndURLs(t *testing.T) {
 	}
 }
 
+// The configurations of the measurements through the binary and of the
+// roll call load, with the fakes' URLs, Twilio's rate and their people.
+func TestLiveConfigs(t *testing.T) {
+	dir := t.TempDir()
+	path, err := writeLiveConfig(dir, "bench-live", "http://127.0.0.1:9/api/", "http://127.0.0.1:8", 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := configs.Example()
+	if cfg.Namespace != "bench-live" || cfg.Slack.APIURL != "http://127.0.0.1:9/api/" || cfg.Twilio.APIURL != "http://127.0.0.1:8" || cfg.Twilio.Rate != 1 {
+		t.Errorf("namespace %q, slack api %q, twilio api %q, rate %v", cfg.Namespace, cfg.Slack.APIURL, cfg.Twilio.APIURL, cfg.Twilio.Rate)
+	}
+	if len(cfg.People) != len(ex.People)+3 || len(cfg.Plans) != len(ex.Plans)+1 {
+		t.Errorf("%d people, %d plans: want the example's and 3 responders in a call-out plan", len(cfg.People), len(cfg.Plans))
+	}
+	path, err = writeRollCallConfig(dir, "bench-rollcall", "http://127.0.0.1:9/api/", "http://127.0.0.1:8", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = configs.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Namespace != "bench-rollcall" || cfg.Twilio.Rate != LiveRate || len(cfg.People) != len(ex.People)+4 || len(cfg.Rosters) != len(ex.Rosters)+4 {
+		t.Errorf("namespace %q, rate %v, %d people, %d rosters", cfg.Namespace, cfg.Twilio.Rate, len(cfg.People), len(cfg.Rosters))
+	}
+}
+
 func TestSummarizeLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "serve.log")
 	log := `{"level":"info","msg":"muster serving"}

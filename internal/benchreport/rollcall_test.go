@@ -4,20 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/muster-ops/muster/configs"
-	"github.com/muster-ops/muster/internal/fakeslack"
 	"github.com/muster-ops/muster/internal/faketwilio"
 	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
@@ -55,34 +49,14 @@ func TestRollCallAtScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := fakeslack.New(liveBotToken)
-	slackSrv := httptest.NewServer(fs)
-	defer slackSrv.Close()
-	ft := faketwilio.New(liveTwilioSID, liveTwilioAuth)
-	defer ft.Close()
-	twilioSrv := httptest.NewServer(ft)
-	defer twilioSrv.Close()
-	ns := NewNamespace()
-	cfgPath, err := writeRollCallConfig(tmp, ns, slackSrv.URL+"/api/", twilioSrv.URL, people)
+	p, err := startLiveWith(ctx, LiveOptions{Bin: bin, RedisURL: redisURL, Dir: tmp}, t.Logf, func(ns, slackAPI, twilioAPI string) (string, error) {
+		return writeRollCallConfig(tmp, ns, slackAPI, twilioAPI, people)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, store.Options{URL: redisURL, Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = st.DeleteAll(context.Background())
-		_ = st.Close()
-	}()
-	s, err := StartServe(ctx, ServeOptions{Bin: bin, Config: cfgPath, RedisURL: redisURL, SlackBotToken: liveBotToken,
-		SlackSigningSecret: liveSecret, LogPath: filepath.Join(tmp, "serve.log"),
-		Env: []string{"TWILIO_ACCOUNT_SID=" + liveTwilioSID, "TWILIO_AUTH_TOKEN=" + liveTwilioAuth, "MUSTER_AUDIT_KEY=" + liveAuditKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	client := &SlackClient{URL: s.URL, Secret: liveSecret, ResponseURL: func() string { return fs.ResponseURL(slackSrv.URL) }}
+	defer p.stop()
+	st, s, fs, client := p.st, p.serve, p.slack, p.client
 	run := RollCallRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), People: people, Answers: answers}
 
 	// The command, and every person's first message queued (the engine's
@@ -241,16 +215,10 @@ func TestRollCallAtScale(t *testing.T) {
 // r0001... each on duty at harbour around the clock (a roster of their
 // own), Slack and Twilio at the fakes.
 func writeRollCallConfig(dir, namespace, slackAPI, twilioAPI string, n int) (string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(configs.ExampleYAML(), &doc); err != nil || len(doc.Content) == 0 {
-		return "", fmt.Errorf("example config: %v", err)
+	doc, root, err := exampleConfig(dir, namespace, slackAPI, twilioAPI, LiveRate)
+	if err != nil {
+		return "", err
 	}
-	root := doc.Content[0]
-	setKey(root, namespace, "namespace")
-	setKey(root, slackAPI, "slack", "api_url")
-	setKey(root, twilioAPI, "twilio", "api_url")
-	setKey(root, filepath.Join(dir, namespace+"-journal.jsonl"), "server", "journal")
-	setNumber(root, fmt.Sprint(LiveRate), "twilio", "rate")
 	// One roster covers one role at a site: each person holds a post of
 	// their own (a role post-rNNNN) at harbour.
 	var people, rosters []map[string]any
@@ -272,16 +240,5 @@ func writeRollCallConfig(dir, namespace, slackAPI, twilioAPI string, n int) (str
 	if err := appendItems(root, "rosters", rosters); err != nil {
 		return "", err
 	}
-	raw, err := yaml.Marshal(&doc)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, namespace+".yaml")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		return "", err
-	}
-	if _, err := configs.Load(path); err != nil {
-		return "", fmt.Errorf("roll-call config %s does not load: %w", path, err)
-	}
-	return path, nil
+	return saveConfig(doc, dir, namespace)
 }

@@ -86,15 +86,37 @@ func NewNamespace() string {
 // returns its path. It edits the YAML tree, so everything else stays as
 // written (dates included).
 func WriteConfig(dir, namespace, slackAPI string) (string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(configs.ExampleYAML(), &doc); err != nil || len(doc.Content) == 0 {
-		return "", fmt.Errorf("example config: %v", err)
+	doc, _, err := exampleConfig(dir, namespace, slackAPI, "", 0)
+	if err != nil {
+		return "", err
 	}
-	root := doc.Content[0]
+	return saveConfig(doc, dir, namespace)
+}
+
+// exampleConfig is the example configuration's YAML tree (doc, and its
+// root mapping) for one measured process: its namespace, the fakes' Slack
+// API URL and, unless twilioAPI is "", Twilio's with twilio.rate
+// twilioRate, and a journal of its own in dir.
+func exampleConfig(dir, namespace, slackAPI, twilioAPI string, twilioRate float64) (doc, root *yaml.Node, err error) {
+	doc = &yaml.Node{}
+	if err := yaml.Unmarshal(configs.ExampleYAML(), doc); err != nil || len(doc.Content) == 0 {
+		return nil, nil, fmt.Errorf("example config: %v", err)
+	}
+	root = doc.Content[0]
 	setKey(root, namespace, "namespace")
 	setKey(root, slackAPI, "slack", "api_url")
+	if twilioAPI != "" {
+		setKey(root, twilioAPI, "twilio", "api_url")
+		setNumber(root, strconv.FormatFloat(twilioRate, 'f', -1, 64), "twilio", "rate")
+	}
 	setKey(root, filepath.Join(dir, namespace+"-journal.jsonl"), "server", "journal")
-	raw, err := yaml.Marshal(&doc)
+	return doc, root, nil
+}
+
+// saveConfig writes doc into dir as <namespace>.yaml, checks that it
+// loads, and returns its path.
+func saveConfig(doc *yaml.Node, dir, namespace string) (string, error) {
+	raw, err := yaml.Marshal(doc)
 	if err != nil {
 		return "", fmt.Errorf("bench config: %w", err)
 	}
