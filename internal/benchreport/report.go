@@ -336,7 +336,7 @@ func renderLateness(b *strings.Builder, r Report) {
 	p := &r.Bench
 	m := r.Machine
 	b.WriteString("## Timer lateness at 100,000 pending (in process)\n\n")
-	b.WriteString("`BenchmarkTimerLateness` (notify) loads 100,000 pending timers into Redis and lets one engine on the real clock fire them; lateness is from each deadline to the step being recorded. Two shapes: all 100,000 due within 20 seconds (5,000 steps a second, a burst), and the same 100,000 due over 200 seconds (500 a second, about what 100,000 tasks on minutes-long waits produce), of which the first 20 seconds are measured. The engine claims and plans the next batch while Redis records the current one, so the burst is bounded by Redis: about 155 µs of its CPU a step when this was written (the claim about 9, the step script about 145, of which the audit chain's SHA-256 in Lua about 110: four 64-byte blocks; `BenchmarkLuaSHA256` in store tracks the per-block cost), some 6,400 steps a second on one core.\n\n")
+	b.WriteString("`BenchmarkTimerLateness` (notify) loads 100,000 pending timers into Redis and lets one engine on the real clock fire them; lateness is from each deadline to the step being recorded. Two shapes: all 100,000 due within 20 seconds (5,000 steps a second, a burst), and the same 100,000 due over 200 seconds (500 a second, about what 100,000 tasks on minutes-long waits produce), of which the first 20 seconds are measured. The engine claims and plans the next batch while Redis records the current one, so the burst is bounded by Redis's CPU a step, which the burst through the binary measures (INFO cpu Δ ÷ steps, under Through the binary).\n\n")
 	var tl []row
 	for _, shape := range []struct{ name, label string }{{spreadBurst, "all due within 20 s"}, {spreadSteady, "due over 200 s"}} {
 		bench := timerLatenessBench + "/" + shape.name
@@ -348,9 +348,9 @@ func renderLateness(b *strings.Builder, r Report) {
 			maxMs, _ := res.Metric("max-ms")
 			drain := 100000 / (20 + maxMs/1000)
 			if shape.name == spreadBurst {
-				return fmt.Sprintf("Redis recorded about %.0f steps a second (100,000 in ≈ %.0f s) against the 5,000 a second asked: every step appends to the audit chain, whose SHA-256 runs in Lua inside Redis (store/lua/prelude.lua). The backlog, not the engine's timing, is the lateness.", drain, 20+maxMs/1000)
+				return fmt.Sprintf("Redis recorded about %.0f steps a second (100,000 in ≈ %.0f s) against the 5,000 a second asked: the backlog, not the engine's timing, is the lateness.", drain, 20+maxMs/1000)
 			}
-			return fmt.Sprintf("500 steps a second asked; the machine's load (%s at the start) shares the CPUs with Redis's Lua SHA-256 of the audit chain", m.LoadAvg)
+			return fmt.Sprintf("500 steps a second asked; the machine's load (%s at the start) shares the CPUs with Redis", m.LoadAvg)
 		}
 		tl = append(tl,
 			p.lookup(fig{bench: bench, unit: "p50-ms", label: shape.label + ": p50", format: msFmt}),
