@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,27 +42,13 @@ func TestBoardsAtScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := NewNamespace()
-	cfgPath, err := WriteConfig(tmp, ns, "http://127.0.0.1:9/api/")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const token = "bench-board-display-token"
 	t.Setenv("MUSTER_BOARD_CONTROL_ROOM", token)
-	s, err := StartServe(ctx, ServeOptions{Bin: bin, Config: cfgPath, RedisURL: url, SlackBotToken: "xoxb-bench",
-		SlackSigningSecret: "bench-secret", LogPath: filepath.Join(tmp, "serve.log")})
+	s, st, _, stop, err := startExample(ctx, bin, url, tmp, "http://127.0.0.1:9/api/", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
-	st, err := store.Open(ctx, store.Options{URL: url, Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = st.DeleteAll(context.Background())
-		_ = st.Close()
-	}()
+	defer stop()
 	run := BoardRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), Boards: boards, Changes: changes}
 	run.Idle, _, err = s.RSS()
 	if err != nil {

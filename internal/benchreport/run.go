@@ -309,45 +309,20 @@ func rdbOrNil(c *redis.Client) redis.UniversalClient {
 // measureMemory builds muster and measures its RSS idle, with Tasks open
 // tasks, and over the soak, each in a fresh namespace it removes after.
 func measureMemory(ctx context.Context, o Options, bin, url, tmp string, logf func(string, ...any)) (*Memory, error) {
-	const botToken, secret = "xoxb-bench", "bench-signing-secret"
-	fake := fakeslack.New(botToken)
+	fake := fakeslack.New(liveBotToken)
 	slackSrv := httptest.NewServer(fake)
 	defer slackSrv.Close()
 	mem := &Memory{Tasks: o.Tasks, Settle: o.Settle, SoakDuration: o.Soak, SoakRate: o.SoakRate, Warmup: min(time.Minute, o.Soak/5)}
 
-	start := func(ns string) (*Serve, *store.Store, func(), error) {
-		cfg, err := WriteConfig(tmp, ns, slackSrv.URL+"/api/")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		st, err := store.Open(ctx, store.Options{URL: url, Namespace: ns})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("open namespace %s: %w", ns, err)
-		}
-		s, err := StartServe(ctx, ServeOptions{Bin: bin, Config: cfg, RedisURL: url, SlackBotToken: botToken,
-			SlackSigningSecret: secret, LogPath: filepath.Join(tmp, ns+".log")})
-		if err != nil {
-			_ = st.Close()
-			return nil, nil, nil, err
-		}
-		done := func() {
-			s.Stop()
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := st.DeleteAll(cctx); err != nil {
-				logf("remove namespace %s: %v", ns, err)
-			}
-			_ = st.Close()
-		}
-		return s, st, done, nil
+	start := func() (*Serve, *store.Store, string, func(), error) {
+		return startExample(ctx, bin, url, tmp, slackSrv.URL+"/api/", logf)
 	}
 	client := func(s *Serve) *SlackClient {
-		return &SlackClient{URL: s.URL, Secret: secret, ResponseURL: func() string { return fake.ResponseURL(slackSrv.URL) }}
+		return &SlackClient{URL: s.URL, Secret: liveSecret, ResponseURL: func() string { return fake.ResponseURL(slackSrv.URL) }}
 	}
 
 	// Idle, then with the open tasks, in one process.
-	ns := NewNamespace()
-	s, st, done, err := start(ns)
+	s, st, ns, done, err := start()
 	if err != nil {
 		return nil, err
 	}
@@ -394,8 +369,7 @@ func measureMemory(ctx context.Context, o Options, bin, url, tmp string, logf fu
 	done()
 
 	// The soak, in a fresh process and namespace.
-	ns = NewNamespace()
-	s, _, done, err = start(ns)
+	s, _, ns, done, err = start()
 	if err != nil {
 		mem.SoakErr = err
 		return mem, nil
@@ -416,6 +390,38 @@ func measureMemory(ctx context.Context, o Options, bin, url, tmp string, logf fu
 	_, _, growth := soakGrowth(mem)
 	logf("soak done: %d commands, %d failed, %d unexpected; RSS growth %s", mem.Soak.Sent, mem.Soak.Failed, mem.Soak.Unexpected, signedMB(growth))
 	return mem, nil
+}
+
+// startExample starts muster serve on the example configuration in a
+// fresh namespace, Slack's API at slackAPI, Twilio off and no audit key,
+// with the store of that namespace. stop ends it and removes the
+// namespace.
+func startExample(ctx context.Context, bin, redisURL, dir, slackAPI string, logf func(string, ...any)) (s *Serve, st *store.Store, ns string, stop func(), err error) {
+	ns = NewNamespace()
+	cfg, err := WriteConfig(dir, ns, slackAPI)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	st, err = store.Open(ctx, store.Options{URL: redisURL, Namespace: ns})
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("open namespace %s: %w", ns, err)
+	}
+	s, err = StartServe(ctx, ServeOptions{Bin: bin, Config: cfg, RedisURL: redisURL, SlackBotToken: liveBotToken,
+		SlackSigningSecret: liveSecret, LogPath: filepath.Join(dir, ns+".log")})
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, "", nil, err
+	}
+	stop = func() {
+		s.Stop()
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := st.DeleteAll(cctx); err != nil {
+			logf("remove namespace %s: %v", ns, err)
+		}
+		_ = st.Close()
+	}
+	return s, st, ns, stop, nil
 }
 
 // wait waits d or until ctx ends.
