@@ -2,6 +2,7 @@ package benchreport
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -171,10 +172,24 @@ func Compose(report, old, cpu string) string {
 	return doc + CarryEarlier(withoutBlocks(old), moved...)
 }
 
-// ranOn says when and on what a separately written block was measured.
-func ranOn(date time.Time, m Machine, loadEnd string) string {
-	return fmt.Sprintf("Ran on %s on %s (%s, %s, %s), load average (1, 5, 15 min) %s at the start, %s at the end; the benchmark's client, the fakes, `muster serve` and Redis share the CPUs.",
-		date.UTC().Format("2006-01-02 15:04 MST"), m.CPUName(), m.MemTotal, m.Go, m.Redis, m.LoadAvg, loadEnd)
+// ranOn says when and on what a separately written block was measured,
+// and where its Redis was.
+func ranOn(date time.Time, m Machine, loadEnd, redisURL string) string {
+	shared := "the benchmark's client, the fakes and `muster serve` share the CPUs"
+	if h := redisHost(redisURL); h == "127.0.0.1" || h == "localhost" || h == "::1" {
+		shared = "the benchmark's client, the fakes, `muster serve` and Redis share the CPUs"
+	}
+	return fmt.Sprintf("Ran on %s on %s (%s, %s), %s at %s; load average (1, 5, 15 min) %s at the start, %s at the end; %s.",
+		date.UTC().Format("2006-01-02 15:04 MST"), m.CPUName(), m.MemTotal, m.Go, m.Redis, redactURL(redisURL), m.LoadAvg, loadEnd, shared)
+}
+
+// redisHost is the host of a Redis URL ("" when it has none).
+func redisHost(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return parsed.Hostname()
 }
 
 // Goals of the live board (make bench-board) and the roll call at scale
@@ -193,6 +208,8 @@ type BoardRun struct {
 	Date    time.Time
 	Machine Machine
 	LoadEnd string
+	// RedisURL is the Redis it ran on (MUSTER_TEST_REDIS_URL).
+	RedisURL string
 	// Boards event streams were open while Changes incidents were raised;
 	// P50...Max are from each raise to its arrival on each board.
 	Boards, Changes int
@@ -215,7 +232,7 @@ func (r BoardRun) Block() Block {
 		{fmt.Sprintf("RSS of `muster serve` with %s boards connected", thousands(r.Boards)), MB(r.WithBoards), "< 60 MB", rssOK(r.WithBoards), "idle " + MB(r.Idle)},
 		{"RSS of `muster serve` after the changes", MB(r.After), "< 60 MB", rssOK(r.After), "peak (VmHWM) " + MB(r.Peak)},
 	})
-	b.WriteString(ranOn(r.Date, r.Machine, r.LoadEnd) + " `MUSTER_BENCH_BOARDS_N` and `MUSTER_BENCH_BOARD_CHANGES` change the counts.\n")
+	b.WriteString(ranOn(r.Date, r.Machine, r.LoadEnd, r.RedisURL) + " `MUSTER_BENCH_BOARDS_N` and `MUSTER_BENCH_BOARD_CHANGES` change the counts.\n")
 	return Block{Owner: "bench-board", CPU: r.Machine.CPUName(), Text: strings.TrimSpace(b.String())}
 }
 
@@ -224,6 +241,8 @@ type RollCallRun struct {
 	Date    time.Time
 	Machine Machine
 	LoadEnd string
+	// RedisURL is the Redis it ran on (MUSTER_TEST_REDIS_URL).
+	RedisURL string
 	// People were on duty; Command is /rollcall start's answer time;
 	// First* are from the command's send to each person's first message
 	// queued.
@@ -260,6 +279,6 @@ func (r RollCallRun) Block() Block {
 		{"tally card edits, most in any second on one card", fmt.Sprint(r.MostInASecond), "≤ 1", metStr(r.MostInASecond <= GoalRollCallEditsPer),
 			fmt.Sprintf("%d edits on %d cards", r.Edits, r.Cards)},
 	})
-	b.WriteString(ranOn(r.Date, r.Machine, r.LoadEnd) + " `MUSTER_BENCH_ROLLCALL_PEOPLE`, `MUSTER_BENCH_ROLLCALL_RATE` and `MUSTER_BENCH_ROLLCALL_ANSWERS` change the counts.\n")
+	b.WriteString(ranOn(r.Date, r.Machine, r.LoadEnd, r.RedisURL) + " `MUSTER_BENCH_ROLLCALL_PEOPLE`, `MUSTER_BENCH_ROLLCALL_RATE` and `MUSTER_BENCH_ROLLCALL_ANSWERS` change the counts.\n")
 	return Block{Owner: "bench-rollcall", CPU: r.Machine.CPUName(), Text: strings.TrimSpace(b.String())}
 }

@@ -14,12 +14,12 @@ var (
 )
 
 func boardRun(m Machine, p99 time.Duration) BoardRun {
-	return BoardRun{Date: time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC), Machine: m, LoadEnd: "1.00 1.00 1.00", Boards: 200, Changes: 30,
+	return BoardRun{Date: time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC), Machine: m, LoadEnd: "1.00 1.00 1.00", RedisURL: "redis://127.0.0.1:6379/9", Boards: 200, Changes: 30,
 		P50: 70 * time.Millisecond, P99: p99, Max: 198 * time.Millisecond, Idle: 33.7e6, WithBoards: 39e6, After: 45.9e6, Peak: 46e6}
 }
 
 func rollCallRun(m Machine) RollCallRun {
-	return RollCallRun{Date: time.Date(2026, 12, 3, 17, 40, 0, 0, time.UTC), Machine: m, LoadEnd: "5.15 4.49 6.27", People: 10000,
+	return RollCallRun{Date: time.Date(2026, 12, 3, 17, 40, 0, 0, time.UTC), Machine: m, LoadEnd: "5.15 4.49 6.27", RedisURL: "redis://:secret@redis.internal:6379/0", People: 10000,
 		Command: 1690 * time.Millisecond, FirstAll: 6540 * time.Millisecond, FirstP50: 3940 * time.Millisecond, FirstP99: 6520 * time.Millisecond,
 		Answers: 10000, Rate: 500, P50: 53500 * time.Microsecond, P99: 418 * time.Millisecond, Max: 491 * time.Millisecond, Failed: 310, Recorded: 9690,
 		Edits: 16, Cards: 2, MostInASecond: 1}
@@ -178,7 +178,7 @@ func TestSeparateSectionsSayTheirGoals(t *testing.T) {
 			"| a change on every one of 200 boards, p99 (6,000 deliveries) | 196 ms | ≤ 1 s | yes | p50 70.0 ms, max 198 ms |",
 			"| RSS of `muster serve` with 200 boards connected | 39.0 MB | < 60 MB | yes | idle 33.7 MB |",
 			"| RSS of `muster serve` after the changes | 61.0 MB | < 60 MB | **no** | peak (VmHWM) 46.0 MB |",
-			"Ran on 2026-12-03 15:00 UTC on Intel(R) Xeon(R) Processor × 2 logical CPUs (23.5 GiB, go1.26.8 linux/amd64, Redis 7.0.15 (standalone)), load average (1, 5, 15 min) 0.20 0.30 0.40 at the start, 1.00 1.00 1.00 at the end",
+			"Ran on 2026-12-03 15:00 UTC on Intel(R) Xeon(R) Processor × 2 logical CPUs (23.5 GiB, go1.26.8 linux/amd64), Redis 7.0.15 (standalone) at redis://127.0.0.1:6379/9; load average (1, 5, 15 min) 0.20 0.30 0.40 at the start, 1.00 1.00 1.00 at the end; the benchmark's client, the fakes, `muster serve` and Redis share the CPUs.",
 		}},
 		{rc.Block().Text, []string{
 			"| `/rollcall start` of 10,000: the command's answer | 1.69 s | ≤ 3 s (Slack's limit) | yes |",
@@ -187,7 +187,8 @@ func TestSeparateSectionsSayTheirGoals(t *testing.T) {
 			"| answers not taken (not 200: shed, Twilio sends them again) | 310 of 10,000 | 0 | **no** | 9,690 recorded safe |",
 			"| tally card edits, most in any second on one card | 1 | ≤ 1 | yes | 16 edits on 2 cards |",
 			"on AMD EPYC 7B13 × 2 logical CPUs",
-			"5.15 4.49 6.27 at the end",
+			"Redis 7.0.15 (standalone) at redis://***@redis.internal:6379/0;",
+			"5.15 4.49 6.27 at the end; the benchmark's client, the fakes and `muster serve` share the CPUs.",
 		}},
 	} {
 		for _, w := range c.want {

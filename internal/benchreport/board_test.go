@@ -49,7 +49,7 @@ func TestBoardsAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	run := BoardRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), Boards: boards, Changes: changes}
+	run := BoardRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), RedisURL: url, Boards: boards, Changes: changes}
 	run.Idle, _, err = s.RSS()
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func TestRollCallAtScale(t *testing.T) {
 	}
 	defer p.stop()
 	st, s, fs, client := p.st, p.serve, p.slack, p.client
-	run := RollCallRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), People: people, Answers: answers}
+	run := RollCallRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), RedisURL: redisURL, People: people, Answers: answers}
 
 	// The command, and every person's first message queued (the engine's
 	// first step of their question, whose audit event is written with
