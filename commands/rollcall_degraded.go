@@ -30,7 +30,11 @@ const degradedNote = "muster is in degraded mode: records are unavailable"
 // (cause).
 func (s *Service) degradedRollCall(ctx context.Context, c *call, sites []*configs.Site, note string, cause error) Reply {
 	now := s.now()
-	rc := &store.DegradedRollCall{By: c.who.ID, Note: note, Policy: s.cfg().RollCall.Policy}
+	// The SMS is the question (step 0 of the roll-call policy): once
+	// recorded, whoever has not answered is reminded a first wait after
+	// it, not asked again.
+	rc := &store.DegradedRollCall{By: c.who.ID, Note: note, Policy: s.cfg().RollCall.Policy, Asked: true,
+		Wait: notify.RollCallSteps(s.cfg())[0].Wait.D().Milliseconds()}
 	e := store.DegradedActivation{ID: s.dg.journal.NewID(), At: now, By: c.who.ID, Note: note, RollCall: rc}
 	seen := map[string]bool{}
 	var names, siteNames []string

@@ -11,6 +11,7 @@ import (
 	"github.com/muster-ops/muster/commands"
 	"github.com/muster-ops/muster/configs/roster"
 	"github.com/muster-ops/muster/internal/storetest"
+	"github.com/muster-ops/muster/notify"
 	"github.com/muster-ops/muster/store"
 	"github.com/muster-ops/muster/store/journal"
 )
@@ -38,6 +39,10 @@ func TestDegradedRollCallRecordedOnce(t *testing.T) {
 		t.Fatalf("on duty at harbour: %v; the test wants four or more", onDuty)
 	}
 	safe1, help, safe2 := onDuty[0], onDuty[1], onDuty[2]
+	firstWait := notify.RollCallSteps(o.cfg)[0].Wait.D()
+	if firstWait <= 0 {
+		t.Fatalf("the example's roll-call policy waits %v before its reminder; the test wants a wait", firstWait)
+	}
 
 	// A second process on the same Redis, with its own journal.
 	st2, err := store.Open(ctx, store.Options{URL: o.redis.URL(), Namespace: o.st.Namespace(), Now: func() time.Time { return o.now }})
@@ -161,6 +166,15 @@ func TestDegradedRollCallRecordedOnce(t *testing.T) {
 		default:
 			if p.Status != store.TaskOpen {
 				t.Errorf("%s never answered but is %s", p.Person, p.Status)
+			}
+			// Asked by the degraded SMS: next is the reminder, a first
+			// wait after it, not the question again at once.
+			tk, err := o.st.Task(ctx, p.Task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if due := started.Add(firstWait); tk.Step != 1 || !tk.Due.Equal(due) || !p.Asked.Equal(started) {
+				t.Errorf("%s: step %d due %s (asked %s), want step 1 due %s", p.Person, tk.Step, tk.Due, p.Asked, due)
 			}
 		}
 	}

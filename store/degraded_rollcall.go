@@ -17,6 +17,14 @@ type DegradedRollCall struct {
 	Note   string           `json:"note,omitempty"`
 	Policy string           `json:"policy,omitempty"`
 	People []RollCallMember `json:"people"`
+	// Asked says that each of People was sent the question (by SMS) at
+	// the entry's time: once recorded, their question is at step 1 (the
+	// reminder), due Wait after that time, not asked again at once. An
+	// entry without it (written before muster kept it) asks again on
+	// every channel when recorded.
+	Asked bool `json:"asked,omitempty"`
+	// Wait is the roll-call policy's first wait when it was sent, in ms.
+	Wait int64 `json:"wait_ms,omitempty"`
 	// Messages go out when it is recorded (the tally cards); their text
 	// may hold IDPlaceholder for R-n.
 	Messages []OutMessage `json:"messages,omitempty"`
@@ -64,7 +72,7 @@ func (s *Store) replayDegradedRollCall(ctx context.Context, d DegradedActivation
 		}
 		kind = "rollcall"
 		body = map[string]any{"at": ms(d.At), "sites": strings.Join(rc.Sites, ","), "by": rc.By, "note": rc.Note,
-			"policy": rc.Policy, "people": people, "messages": msgs}
+			"policy": rc.Policy, "people": people, "messages": msgs, "asked": rc.Asked, "wait": rc.Wait}
 		data = auditData(map[string]any{"sites": rc.Sites, "note": rc.Note, "drill": false, "people": len(rc.People),
 			"degraded": d.ID, "started_at": ms(d.At), "host": d.Host, "sent": sentText(d.Sent, -1)})
 	case d.Answer != nil:

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,79 @@ func TestDegradedHelpBeforeItsRollCall(t *testing.T) {
 	}
 	if v := storetest.SealAndVerify(t, st); !v.OK() {
 		t.Fatalf("audit verify: %v", v.Problem)
+	}
+}
+
+// A degraded roll call sent its SMS question at t0: once recorded, whoever
+// has not answered is at step 1 (the reminder) due the policy's first wait
+// after t0, not asked again at once; a SAFE from the same journal is
+// recorded once and leaves no deadline. An entry that does not say the
+// question went out (an older journal) asks again at once (step 0, due
+// now).
+func TestDegradedRollCallAskedWhenSent(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	now := t0.Add(10 * time.Minute)
+	st := storetest.Open(t, func() time.Time { return now })
+	wait := 2 * time.Minute
+	rc := store.DegradedActivation{ID: "dg-rc-1", At: t0, By: "farid", RollCall: &store.DegradedRollCall{Sites: []string{"harbour"}, By: "farid",
+		Policy: "rollcall", Asked: true, Wait: wait.Milliseconds(),
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "hugo", Site: "harbour"}}}}
+	safe := store.DegradedActivation{ID: "dg-safe-1", At: t0.Add(30 * time.Second), By: "amara",
+		Answer: &store.DegradedAnswer{Person: "amara", Answer: store.AnswerSafe}}
+	for _, e := range []store.DegradedActivation{rc, safe, rc, safe} {
+		if _, err := st.ReplayDegraded(ctx, e); err != nil {
+			t.Fatalf("replay %s: %v", e.ID, err)
+		}
+	}
+	people, err := st.RollCallPeople(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(people) != 2 {
+		t.Fatalf("R-1 people = %+v", people)
+	}
+	for _, p := range people {
+		tk, err := st.Task(ctx, p.Task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		score, serr := st.Client().ZScore(ctx, st.Key("timers"), fmt.Sprint(p.Task)).Result()
+		switch p.Person {
+		case "amara":
+			if p.Status != store.AnswerSafe || !p.Answered.Equal(safe.At) || serr == nil {
+				t.Errorf("amara: %s at %s, timer %v (%v); want safe at %s and no deadline", p.Status, p.Answered, score, serr, safe.At)
+			}
+		case "hugo":
+			if due := t0.Add(wait); tk.Step != 1 || !tk.Due.Equal(due) || serr != nil || int64(score) != due.UnixMilli() || !p.Asked.Equal(t0) {
+				t.Errorf("hugo: step %d due %s asked %s, timer %v (%v); want step 1 (the reminder) due %s, asked %s", tk.Step, tk.Due, p.Asked, score, serr, due, t0)
+			}
+		}
+	}
+	evs, err := st.AuditEvents(ctx, t0, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "rollcall.safe" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rollcall.safe events, want 1", n)
+	}
+
+	old := store.DegradedActivation{ID: "dg-rc-old", At: t0, By: "farid", RollCall: &store.DegradedRollCall{Sites: []string{"depot"}, By: "farid",
+		People: []store.RollCallMember{{Person: "dev", Site: "depot"}}}}
+	if _, err := st.ReplayDegraded(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	_, tk, err := st.RollCallEntry(ctx, 2, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Step != 0 || !tk.Due.Equal(now) {
+		t.Errorf("older entry: dev at step %d due %s, want step 0 due now (%s)", tk.Step, tk.Due, now)
 	}
 }

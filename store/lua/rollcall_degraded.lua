@@ -12,7 +12,9 @@
 -- ARGV: now, kind ('rollcall' | 'answer'), journal entry id, entry JSON,
 --       audit data JSON
 --   rollcall: {at, sites, by, note, policy, people: [{person, site}],
---              messages (tally cards; text may hold the id placeholder)}
+--              messages (tally cards; text may hold the id placeholder),
+--              asked (the question went to each of people by SMS at
+--              'at'), wait (the policy's first wait then, ms)}
 --   answer:   {at, person, answer, note, category, site (where they are on
 --              duty), text (HELP's incident text; the placeholder stands
 --              for R-n)}
@@ -117,16 +119,20 @@ redis.call('ZADD', P .. 'rollcalls', rn, rn)
 redis.call('SADD', P .. 'rollcalls:open', rn)
 audit(now, 'rollcall.started', d.by, rid, ARGV[5])
 local added = 0
+-- The question went out by SMS at 'at': that was step 0, so whoever has
+-- not answered is at step 1 (the reminder), due the policy's first wait
+-- after it was sent, as if the engine had asked them then. (An entry that
+-- does not say so asks again on every channel now: step 0 due now.)
+local step, due = 0, now
+if d.asked then step, due = 1, tonumber(d.at) + (tonumber(d.wait) or 0) end
 for _, p in ipairs(d.people) do
   if redis.call('HEXISTS', pk, p.person) == 0 then
     local tn = redis.call('INCR', P .. 'seq:task')
-    -- The question went out by SMS; whoever has not answered is asked
-    -- again on every channel now (step 0 due now), then escalates.
     redis.call('HSET', P .. 'task:' .. tn, 'id', 'T-' .. tn, 'num', tn, 'kind', 'rollcall', 'ref', rid,
       'title', 'Roll call ' .. rid, 'policy', d.policy or '', 'site', p.site, 'assignee', p.person,
-      'assignees', p.person, 'status', 'open', 'step', 0, 'due', now, 'created', d.at, 'drill', '', 'degraded', jid)
+      'assignees', p.person, 'status', 'open', 'step', step, 'due', due, 'created', d.at, 'drill', '', 'degraded', jid)
     redis.call('HSET', pk, p.person, tn)
-    redis.call('ZADD', P .. 'timers', now, tn)
+    redis.call('ZADD', P .. 'timers', due, tn)
     redis.call('ZADD', P .. 'rollcall:open:' .. p.person, rn, tn)
     audit(now, 'rollcall.asked', d.by, 'T-' .. tn, cjson.encode({rollcall = rid, person = p.person, site = p.site,
       note = 'on duty (asked by SMS in degraded mode)', degraded = jid, at = d.at}))
