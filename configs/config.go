@@ -70,6 +70,8 @@ type Config struct {
 	Source string `yaml:"-"`
 	// location is Timezone, loaded by Validate.
 	location *time.Location
+	// peopleIndex finds people without a scan (lookup.go).
+	peopleIndex *peopleIndex
 }
 
 // Site is a guarded place: a building, a campus, a port.

@@ -105,6 +105,7 @@ func Parse(data []byte, source string) (*Config, error) {
 	if probs := cfg.validate(indexLines(&root)); len(probs) > 0 {
 		return nil, probs
 	}
+	cfg.indexPeople()
 	return cfg, nil
 }
 

@@ -23,8 +23,49 @@ func (c *Config) Location() *time.Location {
 
 // Person finds a person by id.
 func (c *Config) Person(id string) (*Person, bool) {
+	return c.lookupPerson(id, func(x *peopleIndex) map[string]int { return x.byID }, func(p *Person) string { return p.ID })
+}
+
+// peopleIndex finds a person by id, phone, Slack or Discord user id
+// without a scan: an organization may have thousands of people, and a
+// roll call's tally names each of them every time it is drawn. Parse
+// builds it once the config is valid; the config is not changed after.
+type peopleIndex struct {
+	byID, byPhone, bySlack, byDiscord map[string]int
+}
+
+func (c *Config) indexPeople() {
+	x := &peopleIndex{byID: map[string]int{}, byPhone: map[string]int{}, bySlack: map[string]int{}, byDiscord: map[string]int{}}
+	add := func(m map[string]int, key string, i int) {
+		if _, dup := m[key]; key != "" && !dup {
+			m[key] = i // the first, as a scan finds
+		}
+	}
 	for i := range c.People {
-		if c.People[i].ID == id {
+		p := &c.People[i]
+		add(x.byID, p.ID, i)
+		add(x.byPhone, p.Phone, i)
+		add(x.bySlack, p.Slack, i)
+		add(x.byDiscord, p.Discord, i)
+	}
+	c.peopleIndex = x
+}
+
+// lookupPerson finds the person whose key is value: by the index when it
+// has them, else by a scan. The index entry is checked against the person
+// it points to, and a miss is scanned, so a Config built or changed after
+// Parse (as tests do) is still searched right, only slower.
+func (c *Config) lookupPerson(value string, in func(*peopleIndex) map[string]int, key func(*Person) string) (*Person, bool) {
+	if value == "" {
+		return nil, false
+	}
+	if c.peopleIndex != nil {
+		if i, ok := in(c.peopleIndex)[value]; ok && i < len(c.People) && key(&c.People[i]) == value {
+			return &c.People[i], true
+		}
+	}
+	for i := range c.People {
+		if key(&c.People[i]) == value {
 			return &c.People[i], true
 		}
 	}
@@ -84,26 +125,17 @@ func (c *Config) MatchingObligations(category, severity, site string) []*Obligat
 
 // PersonBySlack finds the person with a Slack user id.
 func (c *Config) PersonBySlack(userID string) (*Person, bool) {
-	return c.findPerson(func(p *Person) bool { return userID != "" && p.Slack == userID })
+	return c.lookupPerson(userID, func(x *peopleIndex) map[string]int { return x.bySlack }, func(p *Person) string { return p.Slack })
 }
 
 // PersonByDiscord finds the person with a Discord user id.
 func (c *Config) PersonByDiscord(userID string) (*Person, bool) {
-	return c.findPerson(func(p *Person) bool { return userID != "" && p.Discord == userID })
+	return c.lookupPerson(userID, func(x *peopleIndex) map[string]int { return x.byDiscord }, func(p *Person) string { return p.Discord })
 }
 
 // PersonByPhone finds the person with an E.164 phone number.
 func (c *Config) PersonByPhone(phone string) (*Person, bool) {
-	return c.findPerson(func(p *Person) bool { return phone != "" && p.Phone == phone })
-}
-
-func (c *Config) findPerson(match func(*Person) bool) (*Person, bool) {
-	for i := range c.People {
-		if match(&c.People[i]) {
-			return &c.People[i], true
-		}
-	}
-	return nil, false
+	return c.lookupPerson(phone, func(x *peopleIndex) map[string]int { return x.byPhone }, func(p *Person) string { return p.Phone })
 }
 
 // Site finds a site by id.
