@@ -77,7 +77,7 @@ type Safety interface {
 	OpenRollCalls(ctx context.Context) ([]*store.RollCall, error)
 	JoinRollCall(ctx context.Context, num int64, people []store.RollCallMember) (map[string]int64, error)
 	RollCallEntry(ctx context.Context, num int64, person string) (int64, *store.Task, error)
-	RollCallPeople(ctx context.Context, num int64) ([]store.RollCallPerson, error)
+	RollCallSample(ctx context.Context, num int64, limit int) ([]store.RollCallPerson, error)
 	AnswerRollCall(ctx context.Context, a store.RollCallAnswer) (*store.RollCallAnswered, error)
 	StopRollCall(ctx context.Context, num int64, actor, note string, msgs ...store.OutMessage) (int64, error)
 	StartCheckin(ctx context.Context, in store.NewCheckin) (*store.Checked, error)

@@ -121,6 +121,7 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 		in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, Site: st.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
 	}
 	in.Messages = append(in.Messages, store.OutMessage{Channel: notify.Chat, To: c.who.ID, Kind: "tally", Text: head, Drill: flagStr(drill)})
+	in.Ask = notify.RollCallAsk(s.cfg(), in.Sites, drill)
 	num, _, err := c.st.StartRollCall(ctx, in)
 	if s.degradedOn(ctx, err, drill) {
 		// It may have been written all the same (a reply lost to a
@@ -132,7 +133,13 @@ func (s *Service) rollcallStart(ctx context.Context, c *call, args []string, dri
 	}
 	s.poke()
 	id := store.FormatID("R", num)
-	line := strings.ReplaceAll(head, store.IDPlaceholder, id) + " " + strings.Join(names, ", ") + "."
+	// The names, as many as a tally card lists: a roll call of thousands
+	// must still fit one chat message.
+	listed := strings.Join(names[:min(len(names), notify.TallyLimit)], ", ")
+	if len(names) > notify.TallyLimit {
+		listed += fmt.Sprintf(" and %d more", len(names)-notify.TallyLimit)
+	}
+	line := strings.ReplaceAll(head, store.IDPlaceholder, id) + " " + listed + "."
 	return Reply{Text: line, Public: true, Ref: id}
 }
 
@@ -277,7 +284,7 @@ func (s *Service) rollcallStatus(ctx context.Context, c *call, args []string) Re
 	case err != nil:
 		return s.failErr(err, "the roll call")
 	}
-	people, err := c.st.RollCallPeople(ctx, rc.Num)
+	people, err := c.st.RollCallSample(ctx, rc.Num, notify.TallyLimit)
 	if err != nil {
 		return s.failErr(err, "the roll call")
 	}

@@ -32,6 +32,31 @@ func RollCallSteps(cfg *configs.Config) []configs.Step {
 	return rollCallFallback()
 }
 
+// RollCallAsk is a roll call's first step for the start script to queue
+// itself (store.RollCallAsk), when that step only asks the person on its
+// channels; nil when it also tells, re-assigns or raises (the engine runs
+// it then, with the roster at hand). The texts are the engine's own
+// (RollCallText), with store.IDPlaceholder for R-n.
+func RollCallAsk(cfg *configs.Config, sites []string, drill bool) *store.RollCallAsk {
+	steps := RollCallSteps(cfg)
+	if len(steps) == 0 {
+		return nil
+	}
+	st := steps[0]
+	if len(st.Notify) == 0 || len(st.Tell) > 0 || st.EscalateTo != nil || st.Raise != "" || st.Wait.D() <= 0 {
+		return nil
+	}
+	ask := &store.RollCallAsk{Channels: st.Notify, Wait: st.Wait.D(), Texts: map[string]map[string]string{}}
+	for _, site := range sites {
+		texts := map[string]string{}
+		for _, ch := range st.Notify {
+			texts[ch] = RollCallText(ch, store.IDPlaceholder, siteNameOf(cfg, site), false, drill)
+		}
+		ask.Texts[site] = texts
+	}
+	return ask
+}
+
 // planRollCall decides what step t.Step of a person's roll-call question
 // does: ask or remind them on the step's channels, tell the roles it
 // names that they have not answered, raise an incident if it says so.
@@ -179,7 +204,9 @@ const TallyLimit = 25
 
 // TallyText is a roll call's live tally as plain text: safe, need help,
 // not yet answered, with names and times (in loc). Every surface shows it:
-// the tally card's text, /rollcall status, the console.
+// the tally card's text, /rollcall status, the console. people may be all
+// of the roll call's or only the first TallyLimit of each line
+// (store.RollCallSample): each line's count is the roll call's own.
 func TallyText(cfg *configs.Config, rc *store.RollCall, people []store.RollCallPerson, loc *time.Location) string {
 	var b strings.Builder
 	if rc.Drill {
@@ -215,21 +242,23 @@ func TallyText(cfg *configs.Config, rc *store.RollCall, people []store.RollCallP
 			silent = append(silent, name)
 		}
 	}
-	line := func(head string, names []string) {
-		if len(names) == 0 {
+	line := func(head string, names []string, count int64) {
+		count = max(count, int64(len(names)))
+		if count == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "\n%s (%d): ", head, len(names))
-		if len(names) > TallyLimit {
-			b.WriteString(strings.Join(names[:TallyLimit], ", "))
-			fmt.Fprintf(&b, " and %d more", len(names)-TallyLimit)
-			return
+		fmt.Fprintf(&b, "\n%s (%d): ", head, count)
+		shown := names[:min(len(names), TallyLimit)]
+		b.WriteString(strings.Join(shown, ", "))
+		if more := count - int64(len(shown)); more > 0 && len(shown) > 0 {
+			fmt.Fprintf(&b, " and %d more", more)
+		} else if more > 0 {
+			fmt.Fprintf(&b, "%d people", more)
 		}
-		b.WriteString(strings.Join(names, ", "))
 	}
-	line("Need help", help)
-	line("Not yet answered", silent)
-	line("Safe", safe)
+	line("Need help", help, rc.Help)
+	line("Not yet answered", silent, rc.Pending())
+	line("Safe", safe, rc.Safe)
 	return b.String()
 }
 

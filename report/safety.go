@@ -165,6 +165,11 @@ func (b *Builder) rollCallOutcome(ctx context.Context, h history, rc *store.Roll
 			switch e.Kind {
 			case "rollcall.asked":
 				a.Asked = d.when(d.At, e)
+				if d.Step > 0 {
+					// Asked and the first step in one: the start
+					// queued the question itself.
+					a.Escalations = append(a.Escalations, Escalation{At: e.At, Step: d.Step, Notify: d.Notify})
+				}
 			case "task.escalated":
 				a.Escalations = append(a.Escalations, Escalation{At: e.At, Step: d.Step, Notify: d.Notify, Told: d.Told, Incident: d.incidentOf()})
 			case "rollcall.safe", "rollcall.help":

@@ -93,6 +93,24 @@ type NewRollCall struct {
 	// Messages go out with it (the tally cards); their text may hold
 	// IDPlaceholder for R-n.
 	Messages []OutMessage
+	// Ask, when set, is everyone's first step, queued with the roll call
+	// itself; nil leaves the first step to the engine, due now.
+	Ask *RollCallAsk
+}
+
+// RollCallAsk is the first step of a roll call's questions when it only
+// asks the person: the start script queues it for everyone at once (as
+// the engine would: the same idempotency keys, kind and ref), so a roll
+// call of thousands is asked within the command, not at the engine's step
+// rate. The engine runs every later step.
+type RollCallAsk struct {
+	// Channels the person is asked on (chat, sms, voice), in order.
+	Channels []string
+	// Texts are each site's question per channel; they may hold
+	// IDPlaceholder for R-n.
+	Texts map[string]map[string]string
+	// Wait is how long after the question its next step falls due.
+	Wait time.Duration
 }
 
 // RollCallMember is a person asked in a roll call and the site they are on
@@ -115,7 +133,11 @@ func (s *Store) StartRollCall(ctx context.Context, in NewRollCall) (int64, map[s
 	rc := map[string]any{"num": 0, "sites": strings.Join(in.Sites, ","), "by": in.By, "note": in.Note,
 		"drill": flag(in.Drill), "policy": in.Policy}
 	data := auditData(map[string]any{"sites": in.Sites, "note": in.Note, "drill": in.Drill, "people": len(in.People)})
-	return s.rollCallAdd(ctx, rc, in.People, in.Messages, data)
+	ask := ""
+	if a := in.Ask; a != nil && len(a.Channels) > 0 {
+		ask = mustJSON(map[string]any{"wait": a.Wait.Milliseconds(), "channels": a.Channels, "texts": a.Texts})
+	}
+	return s.rollCallAdd(ctx, rc, in.People, in.Messages, data, ask)
 }
 
 // JoinRollCall adds people who came on duty to an open roll call (those
@@ -123,15 +145,15 @@ func (s *Store) StartRollCall(ctx context.Context, in NewRollCall) (int64, map[s
 // added; a *StateError when the roll call is no longer open.
 func (s *Store) JoinRollCall(ctx context.Context, num int64, people []RollCallMember) (map[string]int64, error) {
 	data := auditData(map[string]any{"people": people})
-	_, added, err := s.rollCallAdd(ctx, map[string]any{"num": num}, people, nil, data)
+	_, added, err := s.rollCallAdd(ctx, map[string]any{"num": num}, people, nil, data, "")
 	return added, err
 }
 
-func (s *Store) rollCallAdd(ctx context.Context, rc map[string]any, people []RollCallMember, msgs []OutMessage, data string) (int64, map[string]int64, error) {
+func (s *Store) rollCallAdd(ctx context.Context, rc map[string]any, people []RollCallMember, msgs []OutMessage, data, ask string) (int64, map[string]int64, error) {
 	if people == nil {
 		people = []RollCallMember{}
 	}
-	v, err := s.run(ctx, rollcallStartScript, ms(s.now()), mustJSON(rc), mustJSON(people), outJSON(msgs), data)
+	v, err := s.run(ctx, rollcallStartScript, ms(s.now()), mustJSON(rc), mustJSON(people), outJSON(msgs), data, ask)
 	if err != nil {
 		return 0, nil, fmt.Errorf("roll call: %w", err)
 	}
@@ -263,6 +285,12 @@ func (s *Store) RollCallPeople(ctx context.Context, num int64) ([]RollCallPerson
 	for _, tn := range c.Val() {
 		nums = append(nums, toInt(tn))
 	}
+	return s.rollCallPersons(ctx, nums)
+}
+
+// rollCallPersons reads the question tasks nums as people of a roll
+// call, ordered by site, then person id.
+func (s *Store) rollCallPersons(ctx context.Context, nums []int64) ([]RollCallPerson, error) {
 	tasks, err := s.rawTasks(ctx, nums)
 	if err != nil {
 		return nil, err
@@ -280,6 +308,74 @@ func (s *Store) RollCallPeople(ctx context.Context, num int64) ([]RollCallPerson
 		return strings.Compare(a.Person, b.Person)
 	})
 	return out, nil
+}
+
+// RollCallSample reads the people a tally names: the first limit of each
+// of its lines (need help, not yet answered, safe), in site, person
+// order; the lines' counts are the roll call's own (RollCall.Help,
+// Pending, Safe). A card of a roll call of 10,000, drawn at every batch
+// of answers, costs a few dozen reads, not 10,000: the start and answer
+// scripts keep each line as a sorted set (rollcall:<n>:pending, :safe,
+// :help). A roll call recorded without them (from a degraded journal) is
+// read whole and cut.
+func (s *Store) RollCallSample(ctx context.Context, num int64, limit int) ([]RollCallPerson, error) {
+	rk := s.Key("rollcall", strconv.FormatInt(num, 10))
+	var lines *redis.StringCmd
+	var members [3]*redis.StringSliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) {
+		lines = p.HGet(ctx, rk, "lines")
+		for i, line := range []string{AnswerHelp, "pending", AnswerSafe} {
+			members[i] = p.ZRange(ctx, rk+":"+line, 0, int64(limit)-1)
+		}
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if lines.Val() != "1" {
+		all, err := s.RollCallPeople(ctx, num)
+		if err != nil {
+			return nil, err
+		}
+		return sampleLines(all, limit), nil
+	}
+	var people []string
+	for _, m := range members {
+		for _, member := range m.Val() {
+			if _, person, ok := strings.Cut(member, "\t"); ok {
+				people = append(people, person)
+			}
+		}
+	}
+	if len(people) == 0 {
+		return nil, nil
+	}
+	var tns *redis.SliceCmd
+	if err := s.read(ctx, func(p redis.Pipeliner) { tns = p.HMGet(ctx, rk+":people", people...) }); err != nil {
+		return nil, err
+	}
+	nums := make([]int64, 0, len(people))
+	for _, v := range tns.Val() {
+		if v != nil {
+			nums = append(nums, toInt(v))
+		}
+	}
+	return s.rollCallPersons(ctx, nums)
+}
+
+// sampleLines keeps the first limit people of each tally line.
+func sampleLines(all []RollCallPerson, limit int) []RollCallPerson {
+	seen := map[string]int{}
+	out := make([]RollCallPerson, 0, min(len(all), 3*limit))
+	for _, p := range all {
+		line := p.Status
+		if !p.HasAnswered() {
+			line = "pending"
+		}
+		if seen[line] < limit {
+			seen[line]++
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // rawTasks reads task hashes in one pipelined round trip (chunks of 1000

@@ -66,7 +66,7 @@ type Records interface {
 	Incident(ctx context.Context, num int64) (*store.Incident, error)
 	Task(ctx context.Context, num int64) (*store.Task, error)
 	RollCall(ctx context.Context, num int64) (*store.RollCall, error)
-	RollCallPeople(ctx context.Context, num int64) ([]store.RollCallPerson, error)
+	RollCallSample(ctx context.Context, num int64, limit int) ([]store.RollCallPerson, error)
 	CheckReplay(ctx context.Context, g *store.ReplayGuard) (bool, error)
 }
 

@@ -100,7 +100,7 @@ func (a *Adapter) render(ctx context.Context, ref string) (card, error) {
 		if err != nil {
 			return card{}, fmt.Errorf("read %s: %w", ref, err)
 		}
-		people, err := a.st.RollCallPeople(ctx, n)
+		people, err := a.st.RollCallSample(ctx, n, notify.TallyLimit)
 		if err != nil {
 			return card{}, fmt.Errorf("read %s: %w", ref, err)
 		}

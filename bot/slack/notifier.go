@@ -695,7 +695,7 @@ func (a *Adapter) renderRef(ctx context.Context, ref string) (card, bool) {
 			var rc *store.RollCall
 			if rc, err = a.st.RollCall(ctx, n); err == nil {
 				var people []store.RollCallPerson
-				if people, err = a.st.RollCallPeople(ctx, n); err == nil {
+				if people, err = a.st.RollCallSample(ctx, n, notify.TallyLimit); err == nil {
 					return tallyCard(a.cfg(), rc, people), true
 				}
 			}

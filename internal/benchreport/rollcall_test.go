@@ -59,9 +59,9 @@ func TestRollCallAtScale(t *testing.T) {
 	st, s, fs, client := p.st, p.serve, p.slack, p.client
 	run := RollCallRun{Date: time.Now(), Machine: ReadMachine(ctx, "go", st.Client()), RedisURL: redisURL, People: people, Answers: answers}
 
-	// The command, and every person's first message queued (the engine's
-	// first step of their question, whose audit event is written with
-	// the messages it queues).
+	// The command, and every person's first message queued (the first
+	// step of their question, whose audit event is written with the
+	// messages it queues).
 	t0 := time.Now()
 	answer, took, err := client.Command(ctx, "U0FARID", "C0HARBOUR", "/rollcall", "start @harbour bench")
 	if err != nil || !strings.Contains(answer, "R-1") {
@@ -74,7 +74,10 @@ func TestRollCallAtScale(t *testing.T) {
 	for {
 		first = first[:0]
 		if err := st.ScanAudit(ctx, "", func(e store.AuditEvent) error {
-			if e.Kind == "task.escalated" && strings.Contains(e.Data, `"rollcall":"R-1"`) && strings.Contains(e.Data, `"step":1,`) {
+			// The first step of a person's question: queued by the start
+			// itself (rollcall.asked with its step), or by the engine.
+			first1 := (e.Kind == "rollcall.asked" || e.Kind == "task.escalated") && strings.Contains(e.Data, `"step":1`)
+			if first1 && strings.Contains(e.Data, `"rollcall":"R-1"`) {
 				first = append(first, streamTime(e.ID).Sub(t0))
 			}
 			return nil

@@ -43,10 +43,18 @@ local tk = P .. 'task:' .. tn
 local t = redis.call('HMGET', tk, 'status', 'site', 'accounted_at')
 local before = t[1]
 if before == answer then return redis.error_reply('state:' .. before) end
-if before == 'safe' or before == 'help' then
+local answered = before == 'safe' or before == 'help'
+if answered then
   redis.call('HINCRBY', rk, before, -1)
 end
 redis.call('HINCRBY', rk, answer, 1)
+if redis.call('HGET', rk, 'lines') == '1' then
+  -- The tally's lines (store.RollCallSample): the person moves from not
+  -- yet answered, or from their earlier answer, to this one.
+  local member = (t[2] or '') .. '\t' .. actor
+  if answered then redis.call('ZREM', rk .. ':' .. before, member) else redis.call('ZREM', rk .. ':pending', member) end
+  redis.call('ZADD', rk .. ':' .. answer, 0, member)
+end
 redis.call('HSET', tk, 'status', answer, 'acked_by', actor, 'acked_at', now, 'ack_note', note,
   'ack_channel', ARGV[8] or '')
 if not t[3] or t[3] == '' then redis.call('HSET', tk, 'accounted_at', now) end
