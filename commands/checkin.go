@@ -112,6 +112,7 @@ func (s *Service) checkinStart(ctx context.Context, c *call, args []string) Repl
 	}
 	s.poke()
 	id := store.FormatSession(res.Session)
+	s.lone.put(c.who.ID, loneSession{Task: res.Task, Ref: id, Site: site.ID, Until: until})
 	return Reply{Text: fmt.Sprintf("Check-ins %s started for %s at %s: every %s until %s; first due %s. Check in with /checkin, the Check in button or an SMS OK; SMS HELP if you need help.",
 		id, c.who.Name, site.Name, configs.FormatDuration(every), s.localTime(until), s.localTime(now.Add(min(every, until.Sub(now))))), Ref: id}
 }
@@ -146,6 +147,7 @@ func (s *Service) checkinStop(ctx context.Context, c *call) Reply {
 	if err != nil {
 		return s.failErr(err, "your check-ins")
 	}
+	s.lone.forget(c.who.ID)
 	return Reply{Text: fmt.Sprintf("Check-ins %s stopped by %s.", store.FormatSession(res.Session), c.who.Name), Ref: store.FormatSession(res.Session)}
 }
 
@@ -156,6 +158,7 @@ func (s *Service) checkinStatus(ctx context.Context, c *call) Reply {
 	if err != nil {
 		return s.failErr(err, "the check-ins")
 	}
+	s.lone.set(ws)
 	if len(ws) == 0 {
 		return Reply{Text: "Nobody is on lone-worker check-ins."}
 	}
@@ -211,6 +214,7 @@ func (s *Service) activeSession(ctx context.Context, c *call, person string) (*s
 	if err != nil {
 		return nil, false
 	}
+	s.lone.set(ws)
 	for _, w := range ws {
 		if w.Assignee == person {
 			return w.Task, true

@@ -111,6 +111,8 @@ type Service struct {
 	waiting atomic.Int64
 	// boardURL is where board sign-in links point (SetBoardURL).
 	boardURL string
+	// lone is the lone-worker sessions last seen, for degraded mode.
+	lone loneMemory
 }
 
 // Poker wakes an escalation engine (notify.Engine).

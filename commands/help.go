@@ -52,10 +52,9 @@ func (s *Service) help(ctx context.Context, c *call) Reply {
 			return s.rollcallAnswer(ctx, c, c.args, store.AnswerHelp)
 		}
 		if s.degradedOn(ctx, err, false) {
-			// Records are unavailable: whether this is an answer to a
-			// roll call cannot be known, so it is taken as a call for
-			// help (journaled, and paged directly).
-			return s.degradedAnswer(ctx, c, store.AnswerHelp, c.rest(c.args, 0), err)
+			// Records are unavailable: what this process knows says
+			// whether it answers a roll call or is a lone worker's.
+			return s.degradedHelp(ctx, c, c.rest(c.args, 0), err)
 		}
 		if t, ok := s.activeSession(ctx, c, c.who.ID); ok {
 			return s.checkinHelp(ctx, c, t)

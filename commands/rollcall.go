@@ -197,7 +197,16 @@ func (s *Service) rollcallAnswer(ctx context.Context, c *call, args []string, an
 // for a lone worker: control first, as they asked for help alone) and
 // control. The texts hold store.IDPlaceholder for INC-n.
 func (s *Service) helpIncident(ctx context.Context, c *call, site, ref, note string, drill, lone bool) (*store.NewIncident, []store.OutMessage) {
-	who := c.who
+	overrides, err := c.st.Overrides(ctx)
+	if err != nil {
+		overrides = nil // the rotation alone still finds whom to page
+	}
+	return s.helpPages(c.who, site, ref, note, drill, lone, overrides)
+}
+
+// helpPages is helpIncident with the covers given (nil: the rotations
+// alone, as in degraded mode).
+func (s *Service) helpPages(who *configs.Person, site, ref, note string, drill, lone bool, overrides []roster.Override) (*store.NewIncident, []store.OutMessage) {
 	text := fmt.Sprintf("%s needs help (%s)", who.Name, ref)
 	if note != "" {
 		text += ": " + note
@@ -213,10 +222,6 @@ func (s *Service) helpIncident(ctx context.Context, c *call, site, ref, note str
 		in.Drill = true
 	}
 	msgs := []store.OutMessage{{Channel: notify.Chat, Site: site, Kind: "incident", Text: text, Drill: flagStr(drill)}}
-	overrides, err := c.st.Overrides(ctx)
-	if err != nil {
-		overrides = nil // the rotation alone still finds whom to page
-	}
 	roles := []string{configs.RoleSupervisor, configs.RoleControl}
 	if lone {
 		roles = []string{configs.RoleControl, configs.RoleSupervisor}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -133,20 +134,7 @@ func (s *Service) degradedAnswer(ctx context.Context, c *call, answer, note stri
 		if site != nil {
 			e.Site = site.ID
 			page := fmt.Sprintf("HELP: %s at %s (roll call by SMS). %s: call them.", text, site.Name, degradedNote)
-			msgs = append(msgs, notify.Message{Key: e.ID + ":site", Channel: notify.Chat, Site: site.ID, Kind: "incident", Text: page})
-			e.Sent = append(e.Sent, store.DegradedSend{Channel: notify.Chat, Site: site.ID, Kind: "incident", Task: -1})
-			paged := map[string]bool{c.who.ID: true}
-			for _, role := range []string{configs.RoleSupervisor, configs.RoleControl} {
-				p := s.assign(role, site.ID, now, nil).person
-				if p == "" || paged[p] {
-					continue
-				}
-				paged[p] = true
-				for _, ch := range []string{notify.SMS, notify.Chat} {
-					msgs = append(msgs, notify.Message{Key: e.ID + ":" + p + ":" + ch, Channel: ch, To: p, Site: site.ID, Kind: "page", Text: notify.SMSText(page)})
-					e.Sent = append(e.Sent, store.DegradedSend{Channel: ch, To: p, Kind: "page", Task: -1})
-				}
-			}
+			msgs = s.directPages(&e, c.who.ID, site.ID, page, configs.RoleSupervisor, configs.RoleControl)
 		}
 	}
 	e, jerr := s.dg.journal.Append(e)
@@ -161,22 +149,141 @@ func (s *Service) degradedAnswer(ctx context.Context, c *call, answer, note stri
 		return Reply{Text: fmt.Sprintf("Thank you, %s: your SAFE at %s is kept (%s) and goes into the roll call when they return.",
 			c.who.Name, s.localTime(now), degradedNote)}
 	}
+	line := fmt.Sprintf("%s: your call for help at %s is kept (%s) and raises a sev1 incident when they return.", c.who.Name, s.localTime(now), degradedNote)
+	return Reply{Text: line + s.pagedText(msgs, status, site == nil) + " Stay where you are safe; if you can, call the control room."}
+}
+
+// pagedText says whom the direct pages msgs reached by SMS (status as
+// sendAllDirect gave it), or why nobody yet.
+func (s *Service) pagedText(msgs []notify.Message, status []string, noSite bool) string {
 	var paged []string
 	for i, m := range msgs {
 		if m.Channel == notify.SMS && status[i] != "" && !strings.HasPrefix(status[i], "FAILED") {
 			paged = append(paged, s.personName(m.To))
 		}
 	}
-	line := fmt.Sprintf("%s: your call for help at %s is kept (%s) and raises a sev1 incident when they return.", c.who.Name, s.localTime(now), degradedNote)
 	switch {
 	case len(paged) > 0:
-		line += " Paged by SMS: " + strings.Join(paged, ", ") + "."
-	case site == nil:
-		line += " You are not on duty at any site by the rotations, so nobody could be paged:"
-	default:
-		line += " Pages are still going out:"
+		return " Paged by SMS: " + strings.Join(paged, ", ") + "."
+	case noSite:
+		return " You are not on duty at any site by the rotations, so nobody could be paged:"
 	}
-	return Reply{Text: line + " Stay where you are safe; if you can, call the control room."}
+	return " Pages are still going out:"
+}
+
+// directPages are the pages degraded mode sends at once for a call for
+// help from person at site: page to the site's channel, and by SMS and
+// chat to the holders of roles on duty there by the rotations (covers
+// live in Redis), in that order, each once and never to person. Each is
+// noted in e.Sent.
+func (s *Service) directPages(e *store.DegradedActivation, person, site, page string, roles ...string) []notify.Message {
+	msgs := []notify.Message{{Key: e.ID + ":site", Channel: notify.Chat, Site: site, Kind: "incident", Text: page}}
+	e.Sent = append(e.Sent, store.DegradedSend{Channel: notify.Chat, Site: site, Kind: "incident", Task: -1})
+	paged := map[string]bool{person: true}
+	for _, role := range roles {
+		p := s.assign(role, site, e.At, nil).person
+		if p == "" || paged[p] {
+			continue
+		}
+		paged[p] = true
+		for _, ch := range []string{notify.SMS, notify.Chat} {
+			msgs = append(msgs, notify.Message{Key: e.ID + ":" + p + ":" + ch, Channel: ch, To: p, Site: site, Kind: "page", Text: notify.SMSText(page)})
+			e.Sent = append(e.Sent, store.DegradedSend{Channel: ch, To: p, Kind: "page", Task: -1})
+		}
+	}
+	return msgs
+}
+
+// degradedHelp is an SMS HELP with Redis unreachable (cause). What this
+// process knows decides what it is, in the live path's order: an answer
+// to a roll call its journal holds that asked the sender (degradedAnswer);
+// else a lone worker's call for help, if it last saw the sender on
+// check-ins (degradedLoneHelp); else what the live path answers, the SMS
+// help, and the HELP is kept in case a roll call it cannot see (another
+// process's journal, or one open before the outage) asked them.
+func (s *Service) degradedHelp(ctx context.Context, c *call, note string, cause error) Reply {
+	now := s.now()
+	if s.journalAsked(c.who.ID, now) {
+		return s.degradedAnswer(ctx, c, store.AnswerHelp, note, cause)
+	}
+	if ls, ok := s.lone.session(c.who.ID, now); ok {
+		return s.degradedLoneHelp(ctx, c, ls, note, cause)
+	}
+	return s.degradedUnsureHelp(c, note, cause)
+}
+
+// journalAsked reports whether a roll call in this process's journal, not
+// yet recorded and started by now, asked person.
+func (s *Service) journalAsked(person string, now time.Time) bool {
+	es, err := s.dg.journal.Pending()
+	if err != nil {
+		// Unreadable: take the HELP as an answer, the safer guess.
+		s.log.Error("journal not read; SMS HELP taken as a roll-call answer", zap.Error(err))
+		return true
+	}
+	for _, e := range es {
+		if e.RollCall == nil || e.At.After(now) {
+			continue
+		}
+		for _, m := range e.RollCall.People {
+			if m.Person == person {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// degradedLoneHelp journals a lone worker's SMS HELP (session ls) with
+// Redis unreachable (cause): control, then the supervisor on duty at the
+// session's site by the rotations, are paged directly by SMS and chat; when
+// records return the replay raises the sev1 linked to the session and
+// pages them as /checkin's live HELP does.
+func (s *Service) degradedLoneHelp(ctx context.Context, c *call, ls loneSession, note string, cause error) Reply {
+	now := s.now()
+	in, pages := s.helpPages(c.who, ls.Site, ls.Ref, note, false, true, nil)
+	a := &store.DegradedAnswer{Person: c.who.ID, Answer: store.AnswerHelp, Note: note, Category: in.Category, Text: in.Text,
+		Lone: true, Session: ls.Ref, Task: ls.Task, Messages: pages}
+	e := store.DegradedActivation{ID: s.dg.journal.NewID(), At: now, By: c.who.ID, Note: note, Site: ls.Site, Answer: a}
+	page := fmt.Sprintf("HELP: %s at %s (lone worker, SMS). %s: call them.", in.Text, s.siteName(ls.Site), degradedNote)
+	msgs := s.directPages(&e, c.who.ID, ls.Site, page, configs.RoleControl, configs.RoleSupervisor)
+	e, jerr := s.dg.journal.Append(e)
+	if jerr != nil {
+		s.log.Error("degraded lone-worker help not journaled", zap.String("id", e.ID), zap.Error(jerr))
+	}
+	s.log.Warn("lone worker's call for help journaled in degraded mode: records unavailable",
+		zap.String("id", e.ID), zap.String("person", c.who.ID), zap.String("session", ls.Ref), zap.Int("messages", len(msgs)),
+		zap.NamedError("cause", cause))
+	status := s.sendAllDirect(ctx, e.ID, msgs)
+	line := fmt.Sprintf("%s: your call for help (%s) at %s is kept (%s) and raises a sev1 incident when they return; control is paged.",
+		c.who.Name, ls.Ref, s.localTime(now), degradedNote)
+	return Reply{Text: line + s.pagedText(msgs, status, false) + " Stay where you are safe; if you can, call the control room."}
+}
+
+// degradedUnsureHelp is an SMS HELP from someone this process knows in no
+// roll call and on no check-ins, with Redis unreachable (cause): it
+// answers as the live path does (the SMS help) and pages nobody, but
+// journals the HELP: if a roll call it could not see asked the person,
+// the replay records it there, raising its sev1 and paging then.
+func (s *Service) degradedUnsureHelp(c *call, note string, cause error) Reply {
+	now := s.now()
+	a := &store.DegradedAnswer{Person: c.who.ID, Answer: store.AnswerHelp, Note: note, Category: s.cfg().HelpCategory(false),
+		Text: fmt.Sprintf("%s needs help (%s)", c.who.Name, store.IDPlaceholder), Unsure: true}
+	if note != "" {
+		a.Text += ": " + note
+	}
+	e := store.DegradedActivation{ID: s.dg.journal.NewID(), At: now, By: c.who.ID, Note: note, Answer: a}
+	if site := s.dutySite(c.who.ID); site != nil {
+		e.Site = site.ID
+		_, a.Messages = s.helpPages(c.who, site.ID, "SMS HELP while records were unavailable", note, false, false, nil)
+	}
+	e, jerr := s.dg.journal.Append(e)
+	if jerr != nil {
+		s.log.Error("degraded SMS HELP not journaled", zap.String("id", e.ID), zap.Error(jerr))
+	}
+	s.log.Warn("SMS HELP from someone in no known roll call or check-ins, journaled in degraded mode: records unavailable",
+		zap.String("id", e.ID), zap.String("person", c.who.ID), zap.NamedError("cause", cause))
+	return Reply{Text: SMSHelpText + " (" + degradedNote + ": if you are answering a roll call, your HELP is kept for it; if you need help now, call the control room.)"}
 }
 
 // dutySite is the first site where person is on duty now by the

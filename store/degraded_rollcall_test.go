@@ -142,3 +142,46 @@ func TestDegradedRollCallAskedWhenSent(t *testing.T) {
 		t.Errorf("older entry: dev at step %d due %s, want step 0 due now (%s)", tk.Step, tk.Due, now)
 	}
 }
+
+// An unsure HELP (from someone the receiving process knew in no roll
+// call) replayed before a roll call that asked them raises nothing on its
+// own; the roll call's replay takes it, raising its sev1 and queueing the
+// pages nobody sent while records were unavailable.
+func TestDegradedUnsureHelpTakenByRollCall(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	now := t0.Add(10 * time.Minute)
+	st := storetest.Open(t, func() time.Time { return now })
+	help := store.DegradedActivation{ID: "dg-help-u", At: t0.Add(time.Minute), By: "amara", Site: "harbour",
+		Answer: &store.DegradedAnswer{Person: "amara", Answer: store.AnswerHelp, Category: "injury", Unsure: true,
+			Text:     "Amara Okafor needs help (" + store.IDPlaceholder + ")",
+			Messages: []store.OutMessage{{Channel: "sms", To: "hugo", Kind: "page", Text: "HELP: Amara Okafor. " + store.IDPlaceholder + " sev1 raised"}}}}
+	if res, err := st.ReplayDegraded(ctx, help); err != nil || res.Activation != "pending" {
+		t.Fatalf("unsure HELP replayed first = %+v, %v", res, err)
+	}
+	if n, _ := st.Client().Get(ctx, st.Key("seq", "incident")).Int64(); n != 0 {
+		t.Fatalf("an unsure HELP raised %d incidents on its own", n)
+	}
+	rc := store.DegradedActivation{ID: "dg-rc-u", At: t0, By: "farid", RollCall: &store.DegradedRollCall{Sites: []string{"harbour"}, By: "farid",
+		Asked: true, People: []store.RollCallMember{{Person: "amara", Site: "harbour"}}}}
+	if res, err := st.ReplayDegraded(ctx, rc); err != nil || res.Activation != "R-1" {
+		t.Fatalf("roll call replay = %+v, %v", res, err)
+	}
+	people, err := st.RollCallPeople(ctx, 1)
+	if err != nil || len(people) != 1 || people[0].Status != store.AnswerHelp || people[0].Incident != 1 {
+		t.Fatalf("R-1 people = %+v, %v", people, err)
+	}
+	msgs, err := st.Client().XRange(ctx, st.Key("outbox"), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	for _, m := range msgs {
+		if m.Values["kind"] == "page" && m.Values["to"] == "hugo" && strings.Contains(fmt.Sprint(m.Values["text"]), "INC-1 sev1 raised") {
+			pages++
+		}
+	}
+	if pages != 1 {
+		t.Errorf("%d pages naming INC-1 queued, want 1: %+v", pages, msgs)
+	}
+}

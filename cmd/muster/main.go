@@ -331,8 +331,8 @@ func (a *app) settle(ctx context.Context) {
 
 // start runs the process's own loops in l until l stops: the health
 // probes, the escalation engine, the outbox delivery, hand-overs,
-// corrective-action reminders, the degraded-mode journal and the audit
-// sealer. After l has stopped, finish waits for degraded-mode sends.
+// corrective-action reminders, the degraded-mode journal, the lone-worker
+// watch and the audit sealer. After l has stopped, finish waits for degraded-mode sends.
 func (a *app) start(l *loops) {
 	// The health probes tell an outage (degraded mode) from overload.
 	l.keep("health probes", a.st.Health().Run)
@@ -353,6 +353,9 @@ func (a *app) start(l *loops) {
 	// Degraded-mode triggers are replayed into the records once Redis
 	// answers again.
 	l.keep("journal replay", a.journal.Run)
+	// Degraded mode knows the lone workers (their SMS HELP is theirs,
+	// not a roll-call answer) as last seen.
+	l.keep("lone-worker watch", func(ctx context.Context) error { return a.svc.WatchLoneWorkers(ctx, 0) })
 	l.keep("audit sealer", a.sealer.Run)
 }
 

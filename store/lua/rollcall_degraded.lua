@@ -9,20 +9,28 @@
 -- rollcall:degraded:answers (scored by when it was given, kept a week)
 -- and the roll call's replay takes it. An
 -- answer is recorded at the time it was given, and never over a later one.
--- ARGV: now, kind ('rollcall' | 'answer'), journal entry id, entry JSON,
---       audit data JSON
+-- A lone worker's HELP (kind 'lonehelp') is not a roll-call answer: it
+-- raises its sev1 at once, linked to the check-in session, and queues the
+-- pages to control and the supervisor, as /checkin's live HELP does.
+-- ARGV: now, kind ('rollcall' | 'answer' | 'lonehelp'), journal entry id,
+--       entry JSON, audit data JSON
 --   rollcall: {at, sites, by, note, policy, people: [{person, site}],
 --              messages (tally cards; text may hold the id placeholder),
 --              asked (the question went to each of people by SMS at
 --              'at'), wait (the policy's first wait then, ms)}
 --   answer:   {at, person, answer, note, category, site (where they are on
 --              duty), text (HELP's incident text; the placeholder stands
---              for R-n)}
+--              for R-n), unsure (a HELP from someone not known to be in a
+--              roll call: recorded only if one takes it, raising nothing
+--              on its own), messages (pages queued with its incident)}
+--   lonehelp: {at, person, note, category, site, text, session (L-n),
+--              task (the session's task num), messages (pages; the
+--              placeholder stands for INC-n)}
 -- A HELP replayed before any roll call it could answer raises its sev1 at
 -- once (a call for help never waits on another process's journal); the
 -- roll call's replay then links it.
 -- Returns {1 fresh | 0 replayed before, R-n (or 'pending': the answer
--- waits for its roll call)}.
+-- waits for its roll call; INC-n for a lone worker's help)}.
 local now, kind, jid = ARGV[1], ARGV[2], ARGV[3]
 local d = cjson.decode(ARGV[4])
 local mk = P .. 'degraded:' .. jid
@@ -66,10 +74,43 @@ local function apply(rn, tn, a)
       'Raised by a HELP in roll call ' .. rid .. ' (sent by SMS in degraded mode, journal ' .. a.id .. ')')
     redis.call('HSET', tk, 'incident', inc)
     data.incident = 'INC-' .. inc
+    -- Pages nobody sent while records were unavailable go now.
+    for _, m in ipairs(a.messages or {}) do enqueue(m, now, 'INC-' .. inc) end
+    a.messages = {}
   end
   audit(now, 'rollcall.' .. a.answer, a.person, 'T-' .. tn, cjson.encode(data))
   changed('T-' .. tn)
   return 1
+end
+
+if kind == 'lonehelp' then
+  -- The session's task, if it is still this person's check-ins (the
+  -- session may have ended since: the help is linked all the same).
+  local tn = tonumber(d.task) or 0
+  local tk = P .. 'task:' .. tn
+  local t = redis.call('HMGET', tk, 'kind', 'assignee', 'ref', 'site')
+  local linked = tn > 0 and t[1] == 'checkin' and t[2] == d.person
+  local site, ref = d.site or '', d.session or ''
+  if linked then site, ref = t[4] or site, t[3] or ref end
+  local inc = raise(now, site, d.category, 'sev1', d.person, d.text,
+    cjson.encode({site = site, category = d.category, severity = 'sev1', text = d.text, degraded = jid, answered_at = d.at}))
+  local iid = 'INC-' .. inc
+  local subject = d.person
+  if linked then
+    local ik = P .. 'incident:' .. inc
+    redis.call('HSET', ik, 'session', ref)
+    timeline(ik .. ':timeline', now, d.person, 'checkin',
+      'Raised by a HELP in lone-worker check-ins ' .. ref .. ' (sent by SMS in degraded mode, journal ' .. jid .. ')')
+    redis.call('HSET', tk, 'incident', inc)
+    redis.call('HINCRBY', tk, 'helps', 1)
+    subject = 'T-' .. tn
+    changed(subject)
+  end
+  for _, m in ipairs(d.messages or {}) do enqueue(m, now, iid) end
+  audit(now, 'checkin.help', d.person, subject, cjson.encode({session = ref, incident = iid, channel = 'sms',
+    note = d.note or '', degraded = jid, answered_at = d.at}))
+  redis.call('SET', mk, iid)
+  return {1, iid}
 end
 
 if kind == 'answer' then
@@ -89,9 +130,11 @@ if kind == 'answer' then
     apply(best, btn, d)
     changed(rid)
   else
-    if d.answer == 'help' then
+    if d.answer == 'help' and not d.unsure then
       -- A call for help is never left out of the records: its sev1 is
       -- raised now, and linked to the roll call if one is replayed later.
+      -- (An unsure one, from someone not known to be asked, waits for a
+      -- roll call to take it.)
       local text = fillid(d.text or '', 'by SMS in degraded mode')
       d.incident = raise(now, d.site or '', d.category, 'sev1', d.person, text,
         cjson.encode({site = d.site or '', category = d.category, severity = 'sev1', text = text, degraded = jid}))
