@@ -185,3 +185,37 @@ func TestDegradedUnsureHelpTakenByRollCall(t *testing.T) {
 		t.Errorf("%d pages naming INC-1 queued, want 1: %+v", pages, msgs)
 	}
 }
+
+// An SMS answer journalled during an outage and replayed into a live roll
+// call (open before Redis went down, or seen by another process) moves
+// the person in the tally's lines as a live answer does: the card and
+// /rollcall status name them safe, not still unanswered.
+func TestDegradedAnswerKeepsLiveTallyLines(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	now := t0
+	st := storetest.Open(t, func() time.Time { return now })
+	num, _, err := st.StartRollCall(ctx, store.NewRollCall{Sites: []string{"harbour"}, By: "farid",
+		People: []store.RollCallMember{{Person: "amara", Site: "harbour"}, {Person: "hugo", Site: "harbour"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(5 * time.Minute)
+	safe := store.DegradedActivation{ID: "dg-safe-live", At: t0.Add(time.Minute), By: "amara",
+		Answer: &store.DegradedAnswer{Person: "amara", Answer: store.AnswerSafe}}
+	if res, err := st.ReplayDegraded(ctx, safe); err != nil || res.Activation != store.FormatID("R", num) {
+		t.Fatalf("replay = %+v, %v", res, err)
+	}
+	// One name a line: the first not yet answered is hugo, not amara.
+	sample, err := st.RollCallSample(ctx, num, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range sample {
+		got[p.Person] = p.Status
+	}
+	if len(sample) != 2 || got["amara"] != store.AnswerSafe || got["hugo"] != store.TaskOpen {
+		t.Errorf("tally lines after the replayed SAFE = %+v, want amara safe and hugo open, once each", sample)
+	}
+}

@@ -51,8 +51,16 @@ local function apply(rn, tn, a)
   local before = t[1]
   if before == a.answer then return 0 end
   if t[4] and t[4] ~= '' and tonumber(t[4]) > tonumber(a.at) then return 0 end
-  if before == 'safe' or before == 'help' then redis.call('HINCRBY', rk, before, -1) end
+  local answered = before == 'safe' or before == 'help'
+  if answered then redis.call('HINCRBY', rk, before, -1) end
   redis.call('HINCRBY', rk, a.answer, 1)
+  if redis.call('HGET', rk, 'lines') == '1' then
+    -- A live roll call keeps its tally's lines (store.RollCallSample), as
+    -- lua/rollcall_answer.lua does: the person moves to this answer.
+    local member = (t[2] or '') .. '\t' .. a.person
+    if answered then redis.call('ZREM', rk .. ':' .. before, member) else redis.call('ZREM', rk .. ':pending', member) end
+    redis.call('ZADD', rk .. ':' .. a.answer, 0, member)
+  end
   redis.call('HSET', tk, 'status', a.answer, 'acked_by', a.person, 'acked_at', a.at, 'ack_note', a.note or '',
     'ack_channel', 'sms')
   if not t[3] or t[3] == '' then redis.call('HSET', tk, 'accounted_at', a.at) end
