@@ -381,6 +381,12 @@ type Engine struct {
 	// Lease is how long a claimed timer stays claimed before another
 	// process may take it over (default 30s).
 	Lease Duration `yaml:"lease"`
+	// Gather is how long past a deadline an engine waits, so the
+	// deadlines falling due meanwhile are claimed and run together, in
+	// one claim and one script, instead of one at a time (default 50ms;
+	// at most 1s). Work that starts now (a trigger, a roll call) is not
+	// held: it wakes the engines at once. Read at start.
+	Gather Duration `yaml:"gather"`
 }
 
 // Contact is an outside party an obligation names.

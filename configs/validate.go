@@ -17,6 +17,7 @@ const (
 	DefaultListen     = "127.0.0.1:8080"
 	DefaultRetention  = 7 * 365 * 24 * time.Hour
 	DefaultLease      = 30 * time.Second
+	DefaultGather     = 50 * time.Millisecond
 	DefaultTwilioRate = 1.0
 	// DefaultGrace is lone_worker.grace when unset.
 	DefaultGrace = 5 * time.Minute
@@ -61,6 +62,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Engine.Lease == 0 {
 		c.Engine.Lease = Duration(DefaultLease)
+	}
+	if c.Engine.Gather == 0 {
+		c.Engine.Gather = Duration(DefaultGather)
 	}
 	if c.LoneWorker.Grace == 0 {
 		c.LoneWorker.Grace = Duration(DefaultGrace)
@@ -455,6 +459,9 @@ func (c *Config) validate(lines map[string]int) Errors {
 	}
 	if c.Engine.Lease.D() < time.Second {
 		v.addf("engine.lease", "%s is too short (at least 1s)", c.Engine.Lease)
+	}
+	if g := c.Engine.Gather.D(); g < 0 || g > time.Second {
+		v.addf("engine.gather", "%s is out of range (0s to 1s: how late a deadline may run so that several run together)", c.Engine.Gather)
 	}
 	// Keep the output in file order: errors found late (a plan) may sit
 	// on earlier lines than ones found early (a person).

@@ -29,7 +29,9 @@ type Engine struct {
 	log   *zap.Logger
 	lease time.Duration
 	batch int
-	wake  chan struct{}
+	// gather: see EngineOptions.Gather.
+	gather time.Duration
+	wake   chan struct{}
 	// OnStep, when set, is called after each step is recorded (tests and
 	// metrics); result is a store.Step* value. Several engines may share
 	// one OnStep, so it must be safe for concurrent use.
@@ -51,12 +53,16 @@ type EngineOptions struct {
 	Lease time.Duration
 	// Batch is how many deadlines one claim takes (default 200).
 	Batch int
+	// Gather is how long past the next deadline the engine sleeps, so
+	// the deadlines falling due meanwhile are claimed and run together
+	// (configs.Engine.Gather). 0 wakes at each deadline.
+	Gather time.Duration
 }
 
 // NewEngine builds an Engine.
 func NewEngine(o EngineOptions) *Engine {
 	e := &Engine{conf: o.Config, st: o.Store, clock: o.Clock, log: o.Logger, lease: o.Lease, batch: o.Batch,
-		wake: make(chan struct{}, 1)}
+		gather: max(o.Gather, 0), wake: make(chan struct{}, 1)}
 	if e.clock == nil {
 		e.clock = clock.Real{}
 	}
@@ -200,8 +206,11 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	// Wake a millisecond late rather than early: scores are whole
-	// milliseconds and a deadline must never fire before its time.
-	return min(wait+time.Millisecond, maxIdle), nil
+	// milliseconds and a deadline must never fire before its time. Then
+	// the gather window: the deadlines due within it are claimed with
+	// this one and run in one script, so a burst costs Redis a claim and
+	// a script per window rather than per deadline.
+	return min(wait+time.Millisecond+e.gather, maxIdle), nil
 }
 
 // claimed is a batch of claims with the step each will run.

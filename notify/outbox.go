@@ -202,8 +202,13 @@ func (d *Deliverer) paceOf(lane string) store.Pace {
 	// The rate is a ceiling (twilio.rate is what the sender may send):
 	// by default no burst above it, ever.
 	burst := max(p.Burst, 1)
-	return store.Pace{Rate: p.Rate, Burst: burst}
+	return store.Pace{Rate: p.Rate, Burst: burst, Ahead: laneAhead}
 }
+
+// laneAhead is how far ahead a take reserves a paced lane's sending
+// slots: a lane at 1,000 a second is taken up to 50 messages a script,
+// each held until its slot, instead of one a script.
+const laneAhead = 50 * time.Millisecond
 
 // Capacity is how many messages a channel's lane may hold (0: no limit).
 func (d *Deliverer) Capacity(channel string) int64 {
@@ -251,21 +256,27 @@ func (d *Deliverer) spaceOut(l *lane) {
 		return
 	}
 	next := <-l.spacing
-	if wait := next.Sub(d.clock.Now()); wait > 0 {
-		// A stop does not cut the wait short: the message was taken and
-		// will be sent (send finishes what it started), so it still
-		// keeps its distance. Real time bounds the wait for a clock
-		// nobody advances any more.
-		c, stop := d.clock.After(wait)
-		real := time.NewTimer(wait)
-		select {
-		case <-c:
-		case <-real.C:
-		}
-		real.Stop()
-		stop()
-	}
+	d.holdUntil(next)
 	l.spacing <- d.clock.Now().Add(time.Duration(spacingMargin * float64(time.Second) / l.pace.Rate))
+}
+
+// holdUntil waits until t. A stop does not cut the wait short: the
+// message was taken and will be sent (send finishes what it started), so
+// it still keeps its distance. Real time bounds the wait for a clock
+// nobody advances any more.
+func (d *Deliverer) holdUntil(t time.Time) {
+	wait := t.Sub(d.clock.Now())
+	if wait <= 0 {
+		return
+	}
+	c, stop := d.clock.After(wait)
+	real := time.NewTimer(wait)
+	select {
+	case <-c:
+	case <-real.C:
+	}
+	real.Stop()
+	stop()
 }
 
 // spacingMargin stretches a process's distance between two sends of a
@@ -323,7 +334,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// (direct), so they go to their lanes marked unsure.
 			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 200)
 			d.report("outbox", err)
-			for _, n := range d.route(ctx, stale, true) {
+			got, _ := d.route(ctx, stale, routeUnsure)
+			for _, n := range got {
 				start(n).wake()
 			}
 		}
@@ -334,15 +346,18 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			continue
 		}
 		paced, live := d.split(ctx, entries)
-		for _, n := range d.route(ctx, paced, false) {
+		got, straight := d.route(ctx, paced, routeFresh)
+		for _, n := range got {
 			start(n).wake()
 		}
-		for _, e := range live {
+		for _, e := range append(live, straight...) {
 			l := start(e.Lane)
 			l.sem <- struct{}{} // waits while the lane's workers are all busy
 			direct.Add(1)
 			go func() {
 				defer func() { <-l.sem; direct.Done() }()
+				d.holdUntil(e.NotBefore) // a paced one's slot
+				d.spaceOut(l)
 				d.send(ctx, e)
 			}()
 		}
@@ -382,32 +397,59 @@ func (d *Deliverer) split(ctx context.Context, entries []store.OutboxEntry) (pac
 	return paced, live
 }
 
+// How route treats entries.
+type routeHow int
+
+const (
+	// routeFresh: just read from the stream; a paced one may be sent
+	// straight from it when its lane is empty and its sender has a slot.
+	routeFresh routeHow = iota
+	// routeUnsure: taken over from a process that died, which may have
+	// sent them: into their lanes, marked unsure.
+	routeUnsure
+	// routeLanes: into their lanes, every one (Drain takes them one at a
+	// time).
+	routeLanes
+)
+
 // route moves stream entries into their lanes and returns the lanes that
-// got messages. Refused messages are reported and their tasks advanced.
-// unsure marks entries taken over from a process that died.
-func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, unsure bool) []string {
+// got messages, and the entries to send straight from the stream (paced
+// ones whose lane was empty and whose sender had a slot: see
+// lua/outbox_route.lua), each to be held until its slot. Refused messages
+// are reported and their tasks advanced.
+func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how routeHow) (got []string, straight []store.OutboxEntry) {
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	routes := make([]store.Route, len(entries))
 	laneOf := map[string]string{}
+	byID := map[string]store.OutboxEntry{}
 	for i, e := range entries {
 		l := d.Lane(e.Msg.Channel)
-		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: unsure}
+		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: how == routeUnsure}
+		if how == routeFresh {
+			routes[i].Pace = d.paceOf(l)
+		}
 		laneOf[e.ID] = l
+		byID[e.ID] = e
 	}
 	res, err := d.st.RouteOutbox(ctx, routes)
 	if err != nil {
 		// Left pending in the group: reclaimed after the lease.
 		d.report("outbox", err)
-		return nil
+		return nil, nil
 	}
 	seen := map[string]bool{}
-	var got []string
 	refused := map[string]int{}
 	for _, r := range res {
 		l := laneOf[r.ID]
 		switch r.Result {
+		case store.RouteDirect:
+			e := byID[r.ID]
+			e.Direct, e.Lane, e.Attempts, e.NotBefore = true, l, 1, r.NotBefore
+			straight = append(straight, e)
+		case store.RouteDropped:
+			d.observe(Delivered{Msg: byID[r.ID].Msg, Lane: l, Outcome: OutcomeDropped})
 		case store.RouteOK:
 			if !seen[l] {
 				seen[l] = true
@@ -427,7 +469,7 @@ func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, unsu
 			zap.Int64("capacity", d.Capacity(strings.SplitN(l, ":", 2)[0])), zap.Duration("window", CapacityWindow))
 		d.announceFull(ctx, l, n)
 	}
-	return got
+	return got, straight
 }
 
 // announceFull tells the coordinators, once per lane and hour, that a
@@ -485,6 +527,7 @@ func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 					default:
 					}
 				}()
+				d.holdUntil(e.NotBefore) // its slot on the lane
 				d.spaceOut(l)
 				d.send(ctx, e)
 			}()
@@ -666,7 +709,7 @@ func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 		}
 		paced, live := d.split(ctx, entries)
 		n += len(entries) - len(paced) - len(live) // dropped
-		d.route(ctx, paced, false)
+		d.route(ctx, paced, routeLanes)
 		for _, e := range live {
 			d.send(ctx, e)
 			n++
@@ -678,6 +721,7 @@ func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 	}
 	for _, name := range lanes {
 		pace := d.paceOf(name)
+		pace.Ahead = 0 // one at a time, each sent as it is taken
 		for {
 			t, err := d.st.TakeOutbox(ctx, store.Take{Lane: name, Limit: 1, Now: d.clock.Now(), Lease: d.lease, Token: d.consumer, Pace: pace})
 			if err != nil {

@@ -55,6 +55,9 @@ type OutboxEntry struct {
 	// First is when the message was first taken (lanes only): an earlier
 	// attempt's send cannot be older.
 	First time.Time
+	// NotBefore is the lane's sending slot the take reserved for it
+	// (Pace.Ahead): it must not be sent earlier. Zero: send now.
+	NotBefore time.Time
 	// Direct: the message is sent straight from the stream (an unpaced
 	// lane): it is pending in the consumer group under this process, in
 	// no lane, until its outcome is recorded.
@@ -135,6 +138,10 @@ type Route struct {
 	// it (direct) before it died; the notifier looks it up before sending
 	// it again.
 	Unsure bool
+	// Pace, for a paced lane, lets the entry skip the lane when the lane
+	// is empty and the sender has a slot within Pace.Ahead: it is then
+	// sent straight from the stream (RouteDirect). Zero: always the lane.
+	Pace Pace
 }
 
 // Route results.
@@ -142,6 +149,12 @@ const (
 	RouteOK      = "ok"
 	RouteGone    = "gone"    // another process routed it first
 	RouteRefused = "refused" // the lane is at capacity
+	// RouteDirect: the lane was empty and the sender had a slot: send
+	// it straight from the stream (OutboxEntry.Direct), not before
+	// Routed.NotBefore.
+	RouteDirect = "direct"
+	// RouteDropped: about a task that closed; gone without a record.
+	RouteDropped = "dropped"
 )
 
 // Routed is the outcome of one Route.
@@ -152,6 +165,9 @@ type Routed struct {
 	Key     string `json:"key"`
 	Channel string `json:"channel"`
 	To      string `json:"to"`
+	At      string `json:"at"`
+	// NotBefore is a direct one's slot (zero: send now).
+	NotBefore time.Time `json:"-"`
 }
 
 var (
@@ -170,18 +186,27 @@ func (s *Store) RouteOutbox(ctx context.Context, routes []Route) ([]Routed, erro
 		Lane     string `json:"lane"`
 		Capacity int64  `json:"capacity"`
 		Unsure   bool   `json:"unsure"`
+		Interval int64  `json:"interval"`
+		Burst    int64  `json:"burst"`
+		Ahead    int64  `json:"ahead"`
 	}
 	in := make([]routeJSON, len(routes))
 	for i, r := range routes {
-		in[i] = routeJSON(r)
+		interval, burst := r.Pace.micros()
+		in[i] = routeJSON{ID: r.ID, Lane: r.Lane, Capacity: r.Capacity, Unsure: r.Unsure, Interval: interval, Burst: burst,
+			Ahead: r.Pace.Ahead.Microseconds()}
 	}
-	v, err := s.run(ctx, routeScript, ms(s.now()), outboxGroup, mustJSON(in))
+	now := s.now()
+	v, err := s.run(ctx, routeScript, ms(now), outboxGroup, mustJSON(in), now.UnixMicro())
 	if err != nil {
 		return nil, fmt.Errorf("route outbox: %w", err)
 	}
 	var out jsonList[Routed]
 	if err := json.Unmarshal([]byte(toString(v)), &out); err != nil {
 		return nil, unavailable(fmt.Errorf("route outbox: reply: %w", err))
+	}
+	for i := range out {
+		out[i].NotBefore = fromMicro(toInt(out[i].At))
 	}
 	return out, nil
 }
@@ -192,6 +217,23 @@ func (s *Store) RouteOutbox(ctx context.Context, routes []Route) ([]Routed, erro
 type Pace struct {
 	Rate  float64
 	Burst int
+	// Ahead is how far ahead a take may reserve the lane's next sending
+	// slots (lua/outbox_take.lua): a lane paced at thousands a second is
+	// then taken many messages a script, each held until its slot
+	// (OutboxEntry.NotBefore). 0 reserves none.
+	Ahead time.Duration
+}
+
+// micros is the pace as the scripts take it: the interval between sends
+// and the burst tolerance, in µs (0, 0: unpaced).
+func (p Pace) micros() (interval, burst int64) {
+	if p.Rate > 0 {
+		interval = int64(1e6 / p.Rate)
+		if p.Burst > 1 {
+			burst = interval * int64(p.Burst-1)
+		}
+	}
+	return interval, burst
 }
 
 // Take asks TakeOutbox for messages.
@@ -220,15 +262,13 @@ type Taken struct {
 // TakeOutbox takes up to t.Limit due messages of a lane under a lease,
 // as pacing allows (see lua/outbox_take.lua).
 func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
-	var interval, burst int64
-	if t.Pace.Rate > 0 {
-		interval = int64(1e6 / t.Pace.Rate)
-		if t.Pace.Burst > 1 {
-			burst = interval * int64(t.Pace.Burst-1)
-		}
-	}
+	interval, burst := t.Pace.micros()
 	limit := max(t.Limit, 1)
-	v, err := s.run(ctx, takeScript, ms(t.Now), t.Now.UnixMicro(), t.Lane, limit, ms(t.Now.Add(t.Lease)), t.Token, interval, burst)
+	var ahead int64
+	if interval > 0 {
+		ahead = t.Pace.Ahead.Microseconds()
+	}
+	v, err := s.run(ctx, takeScript, ms(t.Now), t.Now.UnixMicro(), t.Lane, limit, ms(t.Now.Add(t.Lease)), t.Token, interval, burst, ahead)
 	if err != nil {
 		return nil, fmt.Errorf("take from lane %s: %w", t.Lane, err)
 	}
@@ -248,6 +288,7 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 		LastError string `json:"last_error"`
 		Unsure    bool   `json:"unsure"`
 		First     string `json:"first"`
+		At        string `json:"at"`
 	}
 	var res struct {
 		Wait    float64             `json:"wait"`
@@ -265,7 +306,7 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 	for _, m := range res.Taken {
 		out.Entries = append(out.Entries, OutboxEntry{
 			ID: m.ID, Queued: fromMS(toInt(m.Queued)), Attempts: m.Attempts, LastError: m.LastError, Lane: t.Lane,
-			Unsure: m.Unsure, First: fromMS(toInt(m.First)),
+			Unsure: m.Unsure, First: fromMS(toInt(m.First)), NotBefore: fromMicro(toInt(m.At)),
 			Msg: OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site, Kind: m.Kind, Ref: m.Ref,
 				Text: m.Text, Task: m.Task, Drill: m.Drill},
 		})

@@ -430,6 +430,14 @@ func unavailable(err error) error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// fromMicro is fromMS for microseconds.
+func fromMicro(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v)
+}
+
 func fromMS(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}

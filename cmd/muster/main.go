@@ -475,7 +475,7 @@ func openApp(ctx context.Context, cfg *configs.Config, o appOptions) (*app, erro
 	a := &app{cfg: cfg, live: live, cfgPath: o.cfgPath, st: st, disp: disp, clock: clk, log: log, twilio: twilioOn, configAudit: pendingAudit}
 	opts := commands.Options{Config: live, Store: st, Now: clk.Now, Logger: log}
 	if !o.client {
-		a.eng = notify.NewEngine(notify.EngineOptions{Config: live, Store: st, Clock: clk, Logger: log})
+		a.eng = notify.NewEngine(notify.EngineOptions{Config: live, Store: st, Clock: clk, Logger: log, Gather: cfg.Engine.Gather.D()})
 		if a.journal, err = journal.Open(journal.Options{Path: cfg.Server.Journal, Records: st, Logger: log.Named("journal")}); err != nil {
 			_ = st.Close()
 			return nil, err

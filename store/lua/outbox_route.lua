@@ -11,10 +11,24 @@
 -- An entry taken over from a process that died (unsure) may have been
 -- sent already, straight from the stream: it is marked so, and the
 -- notifier looks it up before sending it again.
--- ARGV: now ms, group, routes JSON [{id=, lane=, capacity=, unsure=}]
--- Returns JSON [{id=, result=ok|gone|refused, task=, key=, channel=, to=}]
+-- A paced message whose lane holds nothing and whose sender has a slot
+-- free now or within the horizon skips the lane: its slot is reserved (as
+-- lua/outbox_take.lua reserves them) and it is sent straight from the
+-- stream, pending in the consumer group under this process until its
+-- outcome is recorded, as an unpaced message is (result 'direct', with
+-- its slot in µs as text, '0' for now). One about a task that closed
+-- meanwhile is dropped here ('dropped'). This spares Redis the lane's
+-- writes and a take for each message of a call-out the sender keeps up
+-- with; a lane with a backlog keeps its order.
+-- ARGV: now ms, group, routes JSON [{id=, lane=, capacity=, unsure=,
+--       interval=µs (0: unpaced or no straight path), burst=µs, ahead=µs}],
+--       now µs
+-- Returns JSON [{id=, result=ok|gone|refused|direct|dropped, task=, key=,
+-- channel=, to=, at=}]
 local now, group = ARGV[1], ARGV[2]
+local nowus = tonumber(ARGV[4] or '0')
 local out = {}
+local paces = {} -- lane -> {tat0 = as read, tat = as reserved here}
 for _, r in ipairs(cjson.decode(ARGV[3])) do
   local res = {id = r.id, result = 'gone'}
   local e = redis.call('XRANGE', P .. 'outbox', r.id, r.id)
@@ -25,7 +39,34 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
     res.task, res.key, res.channel, res.to = f.task or '', f.key or '', f.channel or '', f.to or ''
     local lane = P .. 'outbox:lane:' .. r.lane
     local cap = tonumber(r.capacity) or 0
-    if cap > 0 and redis.call('ZCARD', lane) >= cap then
+    local interval = tonumber(r.interval) or 0
+    local straight = false
+    if interval > 0 and nowus > 0 and not r.unsure and redis.call('ZCARD', lane) == 0 then
+      local pc = paces[r.lane]
+      if not pc then
+        local t0 = tonumber(redis.call('GET', P .. 'outbox:pace:' .. r.lane) or '0')
+        pc = {tat0 = t0, tat = math.max(t0, nowus)}
+        paces[r.lane] = pc
+      end
+      local burst = tonumber(r.burst) or 0
+      if pc.tat - nowus <= burst + (tonumber(r.ahead) or 0) then
+        straight = true
+        local st = 'open'
+        if f.task and f.task ~= '' then st = redis.call('HGET', P .. 'task:' .. f.task, 'status') end
+        if st ~= 'open' and st ~= 'unanswered' then
+          res.result = 'dropped'
+          redis.call('XACK', P .. 'outbox', group, r.id)
+          redis.call('XDEL', P .. 'outbox', r.id)
+        else
+          res.result, res.at = 'direct', '0'
+          if pc.tat - nowus > burst then res.at = string.format('%.0f', pc.tat - burst) end
+          pc.tat = pc.tat + interval
+        end
+      end
+    end
+    if straight then
+      -- sent from the stream: nothing more here
+    elseif cap > 0 and redis.call('ZCARD', lane) >= cap then
       res.result = 'refused'
       audit(now, 'outbox.refused', 'muster', f.ref or '', cjson.encode({lane = r.lane, key = f.key, capacity = cap,
         channel = f.channel or '', to = f.to or ''}))
@@ -41,9 +82,16 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
       redis.call('ZADD', lane, now, r.id)
       redis.call('SADD', P .. 'outbox:lanes', r.lane)
     end
-    redis.call('XACK', P .. 'outbox', group, r.id)
-    redis.call('XDEL', P .. 'outbox', r.id)
+    if not straight then
+      redis.call('XACK', P .. 'outbox', group, r.id)
+      redis.call('XDEL', P .. 'outbox', r.id)
+    end
   end
   out[#out + 1] = res
+end
+for lname, pc in pairs(paces) do
+  if pc.tat ~= math.max(pc.tat0, nowus) then
+    redis.call('SET', P .. 'outbox:pace:' .. lname, string.format('%.0f', pc.tat), 'PX', 3600000)
+  end
 end
 return cjson.encode(out)

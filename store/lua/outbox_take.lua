@@ -24,19 +24,42 @@
 -- `first` is when it was first taken, where that lookup starts. Both
 -- fields go out in the HSET every take makes anyway: a message whose
 -- outcomes were all recorded costs no extra command.
+-- A paced take may also reserve the lane's next slots a little ahead
+-- (the horizon): each message it takes is given its slot, the time it may
+-- be sent, and the taker holds it until then. So a lane paced at
+-- thousands a second is taken many messages at a time, not one per
+-- script, and still never sent faster than its rate.
 -- ARGV: now ms, now µs, lane, limit, lease until ms, token,
---       interval µs (0: unpaced), burst µs
+--       interval µs (0: unpaced), burst µs, horizon µs (how far ahead
+--       slots may be reserved; 0: none)
 -- Returns JSON {wait=µs until pacing allows the next send (0: not paced
 -- now), next=ms of the lane's earliest message still waiting (0: none),
--- taken=[messages], dropped=[{id=, key=, task=, channel=, to=}]}
+-- taken=[messages, each with at = its slot in µs as text ('0': send now)],
+-- dropped=[{id=, key=, task=, channel=, to=}]}
 local now, nowus, lname, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local lease, token = ARGV[5], ARGV[6]
 local interval, burst = tonumber(ARGV[7]), tonumber(ARGV[8])
+local horizon = tonumber(ARGV[9] or '0')
 local lane = P .. 'outbox:lane:' .. lname
 local pace = P .. 'outbox:pace:' .. lname
 local taken, dropped = {}, {}
 local wait = 0
-local ids = redis.call('ZRANGEBYSCORE', lane, '-inf', now, 'LIMIT', 0, limit * 2 + 10)
+-- The lane's theoretical arrival time, read once and written back once.
+local tat, tat0
+if interval > 0 then
+  tat0 = tonumber(redis.call('GET', pace) or '0')
+  tat = math.max(tat0, nowus)
+  if tat - nowus > burst + horizon then
+    -- Pacing holds every send: nothing to look at.
+    wait = tat - burst - horizon - nowus
+    limit = 0
+  else
+    -- As many as the slots up to the horizon allow.
+    limit = math.min(limit, math.floor((burst + horizon - (tat - nowus)) / interval) + 1)
+  end
+end
+local ids = {}
+if limit > 0 then ids = redis.call('ZRANGEBYSCORE', lane, '-inf', now, 'LIMIT', 0, limit * 2 + 10) end
 for _, id in ipairs(ids) do
   if #taken >= limit then break end
   local mk = P .. 'outbox:m:' .. id
@@ -55,14 +78,15 @@ for _, id in ipairs(ids) do
       redis.call('DEL', mk)
       dropped[#dropped + 1] = {id = id, key = m[1], channel = m[2], to = m[3], task = m[8]}
     else
+      local at = '0'
       if interval > 0 then
-        local tat = tonumber(redis.call('GET', pace) or '0')
-        if tat < nowus then tat = nowus end
-        if tat - nowus > burst then
-          wait = tat - burst - nowus
+        if tat - nowus > burst + horizon then
+          wait = tat - burst - horizon - nowus
           break
         end
-        redis.call('SET', pace, string.format('%.0f', tat + interval), 'PX', 3600000)
+        -- Its slot: the earliest time the send conforms to the rate.
+        if tat - nowus > burst then at = string.format('%.0f', tat - burst) end
+        tat = tat + interval
       end
       local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
       local set = {'HSET', mk, 'claim', token}
@@ -81,9 +105,12 @@ for _, id in ipairs(ids) do
       redis.call('ZADD', lane, lease, id)
       taken[#taken + 1] = {id = id, key = m[1], channel = m[2], to = m[3], site = m[4], kind = m[5],
         ref = m[6], text = m[7], task = m[8], drill = m[9], queued = m[10], attempts = attempts,
-        last_error = m[12] or '', unsure = unsure, first = first}
+        last_error = m[12] or '', unsure = unsure, first = first, at = at}
     end
   end
+end
+if tat and tat ~= math.max(tat0, nowus) then
+  redis.call('SET', pace, string.format('%.0f', tat), 'PX', 3600000)
 end
 local next = 0
 local first = redis.call('ZRANGE', lane, 0, 0, 'WITHSCORES')

@@ -1,0 +1,143 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/muster-ops/muster/internal/storetest"
+	"github.com/muster-ops/muster/store"
+)
+
+// A paced lane's take reserves the slots up to its horizon (Pace.Ahead):
+// at 1,000 a second with 5 ms ahead, one take gets six messages, the
+// first to go now and each next one a millisecond later; the next take
+// gets nothing until a slot comes within the horizon again, and then the
+// next slot, not an earlier one. Without a horizon a take gets one.
+func TestTakeReservesSlotsAhead(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_800_000_000_000)
+	s := storetest.Open(t, func() time.Time { return t0 })
+	if err := s.EnsureOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]store.OutMessage, 10)
+	for i := range msgs {
+		msgs[i] = store.OutMessage{Key: fmt.Sprintf("ahead:%d", i), Channel: "sms", To: "amara", Kind: "test", Text: fmt.Sprint(i)}
+	}
+	if _, err := s.Enqueue(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.ReadOutbox(ctx, "test", 100, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lane = "sms:+447700900999"
+	routes := make([]store.Route, len(read))
+	for i, e := range read {
+		routes[i] = store.Route{ID: e.ID, Lane: lane}
+	}
+	if _, err := s.RouteOutbox(ctx, routes); err != nil {
+		t.Fatal(err)
+	}
+	take := func(now time.Time, ahead time.Duration) *store.Taken {
+		t.Helper()
+		tk, err := s.TakeOutbox(ctx, store.Take{Lane: lane, Limit: 100, Now: now, Lease: 30 * time.Second, Token: "a",
+			Pace: store.Pace{Rate: 1000, Burst: 1, Ahead: ahead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+
+	first := take(t0, 5*time.Millisecond)
+	if len(first.Entries) != 6 {
+		t.Fatalf("took %d, want 6 (now and the 5 slots up to 5 ms ahead)", len(first.Entries))
+	}
+	for i, e := range first.Entries {
+		want := time.Time{}
+		if i > 0 {
+			want = t0.Add(time.Duration(i) * time.Millisecond)
+		}
+		if !e.NotBefore.Equal(want) {
+			t.Errorf("message %d: not before %v, want %v", i, e.NotBefore, want)
+		}
+	}
+	if again := take(t0, 5*time.Millisecond); len(again.Entries) != 0 || again.Wait != time.Millisecond {
+		t.Errorf("a second take at once: %d taken, wait %s; want none, wait 1ms", len(again.Entries), again.Wait)
+	}
+	next := take(t0.Add(time.Millisecond), 5*time.Millisecond)
+	if len(next.Entries) != 1 || !next.Entries[0].NotBefore.Equal(t0.Add(6*time.Millisecond)) {
+		t.Errorf("a millisecond later: %+v; want one, not before 6 ms", next.Entries)
+	}
+	// Without a horizon: one when its slot has come, none before.
+	if none := take(t0.Add(3*time.Millisecond), 0); len(none.Entries) != 0 {
+		t.Errorf("without a horizon, before the next slot: %d taken", len(none.Entries))
+	}
+	if one := take(t0.Add(7*time.Millisecond), 0); len(one.Entries) != 1 || !one.Entries[0].NotBefore.IsZero() {
+		t.Errorf("without a horizon, at the next slot: %+v; want one, to go now", one.Entries)
+	}
+}
+
+// A paced message whose lane is empty skips it while the sender has a
+// slot within the horizon: it is routed direct with its slot, and the
+// lane's pace moves on; once the slots run out the rest wait in the lane,
+// and a take from it gets the slots after the direct ones. A message
+// about a closed task is dropped on the way.
+func TestRouteSendsStraightWhileTheSenderKeepsUp(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_800_000_000_000)
+	s := storetest.Open(t, func() time.Time { return t0 })
+	if err := s.EnsureOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]store.OutMessage, 6)
+	for i := range msgs {
+		msgs[i] = store.OutMessage{Key: fmt.Sprintf("straight:%d", i), Channel: "sms", To: "amara", Kind: "test", Text: fmt.Sprint(i)}
+	}
+	msgs[1].Task = "999999" // no such task: dropped
+	if _, err := s.Enqueue(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.ReadOutbox(ctx, "test", 100, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lane = "sms:+447700900999"
+	pace := store.Pace{Rate: 1000, Burst: 1, Ahead: 2 * time.Millisecond}
+	routes := make([]store.Route, len(read))
+	for i, e := range read {
+		routes[i] = store.Route{ID: e.ID, Lane: lane, Pace: pace}
+	}
+	res, err := s.RouteOutbox(ctx, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		got = append(got, r.Result)
+	}
+	want := []string{store.RouteDirect, store.RouteDropped, store.RouteDirect, store.RouteDirect, store.RouteOK, store.RouteOK}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("routed %v, want %v (three slots within 2 ms, then the lane)", got, want)
+	}
+	for i, at := range []time.Duration{-1, 0, time.Millisecond, 2 * time.Millisecond} {
+		if i == 1 {
+			continue
+		}
+		if r := res[i]; (at < 0 && !r.NotBefore.IsZero()) || (at >= 0 && i > 0 && !r.NotBefore.Equal(t0.Add(at))) {
+			t.Errorf("message %d: not before %v", i, r.NotBefore)
+		}
+	}
+	if n, err := s.LaneLen(ctx, lane); err != nil || n != 2 {
+		t.Errorf("lane holds %d (%v), want the 2 beyond the slots", n, err)
+	}
+	tk, err := s.TakeOutbox(ctx, store.Take{Lane: lane, Limit: 10, Now: t0.Add(2 * time.Millisecond), Lease: 30 * time.Second, Token: "a", Pace: pace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tk.Entries) != 2 || !tk.Entries[0].NotBefore.Equal(t0.Add(3*time.Millisecond)) || !tk.Entries[1].NotBefore.Equal(t0.Add(4*time.Millisecond)) {
+		t.Errorf("take after the direct ones: %+v; want two, at 3 and 4 ms", tk.Entries)
+	}
+}
