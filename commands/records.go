@@ -58,7 +58,7 @@ type Activations interface {
 // Rosters: the covers (overrides) that change who is on duty.
 type Rosters interface {
 	Overrides(ctx context.Context) ([]roster.Override, error)
-	AddOverride(ctx context.Context, o roster.Override, msgs ...store.OutMessage) (roster.Override, error)
+	AddCover(ctx context.Context, o roster.Override, site string, msgs ...store.OutMessage) (roster.Override, []int64, error)
 }
 
 // Actions: corrective actions, from drills and reviews.
@@ -74,7 +74,6 @@ type Actions interface {
 type Safety interface {
 	StartRollCall(ctx context.Context, in store.NewRollCall) (int64, map[string]int64, error)
 	RollCall(ctx context.Context, num int64) (*store.RollCall, error)
-	OpenRollCalls(ctx context.Context) ([]*store.RollCall, error)
 	JoinRollCall(ctx context.Context, num int64, people []store.RollCallMember) (map[string]int64, error)
 	RollCallEntry(ctx context.Context, num int64, person string) (int64, *store.Task, error)
 	RollCallSample(ctx context.Context, num int64, limit int) ([]store.RollCallPerson, error)

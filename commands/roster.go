@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -252,27 +253,35 @@ func (s *Service) rosterCover(ctx context.Context, c *call, args []string) Reply
 	if st, over := roster.Stretches(s.cfg(), from, to, withNew).Over(p.ID, from, to); over {
 		line += " Warning: " + st.Flag(p.Name, loc) + "."
 	}
-	o, err := c.st.AddOverride(ctx, cover, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
+	// On duty from now: asked in the open roll calls of the site at once
+	// (the cover's own script names them; a cover outside a roll call
+	// costs nothing more). A cover that starts later is added when it
+	// starts, by the hand-over loop of every serve process
+	// (notify.JoinCovers).
+	joinSite := ""
+	if cur := roster.At(s.cfg(), r, now, withNew); !from.After(now) && to.After(now) && cur.Person != nil && cur.Person.ID == p.ID {
+		joinSite = r.Site
+	}
+	o, open, err := c.st.AddCover(ctx, cover, joinSite, store.OutMessage{Channel: notify.Chat, Site: r.Site, Kind: "roster", Text: line})
 	if err != nil {
 		return s.failErr(err, "the cover")
 	}
 	text := strings.ReplaceAll(line, store.IDPlaceholder, o.ID)
-	if cur := roster.At(s.cfg(), r, now, withNew); !from.After(now) && to.After(now) && cur.Person != nil && cur.Person.ID == p.ID {
-		// On duty from now: asked in the open roll calls of the site at
-		// once. A cover that starts later is added when it starts, by
-		// the hand-over loop of every serve process (notify.JoinCovers).
-		joined, err := notify.JoinOpenRollCalls(ctx, c.st, []store.RollCallMember{{Person: p.ID, Site: r.Site}}, s.log)
-		if err != nil {
-			s.log.Warn("cover: open roll calls not read; the hand-over loop adds the cover's person", zap.String("cover", o.ID), zap.Error(err))
+	var ids []string
+	for _, num := range open {
+		added, err := c.st.JoinRollCall(ctx, num, []store.RollCallMember{{Person: p.ID, Site: r.Site}})
+		var se *store.StateError
+		if err != nil && !errors.As(err, &se) { // one stopped meanwhile asks nobody new
+			s.log.Warn("cover: not added to the open roll call; the hand-over loop adds the cover's person", zap.String("cover", o.ID),
+				zap.String("rollcall", store.FormatID("R", num)), zap.Error(err))
 		}
-		var ids []string
-		for _, j := range joined {
-			ids = append(ids, j.RollCall)
+		if _, ok := added[p.ID]; ok {
+			ids = append(ids, store.FormatID("R", num))
 		}
-		if len(ids) > 0 {
-			s.poke()
-			text += fmt.Sprintf(" %s is asked in open roll call %s.", p.Name, strings.Join(ids, ", "))
-		}
+	}
+	if len(ids) > 0 {
+		s.poke()
+		text += fmt.Sprintf(" %s is asked in open roll call %s.", p.Name, strings.Join(ids, ", "))
 	}
 	return Reply{Text: text, Public: true}
 }

@@ -31,6 +31,15 @@ type overrideJSON struct {
 // and queues msgs (their text may hold IDPlaceholder) in the same script.
 // Its audit event (roster.override) names an override and its reason.
 func (s *Store) AddOverride(ctx context.Context, o roster.Override, msgs ...OutMessage) (roster.Override, error) {
+	o, _, err := s.AddCover(ctx, o, "", msgs...)
+	return o, err
+}
+
+// AddCover is AddOverride for a cover that puts its person on duty at
+// site now (site "" for one that does not): it also returns the roll
+// calls open at that site that have not asked the person yet, read in the
+// same script, for the caller to add them to (JoinRollCall).
+func (s *Store) AddCover(ctx context.Context, o roster.Override, site string, msgs ...OutMessage) (roster.Override, []int64, error) {
 	now := s.now()
 	o.Created = time.UnixMilli(ms(now))
 	b, _ := json.Marshal(overrideJSON{Roster: o.Roster, Person: o.Person, From: ms(o.From), To: ms(o.To), By: o.By, Created: ms(o.Created),
@@ -42,12 +51,20 @@ func (s *Store) AddOverride(ctx context.Context, o roster.Override, msgs ...OutM
 		fields["overrode"] = o.Overrode
 	}
 	data := auditData(fields)
-	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data, outJSON(msgs))
+	v, err := s.run(ctx, overrideScript, ms(now), string(b), o.By, data, outJSON(msgs), site)
 	if err != nil {
-		return o, fmt.Errorf("add cover: %w", err)
+		return o, nil, fmt.Errorf("add cover: %w", err)
 	}
-	o.ID, _ = v.(string)
-	return o, nil
+	res, _ := v.([]any)
+	if len(res) == 0 {
+		return o, nil, unavailable(fmt.Errorf("add cover: unexpected reply %v", v))
+	}
+	o.ID = toString(res[0])
+	var open []int64
+	for _, n := range res[1:] {
+		open = append(open, toInt(n))
+	}
+	return o, open, nil
 }
 
 // Overrides returns every roster cover, oldest first.

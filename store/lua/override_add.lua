@@ -1,7 +1,11 @@
 -- A roster cover, its id and its audit event in one step.
 -- ARGV: now, override JSON without id (id is added here), actor, audit
 --       data, messages JSON (optional; their text may hold the id
---       placeholder)
+--       placeholder), site (optional: the cover puts its person on duty
+--       there now)
+-- Returns {id, then the open roll calls of that site that have not asked
+-- the person yet}: the caller adds them (lua/rollcall_start.lua), so a
+-- cover outside a roll call costs nothing more.
 local now = ARGV[1]
 local n = redis.call('INCR', P .. 'seq:override')
 local id = 'C-' .. n
@@ -17,4 +21,15 @@ if ARGV[5] and ARGV[5] ~= '' then
     enqueue(m, now)
   end
 end
-return id
+local out = {id}
+local site = ARGV[6]
+if site and site ~= '' then
+  for _, n in ipairs(redis.call('SMEMBERS', P .. 'rollcalls:open')) do
+    local rk = P .. 'rollcall:' .. n
+    local sites = ',' .. (redis.call('HGET', rk, 'sites') or '') .. ','
+    if string.find(sites, ',' .. site .. ',', 1, true) and redis.call('HEXISTS', rk .. ':people', o.person) == 0 then
+      out[#out + 1] = tonumber(n)
+    end
+  end
+end
+return out
