@@ -239,6 +239,9 @@ type lane struct {
 	// sem holds a slot for each of the lane's sends in flight, those taken
 	// from the lane and those sent straight from the stream alike.
 	sem chan struct{}
+	// freed tells the lane's loop that a send ended and its slot is free
+	// (release).
+	freed chan struct{}
 	// spacing holds the start of the lane's next send in this process
 	// (paced lanes without burst; see spaceOut).
 	spacing chan time.Time
@@ -285,6 +288,16 @@ func (d *Deliverer) holdUntil(t time.Time) {
 // machine, and that must not bring two arrivals closer than the rate.
 const spacingMargin = 1.02
 
+// release frees a send's slot and tells the lane's loop, which may be
+// waiting for one.
+func (l *lane) release() {
+	<-l.sem
+	select {
+	case l.freed <- struct{}{}:
+	default:
+	}
+}
+
 func (l *lane) wake() {
 	select {
 	case l.poke <- struct{}{}:
@@ -303,7 +316,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if l, ok := lanes[name]; ok {
 			return l
 		}
-		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.workers)}
+		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.workers),
+			freed: make(chan struct{}, 1)}
 		if l.pace.Rate > 0 && l.pace.Burst <= 1 {
 			l.spacing = make(chan time.Time, 1)
 			l.spacing <- time.Time{}
@@ -355,7 +369,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			l.sem <- struct{}{} // waits while the lane's workers are all busy
 			direct.Add(1)
 			go func() {
-				defer func() { <-l.sem; direct.Done() }()
+				defer func() { l.release(); direct.Done() }()
 				d.holdUntil(e.NotBefore) // a paced one's slot
 				d.spaceOut(l)
 				d.send(ctx, e)
@@ -495,7 +509,6 @@ func (d *Deliverer) announceFull(ctx context.Context, l string, n int) {
 // runLane sends one lane's messages until ctx ends.
 func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 	sem := l.sem
-	freed := make(chan struct{}, 1)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for ctx.Err() == nil {
@@ -503,7 +516,7 @@ func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 		if free <= 0 {
 			select {
 			case <-ctx.Done():
-			case <-freed:
+			case <-l.freed:
 			}
 			continue
 		}
@@ -520,12 +533,8 @@ func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 			inflight.Add(1)
 			go func() {
 				defer func() {
-					<-sem
+					l.release()
 					inflight.Done()
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
 				}()
 				d.holdUntil(e.NotBefore) // its slot on the lane
 				d.spaceOut(l)
