@@ -248,19 +248,33 @@ type lane struct {
 }
 
 // spaceOut waits until this process may start the lane's next send: at
-// least one interval (times spacingMargin) after its previous send
+// least about one interval (see below) after its previous send
 // started. The lane's GCRA in Redis already spaces the takes, across
 // processes; this spaces the sends themselves, so a send that was held
 // up between its take and its start (a CPU starved under load) is not
-// followed by the next one less than an interval later: Twilio never
-// sees two closer together than the rate from one process.
+// followed by the next one much less than an interval later (a tenth of
+// one, 20 ms at most, to make up a late timer): Twilio never sees two
+// noticeably closer together than the rate from one process.
 func (d *Deliverer) spaceOut(l *lane) {
 	if l.spacing == nil {
 		return
 	}
 	next := <-l.spacing
 	d.holdUntil(next)
-	l.spacing <- d.clock.Now().Add(time.Duration(spacingMargin * float64(time.Second) / l.pace.Rate))
+	// The next start: an interval after this one's planned start, so a
+	// timer that woke a little late does not slow the lane by its
+	// lateness at every send; but never closer to this one's actual start
+	// than an interval less catchUp, however late it woke.
+	interval := time.Duration(float64(time.Second) / l.pace.Rate)
+	now := d.clock.Now()
+	planned := now.Add(interval)
+	if !next.IsZero() {
+		planned = next.Add(interval)
+		if floor := now.Add(interval - min(interval/10, maxCatchUp)); planned.Before(floor) {
+			planned = floor
+		}
+	}
+	l.spacing <- planned
 }
 
 // holdUntil waits until t. A stop does not cut the wait short: the
@@ -282,11 +296,12 @@ func (d *Deliverer) holdUntil(t time.Time) {
 	stop()
 }
 
-// spacingMargin stretches a process's distance between two sends of a
-// lane by 2%: what a send spends between its start here and its arrival
-// at the provider varies by a few tens of milliseconds on a loaded
-// machine, and that must not bring two arrivals closer than the rate.
-const spacingMargin = 1.02
+// maxCatchUp bounds how much closer than an interval a send may start
+// after one that started late (a tenth of an interval, at most this):
+// enough to make up a timer's lateness, so the lane keeps its rate, too
+// little for two arrivals at the provider to come noticeably closer than
+// the rate.
+const maxCatchUp = 20 * time.Millisecond
 
 // release frees a send's slot and tells the lane's loop, which may be
 // waiting for one.

@@ -518,3 +518,33 @@ func TestBoardDisplayTokenFromFile(t *testing.T) {
 		t.Errorf("a token whose file is gone: %d, want 401", status)
 	}
 }
+
+// With nobody watching a board, changes do not rebuild it (a busy
+// organization's records change many times a second), but the next page
+// shows them: a change marks the board out of date and the page rebuilds
+// it.
+func TestBoardPageFreshWithNobodyWatching(t *testing.T) {
+	f := plainFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = f.b.Run(ctx) }()
+	c, page := f.signedIn("hugo")
+	if strings.Contains(page, "pallets stacked against the gate") {
+		t.Fatal("the page shows the incident before it was raised")
+	}
+	f.do("amara", "/incident raise intrusion @harbour pallets stacked against the gate")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		status, page := f.get(c, "/board")
+		if status == http.StatusOK && strings.Contains(page, "pallets stacked against the gate") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not show the incident raised while nobody watched within 3 s: %d", status)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond): // the next look at the page
+		}
+	}
+}

@@ -25,6 +25,9 @@ type hub struct {
 	at    time.Time
 	cache map[string]string
 	subs  map[chan struct{}]struct{}
+	// dirty: something changed since snap was read, while nobody
+	// watched; the next reader rebuilds it first.
+	dirty bool
 }
 
 func newHub(b *Board, safety SafetySource, refresh time.Duration) *hub {
@@ -34,7 +37,12 @@ func newHub(b *Board, safety SafetySource, refresh time.Duration) *hub {
 // changeWait is how long one read of the changes stream blocks.
 const changeWait = 2 * time.Second
 
-// run rebuilds the snapshot after every change, and every refresh.
+// run rebuilds the snapshot after every change, and every refresh, while
+// someone watches a board; with nobody watching it only marks the
+// snapshot out of date, and the next page or stream rebuilds it. A busy
+// organization's records change many times a second, and a snapshot
+// reads every open incident and task: nobody should pay for boards
+// nobody looks at.
 func (h *hub) run(ctx context.Context) error {
 	last := "$"
 	var lastErr string
@@ -62,6 +70,15 @@ func (h *hub) run(ctx context.Context) error {
 		stale := time.Since(h.at) >= h.refresh
 		h.mu.Unlock()
 		if len(refs) > 0 || stale {
+			h.mu.Lock()
+			watched := len(h.subs) > 0
+			if !watched {
+				h.dirty = true
+			}
+			h.mu.Unlock()
+			if !watched {
+				continue
+			}
 			if err := h.rebuild(ctx); err != nil && ctx.Err() == nil {
 				h.b.log.Warn("board: rebuild failed", zap.Error(err))
 			}
@@ -74,8 +91,15 @@ func (h *hub) run(ctx context.Context) error {
 func (h *hub) rebuild(ctx context.Context) error {
 	h.build.Lock()
 	defer h.build.Unlock()
+	// Cleared before the read: a change during it marks it again.
+	h.mu.Lock()
+	h.dirty = false
+	h.mu.Unlock()
 	s, err := h.b.read(ctx, h.safety)
 	if err != nil {
+		h.mu.Lock()
+		h.dirty = true
+		h.mu.Unlock()
 		return err
 	}
 	h.mu.Lock()
@@ -117,7 +141,7 @@ func (h *hub) fragment(ctx context.Context, v *viewer) (string, error) {
 // shows; viewers of one scope share one rendering per version.
 func (h *hub) fragmentVersion(ctx context.Context, v *viewer) (string, uint64, error) {
 	h.mu.Lock()
-	have := h.snap != nil
+	have := h.snap != nil && !h.dirty
 	h.mu.Unlock()
 	if !have {
 		if err := h.rebuild(ctx); err != nil {
