@@ -363,7 +363,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// (direct), so they go to their lanes marked unsure.
 			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 200)
 			d.report("outbox", err)
-			got, _ := d.route(ctx, stale, routeUnsure)
+			got, _ := d.route(ctx, stale, routeUnsure, nil)
 			for _, n := range got {
 				start(n).wake()
 			}
@@ -375,7 +375,20 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			continue
 		}
 		paced, live := d.split(ctx, entries)
-		got, straight := d.route(ctx, paced, routeFresh)
+		// A paced message goes straight from the stream only while its
+		// lane has a worker free for it: one that would wait for a
+		// worker waits in its lane instead, in Redis, and this loop
+		// (which chat goes through too) never waits behind a call-out.
+		free := map[string]int{}
+		got, straight := d.route(ctx, paced, routeFresh, func(name string) bool {
+			n, ok := free[name]
+			if !ok {
+				l := start(name)
+				n = cap(l.sem) - len(l.sem)
+			}
+			free[name] = n - 1
+			return n > 0
+		})
 		for _, n := range got {
 			start(n).wake()
 		}
@@ -444,9 +457,10 @@ const (
 // route moves stream entries into their lanes and returns the lanes that
 // got messages, and the entries to send straight from the stream (paced
 // ones whose lane was empty and whose sender had a slot: see
-// lua/outbox_route.lua), each to be held until its slot. Refused messages
-// are reported and their tasks advanced.
-func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how routeHow) (got []string, straight []store.OutboxEntry) {
+// lua/outbox_route.lua), each to be held until its slot. mayGoStraight,
+// for fresh entries, says whether one more of a lane's may (nil: none).
+// Refused messages are reported and their tasks advanced.
+func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how routeHow, mayGoStraight func(lane string) bool) (got []string, straight []store.OutboxEntry) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -456,8 +470,10 @@ func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how 
 	for i, e := range entries {
 		l := d.Lane(e.Msg.Channel)
 		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: how == routeUnsure}
-		if how == routeFresh {
-			routes[i].Pace = d.paceOf(l)
+		if how == routeFresh && mayGoStraight != nil {
+			if p := d.paceOf(l); p.Rate > 0 && mayGoStraight(l) {
+				routes[i].Pace = p
+			}
 		}
 		laneOf[e.ID] = l
 		byID[e.ID] = e
@@ -733,7 +749,7 @@ func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 		}
 		paced, live := d.split(ctx, entries)
 		n += len(entries) - len(paced) - len(live) // dropped
-		d.route(ctx, paced, routeLanes)
+		d.route(ctx, paced, routeLanes, nil)
 		for _, e := range live {
 			d.send(ctx, e)
 			n++

@@ -294,3 +294,55 @@ func TestStaleMessageIsDropped(t *testing.T) {
 		t.Fatalf("outbox holds %d (%v), want 0", n, err)
 	}
 }
+
+// holdingSink holds every SMS until released, and records chat at once.
+type holdingSink struct {
+	release chan struct{}
+	sms     chan notify.Message
+	chat    chan notify.Message
+}
+
+func (h *holdingSink) Notify(ctx context.Context, m notify.Message) (bool, error) {
+	if m.Channel == notify.Chat {
+		h.chat <- m
+		return false, nil
+	}
+	h.sms <- m
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+	return false, nil
+}
+
+// A paced lane whose workers are all busy (a slow provider) does not hold
+// up the outbox's reading: its next messages wait in its lane, and a chat
+// post queued after them goes out at once.
+func TestChatNotHeldBehindBusyPacedWorkers(t *testing.T) {
+	st := storetest.Open(t, nil)
+	ctx := context.Background()
+	if _, err := st.Enqueue(ctx, smsBatch(5, "busy")...); err != nil {
+		t.Fatal(err)
+	}
+	out := &holdingSink{release: make(chan struct{}), sms: make(chan notify.Message, 10), chat: make(chan notify.Message, 1)}
+	defer close(out.release)
+	d := notify.NewDelivererWith(notify.DelivererOptions{Store: st, Out: out, Workers: 1,
+		Pacing: map[string]notify.Pacing{notify.SMS: {Sender: "+447700900999", Rate: 1000}}})
+	run(t, d)
+	select {
+	case <-out.sms: // the lane's only worker is now busy
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SMS went out")
+	}
+	if _, err := st.Enqueue(ctx, store.OutMessage{Key: "chat:busy", Channel: notify.Chat, Site: "harbour", Kind: "test", Text: "chat post"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-out.chat:
+		if m.Text != "chat post" {
+			t.Fatalf("chat: %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the chat post waited behind SMS whose only worker was busy")
+	}
+}
