@@ -264,7 +264,8 @@ func (d *Deliverer) spaceOut(l *lane) {
 	// The next start: an interval after this one's planned start, so a
 	// timer that woke a little late does not slow the lane by its
 	// lateness at every send; but never closer to this one's actual start
-	// than an interval less catchUp, however late it woke.
+	// than an interval less a tenth of it (maxCatchUp at most), however
+	// late it woke.
 	interval := time.Duration(float64(time.Second) / l.pace.Rate)
 	now := d.clock.Now()
 	planned := now.Add(interval)
@@ -363,7 +364,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// (direct), so they go to their lanes marked unsure.
 			stale, err := d.st.ReclaimOutbox(ctx, d.consumer, d.lease, 200)
 			d.report("outbox", err)
-			got, _ := d.route(ctx, stale, routeUnsure, nil)
+			got, _ := d.route(ctx, stale, true, nil)
 			for _, n := range got {
 				start(n).wake()
 			}
@@ -380,7 +381,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// worker waits in its lane instead, in Redis, and this loop
 		// (which chat goes through too) never waits behind a call-out.
 		free := map[string]int{}
-		got, straight := d.route(ctx, paced, routeFresh, func(name string) bool {
+		got, straight := d.route(ctx, paced, false, func(name string) bool {
 			n, ok := free[name]
 			if !ok {
 				l := start(name)
@@ -439,28 +440,15 @@ func (d *Deliverer) split(ctx context.Context, entries []store.OutboxEntry) (pac
 	return paced, live
 }
 
-// How route treats entries.
-type routeHow int
-
-const (
-	// routeFresh: just read from the stream; a paced one may be sent
-	// straight from it when its lane is empty and its sender has a slot.
-	routeFresh routeHow = iota
-	// routeUnsure: taken over from a process that died, which may have
-	// sent them: into their lanes, marked unsure.
-	routeUnsure
-	// routeLanes: into their lanes, every one (Drain takes them one at a
-	// time).
-	routeLanes
-)
-
 // route moves stream entries into their lanes and returns the lanes that
 // got messages, and the entries to send straight from the stream (paced
 // ones whose lane was empty and whose sender had a slot: see
-// lua/outbox_route.lua), each to be held until its slot. mayGoStraight,
-// for fresh entries, says whether one more of a lane's may (nil: none).
+// lua/outbox_route.lua), each to be held until its slot. mayGoStraight
+// says whether one more of a lane's may (nil: none may). unsure marks
+// entries taken over from a process that died, which may have sent them:
+// they go into their lanes, marked so.
 // Refused messages are reported and their tasks advanced.
-func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how routeHow, mayGoStraight func(lane string) bool) (got []string, straight []store.OutboxEntry) {
+func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, unsure bool, mayGoStraight func(lane string) bool) (got []string, straight []store.OutboxEntry) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -469,8 +457,8 @@ func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, how 
 	byID := map[string]store.OutboxEntry{}
 	for i, e := range entries {
 		l := d.Lane(e.Msg.Channel)
-		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: how == routeUnsure}
-		if how == routeFresh && mayGoStraight != nil {
+		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: unsure}
+		if !unsure && mayGoStraight != nil {
 			if p := d.paceOf(l); p.Rate > 0 && mayGoStraight(l) {
 				routes[i].Pace = p
 			}
@@ -749,7 +737,8 @@ func (d *Deliverer) Drain(ctx context.Context) (int, error) {
 		}
 		paced, live := d.split(ctx, entries)
 		n += len(entries) - len(paced) - len(live) // dropped
-		d.route(ctx, paced, routeLanes, nil)
+		// All into their lanes: they are taken one at a time below.
+		d.route(ctx, paced, false, nil)
 		for _, e := range live {
 			d.send(ctx, e)
 			n++
