@@ -37,7 +37,7 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 		Notes: []string{"The soak ran for 2m0s."},
 	}
 	md := Render(r)
-	for _, want := range []string{
+	reportHas(t, md,
 		"| command p99 at 200 req/s (in process) | 31.5 ms | ≤ 25 ms | **no** |",
 		"| rate achieved | 199.5/s | 200/s (within 5%) | yes |",
 		"| p99 | 31.5 ms | ≤ 25 ms | **no** | from the actual send the p99 is 9.0 ms: the rest is the load generator",
@@ -57,11 +57,7 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 		"| CPU | Test CPU × 2 logical CPUs |",
 		"> **Note.** The soak ran for 2m0s.",
 		"go run ./internal/benchreport/cmd/benchreport -soak 2m",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 	if strings.Contains(md, "busy with other work") {
 		t.Error("a quiet machine (load 0.1) called busy")
 	}
@@ -73,18 +69,14 @@ ok  	github.com/muster-ops/muster/bot/slack	12.0s
 
 func TestRenderWithoutMemory(t *testing.T) {
 	md := Render(Report{MemorySkip: "needs a real Redis", Bench: Parsed{Skipped: "skipped for this run (-skip-bench)"}, LiveSkip: "skipped for this run (-skip-live)"})
-	for _, want := range []string{
+	reportHas(t, md,
 		"| idle RSS | not run | ≤ 40 MB | not run | needs a real Redis |",
 		"| paced call-out at 10/s, off the setting | not run | ≤ 5% | not run | skipped for this run (-skip-bench) |",
 		// Every goal through the binary is named, with why it has no figure.
 		"| Redis CPU per escalation step, over a burst (INFO cpu Δ ÷ steps) | not run | ≤ 50 µs | not run | skipped for this run (-skip-live) |",
 		"| capacity: mixed commands a second at p99 ≤ 25 ms | not run | ≥ 1,000/s | not run | skipped for this run (-skip-live) |",
 		"The go test benchmarks were left out of this run",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 }
 
 // The goals of the measurements through the binary are each beside their
@@ -102,7 +94,7 @@ func TestRenderLiveGoals(t *testing.T) {
 			{Rate: 1200, For: 20 * time.Second, Sent: 24_000, Achieved: 1199, P99: 40 * time.Millisecond}},
 	}}
 	md := Render(r)
-	for _, want := range []string{
+	reportHas(t, md,
 		// 4 s over 100,000 steps; the writes are xadd and hset, not hmget.
 		"| Redis CPU per escalation step, over a burst (INFO cpu Δ ÷ steps) | 40 µs | ≤ 50 µs | yes | a burst of 100,000 deadlines",
 		"| Redis writes per step, over the same burst | 3.0 | — | — | 5.0 with its SMS sent and sealed (90 µs of Redis CPU a step) |",
@@ -115,11 +107,7 @@ func TestRenderLiveGoals(t *testing.T) {
 		"| Redis memory per open task, as a trigger leaves it | 900 B | ≤ 2 KB (2,048 B) | yes |",
 		"| idle RSS | not run | ≤ 40 MB | not run |",
 		"| RSS with 100,000 open tasks | not run | ≤ 150 MB | not run |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 }
 
 // A goal stated for a size (100,000 deadlines, 1,000 responders, 5
@@ -135,7 +123,7 @@ func TestRenderSmallerRunsDoNotMeetGoals(t *testing.T) {
 	}, LiveOptions: LiveOptions{Skip: map[string]bool{"memory": true}},
 		Memory: &Memory{Idle: 20e6, Tasks: 20_000, WithTasks: 30e6, SoakDuration: time.Minute}}
 	md := Render(r)
-	for _, want := range []string{
+	reportHas(t, md,
 		"| lateness p99, 100,000 deadlines due within 20 s | 100 ms | ≤ 250 ms | not shown | p50 0.0 µs; 20,000 steps in 0.0 µs; this burst: 20,000 deadlines within 20.0 s |",
 		"| lateness max, same burst | 2.00 s | ≤ 1 s | **no** |",
 		"| Redis CPU per escalation step, over a burst (INFO cpu Δ ÷ steps) | 50 µs | ≤ 50 µs | yes |",
@@ -149,11 +137,7 @@ func TestRenderSmallerRunsDoNotMeetGoals(t *testing.T) {
 		"| p99 at 200/s for 30s | 10.0 ms | ≤ 25 ms for 5 minutes at 200/s | not shown |",
 		"| lateness p99 | 100 ms | ≤ 250 ms | not shown |",
 		"| last of 100 SMS (all sent) | 200 ms | ≤ 1 s | not shown |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 	if strings.Contains(md, "| yes | this") {
 		t.Error("a smaller run is called met")
 	}
@@ -166,7 +150,7 @@ func TestRenderFailedLiveParts(t *testing.T) {
 		Burst: &BurstResult{Deadlines: 100_000, Spread: 20 * time.Second, Err: errors.New("only 512 of 100000 steps recorded within 5m20s")},
 		Load:  &LoadResult{Rate: 200, For: 5 * time.Minute, Sent: 60_000, Achieved: 180, P99: 10 * time.Millisecond, Failed: 2, Err: errors.New("muster serve exited")},
 	}})
-	for _, want := range []string{
+	reportHas(t, md,
 		"| Redis CPU per escalation step, over a burst (INFO cpu Δ ÷ steps) | not run | ≤ 50 µs | not run | only 512 of 100000 steps recorded within 5m20s |",
 		"| lateness p99, 100,000 deadlines due within 20 s | not run | ≤ 250 ms | not run | only 512",
 		"| lateness max, same burst | not run | ≤ 1 s | not run | only 512",
@@ -174,11 +158,7 @@ func TestRenderFailedLiveParts(t *testing.T) {
 		"| 10.0 ms | ≤ 25 ms | **no** |",
 		"missed: 2 failed, sent at 180.0/s, more than 5% short, muster serve exited",
 		"| 1,000-responder call-out fully sent, pacing off | not run | ≤ 1 s | not run | not measured |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 }
 
 func TestMachineParsers(t *testing.T) {
@@ -420,5 +400,15 @@ func TestRenderSplitOnlyWhenItSeparates(t *testing.T) {
 	md = Render(Report{Live: &Live{Burst: burst}})
 	if !strings.Contains(md, "apart: 50 µs a step, 20 µs an SMS sent") || !strings.Contains(md, "| apart: Redis CPU of an SMS sent | 20 µs |") {
 		t.Error("the shares were not printed")
+	}
+}
+
+// reportHas fails the test for each of wants the report md lacks.
+func reportHas(t *testing.T, md string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }
