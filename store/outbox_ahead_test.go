@@ -19,20 +19,7 @@ func TestTakeReservesSlotsAhead(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.UnixMilli(1_800_000_000_000)
 	s := storetest.Open(t, func() time.Time { return t0 })
-	if err := s.EnsureOutbox(ctx); err != nil {
-		t.Fatal(err)
-	}
-	msgs := make([]store.OutMessage, 10)
-	for i := range msgs {
-		msgs[i] = store.OutMessage{Key: fmt.Sprintf("ahead:%d", i), Channel: "sms", To: "amara", Kind: "test", Text: fmt.Sprint(i)}
-	}
-	if _, err := s.Enqueue(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	read, err := s.ReadOutbox(ctx, "test", 100, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	read := queueSMS(t, s, smsTo("ahead", 10))
 	const lane = "sms:+447700900999"
 	routes := make([]store.Route, len(read))
 	for i, e := range read {
@@ -89,21 +76,9 @@ func TestRouteSendsStraightWhileTheSenderKeepsUp(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.UnixMilli(1_800_000_000_000)
 	s := storetest.Open(t, func() time.Time { return t0 })
-	if err := s.EnsureOutbox(ctx); err != nil {
-		t.Fatal(err)
-	}
-	msgs := make([]store.OutMessage, 6)
-	for i := range msgs {
-		msgs[i] = store.OutMessage{Key: fmt.Sprintf("straight:%d", i), Channel: "sms", To: "amara", Kind: "test", Text: fmt.Sprint(i)}
-	}
+	msgs := smsTo("straight", 6)
 	msgs[1].Task = "999999" // no such task: dropped
-	if _, err := s.Enqueue(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	read, err := s.ReadOutbox(ctx, "test", 100, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	read := queueSMS(t, s, msgs)
 	const lane = "sms:+447700900999"
 	pace := store.Pace{Rate: 1000, Burst: 1, Ahead: 2 * time.Millisecond}
 	routes := make([]store.Route, len(read))
@@ -140,4 +115,31 @@ func TestRouteSendsStraightWhileTheSenderKeepsUp(t *testing.T) {
 	if len(tk.Entries) != 2 || !tk.Entries[0].NotBefore.Equal(t0.Add(3*time.Millisecond)) || !tk.Entries[1].NotBefore.Equal(t0.Add(4*time.Millisecond)) {
 		t.Errorf("take after the direct ones: %+v; want two, at 3 and 4 ms", tk.Entries)
 	}
+}
+
+// smsTo is n test SMS to Amara, keyed prefix:0, prefix:1...
+func smsTo(prefix string, n int) []store.OutMessage {
+	msgs := make([]store.OutMessage, n)
+	for i := range msgs {
+		msgs[i] = store.OutMessage{Key: fmt.Sprintf("%s:%d", prefix, i), Channel: "sms", To: "amara", Kind: "test", Text: fmt.Sprint(i)}
+	}
+	return msgs
+}
+
+// queueSMS puts msgs on the outbox and reads them back as a deliverer
+// would, ready to route.
+func queueSMS(t *testing.T, s *store.Store, msgs []store.OutMessage) []store.OutboxEntry {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.EnsureOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.ReadOutbox(ctx, "test", 100, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read
 }
