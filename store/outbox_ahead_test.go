@@ -143,3 +143,26 @@ func queueSMS(t *testing.T, s *store.Store, msgs []store.OutMessage) []store.Out
 	}
 	return read
 }
+
+// Messages sent straight from the stream may finish in any order: the
+// stream is trimmed of every entry done, also when the last to finish is
+// older than one finished earlier. (An entry finished out of order was
+// left behind, counted as waiting, its age growing for ever.)
+func TestFinishTrimsEntriesDoneOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, time.Now)
+	read := queueSMS(t, s, smsTo("order", 3))
+	for _, i := range []int{1, 2, 0} {
+		e := read[i]
+		e.Direct, e.Lane, e.Attempts = true, "sms:+447700900999", 1
+		if err := s.FinishOutbox(ctx, e, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Client().XLen(ctx, s.Key("outbox")).Result(); err != nil || n != 0 {
+		t.Errorf("the outbox stream holds %d entries (%v) after all were sent, want none", n, err)
+	}
+	if b, err := s.Backlog(ctx); err != nil || b.OutboxPending != 0 {
+		t.Errorf("backlog %+v (%v), want no message waiting", b, err)
+	}
+}

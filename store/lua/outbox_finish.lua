@@ -24,14 +24,7 @@
 local now, group = ARGV[1], ARGV[2]
 local stream = P .. 'outbox'
 local out = {}
--- before reports whether stream id a comes before b.
-local function before(a, b)
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  if tonumber(ams) ~= tonumber(bms) then return tonumber(ams) < tonumber(bms) end
-  return tonumber(aseq) < tonumber(bseq)
-end
-local acked = nil -- the latest entry acknowledged here
+local acked = false -- whether an entry was acknowledged here
 local i = 4
 for r = 1, tonumber(ARGV[3]) do
   local id, outcome, detail, retryAt, token, direct, lname, ref, data = ARGV[i], ARGV[i + 1], ARGV[i + 2],
@@ -44,7 +37,7 @@ for r = 1, tonumber(ARGV[3]) do
     if redis.call('XACK', stream, group, id) == 0 then
       res = 'gone'
     else
-      if not acked or before(acked, id) then acked = id end
+      acked = true
       if outcome == 'retry' then
         redis.call('HSET', mk, 'key', ARGV[f], 'channel', ARGV[f + 1], 'to', ARGV[f + 2], 'site', ARGV[f + 3],
           'kind', ARGV[f + 4], 'ref', ARGV[f + 5], 'text', ARGV[f + 6], 'task', ARGV[f + 7], 'drill', ARGV[f + 8],
@@ -83,13 +76,23 @@ for r = 1, tonumber(ARGV[3]) do
   out[r] = res
 end
 if acked then
-  -- Every entry before the oldest still pending (read, not yet done)
-  -- and up to the last acknowledged here has been delivered and
-  -- acknowledged: drop them.
-  local ms, seq = string.match(acked, '^(%d+)-(%d+)$')
-  local upto = ms .. '-' .. tostring(tonumber(seq) + 1)
+  -- Entries are read in order, and one read is pending until it is done,
+  -- so every entry before the oldest still pending is done (acknowledged
+  -- here or moved into a lane); with none pending, every entry read is.
+  -- Trimming to the latest acknowledged here instead left behind an
+  -- entry done earlier whenever the last to finish was an older one.
   local p = redis.call('XPENDING', stream, group)
-  if p[2] and before(p[2], upto) then upto = p[2] end
+  local upto = p[2]
+  if not upto then
+    local groups = redis.call('XINFO', 'GROUPS', stream)
+    for _, g in ipairs(groups) do
+      local info = {}
+      for k = 1, #g, 2 do info[g[k]] = g[k + 1] end
+      if info.name == group then upto = info['last-delivered-id'] end
+    end
+    local ms, seq = string.match(upto or '0-0', '^(%d+)-(%d+)$')
+    upto = ms .. '-' .. tostring(tonumber(seq) + 1)
+  end
   redis.call('XTRIM', stream, 'MINID', upto)
 end
 return out
