@@ -113,20 +113,45 @@ func (s *Store) SMSOptedOut(ctx context.Context, person string) (bool, error) {
 const DeliveryTTL = 7 * 24 * time.Hour
 
 // MapDelivery remembers which message a provider id (a Twilio SID) is,
-// so its delivery status callbacks find the task.
+// so its delivery status callbacks find the task. Concurrent calls are
+// remembered together, in one transaction (newMapper).
 func (s *Store) MapDelivery(ctx context.Context, providerID string, d Delivery) error {
-	k := s.Key("twilio", "sid", providerID)
-	task := ""
-	if d.Task > 0 {
-		task = strconv.FormatInt(d.Task, 10)
-	}
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, k, "task", task, "key", d.Key, "channel", d.Channel, "to", d.To, "ref", refOf(d))
-	pipe.PExpire(ctx, k, DeliveryTTL)
-	if _, err := pipe.Exec(s.carry(ctx)); err != nil {
-		return fmt.Errorf("map %s: %w", providerID, unavailable(err))
+	_, err := s.mapper.commit(ctx, mapping{id: providerID, d: d})
+	if err != nil {
+		return fmt.Errorf("map %s: %w", providerID, err)
 	}
 	return nil
+}
+
+// mapping is one provider id MapDelivery remembers.
+type mapping struct {
+	id string
+	d  Delivery
+}
+
+// newMapper remembers provider ids in batches: a call-out's SIDs arrive
+// hundreds a second, each its own transaction before.
+func (s *Store) newMapper() *groupCommit[mapping] {
+	return &groupCommit[mapping]{max: 256, gather: finishGather, record: s.mapBatch}
+}
+
+// mapBatch remembers a batch of provider ids in one transaction: each
+// id's fields and their expiry land together.
+func (s *Store) mapBatch(ctx context.Context, batch []*committing[mapping]) {
+	pipe := s.rdb.TxPipeline()
+	for _, c := range batch {
+		k, d := s.Key("twilio", "sid", c.v.id), c.v.d
+		task := ""
+		if d.Task > 0 {
+			task = strconv.FormatInt(d.Task, 10)
+		}
+		pipe.HSet(ctx, k, "task", task, "key", d.Key, "channel", d.Channel, "to", d.To, "ref", refOf(d))
+		pipe.PExpire(ctx, k, DeliveryTTL)
+	}
+	_, err := pipe.Exec(s.carry(ctx))
+	for _, c := range batch {
+		c.err = unavailable(err)
+	}
 }
 
 // DeliveryKeys says which message each provider id was sent for: the

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,6 +68,40 @@ func TestStepKey(t *testing.T) {
 	for _, key := range []string{"", "T-3:unanswered:site", "A-1:0:chat", "T-3:1", "3:1:sms", "T-3:-1:sms", "T-3:1:"} {
 		if _, ok := store.ParseStepKey(key); ok {
 			t.Errorf("%q parsed", key)
+		}
+	}
+}
+
+// Provider ids remembered at once are written together (one transaction
+// for many) and each is found again, with its expiry, by its status
+// callback's lookup and by DeliveryKeys.
+func TestConcurrentDeliveriesAreAllRemembered(t *testing.T) {
+	st := storetest.Open(t, time.Now)
+	ctx := context.Background()
+	const n = 200
+	ids := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("SM%032d", i)
+		go func() {
+			errs <- st.MapDelivery(ctx, ids[i], store.Delivery{Task: int64(i + 1), Key: fmt.Sprintf("T-%d:0:sms", i+1), Channel: "sms", To: "amara"})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := st.DeliveryKeys(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if want := fmt.Sprintf("T-%d:0:sms", i+1); k != want {
+			t.Fatalf("%s maps to %q, want %q", ids[i], k, want)
+		}
+		if ttl := st.Client().PTTL(ctx, st.Key("twilio", "sid", ids[i])).Val(); ttl <= 0 || ttl > store.DeliveryTTL {
+			t.Fatalf("%s expires in %s, want within %s", ids[i], ttl, store.DeliveryTTL)
 		}
 	}
 }

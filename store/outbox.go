@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -142,6 +141,10 @@ type Route struct {
 	// is empty and the sender has a slot within Pace.Ahead: it is then
 	// sent straight from the stream (RouteDirect). Zero: always the lane.
 	Pace Pace
+	// Task is the task the entry names ('' for none), as read with it:
+	// a straight one is dropped when its task has closed, without the
+	// entry being read again.
+	Task string
 }
 
 // Route results.
@@ -189,12 +192,13 @@ func (s *Store) RouteOutbox(ctx context.Context, routes []Route) ([]Routed, erro
 		Interval int64  `json:"interval"`
 		Burst    int64  `json:"burst"`
 		Ahead    int64  `json:"ahead"`
+		Task     string `json:"task"`
 	}
 	in := make([]routeJSON, len(routes))
 	for i, r := range routes {
 		interval, burst := r.Pace.micros()
 		in[i] = routeJSON{ID: r.ID, Lane: r.Lane, Capacity: r.Capacity, Unsure: r.Unsure, Interval: interval, Burst: burst,
-			Ahead: r.Pace.Ahead.Microseconds()}
+			Ahead: r.Pace.Ahead.Microseconds(), Task: r.Task}
 	}
 	now := s.now()
 	v, err := s.run(ctx, routeScript, ms(now), outboxGroup, mustJSON(in), now.UnixMicro())
@@ -365,71 +369,33 @@ type outcome struct {
 	token, what    string
 	at             time.Time
 	detail, result string
-	err            error
-	done           chan struct{}
-}
-
-// finisher records outcomes in batches, a group commit: the first caller
-// to find no batch running records everything queued meanwhile in one
-// script (lua/outbox_finish.lua), and again until the queue is empty,
-// while the others wait for theirs. Under a burst of sends Redis runs one
-// script for many outcomes; a lone send waits for nobody.
-type finisher struct {
-	// mu guards the fields that follow.
-	mu      sync.Mutex
-	queue   []*outcome
-	running bool
 }
 
 // maxOutcomesPerScript bounds one script's batch.
 const maxOutcomesPerScript = 256
 
+// finishGather is how long outcomes gather between two scripts while
+// sends are busy: at a thousand sends a second a batch then holds a few,
+// and Redis runs a script per few milliseconds instead of one per send.
+const finishGather = 3 * time.Millisecond
+
+// newFinisher records outbox outcomes in batches (lua/outbox_finish.lua).
+func (s *Store) newFinisher() *groupCommit[*outcome] {
+	return &groupCommit[*outcome]{max: maxOutcomesPerScript, gather: finishGather, record: s.finishBatch}
+}
+
 func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, at time.Time, detail string) (string, error) {
-	o := &outcome{e: e, token: token, what: what, at: at, detail: detail, done: make(chan struct{})}
-	f := s.finisher
-	f.mu.Lock()
-	f.queue = append(f.queue, o)
-	if f.running {
-		f.mu.Unlock()
-		select {
-		case <-o.done:
-			return o.result, o.err
-		case <-ctx.Done():
-			return "", unavailable(ctx.Err())
-		}
-	}
-	f.running = true
-	f.mu.Unlock()
-	// This caller records batches until none is left; the context it
-	// records them under is its own, without its cancellation (the others
-	// wait on it), bounded as a send's record is.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	for {
-		f.mu.Lock()
-		batch := f.queue
-		if len(batch) > maxOutcomesPerScript {
-			batch = batch[:maxOutcomesPerScript]
-		}
-		f.queue = f.queue[len(batch):]
-		if len(batch) == 0 {
-			f.running = false
-			f.mu.Unlock()
-			break
-		}
-		f.mu.Unlock()
-		s.finishBatch(rctx, batch)
-	}
-	<-o.done
-	return o.result, o.err
+	o, err := s.finisher.commit(ctx, &outcome{e: e, token: token, what: what, at: at, detail: detail})
+	return o.result, err
 }
 
 // finishBatch runs one script for a batch of outcomes and hands each its
 // result.
-func (s *Store) finishBatch(ctx context.Context, batch []*outcome) {
+func (s *Store) finishBatch(ctx context.Context, batch []*committing[*outcome]) {
 	args := make([]any, 0, 3+len(batch)*19)
 	args = append(args, ms(s.now()), outboxGroup, len(batch))
-	for _, o := range batch {
+	for _, c := range batch {
+		o := c.v
 		direct, m := "", o.e.Msg
 		if o.e.Direct {
 			direct = "1"
@@ -455,16 +421,15 @@ func (s *Store) finishBatch(ctx context.Context, batch []*outcome) {
 	}
 	v, err := s.run(ctx, finishScript, args...)
 	res, _ := v.([]any)
-	for i, o := range batch {
+	for i, c := range batch {
 		switch {
 		case err != nil:
-			o.err = err
+			c.err = err
 		case i < len(res):
-			o.result = toString(res[i])
+			c.v.result = toString(res[i])
 		default:
-			o.err = unavailable(fmt.Errorf("outbox finish: %d results for %d outcomes", len(res), len(batch)))
+			c.err = unavailable(fmt.Errorf("outbox finish: %d results for %d outcomes", len(res), len(batch)))
 		}
-		close(o.done)
 	}
 }
 

@@ -83,7 +83,7 @@ func TestRouteSendsStraightWhileTheSenderKeepsUp(t *testing.T) {
 	pace := store.Pace{Rate: 1000, Burst: 1, Ahead: 2 * time.Millisecond}
 	routes := make([]store.Route, len(read))
 	for i, e := range read {
-		routes[i] = store.Route{ID: e.ID, Lane: lane, Pace: pace}
+		routes[i] = store.Route{ID: e.ID, Lane: lane, Pace: pace, Task: e.Msg.Task}
 	}
 	res, err := s.RouteOutbox(ctx, routes)
 	if err != nil {

@@ -43,7 +43,9 @@ type Store struct {
 	log      *zap.Logger
 	// finisher records outbox outcomes in batches (outbox.go); shared
 	// by every view of the store (Guarded).
-	finisher *finisher
+	finisher *groupCommit[*outcome]
+	// mapper remembers provider ids in batches (delivery.go).
+	mapper *groupCommit[mapping]
 	// health tells an outage from overload (health.go); its probe client
 	// is closed with the store.
 	health *Health
@@ -104,12 +106,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("store: namespace is required")
 	}
 	s := &Store{
-		ns:       opts.Namespace,
-		prefix:   "muster:{" + opts.Namespace + "}:",
-		now:      opts.Now,
-		log:      opts.Logger,
-		finisher: &finisher{},
+		ns:     opts.Namespace,
+		prefix: "muster:{" + opts.Namespace + "}:",
+		now:    opts.Now,
+		log:    opts.Logger,
 	}
+	s.finisher, s.mapper = s.newFinisher(), s.newMapper()
 	if s.now == nil {
 		s.now = time.Now
 	}
