@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -49,9 +50,11 @@ type Deliverer struct {
 	lease    time.Duration
 	pacing   map[string]Pacing
 	workers  int
-	attempts int
-	backoff  func(attempt int) time.Duration
-	coords   []string
+	// workersSet: Workers was given, and is every lane's.
+	workersSet bool
+	attempts   int
+	backoff    func(attempt int) time.Duration
+	coords     []string
 	// OnDeliver, when set, sees the outcome of every attempt (tests and
 	// metrics). It is called from the sending goroutines.
 	OnDeliver func(Delivered)
@@ -116,8 +119,9 @@ type DelivererOptions struct {
 	// Pacing paces channels (SMS, voice) by sender; other channels are
 	// unpaced.
 	Pacing map[string]Pacing
-	// Workers is how many sends of one lane may be in flight at once
-	// (default 64).
+	// Workers is how many sends of one lane may be in flight at once.
+	// Unset: 64, and for a paced lane more when its rate needs them
+	// (laneWorkers).
 	Workers int
 	// MaxAttempts bounds retries of one message (default 10); the last
 	// failure counts as permanent.
@@ -152,7 +156,8 @@ func NewDelivererWith(o DelivererOptions) *Deliverer {
 	if d.lease <= 0 {
 		d.lease = 30 * time.Second
 	}
-	if d.workers <= 0 {
+	d.workersSet = d.workers > 0
+	if !d.workersSet {
 		d.workers = 64
 	}
 	if d.attempts <= 0 {
@@ -204,6 +209,27 @@ func (d *Deliverer) paceOf(lane string) store.Pace {
 	burst := max(p.Burst, 1)
 	return store.Pace{Rate: p.Rate, Burst: burst, Ahead: laneAhead}
 }
+
+// laneWorkers is how many sends of a lane may be in flight at once:
+// Workers when set; otherwise 64, or for a paced lane as many as its rate
+// keeps busy while each send takes up to typicalSend, whichever is more
+// (at most maxLaneWorkers). A lane at 10,000 a second to a provider answering in
+// 50 ms has 500 sends in flight: with 64 workers it would send 1,280 a
+// second at most, and the rest of a call-out would wait in Redis for a
+// worker (a lane's writes and takes for each message) instead of going
+// straight from the stream.
+func (d *Deliverer) laneWorkers(lane string) int {
+	n := d.workers
+	if p := d.paceOf(lane); p.Rate > 0 && !d.workersSet {
+		n = max(n, min(int(math.Ceil(p.Rate*typicalSend.Seconds())), maxLaneWorkers))
+	}
+	return n
+}
+
+const (
+	typicalSend    = 100 * time.Millisecond
+	maxLaneWorkers = 1024
+)
 
 // laneAhead is how far ahead a take reserves a paced lane's sending
 // slots: a lane at 1,000 a second is taken up to 50 messages a script,
@@ -332,7 +358,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if l, ok := lanes[name]; ok {
 			return l
 		}
-		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.workers),
+		l := &lane{name: name, pace: d.paceOf(name), poke: make(chan struct{}, 1), sem: make(chan struct{}, d.laneWorkers(name)),
 			freed: make(chan struct{}, 1)}
 		if l.pace.Rate > 0 && l.pace.Burst <= 1 {
 			l.spacing = make(chan time.Time, 1)
@@ -457,7 +483,7 @@ func (d *Deliverer) route(ctx context.Context, entries []store.OutboxEntry, unsu
 	byID := map[string]store.OutboxEntry{}
 	for i, e := range entries {
 		l := d.Lane(e.Msg.Channel)
-		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: unsure}
+		routes[i] = store.Route{ID: e.ID, Lane: l, Capacity: d.Capacity(e.Msg.Channel), Unsure: unsure, Task: e.Msg.Task}
 		if !unsure && mayGoStraight != nil {
 			if p := d.paceOf(l); p.Rate > 0 && mayGoStraight(l) {
 				routes[i].Pace = p
@@ -531,7 +557,7 @@ func (d *Deliverer) runLane(ctx context.Context, l *lane) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for ctx.Err() == nil {
-		free := d.workers - len(sem)
+		free := cap(sem) - len(sem)
 		if free <= 0 {
 			select {
 			case <-ctx.Done():

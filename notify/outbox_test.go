@@ -315,24 +315,28 @@ func (h *holdingSink) Notify(ctx context.Context, m notify.Message) (bool, error
 	return false, nil
 }
 
-// A paced lane whose workers are all busy (a slow provider) does not hold
-// up the outbox's reading: its next messages wait in its lane, and a chat
-// post queued after them goes out at once.
+// A paced lane keeps as many sends in flight as its rate needs (at 1,000
+// a second, 100: a provider answering in 100 ms still keeps up), more than
+// the default 64 workers. Once they are all busy (a slow provider) the
+// outbox's reading is not held up: the lane's next messages wait in it,
+// and a chat post queued after them goes out at once.
 func TestChatNotHeldBehindBusyPacedWorkers(t *testing.T) {
 	st := storetest.Open(t, nil)
 	ctx := context.Background()
-	if _, err := st.Enqueue(ctx, smsBatch(5, "busy")...); err != nil {
+	if _, err := st.Enqueue(ctx, smsBatch(130, "busy")...); err != nil {
 		t.Fatal(err)
 	}
-	out := &holdingSink{release: make(chan struct{}), sms: make(chan notify.Message, 10), chat: make(chan notify.Message, 1)}
+	out := &holdingSink{release: make(chan struct{}), sms: make(chan notify.Message, 200), chat: make(chan notify.Message, 1)}
 	defer close(out.release)
-	d := notify.NewDelivererWith(notify.DelivererOptions{Store: st, Out: out, Workers: 1,
+	d := notify.NewDelivererWith(notify.DelivererOptions{Store: st, Out: out,
 		Pacing: map[string]notify.Pacing{notify.SMS: {Sender: "+447700900999", Rate: 1000}}})
 	run(t, d)
-	select {
-	case <-out.sms: // the lane's only worker is now busy
-	case <-time.After(10 * time.Second):
-		t.Fatal("no SMS went out")
+	for i := range 100 {
+		select {
+		case <-out.sms: // one more of the lane's workers is now busy
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d SMS in flight at once, want 100", i)
+		}
 	}
 	if _, err := st.Enqueue(ctx, store.OutMessage{Key: "chat:busy", Channel: notify.Chat, Site: "harbour", Kind: "test", Text: "chat post"}); err != nil {
 		t.Fatal(err)

@@ -146,9 +146,10 @@ func New(o Options) (*Client, error) {
 	rt := o.Transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		// A call-out keeps dozens of requests in flight: keep their
-		// connections instead of opening new ones.
-		t.MaxIdleConnsPerHost = 128
+		// A call-out keeps hundreds of requests in flight (a lane's
+		// workers, notify.laneWorkers): keep their connections instead
+		// of opening new ones.
+		t.MaxIdleConnsPerHost = 1024
 		rt = t
 	}
 	if o.APIURL != "" {
