@@ -155,13 +155,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// Tick claims and runs every due deadline, then says how long to wait for
-// the next one (0: more are due now).
+// Tick claims and runs the due deadlines, then says how long to wait for
+// the next one (0: more are due now, a backlog).
 //
-// Claiming and recording overlap: while one batch's steps are recorded
-// (Redis busy running the step scripts), the next batch is claimed and
-// planned (this process busy), and so on until a claim comes back empty.
-// Under a burst neither side waits for the other. A task is in at most
+// Claiming and recording overlap: while a full batch's steps are
+// recorded (Redis busy running the step scripts), the next batch is
+// claimed and planned (this process busy), and so on until a claim comes
+// back short of a batch. Under a backlog neither side waits for the
+// other; without one, the deadlines that fell due meanwhile wait for the
+// gather window. A task is in at most
 // one batch at a time: its timer sits at the end of the lease from its
 // claim until its step is recorded, so its steps stay in order. After a
 // failure the batch already claimed is still recorded, then Tick stops
@@ -172,9 +174,11 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 		return 0, cur.err
 	}
 	var failed error
+	backlog := false // a claim came back full: more were due than it took
 	for len(cur.claims) > 0 {
+		backlog = len(cur.claims) >= e.batch
 		var ahead chan claimed
-		if failed == nil && ctx.Err() == nil {
+		if backlog && failed == nil && ctx.Err() == nil {
 			ahead = make(chan claimed, 1)
 			go func() { ahead <- e.claimBatch(ctx) }()
 		}
@@ -202,8 +206,16 @@ func (e *Engine) Tick(ctx context.Context) (time.Duration, error) {
 		return maxIdle, nil
 	}
 	wait := next.Sub(e.clock.Now())
-	if wait <= 0 {
+	switch {
+	case wait > 0:
+	case backlog || e.gather == 0:
 		return 0, nil
+	default:
+		// Due while this tick ran, with no backlog: gathered with the
+		// deadlines that fall due next rather than claimed a few at a
+		// time (each claim and script costs Redis the same whether it
+		// carries one step or fifty).
+		return e.gather, nil
 	}
 	// Wake a millisecond late rather than early: scores are whole
 	// milliseconds and a deadline must never fire before its time. Then
