@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// groupCommit records items in batches: the first caller to find no batch
-// running records everything queued meanwhile in one round trip, and
-// again until the queue is empty, while the others wait for theirs. Under
-// a burst Redis runs one script or transaction for many items; a lone
-// item waits for nobody. While items arrive faster than one batch is
-// recorded (a batch held more than one), the recorder lets them gather
-// for a moment between batches, so a batch holds a few rather than one
-// or two.
+// groupCommit records items in batches: the first item to find no
+// recorder running starts one, which records everything queued meanwhile
+// in one round trip, and again until the queue is empty; each caller
+// waits for its own item's batch only. Under a burst Redis runs one
+// script or transaction for many items; a lone item waits for nobody.
+// While items arrive faster than one batch is recorded (a batch held more
+// than one), the recorder lets them gather for a moment between batches,
+// so a batch holds a few rather than one or two.
 type groupCommit[T any] struct {
 	// max bounds a batch; gather is the pause between busy batches.
 	max    int
@@ -41,22 +41,24 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 	c := &committing[T]{v: v, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	if g.running {
-		g.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.v, c.err
-		case <-ctx.Done():
-			return c.v, unavailable(ctx.Err())
-		}
+	if !g.running {
+		g.running = true
+		// Recorded apart from this caller, who returns with its own
+		// item's batch while a busy burst keeps the recorder going.
+		go g.drain(context.WithoutCancel(ctx))
 	}
-	g.running = true
 	g.mu.Unlock()
-	// This caller records batches until none is left; the context it
-	// records them under is its own, without its cancellation (the others
-	// wait on it), bounded as one send's record is.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	select {
+	case <-c.done:
+		return c.v, c.err
+	case <-ctx.Done():
+		return c.v, unavailable(ctx.Err())
+	}
+}
+
+// drain records batches until the queue is empty, each bounded as one
+// send's record is.
+func (g *groupCommit[T]) drain(base context.Context) {
 	for {
 		g.mu.Lock()
 		batch := g.queue
@@ -67,10 +69,12 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 		if len(batch) == 0 {
 			g.running = false
 			g.mu.Unlock()
-			break
+			return
 		}
 		g.mu.Unlock()
-		g.record(rctx, batch)
+		ctx, cancel := context.WithTimeout(base, 30*time.Second)
+		g.record(ctx, batch)
+		cancel()
 		for _, b := range batch {
 			close(b.done)
 		}
@@ -78,6 +82,4 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 			time.Sleep(g.gather)
 		}
 	}
-	<-c.done
-	return c.v, c.err
 }
