@@ -392,7 +392,7 @@ func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, a
 // finishBatch runs one script for a batch of outcomes and hands each its
 // result.
 func (s *Store) finishBatch(ctx context.Context, batch []*committing[*outcome]) {
-	args := make([]any, 0, 3+len(batch)*19)
+	args := make([]any, 0, 3+len(batch)*10)
 	args = append(args, ms(s.now()), outboxGroup, len(batch))
 	for _, c := range batch {
 		o := c.v
@@ -416,8 +416,11 @@ func (s *Store) finishBatch(ctx context.Context, batch []*committing[*outcome]) 
 			data = auditData(map[string]any{"key": m.Key, "channel": ch, "to": m.To, "site": m.Site, "kind": m.Kind, "task": m.Task,
 				"error": o.detail})
 		}
-		args = append(args, o.e.ID, o.what, o.detail, retryAt, o.token, direct, o.e.Lane, m.Ref, data,
-			m.Key, ch, m.To, m.Site, m.Kind, m.Ref, m.Text, m.Task, m.Drill, ms(o.e.Queued))
+		args = append(args, o.e.ID, o.what, o.detail, retryAt, o.token, direct, o.e.Lane, m.Ref, data, ch)
+		if o.e.Direct && o.what == "retry" {
+			// Into its lane, which needs the whole message.
+			args = append(args, m.Key, m.To, m.Site, m.Kind, m.Ref, m.Text, m.Task, m.Drill, ms(o.e.Queued))
+		}
 	}
 	v, err := s.run(ctx, finishScript, args...)
 	res, _ := v.([]any)

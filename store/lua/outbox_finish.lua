@@ -18,8 +18,9 @@
 -- ARGV: now ms, consumer group, number of outcomes, then per outcome:
 --       message id, outcome, detail text, retry at ms, token, direct ('1'
 --       or ''), lane, the audit event's subject and data JSON (sent and
---       failed), then the message (direct ones, for a retry): key,
---       channel, to, site, kind, ref, text, task, drill, queued
+--       failed), channel, then only for a direct one retried (whose
+--       fields its lane needs) the message: key, to, site, kind, ref,
+--       text, task, drill, queued
 -- Returns one result per outcome: ok, gone or stale.
 local now, group = ARGV[1], ARGV[2]
 local stream = P .. 'outbox'
@@ -29,8 +30,9 @@ local i = 4
 for r = 1, tonumber(ARGV[3]) do
   local id, outcome, detail, retryAt, token, direct, lname, ref, data = ARGV[i], ARGV[i + 1], ARGV[i + 2],
     ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  local f = i + 9
-  i = i + 19
+  local channel, f = ARGV[i + 9], i + 10
+  i = i + 10
+  if direct == '1' and outcome == 'retry' then i = i + 9 end
   local mk = P .. 'outbox:m:' .. id
   local res = 'ok'
   if direct == '1' then
@@ -39,9 +41,9 @@ for r = 1, tonumber(ARGV[3]) do
     else
       acked = true
       if outcome == 'retry' then
-        redis.call('HSET', mk, 'key', ARGV[f], 'channel', ARGV[f + 1], 'to', ARGV[f + 2], 'site', ARGV[f + 3],
-          'kind', ARGV[f + 4], 'ref', ARGV[f + 5], 'text', ARGV[f + 6], 'task', ARGV[f + 7], 'drill', ARGV[f + 8],
-          'queued', ARGV[f + 9], 'lane', lname, 'attempts', 1, 'first', ARGV[f + 9], 'last_error', detail)
+        redis.call('HSET', mk, 'key', ARGV[f], 'channel', channel, 'to', ARGV[f + 1], 'site', ARGV[f + 2],
+          'kind', ARGV[f + 3], 'ref', ARGV[f + 4], 'text', ARGV[f + 5], 'task', ARGV[f + 6], 'drill', ARGV[f + 7],
+          'queued', ARGV[f + 8], 'lane', lname, 'attempts', 1, 'first', ARGV[f + 8], 'last_error', detail)
         redis.call('ZADD', P .. 'outbox:lane:' .. lname, retryAt, id)
         redis.call('SADD', P .. 'outbox:lanes', lname)
       end
@@ -71,7 +73,7 @@ for r = 1, tonumber(ARGV[3]) do
     end
     -- The chat surfaces that took it (store/surfaces.go) matter only
     -- while it may be sent again.
-    if ARGV[f + 1] == 'chat' then redis.call('DEL', P .. 'outbox:surfaces:' .. id) end
+    if channel == 'chat' then redis.call('DEL', P .. 'outbox:surfaces:' .. id) end
   end
   out[r] = res
 end
