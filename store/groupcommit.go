@@ -11,9 +11,9 @@ import (
 // in one round trip, and again until the queue is empty; each caller
 // waits for its own item's batch only. Under a burst Redis runs one
 // script or transaction for many items; a lone item waits for nobody.
-// While items arrive faster than one batch is recorded (a batch held more
-// than one), the recorder lets them gather for a moment between batches,
-// so a batch holds a few rather than one or two.
+// While items keep coming (a batch held more than one, or the last
+// recorder ended moments ago), the recorder lets them gather for a moment
+// before each batch, so a batch holds a few rather than one or two.
 type groupCommit[T any] struct {
 	// max bounds a batch; gather is the pause between busy batches.
 	max    int
@@ -26,6 +26,8 @@ type groupCommit[T any] struct {
 	mu      sync.Mutex
 	queue   []*committing[T]
 	running bool
+	// lastDrained is when the recorder last found the queue empty.
+	lastDrained time.Time
 }
 
 // committing is one item on its way to Redis.
@@ -59,7 +61,13 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 // drain records batches until the queue is empty, each bounded as one
 // send's record is.
 func (g *groupCommit[T]) drain(base context.Context) {
+	g.mu.Lock()
+	busy := time.Since(g.lastDrained) < busySpell
+	g.mu.Unlock()
 	for {
+		if busy {
+			time.Sleep(g.gather)
+		}
 		g.mu.Lock()
 		batch := g.queue
 		if len(batch) > g.max {
@@ -68,6 +76,7 @@ func (g *groupCommit[T]) drain(base context.Context) {
 		g.queue = g.queue[len(batch):]
 		if len(batch) == 0 {
 			g.running = false
+			g.lastDrained = time.Now()
 			g.mu.Unlock()
 			return
 		}
@@ -78,8 +87,10 @@ func (g *groupCommit[T]) drain(base context.Context) {
 		for _, b := range batch {
 			close(b.done)
 		}
-		if len(batch) > 1 && len(batch) < g.max {
-			time.Sleep(g.gather)
-		}
+		busy = len(batch) < g.max && (busy || len(batch) > 1)
 	}
 }
+
+// busySpell: a recorder started within this of the last one's end is in
+// a busy spell (items keep coming), and lets them gather first.
+const busySpell = 50 * time.Millisecond
