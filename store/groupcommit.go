@@ -11,9 +11,10 @@ import (
 // in one round trip, and again until the queue is empty; each caller
 // waits for its own item's batch only. Under a burst Redis runs one
 // script or transaction for many items; a lone item waits for nobody.
-// While items keep coming (a batch held more than one, or the last
-// recorder ended moments ago), the recorder lets them gather for a moment
-// before each batch, so a batch holds a few rather than one or two.
+// While items keep coming from many callers (a batch held more than one,
+// now or in the recorder that ended moments ago), the recorder lets them
+// gather for a moment before each batch, so a batch holds a few rather
+// than one or two. One caller recording item after item never waits.
 type groupCommit[T any] struct {
 	// max bounds a batch; gather is the pause between busy batches.
 	max    int
@@ -26,8 +27,10 @@ type groupCommit[T any] struct {
 	mu      sync.Mutex
 	queue   []*committing[T]
 	running bool
-	// lastDrained is when the recorder last found the queue empty.
+	// lastDrained is when the recorder last found the queue empty, and
+	// concurrent whether any of its batches held more than one item.
 	lastDrained time.Time
+	concurrent  bool
 }
 
 // committing is one item on its way to Redis.
@@ -62,8 +65,11 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 // send's record is.
 func (g *groupCommit[T]) drain(base context.Context) {
 	g.mu.Lock()
-	busy := time.Since(g.lastDrained) < busySpell
+	// A caller that records one item after another (nobody else
+	// waiting) never waits for a gather.
+	busy := g.concurrent && time.Since(g.lastDrained) < busySpell
 	g.mu.Unlock()
+	concurrent := false
 	for {
 		if busy {
 			time.Sleep(g.gather)
@@ -76,7 +82,7 @@ func (g *groupCommit[T]) drain(base context.Context) {
 		g.queue = g.queue[len(batch):]
 		if len(batch) == 0 {
 			g.running = false
-			g.lastDrained = time.Now()
+			g.lastDrained, g.concurrent = time.Now(), concurrent
 			g.mu.Unlock()
 			return
 		}
@@ -87,6 +93,7 @@ func (g *groupCommit[T]) drain(base context.Context) {
 		for _, b := range batch {
 			close(b.done)
 		}
+		concurrent = concurrent || len(batch) > 1
 		busy = len(batch) < g.max && (busy || len(batch) > 1)
 	}
 }
