@@ -40,8 +40,9 @@ type committing[T any] struct {
 	done chan struct{}
 }
 
-// commit queues v and returns once its batch was recorded (or ctx ended
-// first: the batch is still recorded).
+// commit queues v and returns it, as its batch's record left it, once the
+// batch was recorded; or the zero T and an error when ctx ended first
+// (the batch is still recorded).
 func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 	c := &committing[T]{v: v, done: make(chan struct{})}
 	g.mu.Lock()
@@ -57,7 +58,9 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 	case <-c.done:
 		return c.v, c.err
 	case <-ctx.Done():
-		return c.v, unavailable(ctx.Err())
+		// The recorder may still be writing c's result: not read here.
+		var zero T
+		return zero, unavailable(ctx.Err())
 	}
 }
 

@@ -78,3 +78,37 @@ func TestGroupCommitSequentialCallerDoesNotWait(t *testing.T) {
 		}
 	}
 }
+
+// A caller whose context ends first gets an error, not a result the
+// recorder may still be writing; its item is recorded all the same.
+func TestGroupCommitCallerGivesUpItemStillRecorded(t *testing.T) {
+	release := make(chan struct{})
+	recorded := make(chan int, 1)
+	g := &groupCommit[*int]{max: 256, gather: time.Millisecond, record: func(_ context.Context, b []*committing[*int]) {
+		<-release
+		for _, c := range b {
+			*c.v = 7
+			recorded <- *c.v
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	v := new(int)
+	done := make(chan struct{})
+	var got *int
+	var err error
+	go func() { defer close(done); got, err = g.commit(ctx, v) }()
+	cancel()
+	<-done
+	if err == nil || got != nil {
+		t.Errorf("commit after its context ended: %v, %v; want no result and an error", got, err)
+	}
+	close(release)
+	select {
+	case n := <-recorded:
+		if n != 7 {
+			t.Errorf("recorded %d", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the item was never recorded")
+	}
+}

@@ -386,7 +386,10 @@ func (s *Store) newFinisher() *groupCommit[*outcome] {
 
 func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, at time.Time, detail string) (string, error) {
 	o, err := s.finisher.commit(ctx, &outcome{e: e, token: token, what: what, at: at, detail: detail})
-	return o.result, err
+	if err != nil {
+		return "", err
+	}
+	return o.result, nil
 }
 
 // finishBatch runs one script for a batch of outcomes and hands each its
