@@ -132,7 +132,7 @@ type mapping struct {
 // newMapper remembers provider ids in batches: a call-out's SIDs arrive
 // hundreds a second, each its own transaction before.
 func (s *Store) newMapper() *groupCommit[mapping] {
-	return &groupCommit[mapping]{max: 256, gather: finishGather, record: s.mapBatch}
+	return newGroupCommit(s.mapBatch)
 }
 
 // mapBatch remembers a batch of provider ids in one transaction: each

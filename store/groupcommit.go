@@ -33,6 +33,22 @@ type groupCommit[T any] struct {
 	concurrent  bool
 }
 
+// newGroupCommit records with record, at most maxBatch items a batch,
+// gathering for batchGather between busy batches.
+func newGroupCommit[T any](record func(ctx context.Context, batch []*committing[T])) *groupCommit[T] {
+	return &groupCommit[T]{max: maxBatch, gather: batchGather, record: record}
+}
+
+const (
+	// maxBatch bounds one script's or transaction's batch.
+	maxBatch = 256
+	// batchGather is how long items gather between two batches while
+	// callers are busy: at a thousand sends a second a batch then holds
+	// a few, and Redis runs a script per few milliseconds instead of one
+	// per send.
+	batchGather = 3 * time.Millisecond
+)
+
 // committing is one item on its way to Redis.
 type committing[T any] struct {
 	v    T

@@ -371,17 +371,9 @@ type outcome struct {
 	detail, result string
 }
 
-// maxOutcomesPerScript bounds one script's batch.
-const maxOutcomesPerScript = 256
-
-// finishGather is how long outcomes gather between two scripts while
-// sends are busy: at a thousand sends a second a batch then holds a few,
-// and Redis runs a script per few milliseconds instead of one per send.
-const finishGather = 3 * time.Millisecond
-
 // newFinisher records outbox outcomes in batches (lua/outbox_finish.lua).
 func (s *Store) newFinisher() *groupCommit[*outcome] {
-	return &groupCommit[*outcome]{max: maxOutcomesPerScript, gather: finishGather, record: s.finishBatch}
+	return newGroupCommit(s.finishBatch)
 }
 
 func (s *Store) finish(ctx context.Context, e OutboxEntry, token, what string, at time.Time, detail string) (string, error) {
