@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,7 +40,7 @@ const (
 // failed, busy, no-answer), which is also written to the audit log. It
 // returns what the id maps to and whether the status was new.
 func (s *Store) RecordDelivery(ctx context.Context, providerID, status, errorCode string, failed bool) (Delivery, string, error) {
-	v, err := s.run(ctx, statusScript, ms(s.now()), providerID, status, errorCode, flag(failed))
+	v, err := s.run(ctx, statusScript, ms(s.now()), providerID, status, errorCode, flag(failed), deliveryDays)
 	if err != nil {
 		return Delivery{}, "", fmt.Errorf("delivery status %s: %w", providerID, err)
 	}
@@ -112,6 +113,38 @@ func (s *Store) SMSOptedOut(ctx context.Context, person string) (bool, error) {
 // reports delivery within minutes, rarely after days.
 const DeliveryTTL = 7 * 24 * time.Hour
 
+// Provider ids are remembered in one hash per UTC day (twilio:sids:<day
+// number>), a field per id: a call-out's thousands of SIDs cost Redis a
+// field each in a hash it already has, where a key of their own each
+// (with its expiry) cost about as much Redis CPU as the rest of the SMS's
+// delivery. A day's hash expires DeliveryTTL after the day ends. The
+// status callback (lua/delivery_status.lua) and DeliveryKeys look in the
+// days an id can be in: from the day after today (another process's
+// clock may be ahead) back to DeliveryTTL before today.
+const deliveryDay = 24 * time.Hour
+
+// deliveryDays is how many days' hashes a lookup reads: tomorrow, today
+// and the DeliveryTTL's days before today.
+const deliveryDays = int(DeliveryTTL/deliveryDay) + 2
+
+// deliveryField packs what an id maps to into its field's value: task,
+// key, channel, to and the record's reference, separated by the unit
+// separator (none of them holds one: keys, channels, person ids and
+// references are muster's own words).
+func deliveryField(d Delivery) string {
+	task := ""
+	if d.Task > 0 {
+		task = strconv.FormatInt(d.Task, 10)
+	}
+	return strings.Join([]string{task, d.Key, d.Channel, d.To, refOf(d)}, "\x1f")
+}
+
+// deliveryDayKey is the hash of the provider ids remembered on day (days
+// since the Unix epoch, UTC).
+func (s *Store) deliveryDayKey(day int64) string {
+	return s.Key("twilio", "sids", strconv.FormatInt(day, 10))
+}
+
 // MapDelivery remembers which message a provider id (a Twilio SID) is,
 // so its delivery status callbacks find the task. Concurrent calls are
 // remembered together, in one transaction (newMapper).
@@ -135,19 +168,20 @@ func (s *Store) newMapper() *groupCommit[mapping] {
 	return newGroupCommit(s.mapBatch)
 }
 
-// mapBatch remembers a batch of provider ids in one transaction: each
-// id's fields and their expiry land together.
+// mapBatch remembers a batch of provider ids in one transaction: one
+// HSET of today's hash with a field per id, and the hash's expiry.
 func (s *Store) mapBatch(ctx context.Context, batch []*committing[mapping]) {
-	pipe := s.rdb.TxPipeline()
+	day := s.now().UnixMilli() / deliveryDay.Milliseconds()
+	k := s.deliveryDayKey(day)
+	fields := make([]any, 0, 2*len(batch))
 	for _, c := range batch {
-		k, d := s.Key("twilio", "sid", c.v.id), c.v.d
-		task := ""
-		if d.Task > 0 {
-			task = strconv.FormatInt(d.Task, 10)
-		}
-		pipe.HSet(ctx, k, "task", task, "key", d.Key, "channel", d.Channel, "to", d.To, "ref", refOf(d))
-		pipe.PExpire(ctx, k, DeliveryTTL)
+		fields = append(fields, c.v.id, deliveryField(c.v.d))
 	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, k, fields...)
+	// Relative to the store's clock, not an absolute time: a day's hash
+	// lives DeliveryTTL past the day's end whatever the clock says.
+	pipe.PExpire(ctx, k, time.Duration((day+1)*deliveryDay.Milliseconds()-s.now().UnixMilli())*time.Millisecond+DeliveryTTL)
 	_, err := pipe.Exec(s.carry(ctx))
 	for _, c := range batch {
 		c.err = unavailable(err)
@@ -156,22 +190,29 @@ func (s *Store) mapBatch(ctx context.Context, batch []*committing[mapping]) {
 
 // DeliveryKeys says which message each provider id was sent for: the
 // idempotency key MapDelivery remembered, or "" for an id muster does not
-// know. One round trip.
+// know. One round trip: an HMGET of each day's hash an id can be in.
 func (s *Store) DeliveryKeys(ctx context.Context, providerIDs []string) ([]string, error) {
 	out := make([]string, len(providerIDs))
 	if len(providerIDs) == 0 {
 		return out, nil
 	}
+	today := s.now().UnixMilli() / deliveryDay.Milliseconds()
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(providerIDs))
-	for i, id := range providerIDs {
-		cmds[i] = pipe.HGet(ctx, s.Key("twilio", "sid", id), "key")
+	cmds := make([]*redis.SliceCmd, 0, deliveryDays)
+	for day := today + 1; day > today+1-int64(deliveryDays); day-- {
+		cmds = append(cmds, pipe.HMGet(ctx, s.deliveryDayKey(day), providerIDs...))
 	}
 	if _, err := pipe.Exec(s.carry(ctx)); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	for i, c := range cmds {
-		out[i] = c.Val()
+	for _, c := range cmds {
+		for i, v := range c.Val() {
+			if f, ok := v.(string); ok && out[i] == "" {
+				if parts := strings.Split(f, "\x1f"); len(parts) > 1 {
+					out[i] = parts[1]
+				}
+			}
+		}
 	}
 	return out, nil
 }

@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/muster-ops/muster/internal/clock"
 	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
 )
@@ -73,10 +75,11 @@ func TestStepKey(t *testing.T) {
 }
 
 // Provider ids remembered at once are written together (one transaction
-// for many) and each is found again, with its expiry, by its status
-// callback's lookup and by DeliveryKeys.
+// for many) into their day's hash, which expires DeliveryTTL after the
+// day ends, and each is found again by DeliveryKeys.
 func TestConcurrentDeliveriesAreAllRemembered(t *testing.T) {
-	st := storetest.Open(t, time.Now)
+	sent := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := storetest.Open(t, func() time.Time { return sent })
 	ctx := context.Background()
 	const n = 200
 	ids := make([]string, n)
@@ -100,8 +103,62 @@ func TestConcurrentDeliveriesAreAllRemembered(t *testing.T) {
 		if want := fmt.Sprintf("T-%d:0:sms", i+1); k != want {
 			t.Fatalf("%s maps to %q, want %q", ids[i], k, want)
 		}
-		if ttl := st.Client().PTTL(ctx, st.Key("twilio", "sid", ids[i])).Val(); ttl <= 0 || ttl > store.DeliveryTTL {
+		if ttl := st.Client().PTTL(ctx, st.Key("twilio", "sids", strconv.FormatInt(sent.UnixMilli()/86_400_000, 10))).Val(); ttl <= store.DeliveryTTL || ttl > store.DeliveryTTL+24*time.Hour {
 			t.Fatalf("%s expires in %s, want within %s", ids[i], ttl, store.DeliveryTTL)
 		}
+	}
+}
+
+// A status callback finds its message in the hash of the day it was sent
+// while DeliveryTTL lasts (days later, across midnight), records each
+// status once, and knows nothing of an id past DeliveryTTL or never
+// mapped. An id mapped the way muster kept ids before (a key of its own)
+// is still found.
+func TestDeliveryStatusFindsTheDayItWasSent(t *testing.T) {
+	clk := clock.NewFake(time.Date(2030, 1, 2, 23, 59, 0, 0, time.UTC))
+	st := storetest.Open(t, clk.Now)
+	ctx := context.Background()
+	if err := st.MapDelivery(ctx, "SMlate", store.Delivery{Task: 7, Key: "T-7:1:sms", Channel: "sms", To: "amara"}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(sid, status string) (store.Delivery, string) {
+		t.Helper()
+		d, res, err := st.RecordDelivery(ctx, sid, status, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, res
+	}
+	clk.Advance(2 * time.Minute) // past midnight: the next day
+	if d, res := record("SMlate", "sent"); res != store.DeliveryRecorded || d != (store.Delivery{Task: 7, Key: "T-7:1:sms", Channel: "sms", To: "amara"}) {
+		t.Fatalf("sent after midnight: %q %+v", res, d)
+	}
+	if _, res := record("SMlate", "sent"); res != store.DeliveryDup {
+		t.Fatalf("the same status again: %q, want dup", res)
+	}
+	clk.Advance(6 * 24 * time.Hour)
+	if _, res := record("SMlate", "delivered"); res != store.DeliveryRecorded {
+		t.Fatalf("delivered six days later: %q", res)
+	}
+	if keys, err := st.DeliveryKeys(ctx, []string{"SMnever", "SMlate"}); err != nil || keys[0] != "" || keys[1] != "T-7:1:sms" {
+		t.Fatalf("DeliveryKeys = %q, %v", keys, err)
+	}
+	clk.Advance(2 * 24 * time.Hour)
+	if _, res := record("SMlate", "read"); res != store.DeliveryUnknown {
+		t.Fatalf("past DeliveryTTL: %q, want unknown", res)
+	}
+	if _, res := record("SMnever", "sent"); res != store.DeliveryUnknown {
+		t.Fatalf("an id never mapped: %q, want unknown", res)
+	}
+
+	old := st.Key("twilio", "sid", "SMold")
+	if err := st.Client().HSet(ctx, old, "task", "9", "key", "T-9:0:sms", "channel", "sms", "to", "jonah", "ref", "T-9").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if d, res := record("SMold", "delivered"); res != store.DeliveryRecorded || d.Task != 9 || d.Key != "T-9:0:sms" {
+		t.Fatalf("an id with a key of its own: %q %+v", res, d)
+	}
+	if _, res := record("SMold", "delivered"); res != store.DeliveryDup {
+		t.Fatalf("its status again: %q, want dup", res)
 	}
 }
