@@ -36,7 +36,9 @@ type history map[string][]store.AuditEvent
 func (b *Builder) history(ctx context.Context) (history, error) {
 	h := history{}
 	err := b.st.ScanAudit(ctx, "", func(e store.AuditEvent) error {
-		h[e.Subject] = append(h[e.Subject], e)
+		for _, m := range e.Messages() {
+			h[m.Subject] = append(h[m.Subject], m)
+		}
 		return nil
 	})
 	return h, err

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -164,5 +165,78 @@ func TestFinishTrimsEntriesDoneOutOfOrder(t *testing.T) {
 	}
 	if b, err := s.Backlog(ctx); err != nil || b.OutboxPending != 0 {
 		t.Errorf("backlog %+v (%v), want no message waiting", b, err)
+	}
+}
+
+// Sends recorded in one batch share one messages.sent event, and every
+// task's timeline still shows its own message sent, once; the chain
+// verifies.
+func TestSendsRecordedTogetherShareOneEvent(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, time.Now)
+	const n = 50
+	msgs := make([]store.OutMessage, n)
+	for i := range msgs {
+		msgs[i] = store.OutMessage{Key: fmt.Sprintf("T-%d:0:sms", i+1), Channel: "sms", To: "amara", Kind: "task",
+			Ref: fmt.Sprintf("T-%d", i+1), Task: strconv.Itoa(i + 1), Text: fmt.Sprint(i)}
+	}
+	read := queueSMS(t, s, msgs)
+	if len(read) != n {
+		t.Fatalf("read %d of %d", len(read), n)
+	}
+	errs := make(chan error, n)
+	for _, e := range read {
+		e.Direct, e.Lane, e.Attempts = true, "sms:+447700900999", 1
+		go func() { errs <- s.FinishOutbox(ctx, e, "") }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := s.Client().XRange(ctx, s.Key("audit"), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := 0
+	for _, m := range events {
+		if m.Values["kind"] == store.KindMessagesSent {
+			batches++
+		}
+	}
+	if batches == 0 || len(events) >= n {
+		t.Fatalf("%d events for %d sends recorded at once (%d shared), want fewer events than sends", len(events), n, batches)
+	}
+	h, err := s.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		var sent []string
+		for _, e := range store.RecordTimeline(store.FormatID("T", int64(i)), h) {
+			if e.Kind == "sent" {
+				sent = append(sent, e.Text)
+			}
+		}
+		if len(sent) != 1 || sent[0] != "sms to amara" {
+			t.Errorf("T-%d's timeline shows sends %q, want one \"sms to amara\"", i, sent)
+		}
+	}
+	if v := storetest.SealAndVerify(t, s); !v.OK() {
+		t.Errorf("audit verify: %+v", v)
+	}
+}
+
+// A messages.sent whose data is not a list of messages stands for
+// itself, as stored.
+func TestUnreadableMessagesSentStandsForItself(t *testing.T) {
+	e := store.AuditEvent{ID: "1-0", Kind: store.KindMessagesSent, Data: `{"subject":"T-1"}`}
+	if got := e.Messages(); len(got) != 1 || got[0].Kind != store.KindMessagesSent || got[0].Data != e.Data {
+		t.Errorf("Messages() = %+v", got)
+	}
+	e.Data = `[{"subject":"T-1","data":{"task":"1"}},{"subject":"INC-2","data":{}}]`
+	got := e.Messages()
+	if len(got) != 2 || got[0].Subject != "T-1" || got[0].Data != `{"task":"1"}` || got[1].Subject != "INC-2" || got[1].Kind != store.KindMessageSent || got[1].ID != "1-0" {
+		t.Errorf("Messages() = %+v", got)
 	}
 }

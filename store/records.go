@@ -218,8 +218,15 @@ func (s *Store) PlanPrune(ctx context.Context, before time.Time) (*PrunePlan, er
 	err = s.ScanAudit(ctx, "", func(e AuditEvent) error {
 		// Only sealed events go: the checkpoint names a hash the sealer
 		// vouched for.
-		if !e.Sealed || !e.At.Before(before) || heldRefs[e.Subject] {
+		if !e.Sealed || !e.At.Before(before) {
 			return errStop
+		}
+		// A messages.sent holds several records' messages: any held
+		// keeps it.
+		for _, m := range e.Messages() {
+			if heldRefs[m.Subject] {
+				return errStop
+			}
 		}
 		p.Events = append(p.Events, e)
 		return nil

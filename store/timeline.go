@@ -322,7 +322,9 @@ func belongsTo(evs []AuditEvent, act string) bool {
 func (s *Store) History(ctx context.Context) (map[string][]AuditEvent, error) {
 	h := map[string][]AuditEvent{}
 	err := s.ScanAudit(ctx, "", func(e AuditEvent) error {
-		h[e.Subject] = append(h[e.Subject], e)
+		for _, m := range e.Messages() {
+			h[m.Subject] = append(h[m.Subject], m)
+		}
 		return nil
 	})
 	return h, err
@@ -351,3 +353,33 @@ func (s *Store) ActivationTimeline(ctx context.Context, num int64) ([]TimelineEn
 // KindMessageSent is the audit event of a message that went out (chat,
 // SMS or call), about the record it names.
 const KindMessageSent = "message.sent"
+
+// KindMessagesSent is one audit event for several messages whose sends
+// were recorded together (lua/outbox_finish.lua): its data is a JSON
+// array of {"subject", "data"}, one message.sent each (Messages).
+const KindMessagesSent = "messages.sent"
+
+// Messages returns what the event stands for in a timeline or report:
+// the event itself, or for a messages.sent one message.sent per message,
+// each with the event's id, time, actor and chain fields, its own
+// subject and data. A messages.sent whose data does not read as such
+// stands for itself (audit verify still checks it as stored).
+func (e AuditEvent) Messages() []AuditEvent {
+	if e.Kind != KindMessagesSent {
+		return []AuditEvent{e}
+	}
+	var items []struct {
+		Subject string          `json:"subject"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(e.Data), &items); err != nil {
+		return []AuditEvent{e}
+	}
+	out := make([]AuditEvent, len(items))
+	for i, it := range items {
+		m := e
+		m.Kind, m.Subject, m.Data = KindMessageSent, it.Subject, string(it.Data)
+		out[i] = m
+	}
+	return out
+}

@@ -1,6 +1,9 @@
 -- Record the outcomes of a batch of sends, each atomically:
 --   sent: an audit event says so (message.sent, about the record the
---     message names: a task's timeline shows it);
+--     message names: a task's timeline shows it); several sent in one
+--     batch share one event (messages.sent, data a JSON array of
+--     {subject, data}, which timelines read as one message.sent each):
+--     an event each cost Redis more than the rest of the outcome;
 --   failed (never retried: an invalid number, a refusal, retries used
 --     up): the failure is audited (outbox.failed; the task's timeline
 --     shows it);
@@ -26,6 +29,7 @@ local now, group = ARGV[1], ARGV[2]
 local stream = P .. 'outbox'
 local out = {}
 local acked = false -- whether an entry was acknowledged here
+local sent = {}     -- the messages.sent event's items
 local i = 4
 for r = 1, tonumber(ARGV[3]) do
   local id, outcome, detail, retryAt, token, direct, lname, ref, data = ARGV[i], ARGV[i + 1], ARGV[i + 2],
@@ -67,7 +71,10 @@ for r = 1, tonumber(ARGV[3]) do
   end
   if res == 'ok' and outcome ~= 'retry' then
     if outcome == 'sent' then
-      audit(now, 'message.sent', 'muster', ref, data)
+      if data == '' then data = '{}' end
+      sent[#sent + 1] = '{"subject":' .. cjson.encode(ref) .. ',"data":' .. data .. '}'
+      sent[#sent + 1] = ref
+      sent[#sent + 1] = data
     elseif outcome == 'failed' then
       audit(now, 'outbox.failed', 'muster', ref, data)
     end
@@ -76,6 +83,13 @@ for r = 1, tonumber(ARGV[3]) do
     if channel == 'chat' then redis.call('DEL', P .. 'outbox:surfaces:' .. id) end
   end
   out[r] = res
+end
+if #sent == 3 then
+  audit(now, 'message.sent', 'muster', sent[2], sent[3])
+elseif #sent > 3 then
+  local items = {}
+  for k = 1, #sent, 3 do items[#items + 1] = sent[k] end
+  audit(now, 'messages.sent', 'muster', '', '[' .. table.concat(items, ',') .. ']')
 end
 if acked then
   -- Entries are read in order, and one read is pending until it is done,
