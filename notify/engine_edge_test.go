@@ -42,8 +42,8 @@ func outbox(t *testing.T, st *store.Store) []string {
 	}
 	var out []string
 	for _, m := range msgs {
-		v := func(k string) string { s, _ := m.Values[k].(string); return s }
-		out = append(out, v("key")+" "+v("channel")+" "+v("to")+"#"+v("site")+": "+v("text"))
+		e := store.OutboxEntryOf(m).Msg
+		out = append(out, e.Key+" "+e.Channel+" "+e.To+"#"+e.Site+": "+e.Text)
 	}
 	return out
 }

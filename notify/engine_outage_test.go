@@ -125,8 +125,8 @@ func TestEngineCatchesUpAfterOutage(t *testing.T) {
 		id := store.FormatID("T", n)
 		var keys []string
 		for _, m := range msgs {
-			if m.Values["ref"] == id {
-				keys = append(keys, fmt.Sprint(m.Values["key"]))
+			if e := store.OutboxEntryOf(m); e.Msg.Ref == id {
+				keys = append(keys, e.Msg.Key)
 			}
 		}
 		p, _ := cfg.Policy(policies[i])

@@ -438,11 +438,10 @@ func (s *Store) stepArgs(args []any, r StepRun) []any {
 	}
 	args = append(args, r.Task, r.Step, ms(r.Until), r.NewAssignee, wait, auditData(data), inc, r.Close, len(r.Messages))
 	for _, m := range r.Messages {
-		ch := m.Channel
-		if ch == "" {
-			ch = "chat"
+		if m.Channel == "" {
+			m.Channel = "chat"
 		}
-		args = append(args, m.Key, ch, m.To, m.Site, m.Kind, m.Ref, m.Text, m.Task, m.Drill)
+		args = append(args, mustJSON(m))
 	}
 	return args
 }

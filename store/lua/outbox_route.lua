@@ -72,6 +72,12 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
       local f = {}
       local kv = e[1][2]
       for i = 1, #kv, 2 do f[kv[i]] = kv[i + 1] end
+      if f.m then
+        -- An escalation step's entry: its message as JSON in one field.
+        local queued = f.queued
+        f = cjson.decode(f.m)
+        f.queued = queued
+      end
       res.task, res.key, res.channel, res.to = f.task or '', f.key or '', f.channel or '', f.to or ''
       local cap = tonumber(r.capacity) or 0
       if cap > 0 and redis.call('ZCARD', lane) >= cap then

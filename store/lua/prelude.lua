@@ -50,9 +50,10 @@ end
 -- per idempotency key: a retried step never enqueues the same send twice.
 -- m is a table with key, channel, to, site, kind, ref, text, task, drill.
 -- fillid writes a record's id, only known inside the script that makes
--- it, where a message's text holds the placeholder \1ID\1.
-local function fillid(text, id)
-  local ph = '\1ID\1'
+-- it, where a message's text holds the placeholder \1ID\1 (ph names
+-- another spelling of it: in JSON text it is \u0001ID\u0001).
+local function fillid(text, id, ph)
+  ph = ph or '\1ID\1'
   local i = string.find(text or '', ph, 1, true)
   while i do
     text = string.sub(text, 1, i - 1) .. id .. string.sub(text, i + string.len(ph))

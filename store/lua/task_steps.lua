@@ -18,8 +18,9 @@
 --       data}, whose id fills the messages' id placeholder), the status
 --       that ends the task instead of unanswered when there is no next
 --       step ('' for unanswered), number of
---       messages, then per message: key, channel, to, site, kind, ref,
---       text, task, drill
+--       messages, then per message the message as JSON (store.OutMessage),
+--       which its outbox entry keeps as it is (field m): one argument and
+--       one field instead of nine each
 -- The next step falls due a full wait after now, when this step ran, not
 -- after this step's own deadline: a step that ran late (after an outage
 -- or a lease take-over) still leaves the next person their whole wait.
@@ -32,7 +33,7 @@ for r = 1, tonumber(ARGV[2]) do
   local inc, close = ARGV[i + 6], ARGV[i + 7]
   local nmsgs = tonumber(ARGV[i + 8])
   local m0 = i + 9
-  i = m0 + 9 * nmsgs
+  i = m0 + nmsgs
   local tk = P .. 'task:' .. tn
   local t = redis.call('HMGET', tk, 'status', 'step', 'assignee')
   local res = 'ok'
@@ -75,15 +76,10 @@ for r = 1, tonumber(ARGV[2]) do
         data = string.sub(data, 1, -2) .. ',"incident":"' .. incid .. '"}'
       end
     end
-    for j = m0, i - 1, 9 do
-      local text, ref = ARGV[j + 6], ARGV[j + 5]
-      if incid then
-        text = fillid(text, incid)
-        ref = fillid(ref, incid)
-      end
-      redis.call('XADD', P .. 'outbox', '*', 'key', ARGV[j], 'channel', ARGV[j + 1], 'to', ARGV[j + 2],
-        'site', ARGV[j + 3], 'kind', ARGV[j + 4], 'ref', ref, 'text', text, 'task', ARGV[j + 7],
-        'drill', ARGV[j + 8], 'queued', now)
+    for j = m0, i - 1 do
+      local m = ARGV[j]
+      if incid then m = fillid(m, incid, '\\u0001ID\\u0001') end
+      redis.call('XADD', P .. 'outbox', '*', 'm', m, 'queued', now)
     end
     local kind = 'task.escalated'
     if wait == '' and close ~= '' then
