@@ -2,10 +2,14 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/muster-ops/muster/internal/storetest"
 	"github.com/muster-ops/muster/store"
@@ -238,5 +242,45 @@ func TestUnreadableMessagesSentStandsForItself(t *testing.T) {
 	got := e.Messages()
 	if len(got) != 2 || got[0].Subject != "T-1" || got[0].Data != `{"task":"1"}` || got[1].Subject != "INC-2" || got[1].Kind != store.KindMessageSent || got[1].ID != "1-0" {
 		t.Errorf("Messages() = %+v", got)
+	}
+}
+
+// An escalation step's entry (its message as one JSON field) is read
+// whole by a deliverer and, routed into a lane, is stored there whole:
+// taken from the lane it is the message the step queued.
+func TestStepEntryKeepsItsMessageThroughALane(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_800_000_000_000)
+	s := storetest.Open(t, func() time.Time { return t0 })
+	if err := s.EnsureOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, tasks, err := s.TriggerPlan(ctx, store.NewActivation{Plan: "p", PlanName: "P", Site: "harbour", By: "jonah",
+		Tasks: []store.NewTask{{Title: "Sweep", Role: "guard", Policy: "standard", Assignee: "amara"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tasks[0].Num
+	want := store.OutMessage{Key: store.FormatID("T", n) + ":1:sms", Channel: "sms", To: "amara", Site: "harbour", Kind: "task",
+		Ref: store.FormatID("T", n), Text: "Sweep the fence <now> & \"report\"", Task: strconv.FormatInt(n, 10), Drill: "1"}
+	b, _ := json.Marshal(want)
+	id, err := s.Client().XAdd(ctx, &redis.XAddArgs{Stream: s.Key("outbox"), Values: []any{"m", string(b), "queued", t0.UnixMilli()}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.ReadOutbox(ctx, "test", 10, -1)
+	// Only the entry added here (not what the trigger itself queued).
+	read = slices.DeleteFunc(read, func(e store.OutboxEntry) bool { return e.ID != id })
+	if err != nil || len(read) != 1 || read[0].Msg != want || !read[0].Queued.Equal(t0) {
+		t.Fatalf("read %+v, %v; want %+v queued %s", read, err, want, t0)
+	}
+	const lane = "sms:+447700900999"
+	if _, err := s.RouteOutbox(ctx, []store.Route{{ID: read[0].ID, Lane: lane}}); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := s.TakeOutbox(ctx, store.Take{Lane: lane, Limit: 10, Now: t0, Lease: 30 * time.Second, Token: "a",
+		Pace: store.Pace{Rate: 1000, Burst: 1}})
+	if err != nil || len(tk.Entries) != 1 || tk.Entries[0].Msg != want {
+		t.Fatalf("taken %+v, %v; want %+v", tk, err, want)
 	}
 }
