@@ -745,3 +745,40 @@ func TestRewrittenRollCallAnswerIsCaught(t *testing.T) {
 		t.Fatalf("rewritten answer: %+v, want event seq %d (rollcall.safe T-%d) changed", v.Problem, at+1, tn)
 	}
 }
+
+// Sends recorded together share one messages.sent event: one that names
+// a record on hold keeps that record's events, as its own message.sent
+// would (retention stops at it).
+func TestPruneStopsAtSharedSendsOfAHeldRecord(t *testing.T) {
+	ctx := context.Background()
+	s, clock := chainStore(t)
+	*clock = time.Date(2018, 1, 10, 9, 0, 0, 0, time.UTC)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc1, err := s.RaiseIncident(ctx, store.NewIncident{Site: "harbour", Category: "theft", Severity: "sev3", Reporter: "ben", Text: "Van broken into"})
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc1.Num, "farid", store.ActionResolve, "Police report filed")
+	must(err)
+	// As lua/outbox_finish.lua writes it: INC-1's and INC-2's posts,
+	// recorded in one batch.
+	must(s.Client().XAdd(ctx, &redis.XAddArgs{Stream: s.Key("audit"), Values: []any{"at", clock.UnixMilli(),
+		"kind", store.KindMessagesSent, "actor", "muster", "subject", "",
+		"data", `[{"subject":"INC-1","data":{"channel":"chat"}},{"subject":"INC-2","data":{"channel":"chat"}}]`}}).Err())
+	inc2, err := s.RaiseIncident(ctx, store.NewIncident{Site: "depot", Category: "injury", Severity: "sev2", Reporter: "dev", Text: "Fall from ladder"})
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc2.Num, "grace", store.ActionResolve, "Taken to hospital")
+	must(err)
+	_, err = s.ChangeIncident(ctx, inc2.Num, "jonah", store.ActionHold, "claim expected")
+	must(err)
+	*clock = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	seal(t, s)
+	plan, err := s.PlanPrune(ctx, clock.Add(-7*365*24*time.Hour))
+	must(err)
+	if n := len(plan.Events); n != 2 {
+		t.Fatalf("plan prunes %d events, want INC-1's two (it must stop at the shared sends, which name INC-2, on hold)", n)
+	}
+}
