@@ -293,6 +293,19 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 		Unsure    bool   `json:"unsure"`
 		First     string `json:"first"`
 		At        string `json:"at"`
+		// M is an escalation step's message as JSON (its other message
+		// fields are then empty).
+		M string `json:"m"`
+	}
+	msgOf := func(m takenJSON) OutMessage {
+		if m.M != "" {
+			var out OutMessage
+			if err := json.Unmarshal([]byte(m.M), &out); err == nil {
+				return out
+			}
+		}
+		return OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site, Kind: m.Kind, Ref: m.Ref,
+			Text: m.Text, Task: m.Task, Drill: m.Drill}
 	}
 	var res struct {
 		Wait    float64             `json:"wait"`
@@ -310,13 +323,12 @@ func (s *Store) TakeOutbox(ctx context.Context, t Take) (*Taken, error) {
 	for _, m := range res.Taken {
 		out.Entries = append(out.Entries, OutboxEntry{
 			ID: m.ID, Queued: fromMS(toInt(m.Queued)), Attempts: m.Attempts, LastError: m.LastError, Lane: t.Lane,
-			Unsure: m.Unsure, First: fromMS(toInt(m.First)), NotBefore: fromMicro(toInt(m.At)),
-			Msg: OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Site: m.Site, Kind: m.Kind, Ref: m.Ref,
-				Text: m.Text, Task: m.Task, Drill: m.Drill},
+			Unsure: m.Unsure, First: fromMS(toInt(m.First)), NotBefore: fromMicro(toInt(m.At)), Msg: msgOf(m),
 		})
 	}
 	for _, m := range res.Dropped {
-		out.Dropped = append(out.Dropped, OutMessage{Key: m.Key, Channel: m.Channel, To: m.To, Task: m.Task})
+		d := msgOf(m)
+		out.Dropped = append(out.Dropped, OutMessage{Key: d.Key, Channel: d.Channel, To: d.To, Task: d.Task})
 	}
 	return out, nil
 }

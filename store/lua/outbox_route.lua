@@ -72,10 +72,12 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
       local f = {}
       local kv = e[1][2]
       for i = 1, #kv, 2 do f[kv[i]] = kv[i + 1] end
-      if f.m then
-        -- An escalation step's entry: its message as JSON in one field.
+      local packed = f.m
+      if packed then
+        -- An escalation step's entry: its message as JSON in one field,
+        -- which its lane keeps as it is (with the fields a take checks).
         local queued = f.queued
-        f = cjson.decode(f.m)
+        f = cjson.decode(packed)
         f.queued = queued
       end
       res.task, res.key, res.channel, res.to = f.task or '', f.key or '', f.channel or '', f.to or ''
@@ -87,9 +89,14 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
       else
         res.result = 'ok'
         local mk = P .. 'outbox:m:' .. r.id
-        redis.call('HSET', mk, 'key', f.key or '', 'channel', f.channel or 'chat', 'to', f.to or '',
-          'site', f.site or '', 'kind', f.kind or '', 'ref', f.ref or '', 'text', f.text or '',
-          'task', f.task or '', 'drill', f.drill or '', 'queued', f.queued or now, 'lane', r.lane, 'attempts', 0)
+        if packed then
+          redis.call('HSET', mk, 'm', packed, 'channel', f.channel or 'chat', 'task', f.task or '',
+            'queued', f.queued or now, 'lane', r.lane, 'attempts', 0)
+        else
+          redis.call('HSET', mk, 'key', f.key or '', 'channel', f.channel or 'chat', 'to', f.to or '',
+            'site', f.site or '', 'kind', f.kind or '', 'ref', f.ref or '', 'text', f.text or '',
+            'task', f.task or '', 'drill', f.drill or '', 'queued', f.queued or now, 'lane', r.lane, 'attempts', 0)
+        end
         if r.unsure then
           redis.call('HSET', mk, 'unsure', '1', 'first', f.queued or now)
         end

@@ -64,7 +64,7 @@ for _, id in ipairs(ids) do
   if #taken >= limit then break end
   local mk = P .. 'outbox:m:' .. id
   local m = redis.call('HMGET', mk, 'key', 'channel', 'to', 'site', 'kind', 'ref', 'text', 'task',
-    'drill', 'queued', 'attempts', 'last_error', 'claim', 'unsure', 'first')
+    'drill', 'queued', 'attempts', 'last_error', 'claim', 'unsure', 'first', 'm')
   if not m[2] then
     redis.call('ZREM', lane, id)
   else
@@ -76,7 +76,8 @@ for _, id in ipairs(ids) do
     if not open then
       redis.call('ZREM', lane, id)
       redis.call('DEL', mk)
-      dropped[#dropped + 1] = {id = id, key = m[1], channel = m[2], to = m[3], task = m[8]}
+      dropped[#dropped + 1] = {id = id, key = m[1] or nil, channel = m[2], to = m[3] or nil, task = m[8] or nil,
+        m = m[16] or nil}
     else
       local at = '0'
       if interval > 0 then
@@ -103,9 +104,13 @@ for _, id in ipairs(ids) do
       end
       redis.call(unpack(set))
       redis.call('ZADD', lane, lease, id)
-      taken[#taken + 1] = {id = id, key = m[1], channel = m[2], to = m[3], site = m[4], kind = m[5],
-        ref = m[6], text = m[7], task = m[8], drill = m[9], queued = m[10], attempts = attempts,
-        last_error = m[12] or '', unsure = unsure, first = first, at = at}
+      -- An escalation step's message is one JSON field (m), passed on as
+      -- it is; the others have a field each.
+      -- (A field the hash lacks is false here: "or nil" leaves it out.)
+      taken[#taken + 1] = {id = id, key = m[1] or nil, channel = m[2], to = m[3] or nil, site = m[4] or nil,
+        kind = m[5] or nil, ref = m[6] or nil, text = m[7] or nil, task = m[8] or nil, drill = m[9] or nil,
+        queued = m[10] or nil, attempts = attempts, last_error = m[12] or '', unsure = unsure, first = first,
+        at = at, m = m[16] or nil}
     end
   end
 end
