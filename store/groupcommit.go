@@ -73,11 +73,8 @@ func (g *groupCommit[T]) commit(ctx context.Context, v T) (T, error) {
 	c := &committing[T]{v: v, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	if g.arrived == nil {
-		g.arrived = make(chan struct{}, 1)
-	}
 	select {
-	case g.arrived <- struct{}{}:
+	case g.arrivals() <- struct{}{}:
 	default:
 	}
 	if !g.running {
@@ -138,10 +135,7 @@ func (g *groupCommit[T]) drain(base context.Context) {
 // eighth of gather, the queue holds a full batch, or gather has passed.
 func (g *groupCommit[T]) settle() {
 	g.mu.Lock()
-	if g.arrived == nil {
-		g.arrived = make(chan struct{}, 1)
-	}
-	arrived := g.arrived
+	arrived := g.arrivals()
 	g.mu.Unlock()
 	end := time.NewTimer(g.gather)
 	defer end.Stop()
@@ -164,6 +158,14 @@ func (g *groupCommit[T]) settle() {
 			return
 		}
 	}
+}
+
+// arrivals is the arrived channel, made on first use; g.mu is held.
+func (g *groupCommit[T]) arrivals() chan struct{} {
+	if g.arrived == nil {
+		g.arrived = make(chan struct{}, 1)
+	}
+	return g.arrived
 }
 
 // busySpell: a recorder started within this of the last one's end is in

@@ -29,7 +29,7 @@ local now, group = ARGV[1], ARGV[2]
 local stream = P .. 'outbox'
 local out = {}
 local acked = false -- whether an entry was acknowledged here
-local sent = {}     -- the messages.sent event's items
+local sent = {}     -- {subject, data} of each message sent
 local i = 4
 for r = 1, tonumber(ARGV[3]) do
   local id, outcome, detail, retryAt, token, direct, lname, ref, data = ARGV[i], ARGV[i + 1], ARGV[i + 2],
@@ -71,10 +71,7 @@ for r = 1, tonumber(ARGV[3]) do
   end
   if res == 'ok' and outcome ~= 'retry' then
     if outcome == 'sent' then
-      if data == '' then data = '{}' end
-      sent[#sent + 1] = '{"subject":' .. cjson.encode(ref) .. ',"data":' .. data .. '}'
-      sent[#sent + 1] = ref
-      sent[#sent + 1] = data
+      sent[#sent + 1] = {ref, data}
     elseif outcome == 'failed' then
       audit(now, 'outbox.failed', 'muster', ref, data)
     end
@@ -84,11 +81,15 @@ for r = 1, tonumber(ARGV[3]) do
   end
   out[r] = res
 end
-if #sent == 3 then
-  audit(now, 'message.sent', 'muster', sent[2], sent[3])
-elseif #sent > 3 then
+if #sent == 1 then
+  audit(now, 'message.sent', 'muster', sent[1][1], sent[1][2])
+elseif #sent > 1 then
   local items = {}
-  for k = 1, #sent, 3 do items[#items + 1] = sent[k] end
+  for k, m in ipairs(sent) do
+    local data = m[2]
+    if data == '' then data = '{}' end
+    items[k] = '{"subject":' .. cjson.encode(m[1]) .. ',"data":' .. data .. '}'
+  end
   audit(now, 'messages.sent', 'muster', '', '[' .. table.concat(items, ',') .. ']')
 end
 if acked then
